@@ -1,0 +1,209 @@
+"""The CLI through typer's runner: every command, every format, every bad input."""
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from xncost.cli import app
+
+runner = CliRunner()
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run(*args):
+    return runner.invoke(app, list(args))
+
+
+@pytest.mark.parametrize("number", [5, 7, 9])
+@pytest.mark.parametrize("fmt", ["table", "md", "csv", "json"])
+def test_tables_every_format(tmp_path, number, fmt):
+    r = run(f"table{number}", "--format", fmt, "--out", str(tmp_path))
+    assert r.exit_code == 0, r.output
+    md = (tmp_path / f"table{number}.md").read_text()
+    rows = list(csv.DictReader(io.StringIO((tmp_path / f"table{number}.csv").read_text())))
+    assert md.startswith(f"# Table {number}")
+    assert list(rows[0]) == [
+        "table",
+        "setting",
+        "model",
+        "metric",
+        "paper_text",
+        "paper",
+        "xncost",
+        "measured",
+        "status",
+        "note",
+    ]
+    assert all(row["measured"] == "" for row in rows)
+    if fmt == "csv":
+        assert r.stdout == (tmp_path / f"table{number}.csv").read_text()
+    if fmt == "json":
+        assert len(json.loads(r.stdout)["cells"]) == len(rows)
+
+
+def test_table5_csv_statuses(tmp_path):
+    r = run("table5", "--format", "csv", "--out", str(tmp_path))
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    must_match = [
+        x
+        for x in rows
+        if x["metric"] in ("binarization_flops", "xnor_bops", "xnor_flops")
+        or x["model"] in ("resnet50", "mobilenetv2", "resnet_xnodr")
+        or (x["model"] == "mobilenet_xnodr" and x["metric"] == "total_flops")
+    ]
+    assert must_match and all(x["status"] == "match" for x in must_match)
+    for x in rows:
+        if x["status"] == "mismatch":
+            assert x["note"]
+
+
+def test_reports_are_byte_identical_and_committed(tmp_path):
+    for number in (5, 7, 9):
+        a, b = tmp_path / "a", tmp_path / "b"
+        run(f"table{number}", "--format", "csv", "--out", str(a))
+        run(f"table{number}", "--format", "csv", "--out", str(b))
+        for ext in ("md", "csv"):
+            name = f"table{number}.{ext}"
+            assert (a / name).read_bytes() == (b / name).read_bytes()
+            assert (a / name).read_bytes() == (REPO / "reports" / name).read_bytes(), name
+
+
+def test_cost_json_paper_shape_generalised():
+    r = run(
+        "cost",
+        "xnodr",
+        "--caps-in",
+        "37",
+        "--caps-out",
+        "7",
+        "--dim-in",
+        "5",
+        "--dim-out",
+        "11",
+        "--iterations",
+        "4",
+        "--batch",
+        "3",
+        "--format",
+        "json",
+    )
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert set(d) >= {"layer", "shape", "convention", "steps", "totals", "speedup", "measured"}
+    assert d["shape"] == {
+        "caps_in": 37,
+        "caps_out": 7,
+        "dim_in": 5,
+        "dim_out": 11,
+        "iterations": 4,
+        "batch": 3,
+    }
+    n, m, dd, e, r_, b = 37, 7, 5, 11, 4, 3
+    t = d["totals"]
+    assert t["binarization_flops"] == 9 * (b * n * m * dd + n * m * dd * e)
+    assert t["xnor_bops"] == 3 * b * n * m * e
+    assert t["xnor_flops"] == 3 * b * n * m * e / 64
+    routing = b * n * m * (r_ * (2 + 2 * e) + (r_ - 1) * 2 * e)
+    assert t["flops"] * 64 == (t["binarization_flops"] + routing) * 64 + t["xnor_bops"]
+    assert d["measured"] is None
+    assert all(isinstance(s["flops"], int) for s in d["steps"])
+
+
+def test_cost_json_keeps_huge_counts_exact():
+    r = run(
+        "cost",
+        "xnidr",
+        "--caps-in",
+        "10000000",
+        "--dim-out",
+        "10000",
+        "--batch",
+        "1000000",
+        "--format",
+        "json",
+    )
+    d = json.loads(r.stdout)
+    assert isinstance(d["totals"]["flops"], int) and d["totals"]["flops"] > 2**63
+
+
+@pytest.mark.parametrize("fmt", ["table", "md", "csv"])
+@pytest.mark.parametrize("layer", ["dr", "xnodr", "xnidr"])
+def test_cost_formats(layer, fmt):
+    r = run("cost", layer, "--convention", "ops", "--format", fmt)
+    assert r.exit_code == 0, r.output
+    assert "softmax" in r.stdout
+
+
+def test_cost_fc_and_out_file(tmp_path):
+    out = tmp_path / "fc.csv"
+    r = run("cost", "fc", "--dims", "1280,512,256,128,10", "--format", "csv", "--out", str(out))
+    assert r.exit_code == 0
+    total = [row for row in csv.DictReader(io.StringIO(out.read_text())) if row["step"] == "total"]
+    assert total[0]["flops"] == "1640960"
+
+
+def test_formulas_command():
+    r = run("formulas")
+    assert r.exit_code == 0 and "Eq. 12" in r.stdout and "limit N -> oo: 64" in r.stdout
+    r = run("formulas", "--latex")
+    assert "\\frac" in r.stdout
+
+
+BAD = [
+    ("cost", "xnodr", "--caps-in", "0"),
+    ("cost", "xnodr", "--caps-out", "-3"),
+    ("cost", "xnodr", "--dim-in", "1.5"),
+    ("cost", "xnodr", "--dim-out", "abc"),
+    ("cost", "xnodr", "--iterations", "0"),
+    ("cost", "xnodr", "--batch", "0"),
+    ("cost", "conv"),
+    ("cost", "xnodr", "--convention", "macs"),
+    ("cost", "xnodr", "--format", "xml"),
+    ("cost", "xnodr", "--word-bits", "48"),
+    ("cost", "xnodr", "--preset", "vgg"),
+    ("cost", "xnodr", "--dims", "3,4"),
+    ("cost", "fc", "--dims", "3"),
+    ("cost", "fc", "--dims", "3,0"),
+    ("cost", "fc", "--dims", "3,x"),
+    ("cost", "fc", "--caps-in", "5"),
+    ("table5", "--format", "pdf"),
+    ("table7", "--bogus"),
+    ("table6",),
+]
+
+
+@pytest.mark.parametrize("args", BAD)
+def test_bad_input_one_line_exit_2(tmp_path, args):
+    r = runner.invoke(
+        app, [*args, "--out", str(tmp_path / "o.txt")] if args[0] == "cost" else list(args)
+    )
+    assert r.exit_code == 2, r.output
+    err = r.stderr.strip()
+    assert err.startswith("xncost: error: ") and "\n" not in err and "Traceback" not in err
+    assert not (tmp_path / "o.txt").exists()
+
+
+def test_unwritable_out_dir_leaves_nothing(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    r = run("table5", "--out", str(blocker / "sub"))
+    assert r.exit_code == 2 and "cannot write" in r.stderr
+
+
+def test_table5_does_not_import_torch_sympy_or_pandas(tmp_path):
+    code = (
+        "import sys\n"
+        "from xncost.cli import main\n"
+        f"sys.argv = ['xncost', 'table5', '--format', 'csv', '--out', {str(tmp_path)!r}]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "bad = [m for m in ('torch', 'sympy', 'pandas', 'thop') if m in sys.modules]\n"
+        "sys.stderr.write(repr(bad))\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert p.stderr.strip() == "[]"

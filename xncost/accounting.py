@@ -1,0 +1,419 @@
+"""Per-step cost of FC, DR, XnODR (Table 2) and XnIDR (Table 3) layers.
+
+Each step function takes a shape (ints or sympy symbols) and a `Convention` and returns
+`Step`s whose counts are exact: ints/Fractions for numbers, sympy expressions for symbols.
+Step names equal the leaf module names of the reference layers in `xncost.nn`, so measured
+and analytic counts line up step by step. Counts cover one forward pass of `batch` samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from xncost.conventions import Convention, get_convention
+from xncost.errors import XncostError
+from xncost.exact import ceil_div, exact_str, is_symbolic, ratio, to_float
+from xncost.formulas import eq9_speedup, eq12_speedup, eq15_speedup, word_bound
+from xncost.shapes import CapsShape, FCShape
+
+KINDS = ("data", "linear", "binarization", "xnor", "routing", "fc")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a layer: float FLOPs, binary operations and stored parameters."""
+
+    name: str
+    title: str
+    ref: str
+    kind: str
+    repeats: Any = 1
+    flops: Any = 0
+    bops: Any = 0
+    params: Any = 0
+    params_1bit: Any = 0
+    params_32bit: Any = 0
+    word_bits: int = 64
+
+    @property
+    def xnor_flops(self) -> Any:
+        """BOPs / word (Table 5's "XNOR FLOPs")."""
+        return ratio(self.bops, self.word_bits)
+
+    @property
+    def total_flops(self) -> Any:
+        return self.flops + self.xnor_flops
+
+    @property
+    def memory_bits(self) -> Any:
+        """Inference storage of this step's parameters: 32 bits each, 1 bit if binarized."""
+        return 32 * self.params_32bit + self.params_1bit
+
+
+TOTAL_KEYS = ("flops", "binarization_flops", "xnor_bops", "xnor_flops", "params")
+
+
+@dataclass(frozen=True)
+class Speedup:
+    """Speed-up of the xnorized projector, several ways (Eqs. 9, 12, 15)."""
+
+    equation: str
+    printed: Any
+    eq9: Any
+    word_bound: Any
+    from_steps: Any
+    from_steps_with_binarization: Any
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """A layer's steps under one convention, with totals (SPEC §7 JSON)."""
+
+    layer: str
+    shape: CapsShape | FCShape
+    convention: Convention
+    steps: tuple[Step, ...]
+    speedup: Speedup | None = field(default=None)
+
+    @property
+    def totals(self) -> dict[str, Any]:
+        """flops = float FLOPs + XNOR FLOPs; binarization_flops; xnor_bops; xnor_flops; params."""
+        return {
+            "flops": sum((s.total_flops for s in self.steps), 0),
+            "binarization_flops": sum((s.flops for s in self.steps if s.kind == "binarization"), 0),
+            "xnor_bops": sum((s.bops for s in self.steps), 0),
+            "xnor_flops": sum((s.xnor_flops for s in self.steps), 0),
+            "params": sum((s.params for s in self.steps), 0),
+        }
+
+    @property
+    def memory(self) -> dict[str, Any]:
+        """Stored parameters at inference: 32-bit count, 1-bit count, bits, and training bits."""
+        p32 = sum((s.params_32bit for s in self.steps), 0)
+        p1 = sum((s.params_1bit for s in self.steps), 0)
+        return {
+            "params_32bit": p32,
+            "params_1bit": p1,
+            "memory_bits": 32 * p32 + p1,
+            "float_memory_bits": 32 * self.totals["params"],
+        }
+
+    def step(self, name: str) -> Step:
+        for s in self.steps:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping of SPEC §7 (counts stay exact: ints or exact Fractions)."""
+        return {
+            "layer": self.layer,
+            "shape": self.shape.as_dict(),
+            "convention": self.convention.name,
+            "word_bits": self.convention.word_bits,
+            "steps": [
+                {
+                    "name": s.name,
+                    "title": s.title,
+                    "ref": s.ref,
+                    "kind": s.kind,
+                    "repeats": s.repeats,
+                    "flops": s.flops,
+                    "bops": s.bops,
+                    "xnor_flops": s.xnor_flops,
+                    "params": s.params,
+                    "params_1bit": s.params_1bit,
+                    "params_32bit": s.params_32bit,
+                    "memory_bits": s.memory_bits,
+                }
+                for s in self.steps
+            ],
+            "totals": self.totals,
+            "memory": self.memory,
+            "speedup": None if self.speedup is None else self.speedup.as_dict(),
+            "measured": None,
+        }
+
+    def to_frame(self) -> Any:
+        """The steps as a pandas DataFrame (exact values kept as Python objects)."""
+        import pandas as pd
+
+        rows = self.to_dict()["steps"]
+        return pd.DataFrame(rows).set_index("name")
+
+
+def _macs_flops(conv: Convention, macs: Any) -> Any:
+    return conv.flops_per_mac * macs
+
+
+def _xnor_bops(conv: Convention, dots: Any, length: Any) -> Any:
+    """BOPs of `dots` packed dot products of `length` bits each."""
+    return conv.bops_per_word * dots * ceil_div(length, conv.word_bits)
+
+
+def _step(conv: Convention, **kw: Any) -> Step:
+    return Step(word_bits=conv.word_bits, **kw)
+
+
+def routing_steps(s: CapsShape, conv: Convention, xnor_agreement: bool) -> list[Step]:
+    """Dynamic routing (Section 3.1; Table 3 steps 5-10): r softmax/sum/squash, r-1 updates."""
+    n, m, e, r, b = s.N, s.M, s.E, s.r, s.B
+    pairs = b * n * m
+    steps = [
+        _step(
+            conv,
+            name="softmax",
+            title="coupling coefficients c = softmax(b)",
+            ref="Eq. 5; Table 3 step 5",
+            kind="routing",
+            repeats=r,
+            flops=r * conv.softmax_per_element * pairs,
+        ),
+        _step(
+            conv,
+            name="weighted_sum",
+            title="s_j = sum_i c_ij u_hat_j|i",
+            ref="Eq. 3; Table 3 step 6",
+            kind="routing",
+            repeats=r,
+            flops=r * _macs_flops(conv, pairs * e),
+        ),
+        _step(
+            conv,
+            name="squash",
+            title="v_j = squash(s_j)",
+            ref="Eq. 4; Table 3 step 7",
+            kind="routing",
+            repeats=r,
+            flops=r * b * m * (conv.squash_per_element * e + conv.squash_per_capsule),
+        ),
+    ]
+    updates = r - 1
+    if not xnor_agreement:
+        steps.append(
+            _step(
+                conv,
+                name="agreement",
+                title="b <- b + u_hat . v (float dot products of E)",
+                ref="Eqs. 6, 8",
+                kind="routing",
+                repeats=updates,
+                flops=updates * (_macs_flops(conv, pairs * e) + conv.agreement_add * pairs),
+            )
+        )
+        return steps
+    steps += [
+        _step(
+            conv,
+            name="binarize_uhat",
+            title="binarize u_hat over E -> B_u, alpha_u",
+            ref="Table 3 step 8; Eqs. 16-18",
+            kind="binarization",
+            repeats=updates,
+            flops=updates * conv.binarize_per_element * pairs * e,
+        ),
+        _step(
+            conv,
+            name="binarize_v",
+            title="binarize v over E -> B_v, alpha_v",
+            ref="Table 3 step 9; Eqs. 16-18",
+            kind="binarization",
+            repeats=updates,
+            flops=updates * conv.binarize_per_element * b * m * e,
+        ),
+        _step(
+            conv,
+            name="xnor_agreement",
+            title="b <- b + (B_u xnor B_v) . alpha_u alpha_v (packed dot products of E)",
+            ref="Table 3 step 10; Eqs. 8, 20",
+            kind="xnor",
+            repeats=updates,
+            flops=updates * (conv.rescale_per_output + conv.agreement_add) * pairs,
+            bops=updates * _xnor_bops(conv, pairs, e),
+        ),
+    ]
+    return steps
+
+
+def _lp_out(s: CapsShape, conv: Convention) -> Step:
+    params = s.N * s.M * s.D * s.E
+    return _step(
+        conv,
+        name="lp_out",
+        title="u_hat = W u (float, dot products of D)",
+        ref="Eqs. 2, 7",
+        kind="linear",
+        flops=_macs_flops(conv, s.B * params),
+        params=params,
+        params_32bit=params,
+    )
+
+
+def dr_steps(s: CapsShape, conv: Convention) -> list[Step]:
+    """Dynamic routing layer (Sabour et al. 2017; Table 9's DR)."""
+    return [_lp_out(s, conv), *routing_steps(s, conv, xnor_agreement=False)]
+
+
+def xnodr_steps(s: CapsShape, conv: Convention) -> list[Step]:
+    """XnODR, Table 2 steps 1-7."""
+    n, m, d, e, b = s.N, s.M, s.D, s.E, s.B
+    params = n * m * d * e
+    outputs = b * n * m * e
+    return [
+        _step(
+            conv,
+            name="expand",
+            title="tile I_Prim [B,N,D] -> I_Cap [B,N,M,D] (a view)",
+            ref="Table 2 step 1",
+            kind="data",
+        ),
+        _step(
+            conv,
+            name="weight",
+            title="W_Cap [N,M,D,E]; stored as B_W (1 bit) + alpha_W",
+            ref="Table 2 step 2",
+            kind="data",
+            params=params,
+            params_1bit=params,
+            params_32bit=n * m * e,
+        ),
+        _step(
+            conv,
+            name="binarize_input",
+            title="binarize I_Cap over D -> B_I, alpha_I",
+            ref="Table 2 step 3; Eqs. 16-18",
+            kind="binarization",
+            flops=conv.binarize_per_element * b * n * m * d,
+        ),
+        _step(
+            conv,
+            name="binarize_weight",
+            title="binarize W_Cap over D -> B_W, alpha_W",
+            ref="Table 2 step 4; Eqs. 16-18",
+            kind="binarization",
+            flops=conv.binarize_per_element * params,
+        ),
+        _step(
+            conv,
+            name="xnor_affine",
+            title="(B_I xnor B_W) . alpha_I alpha_W (packed dot products of D)",
+            ref="Table 2 steps 5-6; Eqs. 7, 20",
+            kind="xnor",
+            flops=conv.rescale_per_output * outputs,
+            bops=_xnor_bops(conv, outputs, d),
+        ),
+        *routing_steps(s, conv, xnor_agreement=False),
+    ]
+
+
+def xnidr_steps(s: CapsShape, conv: Convention) -> list[Step]:
+    """XnIDR, Table 3 steps 1-11 (steps 1, 3, 4 and 11 move no arithmetic)."""
+    return [_lp_out(s, conv), *routing_steps(s, conv, xnor_agreement=True)]
+
+
+def fc_steps(s: FCShape, conv: Convention) -> list[Step]:
+    """Fully connected head (Table 10): 2 FLOPs per MAC, plus bias and ReLU under `ops`."""
+    steps = []
+    last = len(s.dims) - 2
+    for i, (fan_in, fan_out) in enumerate(zip(s.dims[:-1], s.dims[1:], strict=True)):
+        outputs = s.B * fan_out
+        act = conv.fc_activation * outputs if i < last else 0
+        steps.append(
+            _step(
+                conv,
+                name=f"fc{i + 1}",
+                title=f"linear {fan_in} -> {fan_out}" + (" + ReLU" if i < last else ""),
+                ref="Table 10",
+                kind="fc",
+                flops=_macs_flops(conv, s.B * fan_in * fan_out) + conv.fc_bias * outputs + act,
+                params=fan_in * fan_out + fan_out,
+                params_32bit=fan_in * fan_out + fan_out,
+            )
+        )
+    return steps
+
+
+LAYERS: dict[str, Callable[[Any, Convention], list[Step]]] = {
+    "fc": fc_steps,
+    "dr": dr_steps,
+    "xnodr": xnodr_steps,
+    "xnidr": xnidr_steps,
+}
+
+
+def _speedup(layer: str, s: CapsShape, conv: Convention, steps: list[Step]) -> Speedup | None:
+    """Eq. 12 (XnODR) or Eq. 15 (XnIDR) as printed, beside Eq. 9 and per-step ratios."""
+    if layer not in ("xnodr", "xnidr"):
+        return None
+    dr = {st.name: st for st in dr_steps(s, conv)}
+    mine = {st.name: st for st in steps}
+    binarization = sum((st.flops for st in steps if st.kind == "binarization"), 0)
+    if layer == "xnodr":
+        printed = eq12_speedup(s.N, s.M, s.D, s.E, conv.word_bits)
+        k, dots, float_cost = s.D, s.B * s.N * s.M * s.E, dr["lp_out"].flops
+        xnor = mine["xnor_affine"].total_flops
+        equation = "Eq. 12"
+    else:
+        printed = eq15_speedup(s.N, s.M, s.E, conv.word_bits)
+        k, dots, float_cost = s.E, s.B * s.N * s.M, dr["agreement"].flops
+        xnor = mine["xnor_agreement"].total_flops
+        equation = "Eq. 15"
+    return Speedup(
+        equation=equation,
+        printed=printed,
+        eq9=eq9_speedup(k, 1, dots, conv.word_bits),
+        word_bound=word_bound(k, conv.word_bits),
+        from_steps=_ratio_or_none(float_cost, xnor),
+        from_steps_with_binarization=_ratio_or_none(float_cost, xnor + binarization),
+    )
+
+
+def _ratio_or_none(num: Any, den: Any) -> Any:
+    """num / den, or None when den is the number 0 (e.g. XnIDR with one routing iteration)."""
+    return ratio(num, den) if is_symbolic(den) or den != 0 else None
+
+
+def breakdown(
+    layer: str,
+    shape: CapsShape | FCShape,
+    convention: str | Convention = "paper",
+    word_bits: int | None = None,
+) -> Breakdown:
+    """Cost of `layer` in {fc, dr, xnodr, xnidr} at `shape` under a convention."""
+    if layer not in LAYERS:
+        raise XncostError(f"unknown layer {layer!r} (known: {', '.join(LAYERS)})")
+    want_fc = layer == "fc"
+    if want_fc != isinstance(shape, FCShape):
+        kind = "FCShape" if want_fc else "CapsShape"
+        raise XncostError(f"layer {layer!r} needs a {kind}")
+    conv = get_convention(convention, word_bits)
+    steps = LAYERS[layer](shape, conv)
+    return Breakdown(layer, shape, conv, tuple(steps), _speedup(layer, shape, conv, steps))
+
+
+def totals_text(b: Breakdown) -> dict[str, str]:
+    """Totals as exact text (for CSV/markdown)."""
+    return {k: exact_str(v) for k, v in b.totals.items()}
+
+
+__all__ = [
+    "Breakdown",
+    "KINDS",
+    "LAYERS",
+    "Speedup",
+    "Step",
+    "TOTAL_KEYS",
+    "breakdown",
+    "dr_steps",
+    "fc_steps",
+    "routing_steps",
+    "to_float",
+    "totals_text",
+    "xnidr_steps",
+    "xnodr_steps",
+]

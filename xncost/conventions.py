@@ -1,0 +1,85 @@
+"""Named counting conventions: what one primitive operation costs (SPEC §3).
+
+`paper` reproduces the paper's Tables 5 and 9; `ops` counts one FLOP per primitive operation
+the reference implementation (`xncost.nn`) really executes, by the same per-op rules as the
+dispatch-level counter (`xncost.profile.oprules`): 2 per multiply-accumulate, 1 per element
+for element-wise ops, 1 per input element for reductions, 5 per element for softmax
+(max, subtract, exp, sum, divide), 2 for a two-sided clamp.
+
+Binary dot products: a dot product of length k is packed into ceil(k / word_bits) words and
+costs `bops_per_word` binary operations per word (xnor, popcount and accumulate; the paper's
+"xnor, popcount, 2p - n" for a one-word product). XNOR FLOPs = BOPs / word_bits (Table 5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from xncost.errors import XncostError
+from xncost.exact import is_power_of_two
+
+
+@dataclass(frozen=True)
+class Convention:
+    """Per-primitive costs. Every field is an exact int."""
+
+    name: str
+    description: str
+    word_bits: int = 64
+    bops_per_word: int = 3
+    flops_per_mac: int = 2
+    binarize_per_element: int = 9
+    softmax_per_element: int = 2
+    squash_per_element: int = 0
+    squash_per_capsule: int = 0
+    agreement_add: int = 0
+    rescale_per_output: int = 0
+    fc_bias: int = 0
+    fc_activation: int = 0
+
+    def with_word(self, word_bits: int) -> Convention:
+        """The same convention with another word size (a power of two, so BOPs/word is exact)."""
+        if not isinstance(word_bits, int) or not is_power_of_two(word_bits):
+            raise XncostError(f"word size must be a power of two, got {word_bits!r}")
+        return replace(self, word_bits=word_bits)
+
+
+PAPER = Convention(
+    name="paper",
+    description=(
+        "reproduces Tables 5 and 9: 2 FLOPs per MAC, 9 per binarized element, softmax 2 per "
+        "capsule pair, squash, rescale and bias free, 3 BOPs per packed word"
+    ),
+)
+
+OPS = Convention(
+    name="ops",
+    description=(
+        "one FLOP per primitive op the reference layers execute: 2 per MAC, 9 per binarized "
+        "element (mul, add, clamp x2, round, mul, sub, abs, mean), softmax 5 per element, "
+        "squash 3 per element + 5 per capsule, b update 1 add, alpha rescale 2 per output, "
+        "bias 1 and ReLU 1 per FC output, 3 BOPs per packed word"
+    ),
+    softmax_per_element=5,
+    squash_per_element=3,
+    squash_per_capsule=5,
+    agreement_add=1,
+    rescale_per_output=2,
+    fc_bias=1,
+    fc_activation=1,
+)
+
+CONVENTIONS: dict[str, Convention] = {c.name: c for c in (PAPER, OPS)}
+
+
+def get_convention(name: str | Convention, word_bits: int | None = None) -> Convention:
+    """Look a convention up by name (`paper`, `ops`), optionally with another word size."""
+    if isinstance(name, Convention):
+        conv = name
+    else:
+        try:
+            conv = CONVENTIONS[name]
+        except KeyError:
+            known = ", ".join(CONVENTIONS)
+            raise XncostError(f"unknown convention {name!r} (known: {known})") from None
+    return conv if word_bits is None or word_bits == conv.word_bits else conv.with_word(word_bits)

@@ -1,0 +1,39 @@
+"""Reference PyTorch layers (torch-only part of xncost).
+
+Every step of the paper's Tables 2 and 3 is its own small submodule so that module-level
+profilers (thop) and the dispatch-level counter can attribute work to steps.
+"""
+
+from xncost.nn.binarize import Binarize, binarize, sign_ste
+from xncost.nn.capsule import (
+    AgreementUpdate,
+    DynamicRouting,
+    LinearProjector,
+    Routing,
+    Softmax,
+    Squash,
+    WeightedSum,
+    XnIDR,
+    XnODR,
+    XnorAgreementUpdate,
+    XnorProjector,
+    squash,
+)
+
+__all__ = [
+    "AgreementUpdate",
+    "Binarize",
+    "DynamicRouting",
+    "LinearProjector",
+    "Routing",
+    "Softmax",
+    "Squash",
+    "WeightedSum",
+    "XnIDR",
+    "XnODR",
+    "XnorAgreementUpdate",
+    "XnorProjector",
+    "binarize",
+    "sign_ste",
+    "squash",
+]

@@ -1,0 +1,383 @@
+"""Rendering: rich tables, markdown in the paper's layout, long CSV, exact JSON; atomic writes.
+
+JSON keeps counts exact: ints stay ints, and BOPs/word fractions (always dyadic, word sizes
+being powers of two) are written as exact decimal literals such as 400.640625.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from xncost.accounting import Breakdown
+from xncost.errors import XncostError
+from xncost.exact import exact_str, normalize
+from xncost.paper import METRIC_LABELS, MODEL_LABELS
+from xncost.shapes import SETTINGS
+from xncost.tables import CSV_COLUMNS, Cell, Table
+
+_RAW = "\x00raw:"
+_RAW_RE = re.compile(r'"\\u0000raw:([^"]*)"')
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """Write `text` to `path` via a temporary file in the same directory and a rename."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as e:
+        raise XncostError(f"cannot write {path}: {e.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+# ----------------------------------------------------------------------------- JSON
+
+
+def jsonable(value: Any) -> Any:
+    """Exact JSON-ready form: Fractions become raw exact decimals (or floats if not dyadic)."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Fraction):
+        value = normalize(value)
+        if isinstance(value, int):
+            return value
+        text = exact_str(value)
+        return _RAW + text if "/" not in text else float(value)
+    return value
+
+
+def dumps(value: Any) -> str:
+    """json.dumps with exact numbers (see module docstring)."""
+    return _RAW_RE.sub(r"\1", json.dumps(jsonable(value), indent=2)) + "\n"
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+def _group_row_col(table: Table, c: Cell) -> tuple[str, str, str]:
+    if table.number == 5:
+        return SETTINGS[c.setting].label, METRIC_LABELS[c.metric], MODEL_LABELS[c.model]
+    up, ds = c.setting.split("-", 1)
+    group = "With upsampling" if up == "up" else "Without upsampling"
+    if table.number == 7:
+        names = {"mnist": "MNIST", "cifar10": "CIFAR-10", "multimnist": "MultiMNIST"}
+        return group, MODEL_LABELS[c.model], names[ds]
+    names = {"mnist-cifar10": "MNIST and CIFAR-10", "multimnist": "MultiMNIST"}
+    return group, names[ds], MODEL_LABELS[c.model]
+
+
+def _grid(table: Table) -> tuple[list[str], list[tuple[str, str]], dict]:
+    cols: list[str] = []
+    rows: list[tuple[str, str]] = []
+    grid: dict[tuple[str, str, str], Cell] = {}
+    for c in table.cells:
+        g, r, k = _group_row_col(table, c)
+        if k not in cols:
+            cols.append(k)
+        if (g, r) not in rows:
+            rows.append((g, r))
+        grid[(g, r, k)] = c
+    return cols, rows, grid
+
+
+def _footnotes(table: Table) -> dict[str, int]:
+    notes: dict[str, int] = {}
+    for c in table.cells:
+        if c.note and c.note not in notes:
+            notes[c.note] = len(notes) + 1
+    return notes
+
+
+def _cell_text(c: Cell, notes: dict[str, int]) -> str:
+    text = c.shown
+    if c.status == "mismatch":
+        text += f" (paper {c.paper.text})"
+    if c.measured is not None and Fraction(c.measured) != Fraction(c.xncost):
+        text += " MEASURED-DIFFERS"
+    if c.note:
+        text += f" [{notes[c.note]}]"
+    return text
+
+
+def _summary(table: Table) -> str:
+    n = table.counts()
+    measured = sum(c.measured is not None for c in table.cells)
+    text = f"{n['match']} match, {n['mismatch']} mismatch, {n['n/a']} n/a"
+    if measured:
+        agree = sum(
+            c.measured is not None and Fraction(c.measured) == Fraction(c.xncost)
+            for c in table.cells
+        )
+        text += f"; measured {measured} cells, {agree} equal to xncost"
+    return text
+
+
+def table_markdown(table: Table) -> str:
+    """The paper's layout; each cell is xncost's value, the paper's beside it where they differ."""
+    cols, rows, grid = _grid(table)
+    notes = _footnotes(table)
+    first = "Datasets" if table.number != 7 else "Setting"
+    second = "Details" if table.number == 5 else ("Models" if table.number == 7 else "Datasets")
+    out = [
+        f"# {table.title}",
+        "",
+        "Values are xncost's (sympy formulas, `paper` convention) in the paper's units; "
+        "where the paper prints another value it follows in parentheses. "
+        f"{_summary(table)}.",
+        "",
+        "| " + " | ".join([first, second, *cols]) + " |",
+        "|" + "---|" * (len(cols) + 2),
+    ]
+    last_group = None
+    for g, r in rows:
+        cells = [_cell_text(grid[(g, r, k)], notes) if (g, r, k) in grid else "" for k in cols]
+        out.append("| " + " | ".join([g if g != last_group else "", r, *cells]) + " |")
+        last_group = g
+    if notes or table.notes:
+        out += ["", "Notes:", ""]
+        out += [f"{i}. {n}" for n, i in notes.items()]
+        out += [f"- {n}" for n in table.notes]
+    return "\n".join(out) + "\n"
+
+
+def table_csv(table: Table) -> str:
+    """Long format, one row per cell (SPEC §7 columns)."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
+    w.writeheader()
+    for c in table.cells:
+        w.writerow(c.row())
+    return buf.getvalue()
+
+
+def table_json(table: Table) -> str:
+    return dumps(
+        {
+            "table": table.number,
+            "title": table.title,
+            "summary": table.counts(),
+            "cells": [c.row() for c in table.cells],
+            "notes": list(table.notes),
+        }
+    )
+
+
+def table_rich(table: Table) -> Any:
+    """A rich renderable: the paper's layout with match/mismatch colours and notes."""
+    from rich.console import Group
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
+    cols, rows, grid = _grid(table)
+    notes = _footnotes(table)
+    rt = RichTable(title=table.title, caption=_summary(table), show_lines=False)
+    rt.add_column("Setting", style="bold")
+    rt.add_column("")
+    for k in cols:
+        rt.add_column(k, justify="right")
+    last_group = None
+    for g, r in rows:
+        if last_group is not None and g != last_group:
+            rt.add_section()
+        cells = []
+        for k in cols:
+            c = grid.get((g, r, k))
+            style = "" if c is None else {"match": "green", "mismatch": "red"}.get(c.status, "")
+            cells.append(Text("" if c is None else _cell_text(c, notes), style=style))
+        rt.add_row(g if g != last_group else "", r, *cells)
+        last_group = g
+    lines = [Text(f"[{i}] {n}", style="dim") for n, i in notes.items()]
+    lines += [Text(f"- {n}", style="dim") for n in table.notes]
+    return Group(rt, *lines)
+
+
+# ----------------------------------------------------------------------------- breakdowns
+
+STEP_COLUMNS = (
+    "layer",
+    "step",
+    "ref",
+    "kind",
+    "repeats",
+    "flops",
+    "bops",
+    "xnor_flops",
+    "params",
+    "params_1bit",
+    "params_32bit",
+    "memory_bits",
+)
+
+
+def breakdown_json(b: Breakdown, measured: dict[str, Any] | None = None) -> str:
+    d = b.to_dict()
+    d["measured"] = measured
+    return dumps(d)
+
+
+def breakdown_csv(b: Breakdown) -> str:
+    """One row per step and a final `total` row."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(STEP_COLUMNS)
+    for s in b.steps:
+        w.writerow(
+            [
+                b.layer,
+                s.name,
+                s.ref,
+                s.kind,
+                s.repeats,
+                *map(
+                    exact_str,
+                    (
+                        s.flops,
+                        s.bops,
+                        s.xnor_flops,
+                        s.params,
+                        s.params_1bit,
+                        s.params_32bit,
+                        s.memory_bits,
+                    ),
+                ),
+            ]
+        )
+    t, m = b.totals, b.memory
+    w.writerow(
+        [
+            b.layer,
+            "total",
+            "",
+            "",
+            "",
+            exact_str(t["flops"]),
+            exact_str(t["xnor_bops"]),
+            exact_str(t["xnor_flops"]),
+            exact_str(t["params"]),
+            exact_str(m["params_1bit"]),
+            exact_str(m["params_32bit"]),
+            exact_str(m["memory_bits"]),
+        ]
+    )
+    return buf.getvalue()
+
+
+def _shape_text(b: Breakdown) -> str:
+    return ", ".join(f"{k}={v}" for k, v in b.shape.as_dict().items())
+
+
+def _speedup_lines(b: Breakdown) -> list[str]:
+    if b.speedup is None:
+        return []
+    s = b.speedup.as_dict()
+    eq = s.pop("equation")
+    labels = {
+        "printed": f"{eq} as printed",
+        "eq9": "Eq. 9 applied to the dot products",
+        "word_bound": "64-bit word utilisation bound",
+        "from_steps": "float step / xnorized step (this convention)",
+        "from_steps_with_binarization": "... including binarization",
+    }
+    return [f"{labels[k]}: {'n/a' if v is None else f'{float(v):.4f}'}" for k, v in s.items()]
+
+
+def breakdown_markdown(b: Breakdown, measured: dict[str, Any] | None = None) -> str:
+    out = [
+        f"# {b.layer}: {_shape_text(b)}",
+        "",
+        f"Convention `{b.convention.name}`: {b.convention.description}.",
+        "",
+        "| step | ref | kind | repeats | FLOPs | BOPs | XNOR FLOPs | params |",
+        "|---|---|---|---|---:|---:|---:|---:|",
+    ]
+    for s in b.steps:
+        out.append(
+            f"| {s.name} | {s.ref} | {s.kind} | {s.repeats} | {exact_str(s.flops)} | "
+            f"{exact_str(s.bops)} | {exact_str(s.xnor_flops)} | {exact_str(s.params)} |"
+        )
+    t = b.totals
+    out += ["", "Totals: " + ", ".join(f"{k} = {exact_str(v)}" for k, v in t.items())]
+    m = b.memory
+    out.append(
+        f"Inference storage: {exact_str(m['params_32bit'])} 32-bit + "
+        f"{exact_str(m['params_1bit'])} 1-bit parameters = {exact_str(m['memory_bits'])} "
+        f"bits (float: {exact_str(m['float_memory_bits'])} bits)"
+    )
+    out += [f"Speed-up, {line}" for line in _speedup_lines(b)]
+    if measured is not None:
+        out.append("Measured: " + ", ".join(f"{k} = {exact_str(v)}" for k, v in measured.items()))
+    return "\n".join(out) + "\n"
+
+
+def breakdown_rich(b: Breakdown, measured: dict[str, Any] | None = None) -> Any:
+    from rich.console import Group
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
+    rt = RichTable(title=f"{b.layer}: {_shape_text(b)} (convention {b.convention.name})")
+    for name, just in (
+        ("step", "left"),
+        ("ref", "left"),
+        ("kind", "left"),
+        ("x", "right"),
+        ("FLOPs", "right"),
+        ("BOPs", "right"),
+        ("XNOR FLOPs", "right"),
+        ("params", "right"),
+    ):
+        rt.add_column(name, justify=just)
+    for s in b.steps:
+        rt.add_row(
+            s.name,
+            s.ref,
+            s.kind,
+            str(s.repeats),
+            *(
+                f"{v:,}" if isinstance(v, int) else exact_str(v)
+                for v in (s.flops, s.bops, s.xnor_flops, s.params)
+            ),
+        )
+    t = b.totals
+    rt.add_section()
+    rt.add_row(
+        "total",
+        "",
+        "",
+        "",
+        *(
+            f"{v:,}" if isinstance(v, int) else exact_str(v)
+            for v in (t["flops"], t["xnor_bops"], t["xnor_flops"], t["params"])
+        ),
+        style="bold",
+    )
+    lines = [Text(f"binarization FLOPs: {exact_str(t['binarization_flops'])}")]
+    lines += [Text(f"speed-up, {line}") for line in _speedup_lines(b)]
+    if measured is not None:
+        same = all(Fraction(measured[k]) == Fraction(t[k]) for k in t)
+        lines.append(
+            Text(
+                "measured: " + ", ".join(f"{k}={exact_str(v)}" for k, v in measured.items()),
+                style="green" if same else "bold red",
+            )
+        )
+    return Group(rt, *lines)
