@@ -98,8 +98,10 @@ def test_scaling_in_caps_out_is_linear(layer, shape, conv, k):
 
 @given(layers, shapes, convs)
 def test_affine_in_caps_in(layer, shape, conv):
+    # from N = 2 on (under `ops` a length-1 weighted sum is one mul, not a multiply-add)
     f = [
-        breakdown(layer, shape.replace(caps_in=shape.N + i), conv).totals["flops"] for i in range(3)
+        breakdown(layer, shape.replace(caps_in=shape.N + 1 + i), conv).totals["flops"]
+        for i in range(3)
     ]
     assert f[2] - f[1] == f[1] - f[0] > 0
 
@@ -162,10 +164,22 @@ COST_TERMS = [
 @pytest.mark.parametrize("term", COST_TERMS)
 @pytest.mark.parametrize("base", [PAPER, OPS])
 def test_every_convention_term(layer, term, base):
-    s = CapsShape(7, 3, 5, 11, 4, 2)
+    s = CapsShape(7, 3, 5, 11, 4, 2)  # no length-1 contraction: single_mac_flops unused
     before = breakdown(layer, s, base).totals["flops"]
     after = breakdown(layer, s, replace(base, **{term: getattr(base, term) + 1})).totals["flops"]
     assert after - before == _uses(layer, s).get(term, 0)
+
+
+@pytest.mark.parametrize("layer", ["dr", "xnodr", "xnidr"])
+@pytest.mark.parametrize("base", [PAPER, OPS])
+def test_single_mac_term_prices_length_one_contractions(layer, base):
+    s = CapsShape(1, 3, 1, 1, 3, 2)  # N = D = E = 1: every contraction has length 1
+    bumped = replace(base, single_mac_flops=base.single_mac_flops + 1)
+    delta = breakdown(layer, s, bumped).totals["flops"] - breakdown(layer, s, base).totals["flops"]
+    n, m, e, r, b = 1, 3, 1, 3, 2
+    uses = r * b * m * e + (0 if layer == "xnidr" else (r - 1) * b * n * m)
+    uses += 0 if layer == "xnodr" else b * n * m * e
+    assert delta == uses
 
 
 @pytest.mark.parametrize("term", ["fc_bias", "fc_activation", "flops_per_mac"])

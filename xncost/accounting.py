@@ -14,7 +14,7 @@ from typing import Any
 
 from xncost.conventions import Convention, get_convention
 from xncost.errors import XncostError
-from xncost.exact import ceil_div, exact_str, is_symbolic, ratio, to_float
+from xncost.exact import ceil_div, exact_str, if_one, is_symbolic, ratio, to_float
 from xncost.formulas import eq9_speedup, eq12_speedup, eq15_speedup, word_bound
 from xncost.shapes import CapsShape, FCShape
 
@@ -151,6 +151,11 @@ def _macs_flops(conv: Convention, macs: Any) -> Any:
     return conv.flops_per_mac * macs
 
 
+def _contraction_flops(conv: Convention, outputs: Any, length: Any) -> Any:
+    """`outputs` dot products of `length`: 2 per MAC, `single_mac_flops` when length is 1."""
+    return outputs * if_one(length, conv.single_mac_flops, conv.flops_per_mac * length)
+
+
 def _xnor_bops(conv: Convention, dots: Any, length: Any) -> Any:
     """BOPs of `dots` packed dot products of `length` bits each."""
     return conv.bops_per_word * dots * ceil_div(length, conv.word_bits)
@@ -181,7 +186,7 @@ def routing_steps(s: CapsShape, conv: Convention, xnor_agreement: bool) -> list[
             ref="Eq. 3; Table 3 step 6",
             kind="routing",
             repeats=r,
-            flops=r * _macs_flops(conv, pairs * e),
+            flops=r * _contraction_flops(conv, b * m * e, n),
         ),
         _step(
             conv,
@@ -203,7 +208,7 @@ def routing_steps(s: CapsShape, conv: Convention, xnor_agreement: bool) -> list[
                 ref="Eqs. 6, 8",
                 kind="routing",
                 repeats=updates,
-                flops=updates * (_macs_flops(conv, pairs * e) + conv.agreement_add * pairs),
+                flops=updates * (_contraction_flops(conv, pairs, e) + conv.agreement_add * pairs),
             )
         )
         return steps
@@ -248,7 +253,7 @@ def _lp_out(s: CapsShape, conv: Convention) -> Step:
         title="u_hat = W u (float, dot products of D)",
         ref="Eqs. 2, 7",
         kind="linear",
-        flops=_macs_flops(conv, s.B * params),
+        flops=_contraction_flops(conv, s.B * s.N * s.M * s.E, s.D),
         params=params,
         params_32bit=params,
     )

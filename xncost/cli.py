@@ -209,7 +209,7 @@ def formulas_cmd(
     _print(formulas_text(latex=latex))
 
 
-COMMAND_MODULES = ("models", "train", "bench", "sweep", "summary", "profile")
+COMMAND_MODULES = ("models", "train", "bench", "analysis", "summary", "profile")
 
 
 def _register_plugins() -> None:

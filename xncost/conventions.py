@@ -2,8 +2,9 @@
 
 `paper` reproduces the paper's Tables 5 and 9; `ops` counts one FLOP per primitive operation
 the reference implementation (`xncost.nn`) really executes, by the same per-op rules as the
-dispatch-level counter (`xncost.profile.oprules`): 2 per multiply-accumulate, 1 per element
-for element-wise ops, 1 per input element for reductions, 5 per element for softmax
+dispatch-level counter (`xncost.profile.oprules`): 2 per multiply-accumulate (1 when the
+contraction has length 1: torch's einsum then runs a single mul), 1 per element for
+element-wise ops, 1 per input element for reductions, 5 per element for softmax
 (max, subtract, exp, sum, divide), 2 for a two-sided clamp.
 
 Binary dot products: a dot product of length k is packed into ceil(k / word_bits) words and
@@ -28,6 +29,7 @@ class Convention:
     word_bits: int = 64
     bops_per_word: int = 3
     flops_per_mac: int = 2
+    single_mac_flops: int = 2
     binarize_per_element: int = 9
     softmax_per_element: int = 2
     squash_per_element: int = 0
@@ -57,9 +59,11 @@ OPS = Convention(
     description=(
         "one FLOP per primitive op the reference layers execute: 2 per MAC, 9 per binarized "
         "element (mul, add, clamp x2, round, mul, sub, abs, mean), softmax 5 per element, "
+        "a length-1 contraction 1 (torch runs it as one mul), "
         "squash 3 per element + 5 per capsule, b update 1 add, alpha rescale 2 per output, "
         "bias 1 and ReLU 1 per FC output, 3 BOPs per packed word"
     ),
+    single_mac_flops=1,
     softmax_per_element=5,
     squash_per_element=3,
     squash_per_capsule=5,

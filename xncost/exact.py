@@ -42,6 +42,15 @@ def ceil_div(num: Any, den: Any) -> Any:
     return -(-int(num) // int(den))
 
 
+def if_one(k: Any, when_one: Any, otherwise: Any) -> Any:
+    """`when_one` if k == 1 else `otherwise` (a sympy Piecewise for symbolic k)."""
+    if is_symbolic(k):
+        import sympy as sp
+
+        return sp.Piecewise((when_one, sp.Eq(k, 1)), (otherwise, True))
+    return when_one if k == 1 else otherwise
+
+
 def is_power_of_two(n: int) -> bool:
     return n > 0 and n & (n - 1) == 0
 

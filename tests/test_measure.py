@@ -1,0 +1,92 @@
+"""Analytic counts (xncost.accounting) against measured ones (thop and dispatch counter)."""
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from xncost.accounting import TOTAL_KEYS, breakdown
+from xncost.cli import app
+from xncost.profile.measure import measure_layer
+from xncost.shapes import CapsShape, FCShape
+
+shapes = st.builds(
+    CapsShape,
+    st.integers(1, 24),
+    st.integers(1, 6),
+    st.integers(1, 70),
+    st.integers(1, 70),
+    st.integers(1, 4),
+    st.integers(1, 3),
+)
+
+
+def _per_step(m):
+    return {k: (v["flops"], v["bops"]) for k, v in m.steps.items()}
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.sampled_from(["dr", "xnodr", "xnidr"]), shapes, st.sampled_from(["paper", "ops"]))
+def test_formulas_equal_thop_per_step(layer, shape, conv):
+    b = breakdown(layer, shape, conv)
+    m = measure_layer(layer, shape, conv, "thop")
+    expected = {s.name: (s.flops, s.bops) for s in b.steps if s.name in m.steps}
+    assert _per_step(m) == expected
+    assert all(s.flops == 0 and s.bops == 0 for s in b.steps if s.name not in m.steps)
+    assert {k: m.totals[k] for k in TOTAL_KEYS} == b.totals
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.sampled_from(["dr", "xnodr", "xnidr"]), shapes)
+def test_ops_convention_equals_dispatch_counter(layer, shape):
+    b = breakdown(layer, shape, "ops")
+    m = measure_layer(layer, shape, "ops", "dispatch")
+    assert m.unknown_ops == ()
+    assert {k: m.totals[k] for k in TOTAL_KEYS} == b.totals
+    expected = {s.name: (s.flops, s.bops) for s in b.steps if s.name in m.steps}
+    assert _per_step(m) == expected
+
+
+@pytest.mark.parametrize("dims,batch", [((7, 5, 3), 2), ((1280, 512, 256, 128, 10), 1)])
+@pytest.mark.parametrize("conv,method", [("paper", "thop"), ("ops", "thop"), ("ops", "dispatch")])
+def test_fc_heads_measured(dims, batch, conv, method):
+    shape = FCShape(dims, batch)
+    m = measure_layer("fc", shape, conv, method)
+    assert {k: m.totals[k] for k in TOTAL_KEYS} == breakdown("fc", shape, conv).totals
+
+
+def test_cost_measure_json_equals_totals():
+    r = CliRunner().invoke(
+        app,
+        [
+            "cost",
+            "xnidr",
+            "--caps-in",
+            "37",
+            "--caps-out",
+            "7",
+            "--dim-in",
+            "5",
+            "--dim-out",
+            "11",
+            "--iterations",
+            "4",
+            "--batch",
+            "3",
+            "--measure",
+            "--format",
+            "json",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["measured"] == d["totals"]
+
+
+def test_table5_measure_fills_every_cell(tmp_path):
+    r = CliRunner().invoke(app, ["table5", "--measure", "--format", "json", "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    cells = json.loads(r.stdout)["cells"]
+    assert cells and all(c["measured"] == c["xncost"] for c in cells)

@@ -1,0 +1,161 @@
+"""Measure a reference layer: build it for a shape, run one forward pass, count per step.
+
+`measure_layer("xnodr", shape, convention="paper", method="thop")` builds the reference
+PyTorch layer of `xncost.nn` (`dr` DynamicRouting, `xnodr` XnODR, `xnidr` XnIDR, `fc` a
+Linear/ReLU stack `fc1, relu1, fc2, ...` with ReLU between layers), feeds it a random
+[B, N, D] (or [B, dims[0]]) input under `torch.no_grad()` and counts with thop and the custom
+ops of `xncost.profile.thop_ops` (`paper` or `ops`) or with the dispatch-level `OpCounter`
+(`ops` only). Step names are the leaf modules' attribute names (paper Tables 2 and 3).
+
+Per step: `flops` (float FLOPs, XNOR FLOPs excluded), `bops`, `xnor_flops` (= bops / 64),
+`params`. Totals: `flops` (= float FLOPs + XNOR FLOPs), `binarization_flops` (the
+`binarize_*` steps), `xnor_bops`, `xnor_flops`, `params` (trainable parameters). Counts are
+ints; XNOR FLOPs are a `fractions.Fraction` when BOPs are not a multiple of 64.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import torch
+from torch import nn
+
+from xncost.errors import XncostError
+from xncost.profile import oprules
+from xncost.profile.dispatch import StepCount, count_ops
+from xncost.profile.thop_ops import thop_count
+
+LAYERS = ("dr", "xnodr", "xnidr", "fc")
+METHODS = ("thop", "dispatch")
+CONVENTIONS = ("paper", "ops")
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One measured forward pass of a reference layer.
+
+    `calls`: forward calls per step; `unknown_ops`: aten ops with no rule (dispatch only);
+    `by_op`: per step, FLOPs per aten op (dispatch; BOPs under "aten.bmm (bops)") or per
+    module class (thop).
+    """
+
+    layer: str
+    shape: Any
+    convention: str
+    method: str
+    steps: dict[str, dict[str, Any]]
+    totals: dict[str, Any]
+    calls: dict[str, int] = field(default_factory=dict)
+    unknown_ops: tuple[str, ...] = ()
+    by_op: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise XncostError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _positive(shape: Any, name: str) -> int:
+    return _positive_int(getattr(shape, name, None), name)
+
+
+def build_layer(layer: str, shape: Any) -> tuple[nn.Module, torch.Tensor]:
+    """The reference module for `layer` and a random input for `shape` (global RNG)."""
+    from xncost.nn.capsule import DynamicRouting, XnIDR, XnODR
+
+    classes = {"dr": DynamicRouting, "xnodr": XnODR, "xnidr": XnIDR}
+    batch = _positive(shape, "batch")
+    if layer == "fc":
+        dims = tuple(
+            _positive_int(d, f"dims[{i}]") for i, d in enumerate(getattr(shape, "dims", ()))
+        )
+        if len(dims) < 2:
+            raise XncostError(f"dims must hold at least two sizes, got {dims!r}")
+        layers: list[tuple[str, nn.Module]] = []
+        for i, (a, b) in enumerate(zip(dims[:-1], dims[1:], strict=True), start=1):
+            if i > 1:
+                layers.append((f"relu{i - 1}", nn.ReLU()))
+            layers.append((f"fc{i}", nn.Linear(a, b)))
+        return nn.Sequential(OrderedDict(layers)), torch.randn(batch, dims[0])
+    if layer not in classes:
+        raise XncostError(f"unknown layer {layer!r} (known: {', '.join(LAYERS)})")
+    n, m, d, e, r = (
+        _positive(shape, a) for a in ("caps_in", "caps_out", "dim_in", "dim_out", "iterations")
+    )
+    return classes[layer](n, m, d, e, r), torch.randn(batch, n, d)
+
+
+def _fold_relus(steps: dict[str, StepCount]) -> dict[str, StepCount]:
+    """Add the counts of leaf `relu{i}` into step `fc{i}` (the layer it follows)."""
+    out = {k: v for k, v in steps.items() if not k.startswith("relu")}
+    for name, relu in steps.items():
+        if name.startswith("relu"):
+            fc = out[f"fc{name[len('relu') :]}"]
+            fc.flops += relu.flops
+            fc.bops += relu.bops
+            fc.params += relu.params
+            for op, f in relu.ops.items():
+                fc.ops[op] += f
+    return out
+
+
+def _normalize(x: Fraction) -> int | Fraction:
+    return x.numerator if x.denominator == 1 else x
+
+
+def _totals(steps: dict[str, StepCount], model: nn.Module, word: int) -> dict[str, Any]:
+    float_flops = sum(s.flops for s in steps.values())
+    bops = sum(s.bops for s in steps.values())
+    xnor_flops = Fraction(bops, word)
+    return {
+        "flops": _normalize(float_flops + xnor_flops),
+        "binarization_flops": sum(s.flops for n, s in steps.items() if n.startswith("binarize")),
+        "xnor_bops": bops,
+        "xnor_flops": _normalize(xnor_flops),
+        "params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+    }
+
+
+def measure_layer(
+    layer: str,
+    shape: Any,
+    convention: str = "paper",
+    method: str = "thop",
+    seed: int = 0,
+    word: int = oprules.WORD_BITS,
+) -> Measured:
+    """Build `layer` for `shape`, run one forward pass under no_grad, count per step."""
+    if method not in METHODS:
+        raise XncostError(f"unknown method {method!r} (known: {', '.join(METHODS)})")
+    if convention not in CONVENTIONS:
+        raise XncostError(f"unknown convention {convention!r} (known: {', '.join(CONVENTIONS)})")
+    if method == "dispatch" and convention != "ops":
+        raise XncostError("the dispatch counter counts the 'ops' convention only")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model, x = build_layer(layer, shape)
+    model.eval()
+    if method == "thop":
+        steps = thop_count(model, x, convention=convention, word=word).recorder.steps
+        unknown: tuple[str, ...] = ()
+    else:
+        counter = count_ops(model, x, word=word)
+        steps, unknown = counter.steps, tuple(counter.unknown_ops)
+    if layer == "fc":
+        steps = _fold_relus(steps)
+    return Measured(
+        layer=layer,
+        shape=shape,
+        convention=convention,
+        method=method,
+        steps={name: s.as_dict() for name, s in steps.items()},
+        totals=_totals(steps, model, word),
+        calls={name: s.calls for name, s in steps.items()},
+        unknown_ops=unknown,
+        by_op={name: dict(s.ops) for name, s in steps.items()},
+    )
