@@ -19,6 +19,7 @@ from xncost.nn.capsule import (
     XnorProjector,
     squash,
 )
+from xncost.nn.xnor import XnorConv2d, XnorLinear
 
 __all__ = [
     "AgreementUpdate",
@@ -32,6 +33,8 @@ __all__ = [
     "XnIDR",
     "XnODR",
     "XnorAgreementUpdate",
+    "XnorConv2d",
+    "XnorLinear",
     "XnorProjector",
     "binarize",
     "sign_ste",

@@ -1,0 +1,252 @@
+"""Named reference models: the paper's eight ResNet-50 / MobileNetV2 models (Tables 4, 8),
+each with and without upsampling (Sections 4.3.1, 4.3.2), plus NIN and AlexNet in float,
+BWN and XNOR form (seeds 003, 004).
+
+Default inputs: 3x224x224 with upsampling (the MNIST / CIFAR-10 setting), 3x32x32 without;
+NIN 3x32x32, AlexNet 3x224x224. ``variant="paper"`` builds what the paper's text and tables
+describe (ResNet FC head on the flattened map; MobileNet PrimaryCaps N = 160);
+``variant="code"`` what the authors' code does (global average pooling before the ResNet FC
+head; MobileNet PrimaryCaps on the full 1280-channel map, its 1x1 conv 1280 -> 1024 giving
+N = 128). See `xncost.models.heads`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import torch
+from torch import nn
+
+from xncost.errors import XncostError
+from xncost.models.alexnet import ALEXNET_INPUT_SIDE, AlexNet
+from xncost.models.heads import BACKBONES, HEADS, VARIANTS, build_head
+from xncost.models.mobilenetv2 import MobileNetV2, mobilenetv2_feature_side
+from xncost.models.nin import NIN, NIN_INPUT_SIDE
+from xncost.models.resnet import ResNet50, resnet50_feature_side
+
+UP_INPUT_SIDE = 224
+NOUP_INPUT_SIDE = 32
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One registry entry. ``kind`` is the head (paper models) or the mode (NIN, AlexNet)."""
+
+    name: str
+    description: str
+    family: str
+    kind: str
+    input_side: int
+    input_side_noup: int | None = None
+
+    @property
+    def has_noup(self) -> bool:
+        """Whether the model has a without-upsampling variant."""
+        return self.input_side_noup is not None
+
+    def default_input_side(self, upsampling: bool = True) -> int:
+        """Default square input side for the given upsampling setting."""
+        if upsampling:
+            return self.input_side
+        if self.input_side_noup is None:
+            raise XncostError(f"model {self.name!r} has no variant without upsampling")
+        return self.input_side_noup
+
+
+FC_DESCRIPTIONS = {
+    "resnet50": "its FC head 1024-512-10 (Table 10)",
+    "mobilenetv2": "its FC head 512-256-128-10 (Table 10)",
+}
+
+
+def _specs() -> dict[str, ModelSpec]:
+    specs: dict[str, ModelSpec] = {}
+    for family, prefix, label in (
+        ("resnet50", "resnet", "ResNet-50"),
+        ("mobilenetv2", "mobilenet", "MobileNetV2"),
+    ):
+        specs[family] = ModelSpec(
+            family,
+            f"{label} with {FC_DESCRIPTIONS[family]}",
+            family,
+            "fc",
+            UP_INPUT_SIDE,
+            NOUP_INPUT_SIDE,
+        )
+        for head, layer in (("xnodr", "XnODR"), ("xnidr", "XnIDR"), ("dr", "dynamic routing")):
+            specs[f"{prefix}_{head}"] = ModelSpec(
+                f"{prefix}_{head}",
+                f"{label} with PrimaryCaps and a {layer} capsule head (Fig. 1)",
+                family,
+                head,
+                UP_INPUT_SIDE,
+                NOUP_INPUT_SIDE,
+            )
+    for family, label, seed, side in (
+        ("nin", "Network-in-Network for CIFAR-10", "003", NIN_INPUT_SIDE),
+        ("alexnet", "AlexNet of XNOR-Net", "004", ALEXNET_INPUT_SIDE),
+    ):
+        for mode, mode_label in (
+            ("float", "float"),
+            ("bwn", "binary weights (BWN)"),
+            ("xnor", "XNOR"),
+        ):
+            name = family if mode == "float" else f"{family}-{mode}"
+            specs[name] = ModelSpec(
+                name, f"{label}, {mode_label} (seed {seed})", family, mode, side
+            )
+    return specs
+
+
+MODELS: Mapping[str, ModelSpec] = MappingProxyType(_specs())
+
+
+def list_models() -> list[str]:
+    """Registered model names, in registry order."""
+    return list(MODELS)
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The registry entry of ``name``; unknown names raise XncostError."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise XncostError(f"unknown model {name!r}; expected one of {', '.join(MODELS)}") from None
+
+
+def _check_positive(label: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise XncostError(f"{label} must be a positive integer, got {value!r}")
+    return value
+
+
+def _check_backbone(backbone: str) -> None:
+    if backbone not in BACKBONES:
+        raise XncostError(f"unknown backbone {backbone!r}; expected one of {', '.join(BACKBONES)}")
+
+
+def feature_map_side(backbone: str, upsampling: bool, input_side: int) -> int:
+    """Side s of the backbone's final s x s feature map for a square input of ``input_side``.
+
+    ResNet-50: 224 -> 7, 108 -> 4; without upsampling 32 -> 4, 36 -> 5. MobileNetV2:
+    224 -> 7, 108 -> 4; without upsampling 32 -> 2, 36 -> 3. Dropping the last stage for a
+    capsule head does not change s (those layers have stride 1).
+    """
+    _check_backbone(backbone)
+    _check_positive("input_side", input_side)
+    if backbone == "resnet50":
+        return resnet50_feature_side(upsampling, input_side)
+    return mobilenetv2_feature_side(upsampling, input_side)
+
+
+def build_backbone(
+    name: str,
+    *,
+    upsampling: bool,
+    in_channels: int = 3,
+    head: str = "fc",
+    variant: str = "paper",
+) -> nn.Module:
+    """The MobileNetV2 or ResNet-50 feature extractor; its ``out_channels`` attribute is set.
+
+    With a capsule ``head`` the last stage is left out, as the PrimaryCaps layer replaces it
+    (Fig. 1): ResNet-50 ends after its 15th bottleneck (2048 channels), MobileNetV2 (variant
+    "paper") before its last 1x1 conv (320 channels). MobileNetV2 variant "code" keeps it.
+    """
+    _check_backbone(name)
+    _check_positive("in_channels", in_channels)
+    if head not in HEADS:
+        raise XncostError(f"unknown head {head!r}; expected one of {', '.join(HEADS)}")
+    if variant not in VARIANTS:
+        raise XncostError(f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+    caps = head != "fc"
+    if name == "resnet50":
+        return ResNet50(upsampling=upsampling, in_channels=in_channels, include_last_block=not caps)
+    return MobileNetV2(
+        upsampling=upsampling,
+        in_channels=in_channels,
+        include_last_conv=not (caps and variant == "paper"),
+    )
+
+
+class BackboneHeadModel(nn.Module):
+    """backbone -> head, [B, C, H, W] -> [B, num_classes]; the head's capsule layer, if any,
+    is ``head.caps``."""
+
+    def __init__(self, backbone: nn.Module, head: nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x))
+
+
+def build_model(
+    name: str,
+    *,
+    upsampling: bool = True,
+    num_classes: int = 10,
+    in_channels: int = 3,
+    input_side: int | None = None,
+    variant: str = "paper",
+) -> nn.Module:
+    """Build the registered model ``name``; unknown names and bad arguments raise XncostError.
+
+    ``input_side`` (default: the spec's) only changes the ResNet FC head, whose first layer
+    takes the flattened s x s x 2048 map. NIN and AlexNet accept only their own input side
+    and have no variant without upsampling. The model gets attributes ``spec``,
+    ``upsampling``, ``variant`` and ``input_shape`` (C, H, W).
+    """
+    spec = get_spec(name)
+    _check_positive("num_classes", num_classes)
+    _check_positive("in_channels", in_channels)
+    if variant not in VARIANTS:
+        raise XncostError(f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+    default_side = spec.default_input_side(upsampling)
+    side = default_side if input_side is None else _check_positive("input_side", input_side)
+    model: nn.Module
+    if spec.family == "nin":
+        if side != default_side:
+            raise XncostError(f"model {name!r} takes {default_side}x{default_side} inputs only")
+        model = NIN(spec.kind, num_classes, in_channels)
+    elif spec.family == "alexnet":
+        if side != default_side:
+            raise XncostError(f"model {name!r} takes {default_side}x{default_side} inputs only")
+        model = AlexNet(spec.kind, num_classes, in_channels)
+    else:
+        backbone = build_backbone(
+            spec.family,
+            upsampling=upsampling,
+            in_channels=in_channels,
+            head=spec.kind,
+            variant=variant,
+        )
+        head = build_head(
+            spec.family,
+            spec.kind,
+            feature_channels=backbone.out_channels,
+            feature_map_side=feature_map_side(spec.family, upsampling, side),
+            num_classes=num_classes,
+            variant=variant,
+        )
+        model = BackboneHeadModel(backbone, head)
+    model.spec = spec
+    model.upsampling = upsampling
+    model.variant = variant
+    model.input_shape = (in_channels, side, side)
+    return model
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Trainable parameters (the paper's PARA column counts Keras' trainable parameters)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def parameter_count(name: str, **kwargs: object) -> int:
+    """Parameters of ``build_model(name, **kwargs)``, built on the meta device (no memory)."""
+    with torch.device("meta"):
+        model = build_model(name, **kwargs)  # type: ignore[arg-type]
+    return count_parameters(model)
