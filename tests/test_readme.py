@@ -18,11 +18,15 @@ def test_quick_start_is_two_commands():
 
 
 def test_runnable_examples_run(tmp_path):
-    blocks = re.findall(r"<!-- runnable -->\n```python\n(.*?)```", README, re.S)
+    blocks = re.findall(
+        r"<!-- runnable -->\n```python\n(.*?)```(?:\n\nprints\n\n```\n(.*?)```)?", README, re.S
+    )
     assert blocks
-    for i, code in enumerate(blocks):
+    for i, (code, expected) in enumerate(blocks):
         script = tmp_path / f"example{i}.py"
         script.write_text(code)
         p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                            cwd=tmp_path, timeout=300)
         assert p.returncode == 0, p.stderr
+        if expected:
+            assert p.stdout == expected
