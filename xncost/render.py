@@ -30,6 +30,12 @@ _RAW_RE = re.compile(r'"\\u0000raw:([^"]*)"')
 # ----------------------------------------------------------------------------- files
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
     """Write `text` to `path` via a temporary file in the same directory and a rename."""
     path = Path(path)
@@ -41,6 +47,7 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,215 @@
+"""Sweeps: range parsing, CSV rows against `xncost cost`, overflow rows, break-even, plots."""
+
+import csv
+import io
+import sys
+from fractions import Fraction
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from xncost.accounting import breakdown
+from xncost.cli import app as main_app
+from xncost.commands.analysis import register
+from xncost.errors import XncostError
+from xncost.exact import exact_str
+from xncost.shapes import CapsShape, FCShape
+from xncost.sweep import MAX_ROWS, Grid, break_even, parse_range
+
+runner = CliRunner()
+app = typer.Typer()
+register(app)
+
+
+def run(*args):
+    return runner.invoke(app, list(args))
+
+
+def rows_of(path):
+    return list(csv.DictReader(io.StringIO(path.read_text())))
+
+
+@pytest.mark.parametrize(
+    "text,values",
+    [
+        ("8:4096", tuple(2**k for k in range(3, 13))),
+        ("3:100", (4, 8, 16, 32, 64)),
+        ("1:1", (1,)),
+        ("4:16:4", (4, 8, 12, 16)),
+        ("5:6:10", (5,)),
+        ("8,16,32", (8, 16, 32)),
+        ("32, 8,16,8", (8, 16, 32)),
+        ("160", (160,)),
+        ("8:32,100,1:2:1", (1, 2, 8, 16, 32, 100)),
+    ],
+)
+def test_parse_range(text, values):
+    assert parse_range(text) == values
+
+
+@pytest.mark.parametrize(
+    "text", ["", " ", "0", "-3", "x", "2.5", "8:4", "5:7", "1:4:0", "1:2:3:4", "8,,16", "8:", ":8"]
+)
+def test_bad_ranges(text):
+    with pytest.raises(XncostError):
+        parse_range(text, "caps-in")
+
+
+def test_grid_order_defaults_and_limit():
+    g = Grid.from_ranges(caps_in="8,16", dim_out="4:8")
+    assert len(g) == 4 and g.fixed()["caps_out"] == 10 and g.fixed()["caps_in"] == 8
+    rows = g.rows(0, 4)
+    assert rows["caps_in"].tolist() == [8, 8, 16, 16]  # caps_in varies slowest
+    assert rows["dim_out"].tolist() == [4, 8, 4, 8]
+    assert set(rows["batch"].tolist()) == {1}
+    with pytest.raises(XncostError):
+        Grid.from_ranges(caps_in="1:10000:1", dim_out="1:10000:1")
+    assert MAX_ROWS < 10000 * 10000
+
+
+def _cost_csv(layer, row, conv="paper"):
+    """`xncost cost ... --format csv` for one CSV row: step -> (flops, bops), and totals."""
+    args = ["cost", layer, "--convention", conv, "--format", "csv"]
+    for f in ("caps_in", "caps_out", "dim_in", "dim_out", "iterations", "batch"):
+        args += [f"--{f.replace('_', '-')}", row[f]]
+    r = runner.invoke(main_app, args)
+    assert r.exit_code == 0, r.output
+    return {s["step"]: s for s in csv.DictReader(io.StringIO(r.stdout))}
+
+
+@pytest.mark.parametrize("layer,conv", [("xnodr", "paper"), ("xnidr", "ops"), ("dr", "paper")])
+def test_csv_rows_equal_single_cost_calls(tmp_path, layer, conv):
+    r = run(
+        "sweep", layer, "--caps-in", "1,8:64", "--dim-out", "1,16,65", "--dim-in", "1,8",
+        "--iterations", "1,3", "--batch", "1,2", "--convention", conv,
+        "--vs", "fc" if layer != "dr" else "fc", "--no-plots", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    rows = rows_of(tmp_path / f"sweep_{layer}.csv")
+    assert len(rows) == 5 * 3 * 2 * 2 * 2
+    for row in rows[::7]:
+        ref = _cost_csv(layer, row, conv)
+        for name, step in ref.items():
+            if name == "total":
+                continue
+            assert row[f"{name}_flops"] == step["flops"], name
+            if f"{name}_bops" in row:
+                assert row[f"{name}_bops"] == step["bops"], name
+        assert row["flops"] == ref["total"]["flops"]
+        assert row["xnor_bops"] == ref["total"]["bops"]
+        assert row["xnor_flops"] == ref["total"]["xnor_flops"]
+        assert row["params"] == ref["total"]["params"]
+        fc = breakdown("fc", FCShape((1280, 512, 256, 128, 10), int(row["batch"])), conv)
+        assert row["fc_flops"] == str(fc.totals["flops"])
+        ratio = Fraction(row["flops"]) / fc.totals["flops"] * 100
+        assert abs(Fraction(row["ratio_to_fc"]) - ratio) <= Fraction(1, 2 * 10**6)
+
+
+def test_overflow_rows_exact_in_csv_and_parquet(tmp_path):
+    r = run(
+        "sweep", "xnidr", "--caps-in", "160,10000000", "--dim-out", "16,10000",
+        "--batch", "1,1048576", "--vs", "dr", "--no-plots", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "evaluated on Python ints" in r.stdout
+    rows = rows_of(tmp_path / "sweep_xnidr.csv")
+    pq = pytest.importorskip("pyarrow.parquet")
+    table = pq.read_table(tmp_path / "sweep_xnidr.parquet").to_pylist()
+    assert len(rows) == len(table) == 8
+    for row, prow in zip(rows, table, strict=True):
+        shape = CapsShape(int(row["caps_in"]), 10, 8, int(row["dim_out"]), 3, int(row["batch"]))
+        b = breakdown("xnidr", shape)
+        assert row["flops"] == exact_str(b.totals["flops"])
+        assert row["binarization_flops"] == str(b.totals["binarization_flops"])
+        assert row["dr_flops"] == str(breakdown("dr", shape).totals["flops"])
+        assert Fraction(str(prow["flops"])) == b.totals["flops"]
+        assert int(prow["xnor_bops"]) == b.totals["xnor_bops"]
+    big = [
+        r
+        for r in rows
+        if r["caps_in"] == "10000000" and r["dim_out"] == "10000" and r["batch"] != "1"
+    ]
+    assert big and all(Fraction(row["flops"]) > 2**63 for row in big)
+
+
+@pytest.mark.parametrize("layer", ["xnodr", "xnidr"])
+@pytest.mark.parametrize("conv", ["paper", "ops"])
+def test_break_even_vs_fc_is_the_crossing(layer, conv):
+    fixed = {"caps_in": 8, "caps_out": 10, "dim_in": 8, "dim_out": 16, "iterations": 3, "batch": 1}
+    fc = breakdown("fc", FCShape((1280, 512, 256, 128, 10)), conv).totals["flops"]
+    be = break_even(layer, "fc", fixed, (4, 16, 33, 70), conv)
+    assert be.cheaper_below
+    for e, root in be.points:
+        assert root is not None and root > 1
+
+        def total(n, e=e):
+            return breakdown(layer, CapsShape(n, 10, 8, e, 3, 1), conv).totals["flops"]
+
+        first = be.first_integer(root)
+        assert total(first) > fc >= total(first - 1)
+        if root.denominator == 1:
+            assert total(int(root)) == fc
+        import sympy as sp
+
+        assert sp.Rational(root.numerator, root.denominator) == be.formula.subs(
+            sp.Symbol("E", positive=True, integer=True), e
+        )
+
+
+def test_break_even_vs_dr_does_not_exist_under_paper():
+    fixed = {"caps_in": 8, "caps_out": 10, "dim_in": 8, "dim_out": 16, "iterations": 3, "batch": 1}
+    be = break_even("xnidr", "dr", fixed, (4, 16, 64))
+    assert all(r is None for _, r in be.points) and be.costlier_without_root
+    for n in (2, 160, 10**6):
+        shape = CapsShape(n, 10, 8, 16)
+        assert breakdown("xnidr", shape).totals["flops"] > breakdown("dr", shape).totals["flops"]
+
+
+def test_plots_small_grid(tmp_path):
+    r = run("sweep", "xnodr", "--caps-in", "8:32", "--dim-out", "4,8", "--vs", "dr",
+            "--out", str(tmp_path))  # fmt: skip
+    assert r.exit_code == 0, r.output
+    for name in ("cost_xnodr.png", "breakeven_xnodr.png", "speedup_xnodr.png"):
+        data = (tmp_path / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    be = rows_of(tmp_path / "breakeven_xnodr.csv")
+    assert {row["vs"] for row in be} == {"fc", "dr"}
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_missing_matplotlib_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    r = run("sweep", "xnidr", "--caps-in", "8", "--out", str(tmp_path))
+    assert r.exit_code != 0
+    assert isinstance(r.exception, XncostError) and "pip install xncost[plot]" in str(r.exception)
+    assert not (tmp_path / "sweep_xnidr.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("sweep", "xnidr", "--caps-in", "5:7"),
+        ("sweep", "xnidr", "--dim-out", "0"),
+        ("sweep", "fc"),
+        ("sweep", "dr", "--vs", "dr"),
+        ("sweep", "xnidr", "--vs", "xnodr"),
+        ("sweep", "xnidr", "--convention", "macs"),
+        ("sweep", "xnidr", "--fc-dims", "3"),
+        ("sweep", "xnidr", "--word-bits", "48"),
+    ],
+)
+def test_bad_sweep_input_one_line_exit_2(tmp_path, args):
+    r = runner.invoke(main_app, [*args, "--no-plots", "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2, r.output
+    err = r.stderr.strip()
+    assert err.startswith("xncost: error: ") and "\n" not in err
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
+
+
+def test_parquet_skipped_with_a_note_without_pyarrow(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    r = run("sweep", "dr", "--caps-in", "8:16", "--no-plots", "--out", str(tmp_path))
+    assert r.exit_code == 0, r.output
+    assert "Parquet skipped: pyarrow is not installed" in r.stdout
+    assert (tmp_path / "sweep_dr.csv").exists() and not (tmp_path / "sweep_dr.parquet").exists()

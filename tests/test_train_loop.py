@@ -1,0 +1,271 @@
+"""Losses, schedule, model, training loop (step, resume), results files and the CLI command."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import typer
+from typer.testing import CliRunner
+
+from xncost.errors import XncostError
+from xncost.models.tiny import build_tiny_model
+from xncost.nn.capsule import DynamicRouting, XnIDR, XnODR
+from xncost.train import loop, results
+from xncost.train.data import DataBundle, Split
+from xncost.train.losses import (
+    cross_entropy_loss,
+    margin_loss,
+    resolve_loss,
+    squared_hinge_loss,
+)
+from xncost.train.schedule import LR_END, LR_START, make_optimizer, make_scheduler, step_size
+
+
+def _bundle(n_train: int = 48, n_test: int = 20, multi: bool = False) -> DataBundle:
+    """Synthetic 8x8 data whose class is written into the image (learnable)."""
+    rng = np.random.default_rng(0)
+
+    def split(n: int) -> Split:
+        labels = rng.integers(0, 10, size=n)
+        images = rng.integers(0, 4, size=(n, 1, 8, 8)).astype(np.uint8)
+        images[np.arange(n), 0, labels % 8, labels // 8 * 4] = 16
+        if multi:
+            targets = np.zeros((n, 10), dtype=np.float32)
+            targets[np.arange(n), labels] = 1
+            targets[np.arange(n), (labels + 1) % 10] = 1
+            return Split(images, targets)
+        return Split(images, labels.astype(np.int64))
+
+    return DataBundle("synthetic", split(n_train), split(n_test), 10, 16, multi)
+
+
+def test_margin_loss_by_hand() -> None:
+    scores = torch.tensor([[0.95, 0.05, 0.5]])
+    # class 0 present and above m+ (0); absent: 0.5 * ((0.05-0.1)+^2 + (0.5-0.1)^2) = 0.08
+    assert margin_loss(scores, torch.tensor([0])).item() == pytest.approx(0.08)
+    multi = torch.tensor([[1.0, 0.0, 1.0]])
+    # present: (0.9-0.95)+^2 + (0.9-0.5)^2 = 0.16; absent class 1 below m-: 0
+    assert margin_loss(scores, multi).item() == pytest.approx(0.16)
+
+
+def test_index_and_one_hot_targets_agree() -> None:
+    scores = torch.rand(5, 10)
+    idx = torch.tensor([0, 3, 9, 2, 2])
+    one_hot = torch.nn.functional.one_hot(idx, 10).float()
+    for fn in (margin_loss, squared_hinge_loss):
+        assert fn(scores, idx).item() == pytest.approx(fn(scores, one_hot).item())
+
+
+def test_squared_hinge_and_bce_by_hand() -> None:
+    scores = torch.tensor([[0.5, -0.5]])
+    # y = (+1, -1): (1 - 0.5)^2 and (1 - 0.5)^2, mean 0.25
+    assert squared_hinge_loss(scores, torch.tensor([0])).item() == pytest.approx(0.25)
+    multi = torch.tensor([[1.0, 0.0]])
+    # BCE with logits: -log(sigmoid(0.5)) twice, mean
+    expected = -np.log(1 / (1 + np.exp(-0.5)))
+    assert cross_entropy_loss(scores, multi).item() == pytest.approx(expected)
+
+
+def test_resolve_loss() -> None:
+    assert resolve_loss("auto", "fc") == "cross-entropy"
+    assert resolve_loss("auto", "xnidr") == "margin"
+    with pytest.raises(XncostError):
+        resolve_loss("l1", "fc")
+
+
+def test_schedule_one_half_cycle_for_short_runs() -> None:
+    assert step_size(69) == 69 and step_size(10**6) == 6000
+    opt = make_optimizer([torch.nn.Parameter(torch.zeros(1))])
+    sched = make_scheduler(opt, 10)
+    lrs = []
+    for _ in range(10):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    lrs.append(opt.param_groups[0]["lr"])
+    assert lrs[0] == pytest.approx(LR_START)
+    assert lrs[-1] == pytest.approx(LR_END, abs=1e-12)
+    assert all(a > b for a, b in zip(lrs, lrs[1:], strict=False))
+
+
+def test_correct_count_top1_and_top2() -> None:
+    scores = torch.tensor([[0.9, 0.8, 0.1], [0.9, 0.1, 0.8], [0.1, 0.2, 0.3]])
+    assert loop.correct_count(scores, torch.tensor([0, 2, 0])) == 1
+    multi = torch.tensor([[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 1.0, 1.0]])
+    assert loop.correct_count(scores, multi) == 2  # rows 0 and 2; row 1 has one wrong
+
+
+@pytest.mark.parametrize(
+    ("head", "layer"), [("dr", DynamicRouting), ("xnodr", XnODR), ("xnidr", XnIDR)]
+)
+def test_tiny_capsule_model(head: str, layer: type) -> None:
+    model = build_tiny_model(head, in_channels=1, image_side=8, num_classes=10)
+    assert isinstance(model.caps, layer)
+    with torch.no_grad():
+        out = model(torch.randn(3, 1, 8, 8))
+    assert out.shape == (3, 10) and float(out.min()) >= 0 and float(out.max()) < 1
+    shape = loop.head_shape(model, head)
+    # 8 primary capsule types on the 4x4 map of an 8x8 input
+    assert shape == {"caps_in": 128, "caps_out": 10, "dim_in": 8, "dim_out": 16, "iterations": 3}
+
+
+def test_tiny_fc_model_and_bad_head() -> None:
+    model = build_tiny_model("fc", in_channels=3, image_side=32, num_classes=7)
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 7)
+    assert loop.head_shape(model, "fc") == {"dims": (64 * 4 * 4, 7)}
+    assert results.head_flops("fc", {"dims": (1024, 10)}) == 2 * 1024 * 10
+    with pytest.raises(XncostError):
+        build_tiny_model("mlp", in_channels=1, image_side=8, num_classes=10)
+
+
+@pytest.mark.parametrize("head", ["fc", "xnidr"])
+def test_one_step_lowers_the_loss(head: str) -> None:
+    torch.manual_seed(0)
+    data = _bundle()
+    model = build_tiny_model(head, in_channels=1, image_side=8, num_classes=10)
+    batches = loop.Batches(data, 8, torch.device("cpu"))
+    x, y = batches.get(data.train, torch.arange(32))
+    fn = cross_entropy_loss if head == "fc" else margin_loss
+    opt = make_optimizer(model.parameters())
+    before, _ = loop.train_step(model, x, y, fn, opt)
+    with torch.no_grad():
+        after = fn(model(x), y).item()
+    assert after < before
+
+
+def test_config_validation() -> None:
+    with pytest.raises(XncostError, match="unknown head"):
+        loop.TrainConfig(head="mlp")
+    with pytest.raises(XncostError, match="epochs must be an integer >= 1"):
+        loop.TrainConfig(head="fc", epochs=0)
+    with pytest.raises(XncostError, match="unknown dataset"):
+        loop.TrainConfig(head="fc", dataset="svhn")
+
+
+def _state(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def test_resume_reproduces_the_uninterrupted_run(tmp_path: Path) -> None:
+    data = _bundle()
+    common = dict(head="xnidr", epochs=3, batch_size=16, seed=3)
+    full_cfg = loop.TrainConfig(**common, out=tmp_path / "a")
+    full = loop.run_training(full_cfg, data=data, progress=False)
+
+    part_cfg = loop.TrainConfig(**common, out=tmp_path / "b")
+    part = loop.run_training(part_cfg, data=data, progress=False, stop_after=1)
+    assert not part.complete and part.epochs_done == 1
+    assert not (tmp_path / "b" / "validation.csv").exists()  # no row for an unfinished run
+    resumed_cfg = loop.TrainConfig(**common, out=tmp_path / "b", resume=True)
+    resumed = loop.run_training(resumed_cfg, data=data, progress=False)
+
+    assert resumed.complete and resumed.epochs_done == 3
+    assert [h["loss"] for h in resumed.history] == [h["loss"] for h in full.history]
+    assert resumed.accuracy == full.accuracy
+    a, b = _state(full_cfg.checkpoint_path), _state(resumed_cfg.checkpoint_path)
+    for k, v in a["model"].items():
+        assert torch.equal(v, b["model"][k]), k
+    assert torch.equal(a["shuffle_rng"], b["shuffle_rng"])
+
+
+def test_resume_restores_exact_state(tmp_path: Path) -> None:
+    """Two epochs in one session or one + one after a resume: same losses, same state."""
+    data = _bundle()
+    common = dict(head="fc", epochs=3, batch_size=16, seed=1)
+    one = loop.TrainConfig(**common, out=tmp_path / "one")
+    straight = loop.run_training(one, data=data, progress=False, stop_after=2)
+    two = loop.TrainConfig(**common, out=tmp_path / "two")
+    loop.run_training(two, data=data, progress=False, stop_after=1)
+    again = loop.TrainConfig(**common, out=tmp_path / "two", resume=True)
+    resumed = loop.run_training(again, data=data, progress=False, stop_after=1)
+    assert resumed.epochs_done == straight.epochs_done == 2
+    assert resumed.history[1]["loss"] == straight.history[1]["loss"]
+    a, b = _state(one.checkpoint_path), _state(two.checkpoint_path)
+    for k, v in a["model"].items():
+        assert torch.equal(v, b["model"][k]), k
+    for k, v in a["optimizer"]["state"].items():
+        for name, t in v.items():
+            assert torch.equal(t, b["optimizer"]["state"][k][name]), (k, name)
+    assert a["scheduler"] == b["scheduler"]
+    assert torch.equal(a["torch_rng"], b["torch_rng"])
+
+
+def test_resume_rejects_other_settings_and_corrupt_files(tmp_path: Path) -> None:
+    data = _bundle()
+    cfg = loop.TrainConfig(head="fc", epochs=1, batch_size=16, seed=0, out=tmp_path)
+    loop.run_training(cfg, data=data, progress=False, record=False)
+    cfg.checkpoint_path.write_bytes(b"not a checkpoint")
+    resume = loop.TrainConfig(head="fc", epochs=1, batch_size=16, seed=0, out=tmp_path, resume=True)
+    with pytest.raises(XncostError, match=str(cfg.checkpoint_path.name)):
+        loop.run_training(resume, data=data, progress=False)
+
+
+def test_multi_label_training_runs(tmp_path: Path) -> None:
+    data = _bundle(multi=True)
+    cfg = loop.TrainConfig(head="fc", epochs=1, batch_size=16, out=tmp_path)
+    res = loop.run_training(cfg, data=data, progress=False)
+    assert 0.0 <= res.accuracy <= 1.0 and res.params > 0
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_results_append_never_overwrite(tmp_path: Path) -> None:
+    row = {k: "1" for k in results.COLUMNS} | {"head": "dr", "accuracy": "0.5", "seconds": "2"}
+    results.append_result(tmp_path, row)
+    results.append_result(tmp_path, row | {"head": "xnidr", "accuracy": "0.75"})
+    rows = _rows(tmp_path / "validation.csv")
+    assert [r["head"] for r in rows] == ["dr", "xnidr"]
+    header = (tmp_path / "validation.csv").read_text().splitlines()[0]
+    assert header == "head,backbone,dataset,epochs,seed,accuracy,params,head_flops,seconds"
+    md = (tmp_path / "validation.md").read_text()
+    assert "| dr |" in md and "| xnidr |" in md and "75.00%" in md
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    (tmp_path / "validation.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(XncostError, match="unexpected columns"):
+        results.append_result(tmp_path, row)
+
+
+def test_cli_train_appends_rows(tmp_path: Path) -> None:
+    from xncost.commands.train import register
+
+    app = typer.Typer()
+    register(app)
+
+    @app.callback()
+    def _main() -> None:
+        """Test app."""
+
+    runner = CliRunner()
+    args = [
+        "train",
+        "--head",
+        "fc",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "256",
+        "--out",
+        str(tmp_path),
+        "--no-progress",
+    ]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "test accuracy" in first.output
+    second = runner.invoke(app, [*args[:-1], "--seed", "1", "--no-progress"])
+    assert second.exit_code == 0, second.output
+    rows = _rows(tmp_path / "validation.csv")
+    assert [r["seed"] for r in rows] == ["0", "1"]
+    assert all(r["head"] == "fc" and r["dataset"] == "digits" for r in rows)
+    assert 0.0 <= float(rows[0]["accuracy"]) <= 1.0
+    assert (tmp_path / "checkpoints" / "fc-tiny-digits-e1-b256-s0-cross-entropy.pt").exists()
+    bad = runner.invoke(
+        app, ["train", "--head", "dr", "--dataset", "mnist", "--out", str(tmp_path)]
+    )
+    assert isinstance(bad.exception, XncostError) and "--data-dir" in str(bad.exception)

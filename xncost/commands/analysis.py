@@ -1,0 +1,240 @@
+"""`xncost sweep`, `xncost audit`, `xncost explain`: shape sweeps, the paper audit, derivations.
+
+Heavy modules (numpy, sympy, matplotlib, pyarrow) are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from xncost.errors import XncostError
+
+CAPS_LAYERS = ("dr", "xnodr", "xnidr")
+VS_CHOICES = ("fc", "dr")
+PROGRESS_MIN_ROWS = 200_000
+
+
+def _echo(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()
+
+
+def _range_opt(name: str, default_text: str) -> Any:
+    return typer.Option(
+        None,
+        f"--{name}",
+        help=f"{name.replace('-', '_')}: a:b powers of two, a:b:step, a,b,c or one value "
+        f"(default {default_text}).",
+    )
+
+
+def _progress(total: int) -> Any:
+    """A rich progress bar on stderr for large grids, else a no-op context."""
+    from contextlib import nullcontext
+
+    if total < PROGRESS_MIN_ROWS:
+        return nullcontext(None)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+
+
+def run_sweep_command(
+    layer: str,
+    ranges: dict[str, str | None],
+    out: Path,
+    convention: str = "paper",
+    word_bits: int | None = None,
+    vs: str | None = None,
+    fc_dims: str = "1280,512,256,128,10",
+    plots: bool = True,
+    parquet: bool = True,
+) -> list[str]:
+    """The sweep command as a function: writes the files, returns the summary lines."""
+    from xncost.conventions import get_convention
+    from xncost.shapes import parse_dims
+    from xncost.sweep import (
+        Grid,
+        break_even,
+        break_even_csv,
+        dim_out_samples,
+        run_sweep,
+        write_atomic_bytes,
+    )
+
+    if layer not in CAPS_LAYERS:
+        raise XncostError(f"sweep takes a capsule layer ({', '.join(CAPS_LAYERS)}), got {layer!r}")
+    if vs is not None and vs not in VS_CHOICES:
+        raise XncostError(f"--vs must be one of {', '.join(VS_CHOICES)}, got {vs!r}")
+    if vs == layer:
+        raise XncostError(f"--vs {vs} compares {layer} with itself")
+    conv = get_convention(convention, word_bits)
+    dims = parse_dims(fc_dims)
+    grid = Grid.from_ranges(**ranges)
+    if plots:
+        from xncost.plots import require_matplotlib
+
+        require_matplotlib()
+    with _progress(len(grid)) as bar:
+        task = None if bar is None else bar.add_task(f"sweep {layer}", total=len(grid))
+        advance = None if bar is None else (lambda k: bar.advance(task, k))
+        result = run_sweep(layer, grid, out, conv, vs, dims, parquet=parquet, progress=advance)
+    lines = [
+        f"{layer}: {result.rows:,} shapes ({result.exact_rows:,} evaluated on Python ints "
+        "because int64 could overflow)"
+    ]
+    fixed = grid.fixed()
+    samples = dim_out_samples(grid.axes["dim_out"])
+    versus = [v for v in VS_CHOICES if v != layer]
+    curves = [break_even(layer, v, fixed, samples, conv, dims) for v in versus]
+    text = break_even_csv(curves).encode()
+    be_path = write_atomic_bytes(Path(out) / f"breakeven_{layer}.csv", lambda f: f.write(text))
+    result.files.append(be_path)
+    for c in curves:
+        found = [(e, r) for e, r in c.points if r is not None]
+        if not found:
+            how = "more" if c.costlier_without_root else "less"
+            lines.append(f"break-even {layer} = {c.vs}: none, {layer} costs {how} at every N")
+            continue
+        if c.formula is not None:
+            lines.append(f"break-even {layer} = {c.vs}: N* = {c.formula}")
+        on_grid = [(e, r) for e, r in found if e in grid.axes["dim_out"]]
+        if len(on_grid) > 8:
+            on_grid = [on_grid[round(k * (len(on_grid) - 1) / 7)] for k in range(8)]
+        shown = ", ".join(f"E={e}: {float(r):.2f}" for e, r in on_grid)
+        lines.append(f"  N* at dim_out {shown} (all: breakeven_{layer}.csv)" if shown else "")
+    if plots:
+        from xncost import plots as P
+
+        caps_ins = grid.axes["caps_in"]
+        dim_outs = grid.axes["dim_out"]
+        result.files.append(
+            P.cost_plot(
+                layer, caps_ins, dim_outs, fixed, Path(out) / f"cost_{layer}.png", conv, vs, dims
+            )
+        )
+        result.files.append(
+            P.break_even_plot(curves, Path(out) / f"breakeven_{layer}.png", dim_outs)
+        )
+        if layer in ("xnodr", "xnidr"):
+            result.files.append(
+                P.speedup_plot(
+                    layer,
+                    caps_ins,
+                    dim_outs,
+                    fixed,
+                    Path(out) / f"speedup_{layer}.png",
+                    conv.word_bits,
+                )
+            )
+    lines += result.notes
+    lines += [f"wrote {p}" for p in result.files]
+    return [line for line in lines if line]
+
+
+def register(app: typer.Typer) -> None:
+    """Add `sweep`, `audit` and `explain` to the CLI."""
+
+    @app.command("sweep")
+    def sweep_cmd(
+        layer: str = typer.Argument(..., help="dr, xnodr or xnidr."),
+        caps_in: str | None = _range_opt("caps-in", "160"),
+        caps_out: str | None = _range_opt("caps-out", "10"),
+        dim_in: str | None = _range_opt("dim-in", "8"),
+        dim_out: str | None = _range_opt("dim-out", "16"),
+        iterations: str | None = _range_opt("iterations", "3"),
+        batch: str | None = _range_opt("batch", "1"),
+        convention: str = typer.Option("paper", "--convention", help="paper or ops."),
+        word_bits: int = typer.Option(64, "--word-bits", help="Packed word size (power of 2)."),
+        vs: str | None = typer.Option(None, "--vs", help="Compare with fc (the FC head) or dr."),
+        fc_dims: str = typer.Option(
+            "1280,512,256,128,10", "--fc-dims", help="FC head sizes for --vs fc and break-even."
+        ),
+        out: Path = typer.Option(..., "--out", help="Directory for CSV, Parquet and PNG files."),
+        no_plots: bool = typer.Option(False, "--no-plots", help="Skip the PNG plots."),
+        no_parquet: bool = typer.Option(False, "--no-parquet", help="Skip the Parquet file."),
+    ) -> None:
+        """Exact per-step counts over a grid of shapes; CSV/Parquet, break-even and plots."""
+        ranges = {
+            "caps_in": caps_in,
+            "caps_out": caps_out,
+            "dim_in": dim_in,
+            "dim_out": dim_out,
+            "iterations": iterations,
+            "batch": batch,
+        }
+        lines = run_sweep_command(
+            layer,
+            ranges,
+            out,
+            convention,
+            word_bits,
+            vs,
+            fc_dims,
+            plots=not no_plots,
+            parquet=not no_parquet,
+        )
+        _echo("\n".join(lines))
+
+    @app.command("audit")
+    def audit_cmd(
+        out: Path = typer.Option(Path("reports"), "--out", help="Directory for audit.md."),
+    ) -> None:
+        """Check every printed number of Tables 5, 7, 9; solve each mismatch; write audit.md."""
+        from xncost.audit import write_audit
+
+        _echo(f"wrote {write_audit(out)}")
+
+    @app.command("explain")
+    def explain_cmd(
+        layer: str = typer.Argument(..., help="fc, dr, xnodr or xnidr."),
+        caps_in: int | None = typer.Option(None, "--caps-in", min=1, help="caps_in N."),
+        caps_out: int | None = typer.Option(None, "--caps-out", min=1, help="caps_out M."),
+        dim_in: int | None = typer.Option(None, "--dim-in", min=1, help="dim_in D."),
+        dim_out: int | None = typer.Option(None, "--dim-out", min=1, help="dim_out E."),
+        iterations: int | None = typer.Option(None, "--iterations", min=1, help="iterations r."),
+        batch: int = typer.Option(1, "--batch", min=1, help="Batch size B."),
+        dims: str | None = typer.Option(None, "--dims", help="FC sizes, e.g. 1280,512,10."),
+        preset: str = typer.Option("mobilenet", "--preset", help="mobilenet, resnet, ..."),
+        convention: str = typer.Option("paper", "--convention", help="paper or ops."),
+        word_bits: int = typer.Option(64, "--word-bits", help="Packed word size (power of 2)."),
+        fmt: str = typer.Option("md", "--format", "-f", help="md or json."),
+    ) -> None:
+        """The per-step derivation of one layer's cost: formulas, numbers, totals, speed-up."""
+        from xncost.api import cost
+        from xncost.explain import explain, explain_json, explain_markdown
+
+        if fmt not in ("md", "json"):
+            raise XncostError(f"--format must be md or json, got {fmt!r}")
+        caps = (caps_in, caps_out, dim_in, dim_out, iterations)
+        if layer == "fc" and any(v is not None for v in caps):
+            raise XncostError("fc takes --dims and --batch, not capsule sizes")
+        if layer != "fc" and dims is not None:
+            raise XncostError(f"{layer} takes capsule sizes, not --dims")
+        b = cost(
+            layer,
+            caps_in=caps_in,
+            caps_out=caps_out,
+            dim_in=dim_in,
+            dim_out=dim_out,
+            iterations=iterations,
+            batch=batch,
+            dims=(dims or "1280,512,256,128,10") if layer == "fc" else None,
+            preset=preset,
+            convention=convention,
+            word_bits=word_bits,
+        )
+        e = explain(layer, b.shape, b.convention)
+        _echo(explain_json(e) if fmt == "json" else explain_markdown(e))
