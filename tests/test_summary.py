@@ -1,0 +1,254 @@
+"""Whole-network summary (xncost.profile.summary): per-layer counts against hand counts,
+totals against layer sums, thop and the plain dispatch counter, the registration API, the
+seed's NIN figures, and the `xncost summary` command."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from fractions import Fraction
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from typer.testing import CliRunner
+
+from xncost.cli import app
+from xncost.errors import XncostError
+from xncost.formulas import eq9_speedup
+from xncost.models.nin import NIN_CFG
+from xncost.nn.capsule import XnODR
+from xncost.nn.xnor import XnorConv2d
+from xncost.profile import count_ops, thop_count
+from xncost.profile.summary import (
+    SUM_KEYS,
+    XNOR_NET_EQ9,
+    parse_input_shape,
+    register_binary,
+    summarize_model,
+    summary,
+    summary_csv,
+)
+
+runner = CliRunner()
+N, M, D, E, R = 2, 3, 8, 4, 2
+
+
+class Mixed(nn.Module):
+    """float conv -> XNOR conv -> BWN conv -> pool -> XnODR capsule head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.xnor = XnorConv2d(8, 16, 3, padding=1, mode="xnor")
+        self.bwn = XnorConv2d(16, 16, 1, mode="bwn")
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.caps = XnODR(N, M, D, E, R)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.pool(self.bwn(self.xnor(self.conv(x))))
+        return self.caps(y.reshape(x.shape[0], N, D))
+
+
+@pytest.fixture(scope="module")
+def mixed():
+    torch.manual_seed(0)
+    model = Mixed()
+    return model, summary(model, (1, 3, 8, 8))
+
+
+def test_totals_are_the_sums_of_the_layers(mixed):
+    _, s = mixed
+    t = s.totals
+    for key in SUM_KEYS:
+        assert t[key] == sum(getattr(r, key) for r in s.layers), key
+    assert t["xnor_flops"] == Fraction(t["bops"], 64)
+    assert t["ops"] == t["float_flops"] + Fraction(t["bops"], 64)
+    assert all(isinstance(t[k], int) for k in SUM_KEYS)
+
+
+def test_parameters_and_one_bit_weights(mixed):
+    model, s = mixed
+    t = s.totals
+    assert t["params"] == sum(p.numel() for p in model.parameters())
+    binary = model.xnor.weight.numel() + model.bwn.weight.numel() + N * M * D * E
+    assert t["params_1bit"] == binary
+    assert t["scales"] == 16 + 16 + N * M * E  # one alpha per filter; W_Cap over D
+    assert t["float_memory_bytes"] == 4 * t["params"]
+    xnor = s.layer("xnor")
+    assert xnor.memory_bytes == math.ceil((32 * (16 + 16) + 16 * 8 * 9) / 8)
+    assert s.layer("conv").params_1bit == 0
+
+
+def test_binary_products_priced_by_hand(mixed):
+    _, s = mixed
+    xnor, bwn = s.layer("xnor"), s.layer("bwn")
+    outputs, k = 16 * 8 * 8, 8 * 9
+    assert xnor.binary_macs == outputs * k
+    assert xnor.bops == 3 * math.ceil(k / 64) * outputs
+    assert xnor.float_macs == 0
+    assert (xnor.eq9.c, xnor.eq9.n_w, xnor.eq9.n_i) == (8, 9, 64)
+    assert xnor.eq9.speedup == eq9_speedup(8, 9, 64)
+    assert bwn.bops == 0 and bwn.eq9 is None
+    assert bwn.float_macs == 16 * 16 * 8 * 8
+    caps = s.layer("caps")
+    assert caps.binary_macs == N * M * E * D and caps.bops == 3 * N * M * E
+
+
+def test_dispatch_counter_agrees_with_the_totals(mixed):
+    model, s = mixed
+    c = count_ops(model, torch.randn(1, 3, 8, 8))
+    # OpCounter has no pooling rule; the summary prices the input scale's 3x3 box filter
+    # (Appendix B) at 9 per output of the [1, 1, 8, 8] map K
+    assert c.unknown_ops == ["binarize_input: aten.avg_pool2d"]
+    assert c.float_flops + 9 * 8 * 8 == s.totals["float_flops"]
+    assert c.bops == s.totals["bops"]
+
+
+def test_thop_agrees_with_the_float_layers_and_the_capsule_head(mixed):
+    import thop
+
+    model, s = mixed
+    macs, _ = thop.profile(model.conv, inputs=(torch.randn(1, 3, 8, 8),), verbose=False)
+    assert int(macs) == s.layer("conv").float_macs
+    caps = thop_count(model.caps, torch.randn(1, N, D), convention="ops").recorder
+    assert caps.float_flops == s.layer("caps").float_flops
+    assert caps.bops == s.layer("caps").bops
+
+
+def test_conventions_price_batch_norm_differently():
+    model = nn.Sequential(nn.Conv2d(2, 4, 1), nn.BatchNorm2d(4), nn.ReLU())
+    by = {c: summary(model, (1, 2, 5, 5), convention=c) for c in ("ops", "tf", "ptflops")}
+    elems = 4 * 5 * 5
+    assert by["ops"].layer("1").float_flops == 4 * elems + 2 * 4
+    assert by["tf"].layer("1").float_flops == 0 and by["tf"].layer("2").float_flops == 0
+    assert by["ptflops"].layer("1").float_flops == 2 * elems
+    assert by["ptflops"].layer("0").float_flops == 2 * elems + elems  # MACs + bias
+    with pytest.raises(XncostError):
+        summary(model, (1, 2, 5, 5), convention="paper")
+
+
+class UserXnorLinear(nn.Module):
+    """A user's binary layer: sign(x) . sign(W)^T, as a leaf."""
+
+    def __init__(self, fan_in: int, fan_out: int) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(fan_out, fan_in))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(torch.sign(x), torch.sign(self.w))
+
+
+def test_registration_turns_a_user_layer_binary():
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(5, 100), UserXnorLinear(100, 7))
+    before = summary(model, (2, 5)).layer("1")
+    assert before.bops == 0 and before.float_macs == 2 * 100 * 7 and before.params_1bit == 0
+    register_binary(UserXnorLinear, weights=("w",), scales=lambda m, name, p: 1)
+    after = summary(model, (2, 5)).layer("1")
+    assert after.float_macs == 0
+    assert after.binary_macs == 2 * 100 * 7
+    assert after.bops == 3 * 2 * 2 * 7  # two 64-bit words per dot product of 100
+    assert (after.params_1bit, after.scales) == (700, 1)
+    assert after.memory_bytes == math.ceil((700 + 32) / 8)
+
+
+def test_registration_errors():
+    with pytest.raises(XncostError):
+        register_binary(int)
+
+    @register_binary(weights=("missing",))
+    class Broken(nn.Module):
+        def forward(self, x):
+            return x
+
+    with pytest.raises(XncostError, match="missing"):
+        summary(Broken(), (1, 2))
+
+
+def test_parse_input_shape():
+    assert parse_input_shape("1x3x32x32") == (1, 3, 32, 32)
+    for bad in ("1x3xAx32", "0x3x32x32", "", "1x-3"):
+        with pytest.raises(XncostError):
+            parse_input_shape(bad)
+
+
+def test_bad_model_and_inputs_raise():
+    with pytest.raises(XncostError):
+        summarize_model("no-such-model")
+    with pytest.raises(XncostError):
+        summarize_model("nin", input_shape=(1, 3, 64, 64))
+    with pytest.raises(XncostError):
+        summary(nn.Linear(4, 2), (1, 5))  # forward fails: one clear error
+    with pytest.raises(XncostError):
+        summary(nn.Linear(4, 2), (1, 0))
+
+
+@pytest.fixture(scope="module")
+def nin_pair():
+    return summarize_model("nin"), summarize_model("nin-xnor")
+
+
+def test_nin_against_seed_003(nin_pair):
+    nin, xnor = nin_pair
+    assert f"{nin.totals['params'] / 1000:.2f}" == "969.82"  # seed: 969.82 k
+    assert round(nin.flops_by_convention["ptflops"] / 1e9, 2) == 0.23  # seed: 0.23 GMac
+    assert round(xnor.flops_by_convention["ptflops"] / 1e9, 2) == 0.02  # seed: 0.02 GMac
+    # the binary convolutions' MACs are exactly what the float network has in excess
+    assert xnor.totals["binary_macs"] == nin.totals["float_macs"] - xnor.totals["float_macs"]
+    assert xnor.totals["params"] == nin.totals["params"]
+    assert nin.totals["memory_bytes"] / xnor.totals["memory_bytes"] > 10
+
+
+def test_nin_xnor_eq9_per_layer(nin_pair):
+    _, xnor = nin_pair
+    rows = [r for r in xnor.layers if r.eq9 is not None]
+    assert len(rows) == len(NIN_CFG) - 1  # every cfg conv but the first
+    for r in rows:
+        k = r.eq9.c * r.eq9.n_w
+        assert r.eq9.speedup == Fraction(64 * k, k + 64)  # Eq. 9: N_I cancels
+    assert round(float(XNOR_NET_EQ9.speedup), 2) == 62.27
+    sp = xnor.speedup
+    assert 1 < sp["eq9_network"] < sp["eq9_binary_layers"] < 64
+
+
+def test_cli_summary_json_csv_and_out(tmp_path):
+    out = tmp_path / "s.json"
+    r = runner.invoke(app, ["summary", "nin-xnor", "--format", "json", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    d = json.loads(out.read_text())
+    assert d["model"] == "nin-xnor" and d["input"] == [1, 3, 32, 32]
+    assert set(d["totals"]) >= {
+        "params",
+        "params_1bit",
+        "float_macs",
+        "float_flops",
+        "bops",
+        "xnor_flops",
+        "ops",
+        "memory_bytes",
+    }
+    for key in ("params", "float_macs", "bops", "memory_bytes"):
+        assert d["totals"][key] == sum(layer[key] for layer in d["layers"])
+    assert list(tmp_path.iterdir()) == [out]
+    r = runner.invoke(app, ["summary", "nin", "--format", "md"])
+    assert r.exit_code == 0 and "0.23 GMac" in r.output
+
+
+def test_summary_csv_total_row(mixed):
+    _, s = mixed
+    rows = list(csv.DictReader(io.StringIO(summary_csv(s))))
+    assert rows[-1]["name"] == "total"
+    assert int(rows[-1]["bops"]) == sum(int(r["bops"]) for r in rows[:-1])
+
+
+@pytest.mark.parametrize(
+    "args", [["nope"], ["nin", "--input", "1x3xAx32"], ["nin", "--input", "1x3x64x64"]]
+)
+def test_cli_summary_bad_input(args):
+    r = runner.invoke(app, ["summary", *args])
+    assert r.exit_code == 2
+    assert r.output.count("\n") == 1 and "error" in r.output

@@ -1,0 +1,116 @@
+"""`xncost summary MODEL`, `xncost table4`, `xncost table8`: whole-network costs.
+
+`summary` counts one forward pass of a registry model per layer (float MACs/FLOPs, binary
+MACs, BOPs, XNOR FLOPs, 1-bit parameters, memory, Eq. 9); `table4` / `table8` measure the
+paper's models at the paper's input sizes beside Tables 4 and 8.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import typer
+
+
+class Fmt(str, Enum):
+    table = "table"
+    md = "md"
+    csv = "csv"
+    json = "json"
+
+
+class Convention(str, Enum):
+    ops = "ops"
+    tf = "tf"
+    ptflops = "ptflops"
+
+
+def _print(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _print_rich(renderable: Any) -> None:
+    from rich.console import Console
+
+    Console(width=220 if not sys.stdout.isatty() else None).print(renderable)
+
+
+def _table_command(number: int, fmt: Fmt, out: Path) -> None:
+    from xncost import render
+    from xncost.profile.wholemodel import (
+        build_whole_table,
+        whole_table_json,
+        whole_table_markdown,
+        whole_table_rich,
+    )
+
+    wt = build_whole_table(number, progress=True)
+    md, csv_text = whole_table_markdown(wt), render.table_csv(wt.table)
+    render.write_atomic(out / f"table{number}.md", md)
+    render.write_atomic(out / f"table{number}.csv", csv_text)
+    if fmt is Fmt.table:
+        _print_rich(whole_table_rich(wt))
+    else:
+        _print({Fmt.md: md, Fmt.csv: csv_text}.get(fmt) or whole_table_json(wt))
+
+
+FORMAT_OPT = typer.Option(Fmt.table, "--format", "-f", help="Output format.")
+OUT_DIR_OPT = typer.Option(Path("reports"), "--out", help="Directory for tableN.md and tableN.csv.")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `summary`, `table4` and `table8` to the CLI."""
+
+    @app.command("summary")
+    def summary_cmd(
+        model: str = typer.Argument(..., help="A registry model (see `xncost models`)."),
+        input_shape: str | None = typer.Option(
+            None, "--input", help="Input shape BxCxHxW, e.g. 1x3x32x32 (default: the model's)."
+        ),
+        upsampling: bool = typer.Option(
+            True, "--upsampling/--no-upsampling", help="Paper models: 224 input or the 32 one."
+        ),
+        convention: Convention = typer.Option(
+            Convention.ops, "--convention", help="Float FLOPs: ops, tf (profiler) or ptflops."
+        ),
+        variant: str = typer.Option("paper", "--variant", help="paper or code (paper models)."),
+        fmt: Fmt = FORMAT_OPT,
+        out: Path | None = typer.Option(None, "--out", help="Also write the output to this file."),
+    ) -> None:
+        """Whole-network cost per layer: float MACs/FLOPs, BOPs, XNOR FLOPs, 1-bit params,
+        memory and XNOR-Net's Eq. 9 speed-up."""
+        from xncost import render
+        from xncost.profile import summary as sm
+
+        shape = None if input_shape is None else sm.parse_input_shape(input_shape)
+        s = sm.summarize_model(
+            model,
+            upsampling=upsampling,
+            input_shape=shape,
+            convention=convention.value,
+            variant=variant,
+        )
+        if fmt is Fmt.table:
+            _print_rich(sm.summary_rich(s))
+            text = sm.summary_markdown(s)
+        else:
+            text = {Fmt.md: sm.summary_markdown, Fmt.csv: sm.summary_csv}.get(fmt, sm.summary_json)(
+                s
+            )
+            _print(text)
+        if out is not None:
+            render.write_atomic(out, text)
+
+    @app.command("table4")
+    def table4_cmd(fmt: Fmt = FORMAT_OPT, out: Path = OUT_DIR_OPT) -> None:
+        """Table 4: parameters and FLOPs of the twelve models, measured, beside the paper."""
+        _table_command(4, fmt, out)
+
+    @app.command("table8")
+    def table8_cmd(fmt: Fmt = FORMAT_OPT, out: Path = OUT_DIR_OPT) -> None:
+        """Table 8: parameters and FLOPs of the DR models, measured, beside the paper."""
+        _table_command(8, fmt, out)
