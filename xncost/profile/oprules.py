@@ -312,6 +312,35 @@ ZERO_COST = (
 )
 
 
+BATCH_NORMS = _packets(("native_batch_norm", "_native_batch_norm_legit_no_training", "batch_norm"))
+POOLS = _packets(("max_pool2d_with_indices", "max_pool2d", "avg_pool2d"))
+ADAPTIVE_POOLS = _packets(("_adaptive_avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d"))
+
+
+@register(*BATCH_NORMS)
+def batch_norm_rule(args: tuple, kwargs: dict, out: Any) -> int:
+    """Inference batch norm (x - mean) * invstd [* weight + bias]: 2 (4 with affine) per
+    element, plus eps-add and rsqrt per channel."""
+    x = args[0]
+    affine = len(args) > 1 and args[1] is not None
+    return (4 if affine else 2) * x.numel() + 2 * x.shape[1]
+
+
+@register(*POOLS)
+def pool_rule(args: tuple, kwargs: dict, out: Any) -> int:
+    """Window pooling: one comparison or add per window element and output."""
+    k = _arg(args, kwargs, 1, "kernel_size")
+    k = [k] if isinstance(k, int) else list(k)
+    window = math.prod(k) if len(k) > 1 else k[0] ** 2
+    return window * _first_tensor(out).numel()
+
+
+@register(*ADAPTIVE_POOLS)
+def adaptive_pool_rule(args: tuple, kwargs: dict, out: Any) -> int:
+    """Global / adaptive pooling: one add or comparison per input element."""
+    return args[0].numel()
+
+
 @register(*_packets(ZERO_COST))
 def zero_rule(args: tuple, kwargs: dict, out: Any) -> int:
     """Data movement, creation and metadata: no arithmetic."""

@@ -140,48 +140,9 @@ def _out(out: Any) -> torch.Tensor:
     return out if isinstance(out, torch.Tensor) else out[0]
 
 
-def _window(args: tuple, kwargs: dict) -> int:
-    k = args[1] if len(args) > 1 else kwargs["kernel_size"]
-    k = [k] if isinstance(k, int) else list(k)
-    return math.prod(k) if len(k) > 1 else k[0] ** 2
-
-
-def _batch_norm_ops(args: tuple, kwargs: dict, out: Any) -> int:
-    """(x - mean) * invstd [* weight + bias]: 2 (4 with affine) per element, eps + rsqrt per
-    channel."""
-    x = args[0]
-    affine = len(args) > 1 and args[1] is not None
-    return (4 if affine else 2) * x.numel() + 2 * x.shape[1]
-
-
-def _pool_ops(args: tuple, kwargs: dict, out: Any) -> int:
-    return _window(args, kwargs) * _out(out).numel()
-
-
-def _adaptive_pool_ops(args: tuple, kwargs: dict, out: Any) -> int:
-    return args[0].numel()
-
-
-_BN = [
-    p
-    for p in (
-        getattr(aten, n, None)
-        for n in ("native_batch_norm", "_native_batch_norm_legit_no_training", "batch_norm")
-    )
-    if p is not None
-]
-_POOLS = [aten.max_pool2d_with_indices, aten.max_pool2d, aten.avg_pool2d]
-_ADAPTIVE = [aten._adaptive_avg_pool2d, aten.adaptive_avg_pool2d, aten.adaptive_max_pool2d]
-EXTRA_OPS_RULES: dict[Any, oprules.OpRule] = {
-    **{p: _batch_norm_ops for p in _BN},
-    **{p: _pool_ops for p in _POOLS},
-    **{p: _adaptive_pool_ops for p in _ADAPTIVE},
-}
-
-
-def ops_rule(func: Any) -> oprules.OpRule | None:
-    """The `ops` rule of an aten op: `oprules`, then the whole-model extras above."""
-    return oprules.rule_for(func) or EXTRA_OPS_RULES.get(_packet(func))
+_BN, _POOLS, _ADAPTIVE = oprules.BATCH_NORMS, oprules.POOLS, oprules.ADAPTIVE_POOLS
+_pool_ops = oprules.pool_rule
+ops_rule = oprules.rule_for
 
 
 _TF_ELEMENTWISE = {
