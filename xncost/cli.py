@@ -16,6 +16,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
+from xncost.commands.common import Fmt, breakdown_from_options, emit, emit_rich
 from xncost.errors import XncostError
 
 _CLICK_ERRORS: tuple[type[Exception], ...] = (click.ClickException,)
@@ -63,13 +64,6 @@ app = typer.Typer(
 )
 
 
-class Fmt(str, Enum):
-    table = "table"
-    md = "md"
-    csv = "csv"
-    json = "json"
-
-
 class Layer(str, Enum):
     fc = "fc"
     dr = "dr"
@@ -82,17 +76,6 @@ class Conv(str, Enum):
     ops = "ops"
 
 
-def _print(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
-
-
-def _print_rich(renderable: Any) -> None:
-    from rich.console import Console
-
-    Console(width=200 if not sys.stdout.isatty() else None).print(renderable)
-
-
 def _table_command(number: int, fmt: Fmt, out: Path, measure: bool) -> None:
     from xncost import render
     from xncost.api import table
@@ -102,9 +85,9 @@ def _table_command(number: int, fmt: Fmt, out: Path, measure: bool) -> None:
     render.write_atomic(out / f"table{number}.md", md)
     render.write_atomic(out / f"table{number}.csv", csv_text)
     if fmt is Fmt.table:
-        _print_rich(render.table_rich(t))
+        emit_rich(render.table_rich(t))
     else:
-        _print({Fmt.md: md, Fmt.csv: csv_text}.get(fmt) or render.table_json(t))
+        emit({Fmt.md: md, Fmt.csv: csv_text}.get(fmt) or render.table_json(t))
 
 
 FORMAT_OPT = typer.Option(Fmt.table, "--format", "-f", help="Output format.")
@@ -158,43 +141,30 @@ def cost_cmd(
 ) -> None:
     """Per-step cost of one layer at your shape (FLOPs, BOPs, XNOR FLOPs, parameters)."""
     from xncost import render
-    from xncost.api import cost, measure_layer_totals
+    from xncost.api import measure_layer_totals
 
-    if layer is Layer.fc:
-        caps_opts = (caps_in, caps_out, dim_in, dim_out, iterations)
-        if any(v is not None for v in caps_opts):
-            raise XncostError("fc takes --dims and --batch, not capsule sizes")
-        b = cost(
-            "fc",
-            dims=dims or "1280,512,256,128,10",
-            batch=batch,
-            convention=convention.value,
-            word_bits=word_bits,
-        )
-    else:
-        if dims is not None:
-            raise XncostError(f"{layer.value} takes capsule sizes, not --dims")
-        b = cost(
-            layer.value,
-            caps_in=caps_in,
-            caps_out=caps_out,
-            dim_in=dim_in,
-            dim_out=dim_out,
-            iterations=iterations,
-            batch=batch,
-            preset=preset,
-            convention=convention.value,
-            word_bits=word_bits,
-        )
+    b = breakdown_from_options(
+        layer.value,
+        caps_in=caps_in,
+        caps_out=caps_out,
+        dim_in=dim_in,
+        dim_out=dim_out,
+        iterations=iterations,
+        batch=batch,
+        dims=dims,
+        preset=preset,
+        convention=convention.value,
+        word_bits=word_bits,
+    )
     measured = measure_layer_totals(b) if measure else None
     if fmt is Fmt.table:
-        _print_rich(render.breakdown_rich(b, measured))
+        emit_rich(render.breakdown_rich(b, measured))
         text = render.breakdown_markdown(b, measured)
     else:
         text = {Fmt.md: render.breakdown_markdown, Fmt.json: render.breakdown_json}.get(
             fmt, lambda x, _m: render.breakdown_csv(x)
         )(b, measured)
-        _print(text)
+        emit(text)
     if out is not None:
         render.write_atomic(out, text)
 
@@ -206,7 +176,7 @@ def formulas_cmd(
     """The paper's equations 9-15, as printed and corrected, with limits in caps_in."""
     from xncost.api import formulas_text
 
-    _print(formulas_text(latex=latex))
+    emit(formulas_text(latex=latex))
 
 
 COMMAND_MODULES = ("models", "train", "bench", "analysis", "summary", "profile")

@@ -213,17 +213,12 @@ def register(app: typer.Typer) -> None:
         fmt: str = typer.Option("md", "--format", "-f", help="md or json."),
     ) -> None:
         """The per-step derivation of one layer's cost: formulas, numbers, totals, speed-up."""
-        from xncost.api import cost
+        from xncost.commands.common import breakdown_from_options
         from xncost.explain import explain, explain_json, explain_markdown
 
         if fmt not in ("md", "json"):
             raise XncostError(f"--format must be md or json, got {fmt!r}")
-        caps = (caps_in, caps_out, dim_in, dim_out, iterations)
-        if layer == "fc" and any(v is not None for v in caps):
-            raise XncostError("fc takes --dims and --batch, not capsule sizes")
-        if layer != "fc" and dims is not None:
-            raise XncostError(f"{layer} takes capsule sizes, not --dims")
-        b = cost(
+        b = breakdown_from_options(
             layer,
             caps_in=caps_in,
             caps_out=caps_out,
@@ -231,7 +226,7 @@ def register(app: typer.Typer) -> None:
             dim_out=dim_out,
             iterations=iterations,
             batch=batch,
-            dims=(dims or "1280,512,256,128,10") if layer == "fc" else None,
+            dims=dims,
             preset=preset,
             convention=convention,
             word_bits=word_bits,

@@ -7,36 +7,18 @@ paper's models at the paper's input sizes beside Tables 4 and 8.
 
 from __future__ import annotations
 
-import sys
 from enum import Enum
 from pathlib import Path
-from typing import Any
 
 import typer
 
-
-class Fmt(str, Enum):
-    table = "table"
-    md = "md"
-    csv = "csv"
-    json = "json"
+from xncost.commands.common import Fmt, emit, emit_rich
 
 
 class Convention(str, Enum):
     ops = "ops"
     tf = "tf"
     ptflops = "ptflops"
-
-
-def _print(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
-
-
-def _print_rich(renderable: Any) -> None:
-    from rich.console import Console
-
-    Console(width=220 if not sys.stdout.isatty() else None).print(renderable)
 
 
 def _table_command(number: int, fmt: Fmt, out: Path) -> None:
@@ -53,9 +35,9 @@ def _table_command(number: int, fmt: Fmt, out: Path) -> None:
     render.write_atomic(out / f"table{number}.md", md)
     render.write_atomic(out / f"table{number}.csv", csv_text)
     if fmt is Fmt.table:
-        _print_rich(whole_table_rich(wt))
+        emit_rich(whole_table_rich(wt))
     else:
-        _print({Fmt.md: md, Fmt.csv: csv_text}.get(fmt) or whole_table_json(wt))
+        emit({Fmt.md: md, Fmt.csv: csv_text}.get(fmt) or whole_table_json(wt))
 
 
 FORMAT_OPT = typer.Option(Fmt.table, "--format", "-f", help="Output format.")
@@ -95,13 +77,13 @@ def register(app: typer.Typer) -> None:
             variant=variant,
         )
         if fmt is Fmt.table:
-            _print_rich(sm.summary_rich(s))
+            emit_rich(sm.summary_rich(s))
             text = sm.summary_markdown(s)
         else:
             text = {Fmt.md: sm.summary_markdown, Fmt.csv: sm.summary_csv}.get(fmt, sm.summary_json)(
                 s
             )
-            _print(text)
+            emit(text)
         if out is not None:
             render.write_atomic(out, text)
 
