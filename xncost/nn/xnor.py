@@ -185,7 +185,19 @@ def _init_like_torch(weight: nn.Parameter, bias: nn.Parameter | None, fan_in: in
         nn.init.uniform_(bias, -bound, bound)
 
 
-class XnorLinear(nn.Module):
+class _BinaryLayer(nn.Module):
+    """Shared forward of the XNOR-Net layers: binarize W; BWN multiplies alpha_W sign(W) with
+    the float input, XNOR binarizes the input too and rescales by K alpha_W (Eq. 20)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b_w, alpha_w = self.binarize_weight(self.weight)
+        if self.mode == "bwn":
+            return self.bwn(x, b_w, alpha_w, self.bias)
+        b_in, k = self.binarize_input(x)
+        return self.rescale(self.xnor(b_in, b_w), k, alpha_w, self.bias)
+
+
+class XnorLinear(_BinaryLayer):
     """Binary linear layer: [*, in_features] -> [*, out_features]; mode "xnor" or "bwn".
 
     xnor: y = (sign(x) . sign(W)^T) K alpha_W + bias, K = mean |x| per sample.
@@ -211,13 +223,6 @@ class XnorLinear(nn.Module):
         else:
             self.bwn = BwnMatmul()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b_w, alpha_w = self.binarize_weight(self.weight)
-        if self.mode == "bwn":
-            return self.bwn(x, b_w, alpha_w, self.bias)
-        b_in, k = self.binarize_input(x)
-        return self.rescale(self.xnor(b_in, b_w), k, alpha_w, self.bias)
-
     def extra_repr(self) -> str:
         return (
             f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -225,7 +230,7 @@ class XnorLinear(nn.Module):
         )
 
 
-class XnorConv2d(nn.Module):
+class XnorConv2d(_BinaryLayer):
     """Binary 2-D convolution (Appendix B, Eq. 20); mode "xnor" or "bwn".
 
     xnor: y = (sign(I) (x) sign(W)) . K alpha_W + bias.
@@ -266,13 +271,6 @@ class XnorConv2d(nn.Module):
             self.rescale = Rescale(channel_dim=1)
         else:
             self.bwn = BwnConv(self.stride, self.padding, groups)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b_w, alpha_w = self.binarize_weight(self.weight)
-        if self.mode == "bwn":
-            return self.bwn(x, b_w, alpha_w, self.bias)
-        b_in, k = self.binarize_input(x)
-        return self.rescale(self.xnor(b_in, b_w), k, alpha_w, self.bias)
 
     def extra_repr(self) -> str:
         return (
