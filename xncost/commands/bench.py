@@ -1,0 +1,85 @@
+"""`xncost bench`: measured speed of the packed XNOR kernels against float32 matmul."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+FORMATS = ("table", "json", "csv")
+LAYER_NAMES = ("xnodr", "xnidr", "gemm")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `bench` command to the CLI."""
+
+    @app.command("bench")
+    def bench(
+        layer: str | None = typer.Option(
+            None, "--layer", help="xnodr, xnidr or gemm (default: all three)."
+        ),
+        shapes: list[str] | None = typer.Option(
+            None,
+            "--shape",
+            help="Repeatable. gemm: MxKxN (1024x4096x1024). xnodr/xnidr: key=value list among "
+            "caps_in, caps_out, dim_in, dim_out, batch; missing keys take the paper's 160, 10, "
+            "8, 16, 1 (caps_in=256,batch=64). Without --layer, MxKxN runs gemm and key=value "
+            "runs xnodr and xnidr. Default: the paper's shapes, batch 64, and GEMMs.",
+        ),
+        repeat: int = typer.Option(7, "--repeat", help="Interleaved samples per timing."),
+        fmt: str = typer.Option("table", "--format", help="table, json or csv."),
+        min_time: float = typer.Option(
+            0.02, "--min-time", help="Seconds each sample lasts at least (calls are repeated)."
+        ),
+        torch: bool = typer.Option(
+            False, "--torch/--no-torch", help="Also time torch float32 matmul."
+        ),
+        threads: int | None = typer.Option(
+            None, "--threads", help="Threads for the binary GEMM (default: all CPUs if large)."
+        ),
+        check: bool = typer.Option(
+            True, "--check/--no-check", help="Verify the binary results equal float +-1 first."
+        ),
+    ) -> None:
+        """Time packed XNOR-popcount kernels against float: measured vs Eqs. 9/12/15."""
+        from xncost.errors import XncostError
+        from xncost.kernels import bench as kb
+
+        if fmt not in FORMATS:
+            raise XncostError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+        if layer is not None and layer not in LAYER_NAMES:
+            raise XncostError(f"unknown layer {layer!r}; expected one of {', '.join(LAYER_NAMES)}")
+        if repeat < 1:
+            raise XncostError(f"--repeat must be at least 1, got {repeat}")
+        if min_time < 0:
+            raise XncostError(f"--min-time must be >= 0, got {min_time}")
+        if threads is not None and threads < 1:
+            raise XncostError(f"--threads must be at least 1, got {threads}")
+        if shapes:
+            items = [
+                (name, kb.parse_shape(name, spec))
+                for spec in shapes
+                for name in ((layer,) if layer else kb.infer_layers(spec))
+            ]
+        else:
+            items = kb.default_items((layer,) if layer else kb.LAYERS)
+        rows = kb.run_bench(
+            items, repeat=repeat, min_time=min_time, use_torch=torch, check=check, threads=threads
+        )
+        if fmt == "json":
+            sys.stdout.write(kb.rows_json(rows))
+        elif fmt == "csv":
+            sys.stdout.write(kb.rows_csv(rows))
+        else:
+            from rich.console import Console
+            from rich.table import Table
+
+            table = Table(
+                title="Packed XNOR kernels vs float32 (median of interleaved samples; "
+                "± half IQR; speed-up = float / binary)"
+            )
+            for col in kb.display_columns(rows):
+                table.add_column(col, justify="left" if col in ("layer", "shape") else "right")
+            for cells in kb.display_rows(rows):
+                table.add_row(*cells)
+            Console(width=None if sys.stdout.isatty() else 240).print(table)

@@ -1,0 +1,482 @@
+"""Measured speed of the packed XNOR kernels against float, next to Eqs. 9, 12 and 15.
+
+Each row times, interleaved within one run (so machine load affects all alike):
+  - float: the same dot products in float32 with numpy BLAS matmul (weights in a matmul
+    layout prepared once, as a float layer would keep them); optionally torch as well;
+  - binary: the packed kernel on already packed operands (`xncost.kernels.packed`);
+  - binary with packing: binarization (sign, 0 -> -1) and packing of every operand from
+    float32, then the kernel. XnODR packs the weights too (Table 2 binarizes W_Cap on
+    every forward pass).
+The binary results are int32, as wide as the float32 results (exact; the kernels' default
+int64 doubles the bytes written where outputs dominate). The kernels compute the integer
+dot products only; the alpha scaling (Eq. 18) is timed on neither side. The speed-up is the
+median over repeats of the paired ratio float / binary.
+
+Theory per row: Eq. 12 as printed for xnodr (x = N·M·E²·D), Eq. 15 for xnidr (y = N·M·E²),
+Eq. 9 for gemm with c·N_W = K and N_I = M·N (one dot product of length K per output);
+`corrected_speedup` is Eq. 9's reading 64k / (k + 64) (`xncost.formulas`) and `word_bound`
+is k / ceil(k/64): the ceiling set by 64-bit words when a dot product has k bits.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from xncost.errors import XncostError
+from xncost.kernels import packed
+
+LAYERS = ("xnodr", "xnidr", "gemm")
+ROW_KEYS = (
+    "layer",
+    "shape",
+    "float_s",
+    "binary_s",
+    "binary_with_packing_s",
+    "measured_speedup",
+    "theoretical_speedup",
+    "word_bound",
+)
+CAPS_KEYS = ("caps_in", "caps_out", "dim_in", "dim_out", "batch")
+CAPS_DEFAULTS = {"caps_in": 160, "caps_out": 10, "dim_in": 8, "dim_out": 16, "batch": 1}
+OUT_DTYPE = np.int32  # binary results as wide as the float32 baseline's (exact for k < 2**31)
+MAX_ELEMENTS = 1 << 28  # largest operand or result a benchmark may allocate (1 GiB float32)
+SHAPE_HELP = (
+    "gemm: MxKxN (e.g. 1024x4096x1024); xnodr/xnidr: comma-separated key=value among "
+    "caps_in, caps_out, dim_in, dim_out, batch (missing keys take the paper's values "
+    "160, 10, 8, 16, 1), e.g. caps_in=256,batch=64"
+)
+
+
+@dataclass(frozen=True)
+class GemmShape:
+    """A (M x K) times (K x N) product."""
+
+    m: int
+    k: int
+    n: int
+
+    def spec(self) -> str:
+        return f"{self.m}x{self.k}x{self.n}"
+
+
+@dataclass(frozen=True)
+class CapsBenchShape:
+    """A capsule layer: N = caps_in, M = caps_out, D = dim_in, E = dim_out, B = batch."""
+
+    caps_in: int = 160
+    caps_out: int = 10
+    dim_in: int = 8
+    dim_out: int = 16
+    batch: int = 1
+
+    def spec(self) -> str:
+        return ",".join(f"{k}={getattr(self, k)}" for k in CAPS_KEYS)
+
+
+Shape = GemmShape | CapsBenchShape
+
+PAPER_SHAPES = (CapsBenchShape(caps_in=160), CapsBenchShape(caps_in=256))
+DEFAULT_SHAPES: dict[str, tuple[Shape, ...]] = {
+    "xnodr": (*PAPER_SHAPES, CapsBenchShape(caps_in=256, batch=64)),
+    "xnidr": (*PAPER_SHAPES, CapsBenchShape(caps_in=256, batch=64)),
+    "gemm": (GemmShape(1024, 4096, 1024), GemmShape(256, 1000, 256)),
+}
+
+
+def _positive(text: str, what: str) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise XncostError(f"{what} must be a positive integer, got {text.strip()!r}") from None
+    if value <= 0:
+        raise XncostError(f"{what} must be a positive integer, got {value}")
+    return value
+
+
+def parse_shape(layer: str, text: str) -> Shape:
+    """Parse a --shape value for `layer` (syntax in SHAPE_HELP); XncostError if invalid."""
+    if layer not in LAYERS:
+        raise XncostError(f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}")
+    text = text.strip()
+    if layer == "gemm":
+        parts = text.lower().split("x")
+        if len(parts) != 3:
+            raise XncostError(f"gemm shape must be MxKxN, got {text!r}")
+        m, k, n = (_positive(p, f"gemm {name}") for p, name in zip(parts, "MKN", strict=True))
+        shape: Shape = GemmShape(m, k, n)
+    else:
+        values: dict[str, int] = {}
+        for item in filter(None, (s.strip() for s in text.split(","))):
+            key, sep, value = item.partition("=")
+            key = key.strip()
+            if not sep or key not in CAPS_KEYS:
+                raise XncostError(
+                    f"bad {layer} shape item {item!r}; expected key=value with key in "
+                    f"{', '.join(CAPS_KEYS)}"
+                )
+            if key in values:
+                raise XncostError(f"{key} given twice in {layer} shape {text!r}")
+            values[key] = _positive(value, key)
+        if not values:
+            raise XncostError(f"empty {layer} shape; {SHAPE_HELP}")
+        shape = CapsBenchShape(**{**CAPS_DEFAULTS, **values})
+    largest = max(_sizes(layer, shape))
+    if largest > MAX_ELEMENTS:
+        raise XncostError(
+            f"{layer} shape {shape.spec()} needs an array of {largest} elements; "
+            f"the benchmark allows at most {MAX_ELEMENTS}"
+        )
+    return shape
+
+
+def infer_layers(text: str) -> tuple[str, ...]:
+    """Layers a --shape value applies to when --layer is not given."""
+    return ("gemm",) if "=" not in text else ("xnodr", "xnidr")
+
+
+def _sizes(layer: str, s: Shape) -> tuple[int, ...]:
+    if isinstance(s, GemmShape):
+        return s.m * s.k, s.k * s.n, s.m * s.n * 2
+    n, m, d, e, b = s.caps_in, s.caps_out, s.dim_in, s.dim_out, s.batch
+    if layer == "xnodr":
+        return b * n * d, n * m * d * e, b * n * m * e * 2
+    return b * n * m * e, b * m * e, b * n * m * 2
+
+
+def dot_length(layer: str, s: Shape) -> int:
+    """Length k of one dot product: D (xnodr), E (xnidr), K (gemm)."""
+    if isinstance(s, GemmShape):
+        return s.k
+    return s.dim_in if layer == "xnodr" else s.dim_out
+
+
+def theory(layer: str, s: Shape) -> dict[str, Any]:
+    """Theoretical speed-ups (exact): printed equation, Eq. 9 corrected reading, word bound."""
+    from xncost import formulas
+
+    k = dot_length(layer, s)
+    if isinstance(s, GemmShape):
+        printed, eq = formulas.eq9_speedup(s.k, 1, s.m * s.n), "9"
+    elif layer == "xnodr":
+        printed, eq = formulas.eq12_speedup(s.caps_in, s.caps_out, s.dim_in, s.dim_out), "12"
+    else:
+        printed, eq = formulas.eq15_speedup(s.caps_in, s.caps_out, s.dim_out), "15"
+    corrected = formulas.eq9_speedup(k, 1, 1)
+    return {
+        "equation": eq,
+        "printed": printed,
+        "corrected": corrected,
+        "word_bound": formulas.word_bound(k),
+    }
+
+
+@dataclass
+class Case:
+    """One benchmark row's callables: float baseline(s), binary kernel, kernel with packing."""
+
+    layer: str
+    shape: Shape
+    float_fn: Callable[[], Any]
+    binary_fn: Callable[[], np.ndarray]
+    packing_fn: Callable[[], np.ndarray]
+    reference: Callable[[], np.ndarray]
+    torch_fn: Callable[[], Any] | None = None
+
+
+def _signs(x: np.ndarray) -> np.ndarray:
+    """Float +-1 values with the layers' sign convention (`sign_ste`, 0 -> -1)."""
+    return np.where(x > packed.sign_threshold(x.dtype), 1, -1).astype(np.float32)
+
+
+def make_case(
+    layer: str, s: Shape, seed: int = 0, use_torch: bool = False, threads: int | None = None
+) -> Case:
+    """Random float32 operands for one row and the ways of computing its dot products.
+
+    `threads` goes to `binary_gemm` (default: its own choice, all CPUs for large GEMMs)."""
+    rng = np.random.default_rng(seed)
+    if layer == "gemm":
+        assert isinstance(s, GemmShape)
+        a = rng.standard_normal((s.m, s.k), dtype=np.float32)
+        b = rng.standard_normal((s.k, s.n), dtype=np.float32)
+        pa, pb = packed.pack_signs(a, axis=1), packed.pack_signs(b, axis=0)
+        case = Case(
+            layer,
+            s,
+            float_fn=lambda: a @ b,
+            binary_fn=lambda: packed.binary_gemm(pa.words, pb.words, pa.k, threads, OUT_DTYPE),
+            packing_fn=lambda: packed.binary_gemm(
+                packed.pack_signs(a, axis=1).words,
+                packed.pack_signs(b, axis=0).words,
+                s.k,
+                threads,
+                OUT_DTYPE,
+            ),
+            reference=lambda: _signs(a) @ _signs(b),
+        )
+        torch_args: tuple[Any, ...] = (a, b)
+    elif layer == "xnodr":
+        assert isinstance(s, CapsBenchShape)
+        n, m, d, e, bsz = s.caps_in, s.caps_out, s.dim_in, s.dim_out, s.batch
+        u = rng.standard_normal((bsz, n, d), dtype=np.float32)
+        w = rng.standard_normal((n, m, d, e), dtype=np.float32)
+        w_mm = np.ascontiguousarray(w.transpose(0, 2, 1, 3).reshape(n, d, m * e))
+        pu, pw = packed.pack_signs(u), packed.pack_signs(w, axis=2)
+        case = Case(
+            layer,
+            s,
+            float_fn=lambda: np.matmul(u.transpose(1, 0, 2), w_mm),
+            binary_fn=lambda: packed.xnodr_projector(pu, pw, OUT_DTYPE),
+            packing_fn=lambda: packed.xnodr_projector(
+                packed.pack_signs(u), packed.pack_signs(w, axis=2), OUT_DTYPE
+            ),
+            reference=lambda: np.einsum("bnd,nmde->bnme", _signs(u), _signs(w)),
+        )
+        torch_args = (u.transpose(1, 0, 2).copy(), w_mm)
+    elif layer == "xnidr":
+        assert isinstance(s, CapsBenchShape)
+        n, m, e, bsz = s.caps_in, s.caps_out, s.dim_out, s.batch
+        uh = rng.standard_normal((bsz, n, m, e), dtype=np.float32)
+        v = rng.standard_normal((bsz, m, e), dtype=np.float32)
+        pu, pv = packed.pack_signs(uh), packed.pack_signs(v)
+        case = Case(
+            layer,
+            s,
+            float_fn=lambda: np.matmul(uh.transpose(0, 2, 1, 3), v[..., None]),
+            binary_fn=lambda: packed.xnidr_agreement(pu, pv, OUT_DTYPE),
+            packing_fn=lambda: packed.xnidr_agreement(
+                packed.pack_signs(uh), packed.pack_signs(v), OUT_DTYPE
+            ),
+            reference=lambda: np.einsum("bnme,bme->bnm", _signs(uh), _signs(v)),
+        )
+        torch_args = (uh.transpose(0, 2, 1, 3).copy(), v[..., None].copy())
+    else:
+        raise XncostError(f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}")
+    if use_torch:
+        case.torch_fn = _torch_matmul(*torch_args)
+    return case
+
+
+def _torch_matmul(x: np.ndarray, y: np.ndarray) -> Callable[[], Any]:
+    import torch
+
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+    def run() -> Any:
+        with torch.no_grad():
+            return torch.matmul(tx, ty)
+
+    return run
+
+
+def check_case(case: Case) -> None:
+    """Both binary paths must equal the float +-1 result exactly (raises AssertionError)."""
+    ref = np.rint(case.reference()).astype(np.int64)
+    for fn in (case.binary_fn, case.packing_fn):
+        got = fn()
+        if got.shape != ref.shape or not np.array_equal(got, ref):
+            raise AssertionError(f"{case.layer} {case.shape.spec()}: binary result differs")
+
+
+def _time(fn: Callable[[], Any], number: int) -> float:
+    start = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - start) / number
+
+
+def _quartiles(xs: list[float]) -> tuple[float, float, float]:
+    if len(xs) < 2:
+        return xs[0], xs[0], xs[0]
+    q1, q2, q3 = statistics.quantiles(xs, n=4, method="inclusive")
+    return q1, q2, q3
+
+
+def _interleaved(
+    fns: dict[str, Callable[[], Any]], repeat: int, min_time: float
+) -> tuple[dict[str, list[float]], dict[str, int]]:
+    """Per-call seconds: `repeat` rounds, each timing every callable once, in turn, over
+    enough calls (chosen after one warm-up call) to last >= `min_time` s."""
+    number = {}
+    for name, fn in fns.items():
+        one = _time(fn, 1)
+        number[name] = max(1, math.ceil(min_time / one)) if one > 0 else 1
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            samples[name].append(_time(fn, number[name]))
+    return samples, number
+
+
+def _paired(num: list[float], den: list[float]) -> list[float]:
+    return [x / y for x, y in zip(num, den, strict=True)]
+
+
+def measure(case: Case, repeat: int = 7, min_time: float = 0.02) -> dict[str, Any]:
+    """Time one case and return its row (keys in the module docstring and `ROW_KEYS`).
+
+    The torch baseline, if any, is timed in a second interleaved loop against the binary
+    kernel only: right after a numpy BLAS call, OpenBLAS threads still spin and would slow a
+    torch call that follows (and vice versa) on a small machine.
+    """
+    samples, number = _interleaved(
+        {"float": case.float_fn, "binary": case.binary_fn, "packing": case.packing_fn},
+        repeat,
+        min_time,
+    )
+    ratios = _paired(samples["float"], samples["binary"])
+    stats = {name: _quartiles(xs) for name, xs in samples.items()}
+    th = theory(case.layer, case.shape)
+    row: dict[str, Any] = {
+        "layer": case.layer,
+        "shape": case.shape.spec(),
+        "float_s": stats["float"][1],
+        "binary_s": stats["binary"][1],
+        "binary_with_packing_s": stats["packing"][1],
+        "measured_speedup": statistics.median(ratios),
+        "theoretical_speedup": float(th["printed"]),
+        "word_bound": float(th["word_bound"]),
+        "dot_length": dot_length(case.layer, case.shape),
+        "theoretical_equation": th["equation"],
+        "corrected_speedup": float(th["corrected"]),
+        "measured_speedup_with_packing": statistics.median(
+            _paired(samples["float"], samples["packing"])
+        ),
+        "speedup_min": min(ratios),
+        "speedup_max": max(ratios),
+        "float_iqr_s": stats["float"][2] - stats["float"][0],
+        "binary_iqr_s": stats["binary"][2] - stats["binary"][0],
+        "binary_with_packing_iqr_s": stats["packing"][2] - stats["packing"][0],
+        "repeat": repeat,
+        "calls_per_sample": ";".join(f"{k}:{v}" for k, v in number.items()),
+    }
+    if case.torch_fn is not None:
+        tsamples, _ = _interleaved(
+            {"torch": case.torch_fn, "binary": case.binary_fn}, repeat, min_time
+        )
+        row["torch_float_s"] = statistics.median(tsamples["torch"])
+        row["torch_speedup"] = statistics.median(_paired(tsamples["torch"], tsamples["binary"]))
+    return row
+
+
+def run_bench(
+    items: list[tuple[str, Shape]],
+    repeat: int = 7,
+    min_time: float = 0.02,
+    use_torch: bool = False,
+    check: bool = True,
+    threads: int | None = None,
+) -> list[dict[str, Any]]:
+    """Benchmark rows for (layer, shape) items, in order; `check` verifies exactness first."""
+    rows = []
+    for layer, shape in items:
+        case = make_case(layer, shape, use_torch=use_torch, threads=threads)
+        if check:
+            check_case(case)
+        rows.append(measure(case, repeat=repeat, min_time=min_time))
+    return rows
+
+
+def default_items(layers: tuple[str, ...] = LAYERS) -> list[tuple[str, Shape]]:
+    """The default rows: the paper's shapes, batch 64, and GEMMs, for the given layers."""
+    return [(layer, s) for layer in layers for s in DEFAULT_SHAPES[layer]]
+
+
+def shape_dict(shape: Shape) -> dict[str, int]:
+    """The shape's dimensions by name."""
+    return asdict(shape)
+
+
+def human_seconds(s: float) -> str:
+    """A duration with a unit: 12.3 µs, 4.56 ms, 1.23 s."""
+    if s < 1e-3:
+        return f"{s * 1e6:.1f} µs"
+    if s < 1:
+        return f"{s * 1e3:.2f} ms"
+    return f"{s:.2f} s"
+
+
+def _columns(rows: list[dict[str, Any]]) -> list[str]:
+    cols = list(ROW_KEYS)
+    for row in rows:
+        cols += [k for k in row if k not in cols]
+    return cols
+
+
+def rows_json(rows: list[dict[str, Any]]) -> str:
+    """The rows as a JSON list (floats in seconds and ratios)."""
+    return json.dumps(rows, indent=2) + "\n"
+
+
+def rows_csv(rows: list[dict[str, Any]]) -> str:
+    """The rows as CSV: the `ROW_KEYS` columns first, then the extra keys."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=_columns(rows), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+DISPLAY_COLUMNS = (
+    "layer",
+    "shape",
+    "k",
+    "float (numpy)",
+    "binary",
+    "binary + packing",
+    "measured speed-up [min, max]",
+    "with packing",
+    "theoretical (Eq.)",
+    "Eq. 9 corrected",
+    "word bound",
+)
+
+
+def display_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
+    """Human-readable cells for `DISPLAY_COLUMNS` (plus torch columns when measured)."""
+    out = []
+    for r in rows:
+        cells = [
+            r["layer"],
+            r["shape"],
+            str(r["dot_length"]),
+            f"{human_seconds(r['float_s'])} ± {human_seconds(r['float_iqr_s'] / 2)}",
+            f"{human_seconds(r['binary_s'])} ± {human_seconds(r['binary_iqr_s'] / 2)}",
+            human_seconds(r["binary_with_packing_s"]),
+            f"{r['measured_speedup']:.2f} [{r['speedup_min']:.2f}, {r['speedup_max']:.2f}]",
+            f"{r['measured_speedup_with_packing']:.2f}",
+            f"{r['theoretical_speedup']:.2f} ({r['theoretical_equation']})",
+            f"{r['corrected_speedup']:.2f}",
+            f"{r['word_bound']:.2f}",
+        ]
+        if "torch_float_s" in r:
+            cells += [human_seconds(r["torch_float_s"]), f"{r['torch_speedup']:.2f}"]
+        out.append(cells)
+    return out
+
+
+def display_columns(rows: list[dict[str, Any]]) -> list[str]:
+    cols = list(DISPLAY_COLUMNS)
+    if any("torch_float_s" in r for r in rows):
+        cols += ["float (torch)", "torch / binary"]
+    return cols
+
+
+def rows_markdown(rows: list[dict[str, Any]]) -> str:
+    """The rows as a markdown table (± is half the interquartile range)."""
+    cols = display_columns(rows)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for cells in display_rows(rows):
+        cells += [""] * (len(cols) - len(cells))
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
