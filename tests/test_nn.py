@@ -77,3 +77,30 @@ def test_xnodr_equals_explicit_xnor_computation():
     aw = w.abs().mean(2)
     u_hat = torch.einsum("bnd,nmde->bnme", bi, bw) * ai[:, :, None, None] * aw[None]
     assert torch.allclose(layer.projector(x), u_hat, atol=1e-6)
+
+
+@pytest.mark.parametrize("cls", [XnODR, XnIDR])
+@pytest.mark.parametrize("shape", [(9, 4, 8, 16, 3, 2), (5, 3, 70, 130, 2, 3), (3, 2, 1, 1, 4, 1)])
+def test_packed_inference_equals_float_path_bit_for_bit(cls, shape):
+    from xncost.nn import use_packed
+
+    n, m, d, e, r, b = shape
+    torch.manual_seed(sum(shape))
+    layer = cls(n, m, d, e, r).eval()
+    x = torch.randn(b, n, d)
+    with torch.no_grad():
+        y_float = layer(x)
+        use_packed(layer)
+        y_packed = layer(x)
+    assert torch.equal(y_float, y_packed)
+    use_packed(layer, False)
+    assert not any(getattr(mod, "packed", False) for mod in layer.modules())
+
+
+def test_packed_mode_keeps_autograd_on_the_float_path():
+    from xncost.nn import use_packed
+
+    layer = use_packed(XnIDR(6, 3, 4, 5, 3))
+    x = torch.randn(2, 6, 4, requires_grad=True)
+    layer(x).sum().backward()
+    assert x.grad is not None

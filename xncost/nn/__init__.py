@@ -18,6 +18,7 @@ from xncost.nn.capsule import (
     XnorAgreementUpdate,
     XnorProjector,
     squash,
+    use_packed,
 )
 from xncost.nn.xnor import XnorConv2d, XnorLinear
 
@@ -39,4 +40,5 @@ __all__ = [
     "binarize",
     "sign_ste",
     "squash",
+    "use_packed",
 ]

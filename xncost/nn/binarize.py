@@ -1,7 +1,9 @@
 """Binarization as in the authors' code (SPEC §4; paper Appendix A, Eqs. 16-18).
 
 Forward: B = 2 * round(clip(0.5 x + 0.5, 0, 1)) - 1, i.e. sign(x) with 0 -> -1
-(torch.round rounds half to even, as tf.round does). Backward: straight-through,
+(torch.round rounds half to even, as tf.round does). In floating point this also maps the
+tiny positives 0 < x <= 2**-24 (float32) to -1: 0.5 x + 0.5 rounds to 0.5 there. The packed
+kernels (`xncost.kernels.packed`) use the same threshold. Backward: straight-through,
 gradient 1 on [-1, 1] and 0 outside (hard-tanh). Scale: alpha = mean(|x|) over one axis,
 without gradient (Eq. 18).
 

@@ -67,7 +67,28 @@ class CapsuleWeight(nn.Module):
         return self.weight
 
 
-class XnorAffine(nn.Module):
+def _packed_dots(kernel: str, a: torch.Tensor, b: torch.Tensor, b_axis: int) -> torch.Tensor:
+    """+-1 dot products on bit-packed 64-bit words (xor, popcount; `xncost.kernels.packed`)."""
+    from xncost.kernels import packed
+
+    pa = packed.pack_signs(a.detach().cpu().numpy(), axis=-1)
+    pb = packed.pack_signs(b.detach().cpu().numpy(), axis=b_axis)
+    dots = getattr(packed, kernel)(pa, pb)
+    return torch.from_numpy(dots).to(device=a.device, dtype=a.dtype)
+
+
+class _BinaryDots(nn.Module):
+    """A binary dot-product step. With `packed` set (inference, no autograd) the products run
+    on bit-packed words instead of float +-1 matmuls; the result is the same, bit for bit.
+    Packed work runs outside torch's dispatcher: profile in the default (float) mode."""
+
+    packed: bool = False
+
+    def _use_packed(self) -> bool:
+        return self.packed and not torch.is_grad_enabled()
+
+
+class XnorAffine(_BinaryDots):
     """Table 2 step 5: (B_I (x) B_W) . alpha_I alpha_W, dot products of length D (Eq. 20)."""
 
     def forward(
@@ -77,7 +98,10 @@ class XnorAffine(nn.Module):
         b_w: torch.Tensor,
         alpha_w: torch.Tensor,
     ) -> torch.Tensor:
-        dots = torch.einsum("bnmd,nmde->bnme", b_in, b_w)
+        if self._use_packed():
+            dots = _packed_dots("xnodr_projector", b_in, b_w, b_axis=2)
+        else:
+            dots = torch.einsum("bnmd,nmde->bnme", b_in, b_w)
         return dots * (alpha_in * alpha_w.squeeze(2))
 
 
@@ -128,7 +152,7 @@ class XnorAgreementUpdate(nn.Module):
         return self.xnor_agreement(b, b_u, alpha_u, b_v, alpha_v)
 
 
-class XnorDotUpdate(nn.Module):
+class XnorDotUpdate(_BinaryDots):
     """Table 3 step 10: dot products of length E on +-1 values, rescaled, added to b."""
 
     def forward(
@@ -139,8 +163,19 @@ class XnorDotUpdate(nn.Module):
         b_v: torch.Tensor,
         alpha_v: torch.Tensor,
     ) -> torch.Tensor:
-        dots = torch.einsum("bnme,bme->bnm", b_u, b_v)
+        if self._use_packed():
+            dots = _packed_dots("xnidr_agreement", b_u, b_v, b_axis=-1)
+        else:
+            dots = torch.einsum("bnme,bme->bnm", b_u, b_v)
         return b + dots * (alpha_u.squeeze(-1) * alpha_v.squeeze(-1).unsqueeze(1))
+
+
+def use_packed(model: nn.Module, enabled: bool = True) -> nn.Module:
+    """Switch every binary dot-product step of `model` to bit-packed inference (or back)."""
+    for m in model.modules():
+        if isinstance(m, _BinaryDots):
+            m.packed = enabled
+    return model
 
 
 class Routing(nn.Module):
