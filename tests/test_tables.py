@@ -102,3 +102,17 @@ def test_match_is_rounding_half_up_at_printed_precision():
     p = parse_printed("1.64M")
     assert p.matches(1_635_000) and p.matches(1_644_999)
     assert not p.matches(1_634_999) and not p.matches(1_645_000)
+
+
+def test_reference_parsed_column_is_checked(tmp_path, monkeypatch):
+    from xncost.errors import XncostError
+
+    src = (load_table.__wrapped__.__globals__["reference_dir"]() / "table9.csv").read_text()
+    (tmp_path / "table9.csv").write_text(src.replace(",68.18M,68180000,", ",68.18M,68170000,"))
+    monkeypatch.setenv("XNCOST_REFERENCE", str(tmp_path))
+    load_table.cache_clear()
+    try:
+        with pytest.raises(XncostError, match="is not the value of"):
+            load_table(9)
+    finally:
+        load_table.cache_clear()

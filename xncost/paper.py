@@ -39,6 +39,11 @@ class Printed:
         """Exact value in base units (a percentage stays in percent)."""
         return Fraction(self.digits) * self.scale
 
+    @property
+    def value_text(self) -> str:
+        """The exact value as a plain decimal: '68170000', '135.98', '740160'."""
+        return format((self.digits * self.scale).normalize(), "f")
+
     def shown(self, x: Any) -> Fraction:
         """x expressed in the printed unit, rounded half up to the printed decimals."""
         q = Fraction(x) / self.scale * 10**self.decimals
@@ -106,20 +111,20 @@ def load_table(number: int | str) -> tuple[PaperCell, ...]:
             rows = list(csv.DictReader(f))
     except OSError as e:
         raise XncostError(f"cannot read {path}: {e.strerror}") from None
-    try:
-        return tuple(
-            PaperCell(
-                r["table"],
-                r["setting"],
-                r["model"],
-                r["metric"],
-                parse_printed(r["paper_text"]),
-                r["source"],
-            )
-            for r in rows
-        )
-    except KeyError as e:
-        raise XncostError(f"{path}: missing column {e}") from None
+    cells = []
+    for i, r in enumerate(rows, start=2):
+        try:
+            printed = parse_printed(r["paper_text"])
+            if r["paper"] != printed.value_text:
+                raise XncostError(
+                    f"{path}:{i}: paper={r['paper']!r} is not the value of "
+                    f"{r['paper_text']!r} ({printed.value_text})"
+                )
+            cells.append(PaperCell(r["table"], r["setting"], r["model"], r["metric"], printed,
+                                   r["source"]))
+        except KeyError as e:
+            raise XncostError(f"{path}: missing column {e}") from None
+    return tuple(cells)
 
 
 def printed_lookup(number: int | str) -> dict[tuple[str, str, str], PaperCell]:
