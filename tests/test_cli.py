@@ -15,6 +15,9 @@ from xncost.cli import app
 runner = CliRunner()
 REPO = Path(__file__).resolve().parent.parent
 
+# the custom shape of the issues' "Must show" lines
+ISSUE_SHAPE = "--caps-in 37 --caps-out 7 --dim-in 5 --dim-out 11 --iterations 4 --batch 3".split()
+
 
 def run(*args):
     return runner.invoke(app, list(args))
@@ -78,18 +81,7 @@ def test_cost_json_paper_shape_generalised():
     r = run(
         "cost",
         "xnodr",
-        "--caps-in",
-        "37",
-        "--caps-out",
-        "7",
-        "--dim-in",
-        "5",
-        "--dim-out",
-        "11",
-        "--iterations",
-        "4",
-        "--batch",
-        "3",
+        *ISSUE_SHAPE,
         "--format",
         "json",
     )

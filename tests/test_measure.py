@@ -22,6 +22,9 @@ shapes = st.builds(
     st.integers(1, 3),
 )
 
+# the custom shape of the issues' "Must show" lines
+ISSUE_SHAPE = "--caps-in 37 --caps-out 7 --dim-in 5 --dim-out 11 --iterations 4 --batch 3".split()
+
 
 def _per_step(m):
     return {k: (v["flops"], v["bops"]) for k, v in m.steps.items()}
@@ -63,18 +66,7 @@ def test_cost_measure_json_equals_totals():
         [
             "cost",
             "xnidr",
-            "--caps-in",
-            "37",
-            "--caps-out",
-            "7",
-            "--dim-in",
-            "5",
-            "--dim-out",
-            "11",
-            "--iterations",
-            "4",
-            "--batch",
-            "3",
+            *ISSUE_SHAPE,
             "--measure",
             "--format",
             "json",
