@@ -1,32 +1,33 @@
-"""Kernel benchmarks: packed XNOR-popcount (numpy) against float32 matmul; writes reports/speed.md.
+"""Kernel benchmarks: packed XNOR-popcount kernels against float32 matmul; writes reports/speed.md.
 
-Run by hand from the repository root:
+Run by hand from the repository root (after `pip install -e .`, which compiles
+`xncost.kernels._xnor`; without it only the numpy backend runs):
 
-    python benchmarks/bench_kernels.py              # about a minute on 2 cores
+    python benchmarks/bench_kernels.py              # a few minutes on 2 cores
     python benchmarks/bench_kernels.py --quick      # smoke run, small shapes
 
 Rows: the paper's shapes (N = 160 and 256, M = 10, D = 8, E = 16, B = 1), batch 64, a
 word-utilisation sweep (D or E = 8, 64, 256 at batch 64), and GEMMs including 1024x4096 by
-4096x1024 (binary with all CPUs and with one thread). Optionally a plain C kernel compiled
-on the spot (`cc -O3 -march=native`, one thread, via ctypes) shows what a compiled
-XNOR-popcount loop does on the same data; it is a reference, not part of xncost.
+4096x1024 (binary with all CPUs and with one thread), with the compiled backend ("auto"),
+then the same rows with the numpy backend for comparison.
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+# After each call OpenBLAS's threads spin for a while (about 0.1 s by default) and occupy the
+# second of the two cores, slowing whichever multi-threaded kernel is timed next; told to
+# sleep after a few cycles instead, float matmul measured no slower (read when numpy loads).
+OPENBLAS_THREAD_TIMEOUT = os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
+import numpy as np  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -38,141 +39,6 @@ from xncost.render import write_atomic  # noqa: E402
 
 Caps = kb.CapsBenchShape
 PAPER = [Caps(caps_in=160), Caps(caps_in=256)]
-
-C_SOURCE = r"""
-#include <stddef.h>
-#include <stdint.h>
-/* a: [m, w] words, b: [n, w] words -> out [m, n] = k - 2 popcount(a ^ b) */
-void gemm(const uint64_t *a, const uint64_t *b, int32_t *out, long m, long n, long w, long k) {
-    for (long i = 0; i < m; i++)
-        for (long j = 0; j < n; j++) {
-            long s = 0;
-            for (long q = 0; q < w; q++) s += __builtin_popcountll(a[i * w + q] ^ b[j * w + q]);
-            out[i * n + j] = (int32_t)(k - 2 * s);
-        }
-}
-/* XnODR, one word per dot product: u [B, N], w [N, M*E] -> out [B, N, M*E] */
-void xnodr(const uint64_t *u, const uint64_t *w, int32_t *out, long B, long N, long ME, long k) {
-    for (long b = 0; b < B; b++)
-        for (long n = 0; n < N; n++) {
-            uint64_t x = u[b * N + n];
-            const uint64_t *wn = w + n * ME;
-            int32_t *o = out + (b * N + n) * ME;
-            for (long j = 0; j < ME; j++)
-                o[j] = (int32_t)(k - 2 * __builtin_popcountll(x ^ wn[j]));
-        }
-}
-/* XnIDR, one word per dot product: u [B, N, M], v [B, M] -> out [B, N, M] */
-void xnidr(const uint64_t *u, const uint64_t *v, int32_t *out, long B, long N, long M, long k) {
-    for (long b = 0; b < B; b++)
-        for (long n = 0; n < N; n++) {
-            const uint64_t *un = u + (b * N + n) * M, *vb = v + b * M;
-            int32_t *o = out + (b * N + n) * M;
-            for (long j = 0; j < M; j++)
-                o[j] = (int32_t)(k - 2 * __builtin_popcountll(un[j] ^ vb[j]));
-        }
-}
-"""
-
-
-def compile_reference(workdir: Path) -> ctypes.CDLL | None:
-    """Build the C reference kernels, or None if no C compiler works here."""
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        return None
-    src, lib = workdir / "xnor_ref.c", workdir / "xnor_ref.so"
-    src.write_text(C_SOURCE)
-    cmd = [cc, "-O3", "-march=native", "-shared", "-fPIC", "-o", str(lib), str(src)]
-    if subprocess.run(cmd, capture_output=True).returncode != 0:
-        return None
-    dll = ctypes.CDLL(str(lib))
-    for name in ("gemm", "xnodr", "xnidr"):
-        getattr(dll, name).argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_long] * 4
-        getattr(dll, name).restype = None
-    return dll
-
-
-def _ptr(x: np.ndarray) -> ctypes.c_void_p:
-    return ctypes.c_void_p(x.ctypes.data)
-
-
-def c_reference_rows(
-    lib: ctypes.CDLL, repeat: int, min_time: float, quick: bool = False
-) -> list[dict[str, Any]]:
-    """float32 numpy vs the C kernel on the same packed words, interleaved."""
-    rows = []
-    small: list[tuple[str, Any]] = [
-        ("xnodr", Caps(caps_in=16, batch=2)),
-        ("xnidr", Caps(caps_in=16, batch=2)),
-        ("gemm", kb.GemmShape(16, 200, 8)),
-    ]
-    items: list[tuple[str, Any]] = (
-        small
-        if quick
-        else [
-            ("xnodr", Caps(caps_in=160)),
-            ("xnidr", Caps(caps_in=160)),
-            ("xnodr", Caps(caps_in=256, batch=64)),
-            ("xnidr", Caps(caps_in=256, batch=64)),
-            ("gemm", kb.GemmShape(1024, 4096, 1024)),
-        ]
-    )
-    for layer, s in items:
-        case = kb.make_case(layer, s)
-        rng = np.random.default_rng(0)
-        if layer == "gemm":
-            a = packed.pack_signs(rng.standard_normal((s.m, s.k)), 1).words
-            b = packed.pack_signs(rng.standard_normal((s.k, s.n)), 0).words
-            out = np.empty((s.m, s.n), np.int32)
-            want = packed.binary_gemm(a, b, s.k)
-
-            def c_fn(a=a, b=b, out=out, s=s) -> np.ndarray:
-                lib.gemm(_ptr(a), _ptr(b), _ptr(out), s.m, s.n, a.shape[1], s.k)
-                return out
-
-        elif layer == "xnodr":
-            n, m, d, e, bsz = s.caps_in, s.caps_out, s.dim_in, s.dim_out, s.batch
-            pu = packed.pack_signs(rng.standard_normal((bsz, n, d)))
-            pw = packed.pack_signs(rng.standard_normal((n, m, d, e)), 2)
-            u, w = np.ascontiguousarray(pu.words[..., 0]), np.ascontiguousarray(pw.words[..., 0])
-            out = np.empty((bsz, n, m, e), np.int32)
-            want = packed.xnodr_projector(pu, pw)
-
-            def c_fn(u=u, w=w, out=out, s=s) -> np.ndarray:
-                me = s.caps_out * s.dim_out
-                lib.xnodr(_ptr(u), _ptr(w), _ptr(out), s.batch, s.caps_in, me, s.dim_in)
-                return out
-
-        else:
-            n, m, e, bsz = s.caps_in, s.caps_out, s.dim_out, s.batch
-            pu = packed.pack_signs(rng.standard_normal((bsz, n, m, e)))
-            pv = packed.pack_signs(rng.standard_normal((bsz, m, e)))
-            u, v = np.ascontiguousarray(pu.words[..., 0]), np.ascontiguousarray(pv.words[..., 0])
-            out = np.empty((bsz, n, m), np.int32)
-            want = packed.xnidr_agreement(pu, pv)
-
-            def c_fn(u=u, v=v, out=out, s=s) -> np.ndarray:
-                lib.xnidr(_ptr(u), _ptr(v), _ptr(out), s.batch, s.caps_in, s.caps_out, s.dim_out)
-                return out
-
-        got = c_fn()
-        if not np.array_equal(got, want):
-            raise AssertionError(f"C reference disagrees with the numpy kernel on {layer}")
-        samples, _ = kb._interleaved(
-            {"float": case.float_fn, "numpy": case.binary_fn, "c": c_fn}, repeat, min_time
-        )
-        rows.append(
-            {
-                "layer": layer,
-                "shape": s.spec(),
-                "float_s": statistics.median(samples["float"]),
-                "numpy_s": statistics.median(samples["numpy"]),
-                "c_s": statistics.median(samples["c"]),
-                "numpy_speedup": statistics.median(kb._paired(samples["float"], samples["numpy"])),
-                "c_speedup": statistics.median(kb._paired(samples["float"], samples["c"])),
-            }
-        )
-    return rows
 
 
 def packing_rows(repeat: int, min_time: float) -> list[dict[str, Any]]:
@@ -232,45 +98,92 @@ def _sweep_text(main: list[dict[str, Any]], sweep: list[dict[str, Any]]) -> str:
     if not parts:
         return ""
     return (
-        "Word-utilisation sweep at batch 64 (kernel only): "
+        f"Word-utilisation sweep at batch 64 (kernel only, {main[0]['backend']} backend): "
         + "; ".join(parts)
         + ". Within one word a longer dot product puts more useful bits into each XOR and "
         "popcount, but the ratio also follows the float side and the kernel's data path: "
         "XnODR's float matmuls ([B, D] x [D, M·E] per input capsule) get more efficient as D "
-        "grows; the numpy kernel handles k <= 8 in 1-byte lanes but 8 < k <= 64 in whole "
-        "uint64 words (8 times the bytes per pass, and numpy's popcount takes longer per "
-        "uint64 element than per uint8 one), and past one word it adds one pass per word.\n"
+        "grows. The compiled kernel computes a one-word dot product (k <= 64) with one "
+        "XOR-popcount per output, vectorised over outputs, so up to k = 64 its time is set by "
+        "writing the results; from 4 words XnODR runs as one GEMM per input capsule ([B, W] "
+        "x [M·E, W], the register-tiled GEMM kernel) and XnIDR as one vectorised XOR-popcount "
+        "loop over the words of each dot product. "
+        "The numpy kernel handles k <= 8 in 1-byte lanes but 8 < k <= 64 in whole uint64 "
+        "words, and past one word it adds one pass per word.\n"
     )
 
 
+def backend_table(main: list[dict[str, Any]], numpy_rows: list[dict[str, Any]]) -> list[str]:
+    """Compiled vs numpy kernels on the same rows (each ratio paired within its own run)."""
+    lines = [
+        "| layer | shape | float (numpy) | float (torch) | numpy kernel | compiled kernel | "
+        "float / numpy kernel | float / compiled | torch / compiled | compiled vs numpy "
+        "kernel |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in main:
+        n = _row(numpy_rows, r["layer"], r["shape"])
+        if n is None or r["backend"] != "c":
+            continue
+        torch_s = kb.human_seconds(r["torch_float_s"]) if "torch_float_s" in r else ""
+        torch_x = _fmt(r["torch_speedup"]) if "torch_speedup" in r else ""
+        lines.append(
+            f"| {r['layer']} | {r['shape']} | {kb.human_seconds(r['float_s'])} | {torch_s} | "
+            f"{kb.human_seconds(n['binary_s'])} | {kb.human_seconds(r['binary_s'])} | "
+            f"{_fmt(n['measured_speedup'])} | {_fmt(r['measured_speedup'])} | {torch_x} | "
+            f"{_fmt(n['binary_s'] / r['binary_s'])}x faster |"
+        )
+    return lines
+
+
 def explanation(
-    main: list[dict[str, Any]], c_rows: list[dict[str, Any]], sweep: list[dict[str, Any]]
+    main: list[dict[str, Any]], numpy_rows: list[dict[str, Any]], sweep: list[dict[str, Any]]
 ) -> str:
     """Why the paper's shapes measure far below Eqs. 12 and 15 (figures from this run)."""
     lines = ["## Why the measured ratio is not 63.99 / 63.84", ""]
-    paper = [_row(main, layer, s.spec()) for layer in ("xnodr", "xnidr") for s in PAPER]
-    paper = [r for r in paper if r is not None]
-    if paper:
-        lines.append(
-            "Measured at the paper's shapes (B = 1): "
-            + "; ".join(
-                f"{r['layer']} N={r['shape'].split(',')[0].split('=')[1]}: "
-                f"{_fmt(r['measured_speedup'])}x kernel only, "
-                f"{_fmt(r['measured_speedup_with_packing'])}x with binarization and packing "
-                f"(Eq. {r['theoretical_equation']}: {_fmt(r['theoretical_speedup'])})"
-                for r in paper
+    backend = main[0]["backend"] if main else "numpy"
+    for rows, name in ((main, backend), (numpy_rows, "numpy")):
+        paper = [_row(rows, layer, s.spec()) for layer in ("xnodr", "xnidr") for s in PAPER]
+        paper = [r for r in paper if r is not None]
+        if paper:
+            lines.append(
+                f"Measured at the paper's shapes (B = 1), {name} backend: "
+                + "; ".join(
+                    f"{r['layer']} N={r['shape'].split(',')[0].split('=')[1]}: "
+                    f"{_fmt(r['measured_speedup'])}x kernel only, "
+                    f"{_fmt(r['measured_speedup_with_packing'])}x with binarization and "
+                    f"packing (Eq. {r['theoretical_equation']}: "
+                    f"{_fmt(r['theoretical_speedup'])})"
+                    for r in paper
+                )
+                + "."
+            )
+            lines.append("")
+    gemm = _row(main, "gemm", "1024x4096x1024")
+    np_gemm = _row(numpy_rows, "gemm", "1024x4096x1024")
+    small = _row(main, "xnodr", PAPER[0].spec())
+    xnidr64 = _row(main, "xnidr", Caps(caps_in=256, batch=64).spec())
+    arith = ""
+    if gemm:
+        macs = 1024 * 4096 * 1024
+        arith = (
+            f" On the 1024x4096x1024 GEMM float32 BLAS ran at "
+            f"{macs / gemm['float_s'] / 1e9:.0f} G multiply-accumulates per second and the "
+            f"{gemm['backend']} binary kernel at {macs / gemm['binary_s'] / 1e9:.0f} G binary "
+            f"ones: {_fmt(gemm['measured_speedup'])}x"
+            + (
+                f" (torch float32: {_fmt(gemm['torch_speedup'])}x)"
+                if "torch_speedup" in gemm
+                else ""
+            )
+            + (
+                f"; the numpy backend, whose XOR, popcount and accumulate are separate passes "
+                f"over memory, {_fmt(np_gemm['measured_speedup'])}x"
+                if np_gemm
+                else ""
             )
             + "."
         )
-        lines.append("")
-    gemm = _row(main, "gemm", "1024x4096x1024")
-    c_gemm = next((r for r in c_rows if r["layer"] == "gemm"), None)
-    c_small = next((r for r in c_rows if r["layer"] == "xnodr" and "batch=1" in r["shape"]), None)
-    xnidr64 = _row(main, "xnidr", Caps(caps_in=256, batch=64).spec())
-    blas = ""
-    if gemm:
-        ns = gemm["float_s"] / (1024 * 4096 * 1024 / 64) * 1e9
-        blas = f" (here {ns:.2f} ns per 64 multiply-accumulates in the 1024x4096x1024 GEMM)"
     lines += [
         "1. **Word utilisation.** Eqs. 12 and 15 divide all the multiply-accumulates by 64, "
         "as if every 64-bit XNOR and popcount replaced 64 of them. A dot product of length "
@@ -291,13 +204,13 @@ def explanation(
         "writing the N·M·E or N·M results), not computing; the binary kernel writes as many "
         "int32 results as float writes float32 ones."
         + (
-            f" Even the compiled C loop reaches only {_fmt(c_small['c_speedup'])}x at "
-            f"{c_small['shape']}."
-            if c_small
+            f" So even the compiled kernel, one fused XOR-popcount per output, reaches only "
+            f"{_fmt(small['measured_speedup'])}x at {small['shape']}."
+            if small and small["backend"] == "c"
             else ""
         )
         + (
-            f" Where the binary kernel does win, XnIDR at batch 64 "
+            f" Where the binary kernel wins most, XnIDR at batch 64 "
             f"({_fmt(xnidr64['measured_speedup'])}x), it is because its operand is already "
             "packed: one 8-byte word per 16 floats (64 bytes) of u_hat, while float matmul "
             "reads, and for the layout BLAS needs copies, the float32 array; counting the "
@@ -305,26 +218,33 @@ def explanation(
             if xnidr64
             else ""
         ),
-        "4. **Python/numpy call overhead.** At B = 1 XnODR has 25,600 (N=160) or 40,960 "
-        "outputs and XnIDR 1,600 or 2,560: microseconds of work. The packed kernel is about "
-        "six numpy calls (about 1-2 µs each on this machine) against one BLAS call for "
-        "float, so call overhead, not arithmetic, sets both times.",
-        "5. **No fused XOR-popcount in numpy.** XOR, popcount and accumulate are separate "
-        "passes over memory, and numpy's uint64 `bitwise_count` ran at roughly 0.4-1 ns per "
-        "word in our measurements, while BLAS does 64 float32 multiply-accumulates in well "
-        "under a nanosecond on two AVX-512 cores" + blas + ". So even the full-word GEMM "
-        "(bound 64) measures "
-        + (f"{_fmt(gemm['measured_speedup'])}x" if gemm else "below 1x")
-        + (
-            f"; a plain compiled loop on the same words gives {_fmt(c_gemm['c_speedup'])}x "
-            f"(numpy kernel {_fmt(c_gemm['numpy_speedup'])}x in the same run)."
-            if c_gemm
-            else "."
-        ),
+        "4. **Call overhead.** At B = 1 XnODR has 25,600 (N=160) or 40,960 outputs and XnIDR "
+        "1,600 or 2,560: microseconds of work. The compiled kernel is one C call after a few "
+        "microseconds of Python argument checks, the numpy kernel about six numpy calls "
+        "(about 1-2 µs each), float one BLAS call: fixed costs, not arithmetic, set all "
+        "three times.",
+        "5. **What a popcount costs.** Eq. 9 counts one XNOR-popcount as 1/64 of a "
+        "multiply-accumulate. On this CPU a 512-bit float32 FMA does 16 multiply-accumulates; "
+        "the compiled kernel needs three 512-bit instructions (XOR, VPOPCNTQ, add) for 8 "
+        "words, 512 binary multiply-accumulates, about 171 per instruction: roughly 11 times "
+        "the float work per instruction, not 64, before either side's memory traffic (the "
+        "AVX-512 GEMM kernel broadcasts each word of A against 16 words of B and keeps 8 x 16 "
+        "counts in registers, so it needs no horizontal sums)." + arith,
         "",
         _sweep_text(main, sweep),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _compiled_note() -> str:
+    if not packed.COMPILED:
+        return "Compiled kernels: not built (`xncost.kernels._xnor` missing); numpy backend only."
+    from xncost.kernels import _xnor
+
+    return (
+        f"Compiled kernels: `xncost.kernels._xnor`, instruction set `{_xnor.isa}` (this CPU "
+        f"can run {', '.join(_xnor.isas)}; chosen at import, built without -march)."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -333,10 +253,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-time", type=float, default=0.05)
     ap.add_argument("--out", type=Path, default=REPO / "reports" / "speed.md")
     ap.add_argument("--no-torch", action="store_true", help="skip the torch baseline")
-    ap.add_argument("--no-c-reference", action="store_true", help="skip the C reference")
+    ap.add_argument(
+        "--backend",
+        choices=packed.BACKENDS,
+        default="auto",
+        help="kernels of the main rows (auto: compiled when built)",
+    )
+    ap.add_argument(
+        "--no-numpy-comparison", action="store_true", help="skip the numpy-backend rows"
+    )
     ap.add_argument("--quick", action="store_true", help="small shapes, 2 repeats (smoke run)")
     args = ap.parse_args(argv)
     repeat, min_time = (2, 0.005) if args.quick else (args.repeat, args.min_time)
+    backend = packed.resolve_backend(args.backend)
     load_before = os.getloadavg()
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
 
@@ -352,22 +281,21 @@ def main(argv: list[str] | None = None) -> int:
         sweep_items = [("xnodr", Caps(caps_in=256, dim_in=d, batch=64)) for d in (64, 256)] + [
             ("xnidr", Caps(caps_in=256, dim_out=e, batch=64)) for e in (8, 64, 256)
         ]
-    print(f"main rows ({len(main_items)}) ...", flush=True)
-    main_rows = kb.run_bench(main_items, repeat, min_time, use_torch=not args.no_torch)
+    print(f"main rows ({len(main_items)}, {backend} backend) ...", flush=True)
+    main_rows = kb.run_bench(
+        main_items, repeat, min_time, use_torch=not args.no_torch, backend=backend
+    )
     print("word-utilisation sweep ...", flush=True)
-    sweep_rows = kb.run_bench(sweep_items, repeat, min_time)
+    sweep_rows = kb.run_bench(sweep_items, repeat, min_time, backend=backend)
     big = kb.GemmShape(64, 256, 64) if args.quick else kb.GemmShape(1024, 4096, 1024)
     print("gemm with one thread ...", flush=True)
-    one_thread = kb.run_bench([("gemm", big)], repeat, min_time, threads=1)
+    one_thread = kb.run_bench([("gemm", big)], repeat, min_time, threads=1, backend=backend)
+    numpy_rows: list[dict[str, Any]] = []
+    if backend != "numpy" and not args.no_numpy_comparison:
+        print("numpy backend on the main rows ...", flush=True)
+        numpy_rows = kb.run_bench(main_items, repeat, min_time, backend="numpy")
     print("packing ...", flush=True)
     pack_rows = packing_rows(repeat, min_time)
-    c_rows: list[dict[str, Any]] = []
-    if not args.no_c_reference:
-        with tempfile.TemporaryDirectory() as tmp:
-            lib = compile_reference(Path(tmp))
-            if lib is not None:
-                print("C reference ...", flush=True)
-                c_rows = c_reference_rows(lib, repeat, min_time, args.quick)
     load_after = os.getloadavg()
 
     info = describe()
@@ -387,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         describe_markdown(info),
         "",
+        _compiled_note(),
+        "",
         "## What is timed",
         "",
         "- **float (numpy)**: the same dot products in float32 with numpy's BLAS matmul "
@@ -396,9 +326,14 @@ def main(argv: list[str] | None = None) -> int:
         "kernel (after a numpy BLAS call OpenBLAS threads keep spinning and slow a torch "
         "call on two cores, and vice versa). torch runs its intra-op threads even on tiny "
         "matmuls; on this shared two-core machine a busy second core stalls their "
-        "synchronisation, so its small-shape times measure that, not arithmetic.",
+        "synchronisation, so its small-shape times measure that, not arithmetic. "
+        f"OPENBLAS_THREAD_TIMEOUT={OPENBLAS_THREAD_TIMEOUT}: OpenBLAS threads sleep "
+        "right after a call instead of spinning for about 0.1 s on the second core, which "
+        "slowed the two-thread binary GEMM timed next (from about 3.7 to 7 ms); float "
+        "matmul measured no slower with it.",
         "- **binary**: `xncost.kernels.packed` on packed operands (int32 results, as wide "
-        "as float32).",
+        "as float32), with the backend in the `backend` column: `c` is the compiled "
+        "extension `xncost.kernels._xnor`, `numpy` the numpy kernels.",
         "- **binary + packing**: binarization (sign, 0 -> -1) and packing of every operand "
         "from float32, then the kernel.",
         "- **theoretical (Eq.)**: Eq. 12 (xnodr) and Eq. 15 (xnidr) as printed; Eq. 9 for "
@@ -411,6 +346,21 @@ def main(argv: list[str] | None = None) -> int:
         "Binary GEMM with one thread (numpy's BLAS still uses all CPUs):",
         "",
         kb.rows_markdown(one_thread),
+    ]
+    if numpy_rows:
+        text += [
+            "## Compiled against numpy kernels",
+            "",
+            "The main rows again with the numpy backend (a separate interleaved run; float "
+            "and torch times from the compiled run above):",
+            "",
+            *backend_table(main_rows, numpy_rows),
+            "",
+            "The numpy-backend rows in full:",
+            "",
+            kb.rows_markdown(numpy_rows),
+        ]
+    text += [
         "## Word-utilisation sweep (batch 64)",
         "",
         kb.rows_markdown(sweep_rows),
@@ -424,27 +374,8 @@ def main(argv: list[str] | None = None) -> int:
             for r in pack_rows
         ),
         "",
+        explanation(main_rows, numpy_rows, sweep_rows),
     ]
-    if c_rows:
-        text += [
-            "## Reference: a compiled XNOR-popcount loop (not part of xncost)",
-            "",
-            "A plain C loop (`cc -O3 -march=native`, one thread, `__builtin_popcountll`, no "
-            "blocking) on the same packed words, called through ctypes, interleaved with "
-            "numpy float32 and the numpy kernel:",
-            "",
-            "| layer | shape | float (numpy) | numpy kernel | C loop | float / numpy kernel | "
-            "float / C loop |",
-            "|---|---|---|---|---|---|---|",
-            *(
-                f"| {r['layer']} | {r['shape']} | {kb.human_seconds(r['float_s'])} | "
-                f"{kb.human_seconds(r['numpy_s'])} | {kb.human_seconds(r['c_s'])} | "
-                f"{_fmt(r['numpy_speedup'])} | {_fmt(r['c_speedup'])} |"
-                for r in c_rows
-            ),
-            "",
-        ]
-    text.append(explanation(main_rows, c_rows, sweep_rows))
     write_atomic(args.out, "\n".join(text))
     print(f"wrote {args.out}")
     return 0

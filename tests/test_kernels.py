@@ -1,4 +1,5 @@
-"""Packed XNOR kernels: exact against +-1 arithmetic for every dot length, sign convention."""
+"""Packed XNOR kernels: exact against +-1 arithmetic for every dot length, sign convention,
+on both backends (numpy and the compiled `xncost.kernels._xnor`), bit-identical."""
 
 import numpy as np
 import pytest
@@ -18,6 +19,9 @@ from xncost.nn.binarize import sign_ste
 
 # K = 1, K < 64 (and <= 8, the byte-lane path), multiples of 64, and ragged tails.
 DOT_LENGTHS = [1, 3, 8, 9, 16, 63, 64, 65, 100, 128, 200, 1000]
+NOT_BUILT = "compiled kernels (xncost.kernels._xnor) not built: no C compiler at install time"
+needs_c = pytest.mark.skipif(not packed.COMPILED, reason=NOT_BUILT)
+BACKENDS = ["numpy", pytest.param("c", marks=needs_c)]
 
 
 def signs(x):
@@ -36,13 +40,14 @@ def rng():
     return np.random.default_rng(12345)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("k", DOT_LENGTHS)
-def test_binary_gemm_exact(rng, k):
+def test_binary_gemm_exact(rng, k, backend):
     a, b = rand(rng, (7, k)), rand(rng, (k, 5))
     expected = signs(a) @ signs(b)
     pa, pb = pack_signs(a, axis=1), pack_signs(b, axis=0)
     for threads in (1, 2):
-        got = binary_gemm(pa.words, pb.words, k, threads=threads)
+        got = binary_gemm(pa.words, pb.words, k, threads=threads, backend=backend)
         assert got.dtype == np.int64
         np.testing.assert_array_equal(got, expected)
 
@@ -53,7 +58,7 @@ def test_binary_gemm_many_tiles_and_ragged_edges(rng, monkeypatch):
     a, b = rand(rng, (37, 300)), rand(rng, (300, 29))
     pa, pb = pack_signs(a, axis=1), pack_signs(b, axis=0)
     for threads in (1, 3):
-        got = binary_gemm(pa.words, pb.words, 300, threads=threads)
+        got = binary_gemm(pa.words, pb.words, 300, threads=threads, backend="numpy")
         np.testing.assert_array_equal(got, signs(a) @ signs(b))
 
 
@@ -66,45 +71,54 @@ def test_binary_gemm_many_tiles_and_ragged_edges(rng, monkeypatch):
 def test_binary_gemm_exact_random_shapes(m, k, n, seed):
     g = np.random.default_rng(seed)
     a, b = g.choice([-1.0, 0.0, 1.0], (m, k)), g.choice([-1.0, 0.0, 1.0], (k, n))
-    got = binary_gemm(pack_signs(a, 1).words, pack_signs(b, 0).words, k)
-    np.testing.assert_array_equal(got, signs(a) @ signs(b))
+    pa, pb = pack_signs(a, 1).words, pack_signs(b, 0).words
+    for backend in ("numpy", "c") if packed.COMPILED else ("numpy",):
+        got = binary_gemm(pa, pb, k, backend=backend)
+        np.testing.assert_array_equal(got, signs(a) @ signs(b))
 
 
-@pytest.mark.parametrize("k", [5, 64, 150])
-def test_all_zero_operands_are_all_minus_one(k):
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("k", [5, 64, 150, 600])
+def test_all_zero_operands_are_all_minus_one(k, backend):
     a, b = np.zeros((3, k)), np.zeros((k, 4))
-    got = binary_gemm(pack_signs(a, 1).words, pack_signs(b, 0).words, k)
+    got = binary_gemm(pack_signs(a, 1).words, pack_signs(b, 0).words, k, backend=backend)
     np.testing.assert_array_equal(got, np.full((3, 4), k))  # (-1)(-1) summed k times
     one = np.ones((k, 4))
-    got = binary_gemm(pack_signs(a, 1).words, pack_signs(one, 0).words, k)
+    got = binary_gemm(pack_signs(a, 1).words, pack_signs(one, 0).words, k, backend=backend)
     np.testing.assert_array_equal(got, np.full((3, 4), -k))
 
 
-@pytest.mark.parametrize("d", [1, 5, 8, 16, 64, 65, 130])
-def test_xnodr_projector_exact(rng, d):
-    bsz, n, m, e = 2, 5, 3, 4
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("d", [1, 5, 8, 16, 64, 65, 130, 256, 300])
+def test_xnodr_projector_exact(rng, d, backend):
+    bsz, n, m, e = 2, 5, 3, 6
     u, w = rand(rng, (bsz, n, d)), rand(rng, (n, m, d, e))
     expected = np.einsum("bnd,nmde->bnme", signs(u), signs(w))
     pw = pack_signs(w, axis=2)
-    got = xnodr_projector(pack_signs(u), pw)
+    got = xnodr_projector(pack_signs(u), pw, backend=backend)
     assert got.shape == (bsz, n, m, e) and got.dtype == np.int64
     np.testing.assert_array_equal(got, expected)
     tiled = np.broadcast_to(u[:, :, None, :], (bsz, n, m, d))  # I_Cap of Table 2 step 1
-    np.testing.assert_array_equal(xnodr_projector(pack_signs(tiled), pw), expected)
+    got = xnodr_projector(pack_signs(tiled), pw, backend=backend)
+    np.testing.assert_array_equal(got, expected)
+    cap = rand(rng, (bsz, n, m, d))  # I_Cap with its own values per output capsule
+    got = xnodr_projector(pack_signs(cap), pw, backend=backend)
+    np.testing.assert_array_equal(got, np.einsum("bnmd,nmde->bnme", signs(cap), signs(w)))
 
 
 def test_multiword_dots_in_word_blocks(rng, monkeypatch):
     monkeypatch.setattr(packed, "BLOCK_WORDS", 8)  # one word per block for these sizes
     u, w = rand(rng, (2, 3, 200)), rand(rng, (3, 2, 200, 4))
-    got = xnodr_projector(pack_signs(u), pack_signs(w, axis=2))
+    got = xnodr_projector(pack_signs(u), pack_signs(w, axis=2), backend="numpy")
     np.testing.assert_array_equal(got, np.einsum("bnd,nmde->bnme", signs(u), signs(w)))
 
 
-@pytest.mark.parametrize("e", [1, 8, 16, 17, 64, 65, 100])
-def test_xnidr_agreement_exact(rng, e):
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("e", [1, 8, 16, 17, 64, 65, 100, 256])
+def test_xnidr_agreement_exact(rng, e, backend):
     bsz, n, m = 3, 6, 4
     u_hat, v = rand(rng, (bsz, n, m, e)), rand(rng, (bsz, m, e))
-    got = xnidr_agreement(pack_signs(u_hat), pack_signs(v))
+    got = xnidr_agreement(pack_signs(u_hat), pack_signs(v), backend=backend)
     assert got.shape == (bsz, n, m)
     np.testing.assert_array_equal(got, np.einsum("bnme,bme->bnm", signs(u_hat), signs(v)))
 
@@ -184,17 +198,23 @@ def test_pack_signs_integer_and_bool_inputs():
     np.testing.assert_array_equal(unpack_signs(pack_signs(bools)), [1, -1, 1])
 
 
-@pytest.mark.parametrize("k,dtype", [(100, np.int8), (300, np.int16), (8, np.int8), (64, np.int8)])
-def test_narrow_output_dtypes_stay_exact(rng, k, dtype):
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    "k,dtype", [(100, np.int8), (300, np.int16), (8, np.int8), (64, np.int8), (70, np.int32)]
+)
+def test_narrow_output_dtypes_stay_exact(rng, k, dtype, backend):
     a, b = rand(rng, (9, k)), rand(rng, (k, 6))
     a[0], b[:, 0] = 1.0, 1.0  # an entry at +k
     a[1] = -1.0  # and one at -k
-    got = binary_gemm(pack_signs(a, 1).words, pack_signs(b, 0).words, k, dtype=dtype)
+    pa, pb = pack_signs(a, 1).words, pack_signs(b, 0).words
+    got = binary_gemm(pa, pb, k, dtype=dtype, backend=backend)
     assert got.dtype == dtype
     np.testing.assert_array_equal(got, signs(a) @ signs(b))
 
 
-def test_bad_arguments_raise_value_error(rng):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_bad_arguments_raise_value_error(rng, backend, monkeypatch):
+    monkeypatch.setattr(packed, "resolve_backend", lambda _b="auto": backend)
     pa = pack_signs(rand(rng, (3, 70)), 1)
     pb = pack_signs(rand(rng, (70, 2)), 0)
     with pytest.raises(ValueError):
@@ -212,3 +232,134 @@ def test_bad_arguments_raise_value_error(rng):
         xnidr_agreement(pack_signs(rand(rng, (1, 4, 2, 16))), pack_signs(rand(rng, (1, 3, 16))))
     with pytest.raises(ValueError):
         pack_signs(np.float32(1.0))
+
+
+# ---- the compiled backend -------------------------------------------------------------------
+
+# (M, K, N): K = 1, K < 64, K = 64 and 4096 (multiples of 64), ragged K; M or N = 1 (GEMV),
+# N = 2, 3 < M (rows and columns swapped, strided output); 1-3 words (column-vectorised
+# path); K past 512 words (several word blocks, partial counts kept in the output); 600
+# words with N = 41 (several column blocks of B); ragged 4 x 4, 8 x 16 edge tiles.
+GEMM_SHAPES = [
+    (1, 1, 1),
+    (5, 1, 7),
+    (6, 37, 3),
+    (1, 64, 9),
+    (9, 64, 1),
+    (13, 128, 11),
+    (7, 150, 1),
+    (11, 300, 2),
+    (40, 4100, 3),
+    (1, 200, 6),
+    (10, 256, 10),
+    (17, 1000, 23),
+    (1, 4096, 3),
+    (33, 4096, 30),
+    (3, 40000, 5),
+    (9, 38400, 41),
+]
+
+
+def _isas():
+    from xncost.kernels import _xnor
+
+    return _xnor.isas
+
+
+@needs_c
+@pytest.mark.parametrize("m,k,n", GEMM_SHAPES)
+def test_compiled_gemm_equals_float_and_numpy_on_every_isa(rng, m, k, n):
+    from xncost.kernels import _xnor
+
+    a, b = rand(rng, (m, k)), rand(rng, (k, n))
+    want = signs(a) @ signs(b)
+    pa, pb = pack_signs(a, axis=1).words, pack_signs(b, axis=0).words
+    np.testing.assert_array_equal(binary_gemm(pa, pb, k, backend="numpy"), want)
+    for isa in _isas():
+        for dt in (np.int32, np.int64):
+            for threads in (1, 2, 3):
+                out = np.full((m, n), 12345, dtype=dt)
+                _xnor.gemm(pa, pb, k, out, threads=threads, isa=isa)
+                np.testing.assert_array_equal(out, want, err_msg=f"{isa} {dt} {threads}")
+
+
+@needs_c
+def test_compiled_gemm_large_enough_for_threads_and_blocks(rng):
+    """Past C_GEMM_PARALLEL_MIN_WORDS the default uses every CPU; bit-identical to numpy."""
+    m, k, n = 200, 4160, 160  # 65 words: 8-word vectors plus a 1-word tail
+    pa = pack_signs(rand(rng, (m, k)), 1).words
+    pb = pack_signs(rand(rng, (k, n)), 0).words
+    want = binary_gemm(pa, pb, k, backend="numpy")
+    for threads in (None, 1, 2, 4):
+        got = binary_gemm(pa, pb, k, threads=threads, backend="c", dtype=np.int32)
+        assert got.dtype == np.int32
+        np.testing.assert_array_equal(got, want)
+
+
+@needs_c
+@pytest.mark.parametrize("d", [1, 8, 64, 100, 256, 520])
+def test_compiled_capsule_kernels_on_every_isa(rng, d):
+    from xncost.kernels import _xnor
+
+    bsz, n, m, e = 3, 7, 5, 6
+    u, w = rand(rng, (bsz, n, d)), rand(rng, (n, m, d, e))
+    cap = rand(rng, (bsz, n, m, d))
+    pu, pw, pc = pack_signs(u), pack_signs(w, axis=2), pack_signs(cap)
+    want_prim = np.einsum("bnd,nmde->bnme", signs(u), signs(w))
+    want_cap = np.einsum("bnmd,nmde->bnme", signs(cap), signs(w))
+    v = rand(rng, (bsz, m, d))
+    pv = pack_signs(v)
+    want_agree = np.einsum("bnmd,bmd->bnm", signs(cap), signs(v))
+    for isa in _isas():
+        for threads in (1, 2):
+            out = np.empty((bsz, n, m, e), np.int32)
+            _xnor.xnodr(pu.words[:, :, None, :], pw.words, d, out, threads=threads, isa=isa)
+            np.testing.assert_array_equal(out, want_prim, err_msg=isa)
+            _xnor.xnodr(pc.words, pw.words, d, out, threads=threads, isa=isa)
+            np.testing.assert_array_equal(out, want_cap, err_msg=isa)
+            agree = np.empty((bsz, n, m), np.int64)
+            _xnor.xnidr(pc.words, pv.words, d, agree, threads=threads, isa=isa)
+            np.testing.assert_array_equal(agree, want_agree, err_msg=isa)
+    np.testing.assert_array_equal(xnodr_projector(pu, pw, backend="numpy"), want_prim)
+    np.testing.assert_array_equal(xnidr_agreement(pc, pv, backend="numpy"), want_agree)
+
+
+@needs_c
+def test_compiled_kernels_reject_bad_buffers(rng):
+    from xncost.kernels import _xnor
+
+    pa = pack_signs(rand(rng, (4, 100)), 1).words
+    pb = pack_signs(rand(rng, (100, 3)), 0).words
+    out = np.empty((4, 3), np.int32)
+    bad_calls = [
+        (pa.astype(np.int64), pb, 100, out),  # signed words
+        (pa, pb[:, :1], 100, out),  # word counts differ
+        (pa, pb, 60, out),  # 60 bits need 1 word, not 2
+        (pa, pb, 100, np.empty((4, 3), np.float32)),  # float output
+        (pa, pb, 100, np.empty((3, 4), np.int32)),  # output shape
+        (pa, pb, 100, np.empty((4, 3), np.int16)),  # only int32 / int64 outputs
+        (pa[:, :, None], pb, 100, out),  # 3-D words
+    ]
+    for args in bad_calls:
+        with pytest.raises(ValueError):
+            _xnor.gemm(*args)
+    with pytest.raises((ValueError, BufferError)):
+        _xnor.gemm(pa, pb, 100, np.empty((3, 4), np.int32).T)  # not C-contiguous
+    with pytest.raises(ValueError):
+        _xnor.gemm(pa, pb, 100, out, isa="no-such-isa")
+    with pytest.raises(ValueError):
+        _xnor.xnidr(pa[None, :, :, None], pb[None], 100, out[None])  # shapes do not fit
+    assert "generic" in _xnor.isas and _xnor.isa in _xnor.isas
+
+
+def test_backend_selection(monkeypatch):
+    assert packed.resolve_backend("numpy") == "numpy"
+    assert packed.resolve_backend("auto") == ("c" if packed.COMPILED else "numpy")
+    with pytest.raises(ValueError):
+        packed.resolve_backend("fortran")
+    monkeypatch.setattr(packed, "COMPILED", False)
+    assert packed.resolve_backend("auto") == "numpy"
+    with pytest.raises(RuntimeError, match="not built"):
+        packed.resolve_backend("c")
+    w = pack_signs(np.ones((2, 70)), 1).words
+    np.testing.assert_array_equal(binary_gemm(w, w, 70), np.full((2, 2), 70))  # numpy path

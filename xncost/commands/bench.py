@@ -40,6 +40,9 @@ def register(app: typer.Typer) -> None:
         check: bool = typer.Option(
             True, "--check/--no-check", help="Verify the binary results equal float +-1 first."
         ),
+        backend: str = typer.Option(
+            "auto", "--backend", help="auto (compiled if built), c or numpy."
+        ),
     ) -> None:
         """Time packed XNOR-popcount kernels against float: measured vs Eqs. 9/12/15."""
         from xncost.errors import XncostError
@@ -55,6 +58,12 @@ def register(app: typer.Typer) -> None:
             raise XncostError(f"--min-time must be >= 0, got {min_time}")
         if threads is not None and threads < 1:
             raise XncostError(f"--threads must be at least 1, got {threads}")
+        try:
+            from xncost.kernels.packed import resolve_backend
+
+            resolve_backend(backend)
+        except (ValueError, RuntimeError) as e:
+            raise XncostError(f"--backend {backend}: {e}") from None
         if shapes:
             items = [
                 (name, kb.parse_shape(name, spec))
@@ -64,7 +73,13 @@ def register(app: typer.Typer) -> None:
         else:
             items = kb.default_items((layer,) if layer else kb.LAYERS)
         rows = kb.run_bench(
-            items, repeat=repeat, min_time=min_time, use_torch=torch, check=check, threads=threads
+            items,
+            repeat=repeat,
+            min_time=min_time,
+            use_torch=torch,
+            check=check,
+            threads=threads,
+            backend=backend,
         )
         if fmt == "json":
             sys.stdout.write(kb.rows_json(rows))

@@ -3,7 +3,9 @@
 Each row times, interleaved within one run (so machine load affects all alike):
   - float: the same dot products in float32 with numpy BLAS matmul (weights in a matmul
     layout prepared once, as a float layer would keep them); optionally torch as well;
-  - binary: the packed kernel on already packed operands (`xncost.kernels.packed`);
+  - binary: the packed kernel on already packed operands (`xncost.kernels.packed`), with the
+    backend given ("auto": the compiled kernels when built, else numpy; the row's `backend`
+    says which ran);
   - binary with packing: binarization (sign, 0 -> -1) and packing of every operand from
     float32, then the kernel. XnODR packs the weights too (Table 2 binarizes W_Cap on
     every forward pass).
@@ -191,6 +193,7 @@ class Case:
     packing_fn: Callable[[], np.ndarray]
     reference: Callable[[], np.ndarray]
     torch_fn: Callable[[], Any] | None = None
+    backend: str = "numpy"
 
 
 def _signs(x: np.ndarray) -> np.ndarray:
@@ -199,12 +202,23 @@ def _signs(x: np.ndarray) -> np.ndarray:
 
 
 def make_case(
-    layer: str, s: Shape, seed: int = 0, use_torch: bool = False, threads: int | None = None
+    layer: str,
+    s: Shape,
+    seed: int = 0,
+    use_torch: bool = False,
+    threads: int | None = None,
+    backend: str = "auto",
 ) -> Case:
     """Random float32 operands for one row and the ways of computing its dot products.
 
-    `threads` goes to `binary_gemm` (default: its own choice, all CPUs for large GEMMs)."""
+    `threads` goes to the kernels (default: their own choice, all CPUs for large problems);
+    `backend` ("auto", "numpy" or "c") selects the kernels (`packed.resolve_backend`)."""
     rng = np.random.default_rng(seed)
+    try:
+        be = packed.resolve_backend(backend)
+    except (ValueError, RuntimeError) as exc:
+        raise XncostError(str(exc)) from None
+    opts = {"threads": threads, "backend": be}
     if layer == "gemm":
         assert isinstance(s, GemmShape)
         a = rng.standard_normal((s.m, s.k), dtype=np.float32)
@@ -214,13 +228,13 @@ def make_case(
             layer,
             s,
             float_fn=lambda: a @ b,
-            binary_fn=lambda: packed.binary_gemm(pa.words, pb.words, pa.k, threads, OUT_DTYPE),
+            binary_fn=lambda: packed.binary_gemm(pa.words, pb.words, pa.k, dtype=OUT_DTYPE, **opts),
             packing_fn=lambda: packed.binary_gemm(
                 packed.pack_signs(a, axis=1).words,
                 packed.pack_signs(b, axis=0).words,
                 s.k,
-                threads,
-                OUT_DTYPE,
+                dtype=OUT_DTYPE,
+                **opts,
             ),
             reference=lambda: _signs(a) @ _signs(b),
         )
@@ -236,9 +250,9 @@ def make_case(
             layer,
             s,
             float_fn=lambda: np.matmul(u.transpose(1, 0, 2), w_mm),
-            binary_fn=lambda: packed.xnodr_projector(pu, pw, OUT_DTYPE),
+            binary_fn=lambda: packed.xnodr_projector(pu, pw, OUT_DTYPE, **opts),
             packing_fn=lambda: packed.xnodr_projector(
-                packed.pack_signs(u), packed.pack_signs(w, axis=2), OUT_DTYPE
+                packed.pack_signs(u), packed.pack_signs(w, axis=2), OUT_DTYPE, **opts
             ),
             reference=lambda: np.einsum("bnd,nmde->bnme", _signs(u), _signs(w)),
         )
@@ -253,9 +267,9 @@ def make_case(
             layer,
             s,
             float_fn=lambda: np.matmul(uh.transpose(0, 2, 1, 3), v[..., None]),
-            binary_fn=lambda: packed.xnidr_agreement(pu, pv, OUT_DTYPE),
+            binary_fn=lambda: packed.xnidr_agreement(pu, pv, OUT_DTYPE, **opts),
             packing_fn=lambda: packed.xnidr_agreement(
-                packed.pack_signs(uh), packed.pack_signs(v), OUT_DTYPE
+                packed.pack_signs(uh), packed.pack_signs(v), OUT_DTYPE, **opts
             ),
             reference=lambda: np.einsum("bnme,bme->bnm", _signs(uh), _signs(v)),
         )
@@ -264,6 +278,7 @@ def make_case(
         raise XncostError(f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}")
     if use_torch:
         case.torch_fn = _torch_matmul(*torch_args)
+    case.backend = be
     return case
 
 
@@ -340,6 +355,7 @@ def measure(case: Case, repeat: int = 7, min_time: float = 0.02) -> dict[str, An
     row: dict[str, Any] = {
         "layer": case.layer,
         "shape": case.shape.spec(),
+        "backend": case.backend,
         "float_s": stats["float"][1],
         "binary_s": stats["binary"][1],
         "binary_with_packing_s": stats["packing"][1],
@@ -376,11 +392,12 @@ def run_bench(
     use_torch: bool = False,
     check: bool = True,
     threads: int | None = None,
+    backend: str = "auto",
 ) -> list[dict[str, Any]]:
     """Benchmark rows for (layer, shape) items, in order; `check` verifies exactness first."""
     rows = []
     for layer, shape in items:
-        case = make_case(layer, shape, use_torch=use_torch, threads=threads)
+        case = make_case(layer, shape, use_torch=use_torch, threads=threads, backend=backend)
         if check:
             check_case(case)
         rows.append(measure(case, repeat=repeat, min_time=min_time))
@@ -431,6 +448,7 @@ DISPLAY_COLUMNS = (
     "layer",
     "shape",
     "k",
+    "backend",
     "float (numpy)",
     "binary",
     "binary + packing",
@@ -450,6 +468,7 @@ def display_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
             r["layer"],
             r["shape"],
             str(r["dot_length"]),
+            r.get("backend", ""),
             f"{human_seconds(r['float_s'])} ± {human_seconds(r['float_iqr_s'] / 2)}",
             f"{human_seconds(r['binary_s'])} ± {human_seconds(r['binary_iqr_s'] / 2)}",
             human_seconds(r["binary_with_packing_s"]),

@@ -18,6 +18,14 @@ fused xor-popcount-accumulate, so every step is one ufunc pass over memory.
   - `binary_gemm` works word-major too (x[w, i, j] = a[w, i] ^ b[w, j]: long inner loops,
     the reduction adds whole rows) on tiles of about `GEMM_TILE_WORDS` words with
     per-thread buffers, and spreads the tiles over threads (ufunc loops release the GIL).
+
+Backends: `binary_gemm`, `xnodr_projector` and `xnidr_agreement` take `backend="auto"`
+(default), `"numpy"` or `"c"`. `"c"` is the compiled extension `xncost.kernels._xnor`
+(built from `_xnor.c` at install time when a C compiler is available; `COMPILED` says whether
+it imported): fused XOR-popcount-accumulate loops, AVX-512 VPOPCNTDQ or POPCNT chosen at
+import from the CPU, register-blocked GEMM tiles over cache-sized panels of B, POSIX threads,
+GIL released (measured in `reports/speed.md`).
+`"auto"` uses it when built, else numpy. Both backends return bit-identical results.
 """
 
 from __future__ import annotations
@@ -33,6 +41,14 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import DTypeLike
 
+try:
+    from xncost.kernels import _xnor
+except ImportError:  # not built (no C compiler at install time): numpy kernels only
+    _xnor = None
+
+COMPILED: bool = _xnor is not None
+"""Whether the compiled kernels (`xncost.kernels._xnor`) are available."""
+BACKENDS = ("auto", "numpy", "c")
 WORD_BITS = 64
 BLOCK_WORDS = 1 << 16  # about 512 KiB of uint64 temporaries per block: fits in L2
 # GEMM tiles: 2 MiB of XOR words (16 x 256 x 64 at K = 4096). Measured: two threads run
@@ -41,6 +57,11 @@ BLOCK_WORDS = 1 << 16  # about 512 KiB of uint64 temporaries per block: fits in 
 GEMM_TILE_WORDS = 1 << 18
 GEMM_TILE_COLS = 256
 PARALLEL_MIN_WORDS = 1 << 23  # below this many XORed words one thread was faster (measured)
+# Compiled kernels: below these many XORed words one thread was faster (measured).
+# Starting a thread costs about 0.1 ms here, so only work of about 0.5 ms or more is split.
+C_GEMM_PARALLEL_MIN_WORDS = 1 << 23
+C_CAPS_PARALLEL_MIN_WORDS = 1 << 21
+_C_OUT_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
 _GATHER_BITS = np.uint64(0x0102040810204080)
 _TOP_BYTE = np.uint64(56)
 
@@ -167,6 +188,39 @@ def _out_dtype(dtype: DTypeLike, k: int) -> np.dtype:
     return dt
 
 
+def resolve_backend(backend: str = "auto") -> str:
+    """The backend that runs: "c" or "numpy" ("auto": "c" when `COMPILED`).
+
+    ValueError for an unknown name; RuntimeError for "c" when the extension is not built."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    if backend == "numpy" or (backend == "auto" and not COMPILED):
+        return "numpy"
+    if not COMPILED:
+        raise RuntimeError(
+            "backend='c' needs the compiled kernels (xncost.kernels._xnor), which are not "
+            "built: reinstall with a C compiler available, or use backend='numpy'"
+        )
+    return "c"
+
+
+def _c_call(
+    fn_name: str, shape: tuple[int, ...], dt: np.dtype, threads: int, *operands: np.ndarray, k: int
+) -> np.ndarray:
+    """Run `_xnor.<fn_name>` into a new [shape] array of dtype `dt` (int32 or int64 written
+    directly; narrower types computed in int32, then cast: exact, `_out_dtype` checked)."""
+    out = np.empty(shape, dtype=dt if dt in _C_OUT_DTYPES else np.int32)
+    args = [np.ascontiguousarray(x) for x in operands]
+    getattr(_xnor, fn_name)(*args, k, out, threads=threads)
+    return out if out.dtype == dt else out.astype(dt)
+
+
+def _default_threads(threads: int | None, words: int, minimum: int) -> int:
+    if threads is not None:
+        return max(1, threads)
+    return (os.cpu_count() or 1) if words >= minimum else 1
+
+
 def _finish_small(pc: np.ndarray, k: int, dtype: np.dtype) -> np.ndarray:
     """uint8 popcounts p (k <= 64) -> k - 2p, computed in int8 (exact: |k - 2p| <= 64)."""
     np.add(pc, pc, out=pc)
@@ -252,13 +306,15 @@ def binary_gemm(
     k: int,
     threads: int | None = None,
     dtype: DTypeLike = np.int64,
+    backend: str = "auto",
 ) -> np.ndarray:
     """Binary GEMM: A (M x K, +-1) times B (K x N, +-1) as exact integers [M, N].
 
     `a_words` is `pack_signs(A, axis=1).words` [M, W]; `b_words` is `pack_signs(B, axis=0)
-    .words` [N, W]; W = ceil(k/64). `threads` workers share the tiles (default: all CPUs
-    when M·N·W >= `PARALLEL_MIN_WORDS`, else one).
-    `dtype`: signed integer type of the result (int64 by default; any type holding +-k).
+    .words` [N, W]; W = ceil(k/64). `threads` workers share the output (default: all CPUs
+    when M·N·W >= `PARALLEL_MIN_WORDS`, or `C_GEMM_PARALLEL_MIN_WORDS` for the compiled
+    kernel, else one). `dtype`: signed integer type of the result (int64 by default; any type
+    holding +-k). `backend`: "auto", "numpy" or "c" (see the module docstring).
     """
     a, k = _check((a_words, k), "a_words")
     b, _ = _check((b_words, k), "b_words")
@@ -266,6 +322,10 @@ def binary_gemm(
         raise ValueError(f"binary_gemm needs 2-D word arrays, got {a.shape} and {b.shape}")
     m, w = a.shape
     n = b.shape[0]
+    if resolve_backend(backend) == "c":
+        dt = _out_dtype(dtype, k)
+        nthreads = _default_threads(threads, m * n * w, C_GEMM_PARALLEL_MIN_WORDS)
+        return _c_call("gemm", (m, n), dt, nthreads, a, b, k=k)
     if w <= 1 or m == 0 or n == 0:
         return xor_dots(a[:, None, :], b[None, :, :], k, dtype)
     out = np.empty((m, n), dtype=_out_dtype(dtype, k))
@@ -303,13 +363,19 @@ def binary_gemm(
     return out
 
 
-def xnodr_projector(b_in: Packed, b_w: Packed, dtype: DTypeLike = np.int64) -> np.ndarray:
+def xnodr_projector(
+    b_in: Packed,
+    b_w: Packed,
+    dtype: DTypeLike = np.int64,
+    backend: str = "auto",
+    threads: int | None = None,
+) -> np.ndarray:
     """XnODR's binary LP_out (Table 2 step 5): dot products of length D -> [B, N, M, E].
 
     `b_in`: the input packed over D, words [B, N, W] (I_Prim, tiled over M by broadcasting)
     or [B, N, M, W] (I_Cap); `b_w`: the weights [N, M, D, E] packed over D (`axis=2`),
-    words [N, M, E, W]. Equals einsum("bnmd,nmde->bnme") on the +-1 values; `dtype` as in
-    `binary_gemm`.
+    words [N, M, E, W]. Equals einsum("bnmd,nmde->bnme") on the +-1 values; `dtype`,
+    `backend` and `threads` (compiled kernel only) as in `binary_gemm`.
     """
     a, k = _check(b_in, "b_in")
     w, kw = _check(b_w, "b_w")
@@ -324,15 +390,28 @@ def xnodr_projector(b_in: Packed, b_w: Packed, dtype: DTypeLike = np.int64) -> n
         lhs = a[:, :, :, None, :]
     else:
         raise ValueError(f"b_in words must be [B, {n}, W] or [B, {n}, {m}, W], got {a.shape}")
+    if resolve_backend(backend) == "c":
+        bsz, e = a.shape[0], w.shape[2]
+        x = lhs[:, :, :, 0, :]  # [B, N, 1 or M, W]
+        nthreads = _default_threads(
+            threads, bsz * n * m * e * w.shape[3], C_CAPS_PARALLEL_MIN_WORDS
+        )
+        return _c_call("xnodr", (bsz, n, m, e), _out_dtype(dtype, k), nthreads, x, w, k=k)
     return xor_dots(lhs, w[None], k, dtype)
 
 
-def xnidr_agreement(b_u: Packed, b_v: Packed, dtype: DTypeLike = np.int64) -> np.ndarray:
+def xnidr_agreement(
+    b_u: Packed,
+    b_v: Packed,
+    dtype: DTypeLike = np.int64,
+    backend: str = "auto",
+    threads: int | None = None,
+) -> np.ndarray:
     """XnIDR's binary agreement (Table 3 step 10): dot products of length E -> [B, N, M].
 
     `b_u`: predictions u_hat [B, N, M, E] packed over E, words [B, N, M, W]; `b_v`: outputs
     v [B, M, E] packed over E, words [B, M, W]. Equals einsum("bnme,bme->bnm") on +-1 values;
-    `dtype` as in `binary_gemm`.
+    `dtype`, `backend` and `threads` (compiled kernel only) as in `binary_gemm`.
     """
     u, k = _check(b_u, "b_u")
     v, kv = _check(b_v, "b_v")
@@ -342,4 +421,7 @@ def xnidr_agreement(b_u: Packed, b_v: Packed, dtype: DTypeLike = np.int64) -> np
         raise ValueError(
             f"b_u words must be [B, N, M, W] and b_v [B, M, W], got {u.shape} and {v.shape}"
         )
+    if resolve_backend(backend) == "c":
+        nthreads = _default_threads(threads, u.size, C_CAPS_PARALLEL_MIN_WORDS)
+        return _c_call("xnidr", u.shape[:3], _out_dtype(dtype, k), nthreads, u, v, k=k)
     return xor_dots(u, v[:, None], k, dtype)

@@ -1,0 +1,651 @@
+/* xncost.kernels._xnor: compiled XNOR-popcount kernels on packed uint64 words.
+ *
+ * Optional accelerator for xncost.kernels.packed (which validates arguments and falls back to
+ * numpy when this module is not built). Operands are any C-contiguous buffers (numpy arrays)
+ * of 64-bit unsigned words; outputs are preallocated C-contiguous int32 or int64 buffers. No
+ * numpy headers are needed: shapes, item sizes and formats come from the buffer protocol.
+ *
+ * Portable builds: the module is compiled for the baseline instruction set and carries
+ * several copies of its loops (_xnor_impl.h), one per instruction set, chosen at import from
+ * what the CPU reports: AVX-512 VPOPCNTDQ (8 popcounts per instruction), the POPCNT
+ * instruction, or plain C. The compute loops release the GIL; large GEMMs and capsule loops
+ * split their rows or columns over POSIX threads.
+ *
+ * GEMM (k - 2 popcount(a ^ b) summed over words): one-word to three-word dot products are
+ * vectorised over output columns (B word-major); longer ones use register tiles. With AVX-512
+ * a panel of 16 columns of B is packed word-interleaved and every row of A is broadcast
+ * against it, 8 rows x 16 columns of counts in registers, no horizontal sums; otherwise
+ * 4 x 4 tiles of dot products over cache blocks of B.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* -DXN_GENERIC_ONLY builds what a non-x86 target gets: the plain C loops alone. */
+#if defined(__x86_64__) && defined(__GNUC__) && (__GNUC__ >= 8 || defined(__clang__)) &&     \
+    !defined(XN_GENERIC_ONLY)
+#define XN_X86 1
+#include <immintrin.h>
+#endif
+
+#if !defined(_WIN32)
+#define XN_PTHREADS 1
+#include <pthread.h>
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define XN_POPCOUNT(x) __builtin_popcountll(x)
+#else
+static int xn_popcount_portable(uint64_t x)
+{
+    x = x - ((x >> 1) & 0x5555555555555555ULL);
+    x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0FULL;
+    return (int)((x * 0x0101010101010101ULL) >> 56);
+}
+#define XN_POPCOUNT(x) xn_popcount_portable(x)
+#endif
+
+#define XN_STR2(x) #x
+#define XN_STR(x) XN_STR2(x)
+#ifndef XN_WORD_BLOCK
+#define XN_WORD_BLOCK 512 /* words per dot-product block: 4 rows of A = 16 KiB */
+#endif
+#ifndef XN_B_BLOCK_BYTES
+#define XN_B_BLOCK_BYTES (128 * 1024) /* rows of B reused by every row of A (4 x 4 tiles) */
+#endif
+#ifndef XN_SMALL_CHUNK
+#define XN_SMALL_CHUNK 512 /* output columns per pass of the small-w GEMM */
+#endif
+#ifndef XN_PANEL_WORDS
+#define XN_PANEL_WORDS 256 /* words of a 16-column panel of B per pass: 32 KiB, in L1 */
+#endif
+#ifndef XN_USE_PANEL
+#define XN_USE_PANEL 1 /* 0: AVX-512 uses the 4 x 4 tiles too (for comparison) */
+#endif
+#ifndef XN_PANEL_MIN_W
+#define XN_PANEL_MIN_W 4 /* fewest words per dot product for the panel kernel */
+#endif
+#ifndef XN_SMALL_W
+#define XN_SMALL_W 4 /* below this many words, vectorise over columns */
+#endif
+#define XN_MAX_THREADS 64
+
+/* out[idx] as int32 or int64. */
+static inline int64_t xn_load(const void *out, int out64, Py_ssize_t idx)
+{
+    return out64 ? ((const int64_t *)out)[idx] : (int64_t)((const int32_t *)out)[idx];
+}
+
+static inline void xn_store(void *out, int out64, Py_ssize_t idx, int64_t v)
+{
+    if (out64)
+        ((int64_t *)out)[idx] = v;
+    else
+        ((int32_t *)out)[idx] = (int32_t)v;
+}
+
+typedef struct xn_isa_s xn_isa;
+
+/* out[i * ldo_i + j * ldo_j] = k - 2 sum_q popcount(a[i * lda + q] ^ b[j * ldb + q]). */
+typedef struct {
+    const xn_isa *isa;
+    const uint64_t *a, *b, *bt; /* bt: B word-major [w, n] for the small-w path */
+    void *out;
+    Py_ssize_t m, n, w, lda, ldb, ldo_i, ldo_j;
+    int64_t k;
+    int out64;
+    int split_rows; /* threads share rows (1) or columns (0) */
+} xn_gemm_job;
+
+/* XnODR: x [B, N, ma, w] (ma = 1 or m), y [N, m, e, w] -> out [B, N, m, e].
+ * XnIDR: x [B, N, m, w], y [B, m, w] -> out [B, N, m] (e unused). */
+typedef struct {
+    const xn_isa *isa;
+    const uint64_t *x, *y;
+    void *out;
+    Py_ssize_t bsz, n, m, e, w, ma;
+    int64_t k;
+    int out64;
+} xn_caps_job;
+
+typedef void (*xn_gemm_fn)(const xn_gemm_job *, Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t);
+typedef void (*xn_caps_fn)(const xn_caps_job *, Py_ssize_t, Py_ssize_t);
+typedef void (*xn_panel_fn)(const xn_gemm_job *, Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                            uint64_t *);
+
+struct xn_isa_s {
+    const char *name;
+    xn_gemm_fn gemm_blocked, gemm_small;
+    xn_caps_fn xnodr, xnidr, xnodr_blocked;
+    xn_panel_fn gemm_panel; /* NULL: this instruction set uses gemm_blocked */
+};
+
+#ifdef XN_X86
+#define XN_SUFFIX avx512vpopcntdq
+#define XN_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vpopcntdq,popcnt")))
+#define XN_AVX512 1
+#include "_xnor_impl.h"
+#undef XN_AVX512
+#undef XN_TARGET
+#undef XN_SUFFIX
+
+#define XN_SUFFIX popcnt
+#define XN_TARGET __attribute__((target("popcnt")))
+#include "_xnor_impl.h"
+#undef XN_TARGET
+#undef XN_SUFFIX
+#endif
+
+#define XN_SUFFIX generic
+#define XN_TARGET
+#include "_xnor_impl.h"
+#undef XN_TARGET
+#undef XN_SUFFIX
+
+/* Every copy compiled here, best first, and whether this CPU can run it. */
+static const xn_isa *xn_all[] = {
+#ifdef XN_X86
+    &isa_avx512vpopcntdq,
+    &isa_popcnt,
+#endif
+    &isa_generic,
+};
+#define XN_N_ISA ((int)(sizeof(xn_all) / sizeof(xn_all[0])))
+static int xn_supported[XN_N_ISA];
+static const xn_isa *xn_best;
+
+static void xn_detect(void)
+{
+    int i;
+#ifdef XN_X86
+    __builtin_cpu_init();
+    xn_supported[0] = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512vl") &&
+                      __builtin_cpu_supports("avx512vpopcntdq") &&
+                      __builtin_cpu_supports("popcnt");
+    xn_supported[1] = __builtin_cpu_supports("popcnt");
+#endif
+    xn_supported[XN_N_ISA - 1] = 1;
+    for (i = 0; i < XN_N_ISA; i++)
+        if (xn_supported[i]) {
+            xn_best = xn_all[i];
+            break;
+        }
+}
+
+/* ---- threads ------------------------------------------------------------------------ */
+
+typedef void (*xn_range_fn)(const void *job, Py_ssize_t lo, Py_ssize_t hi);
+
+typedef struct {
+    xn_range_fn fn;
+    const void *job;
+    Py_ssize_t lo, hi;
+} xn_part;
+
+#ifdef XN_PTHREADS
+static void *xn_part_main(void *arg)
+{
+    const xn_part *p = (const xn_part *)arg;
+    p->fn(p->job, p->lo, p->hi);
+    return NULL;
+}
+#endif
+
+/* fn(job, lo, hi) over [0, total) split into `threads` parts of a multiple of `align`; the
+ * calling thread runs the first part. Called without the GIL. */
+static void xn_parallel(xn_range_fn fn, const void *job, Py_ssize_t total, Py_ssize_t align,
+                        int threads)
+{
+#ifdef XN_PTHREADS
+    xn_part parts[XN_MAX_THREADS];
+    pthread_t tids[XN_MAX_THREADS];
+    int started[XN_MAX_THREADS];
+    Py_ssize_t per;
+    int t, nparts = 0;
+    if (threads > XN_MAX_THREADS)
+        threads = XN_MAX_THREADS;
+    if (threads > 1 && total > align) {
+        per = (total + threads - 1) / threads;
+        per = (per + align - 1) / align * align;
+        for (t = 0; t < threads && (Py_ssize_t)t * per < total; t++) {
+            parts[t].fn = fn;
+            parts[t].job = job;
+            parts[t].lo = (Py_ssize_t)t * per;
+            parts[t].hi = parts[t].lo + per < total ? parts[t].lo + per : total;
+        }
+        nparts = t;
+    }
+    if (nparts > 1) {
+        for (t = 1; t < nparts; t++)
+            started[t] = pthread_create(&tids[t], NULL, xn_part_main, &parts[t]) == 0;
+        fn(job, parts[0].lo, parts[0].hi);
+        for (t = 1; t < nparts; t++) {
+            if (started[t])
+                pthread_join(tids[t], NULL);
+            else
+                fn(job, parts[t].lo, parts[t].hi);
+        }
+        return;
+    }
+#else
+    (void)align;
+    (void)threads;
+#endif
+    fn(job, 0, total);
+}
+
+static void xn_gemm_blocked_part(const void *job, Py_ssize_t lo, Py_ssize_t hi)
+{
+    const xn_gemm_job *g = (const xn_gemm_job *)job;
+    if (g->split_rows)
+        g->isa->gemm_blocked(g, lo, hi, 0, g->n);
+    else
+        g->isa->gemm_blocked(g, 0, g->m, lo, hi);
+}
+
+static void xn_gemm_panel_part(const void *job, Py_ssize_t lo, Py_ssize_t hi)
+{
+    const xn_gemm_job *g = (const xn_gemm_job *)job;
+    uint64_t *panel = (uint64_t *)malloc((size_t)g->w * 16 * sizeof(uint64_t));
+    if (panel == NULL) { /* no memory for the panel: the unpacked tiles need none */
+        xn_gemm_blocked_part(job, lo, hi);
+        return;
+    }
+    if (g->split_rows)
+        g->isa->gemm_panel(g, lo, hi, 0, g->n, panel);
+    else
+        g->isa->gemm_panel(g, 0, g->m, lo, hi, panel);
+    free(panel);
+}
+
+static void xn_gemm_small_part(const void *job, Py_ssize_t lo, Py_ssize_t hi)
+{
+    const xn_gemm_job *g = (const xn_gemm_job *)job;
+    if (g->split_rows)
+        g->isa->gemm_small(g, lo, hi, 0, g->n);
+    else
+        g->isa->gemm_small(g, 0, g->m, lo, hi);
+}
+
+static void xn_xnodr_part(const void *job, Py_ssize_t lo, Py_ssize_t hi)
+{
+    const xn_caps_job *g = (const xn_caps_job *)job;
+    g->isa->xnodr(g, lo, hi);
+}
+
+static void xn_xnidr_part(const void *job, Py_ssize_t lo, Py_ssize_t hi)
+{
+    const xn_caps_job *g = (const xn_caps_job *)job;
+    g->isa->xnidr(g, lo, hi);
+}
+
+static void xn_xnodr_blocked_part(const void *job, Py_ssize_t lo, Py_ssize_t hi)
+{
+    const xn_caps_job *g = (const xn_caps_job *)job;
+    g->isa->xnodr_blocked(g, lo, hi);
+}
+
+/* ---- argument checking -------------------------------------------------------------- */
+
+/* The format's type character, with a native or little-endian prefix skipped (else 0). */
+static char xn_format_char(const Py_buffer *v)
+{
+    const char *f = v->format ? v->format : "B";
+    if (*f == '@' || *f == '=' || (*f == '<' && PY_LITTLE_ENDIAN))
+        f++;
+    return (f[0] && !f[1]) ? f[0] : 0;
+}
+
+static int xn_get(PyObject *obj, Py_buffer *view, int writable, int ndim, const char *name)
+{
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    char c;
+    if (PyObject_GetBuffer(obj, view, flags) < 0)
+        return -1;
+    c = xn_format_char(view);
+    if (view->ndim != ndim) {
+        PyErr_Format(PyExc_ValueError, "%s must have %d dimensions, got %d", name, ndim,
+                     view->ndim);
+        goto fail;
+    }
+    if (!writable && !(view->itemsize == 8 && c && strchr("LQN", c))) {
+        PyErr_Format(PyExc_ValueError, "%s must hold uint64 words", name);
+        goto fail;
+    }
+    if (writable && !((view->itemsize == 4 || view->itemsize == 8) && c && strchr("ilqn", c))) {
+        PyErr_Format(PyExc_ValueError, "%s must be int32 or int64", name);
+        goto fail;
+    }
+    return 0;
+fail:
+    PyBuffer_Release(view);
+    return -1;
+}
+
+static int xn_check_k(long long k, Py_ssize_t w, const Py_buffer *out)
+{
+    if (k < 0 || (k + 63) / 64 != w) {
+        PyErr_Format(PyExc_ValueError, "k=%lld needs %lld words, the operands have %zd", k,
+                     (k + 63) / 64, w);
+        return -1;
+    }
+    if (out->itemsize == 4 && k > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "int32 output cannot hold dot products this long");
+        return -1;
+    }
+    return 0;
+}
+
+static int xn_pick_isa(const char *name, const xn_isa **isa)
+{
+    int i;
+    if (name == NULL) {
+        *isa = xn_best;
+        return 0;
+    }
+    for (i = 0; i < XN_N_ISA; i++)
+        if (strcmp(name, xn_all[i]->name) == 0) {
+            if (!xn_supported[i]) {
+                PyErr_Format(PyExc_ValueError, "this CPU cannot run the %s kernels", name);
+                return -1;
+            }
+            *isa = xn_all[i];
+            return 0;
+        }
+    PyErr_Format(PyExc_ValueError, "unknown instruction set '%s'", name);
+    return -1;
+}
+
+#define XN_SHAPE(v, d) ((v).shape[d])
+
+/* ---- Python entry points ------------------------------------------------------------ */
+
+PyDoc_STRVAR(gemm_doc,
+             "gemm(a, b, k, out, threads=1, isa=None)\n--\n\n"
+             "out[i, j] = k - 2 * sum_q popcount(a[i, q] ^ b[j, q]).\n\n"
+             "a [M, W] and b [N, W] are C-contiguous uint64 words (W = ceil(k/64), padding bits\n"
+             "equal in a and b); out [M, N] is a C-contiguous int32 or int64 array, overwritten.\n"
+             "`threads` POSIX threads share the output; `isa` names one of `isas` (default:\n"
+             "the best this CPU supports).");
+
+static PyObject *xn_py_gemm(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"a", "b", "k", "out", "threads", "isa", NULL};
+    PyObject *ao, *bo, *oo;
+    long long k;
+    int threads = 1;
+    const char *isa_name = NULL;
+    const xn_isa *isa;
+    Py_buffer a, b, out;
+    xn_gemm_job g;
+    uint64_t *bt = NULL;
+    PyObject *ret = NULL;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOLO|iz:gemm", kwlist, &ao, &bo, &k, &oo,
+                                     &threads, &isa_name))
+        return NULL;
+    if (xn_pick_isa(isa_name, &isa) < 0)
+        return NULL;
+    if (xn_get(ao, &a, 0, 2, "a") < 0)
+        return NULL;
+    if (xn_get(bo, &b, 0, 2, "b") < 0) {
+        PyBuffer_Release(&a);
+        return NULL;
+    }
+    if (xn_get(oo, &out, 1, 2, "out") < 0) {
+        PyBuffer_Release(&a);
+        PyBuffer_Release(&b);
+        return NULL;
+    }
+    if (XN_SHAPE(b, 1) != XN_SHAPE(a, 1) || XN_SHAPE(out, 0) != XN_SHAPE(a, 0) ||
+        XN_SHAPE(out, 1) != XN_SHAPE(b, 0)) {
+        PyErr_Format(PyExc_ValueError, "shapes do not fit: a [%zd, %zd], b [%zd, %zd], out "
+                     "[%zd, %zd]", XN_SHAPE(a, 0), XN_SHAPE(a, 1), XN_SHAPE(b, 0),
+                     XN_SHAPE(b, 1), XN_SHAPE(out, 0), XN_SHAPE(out, 1));
+        goto done;
+    }
+    if (xn_check_k(k, XN_SHAPE(a, 1), &out) < 0)
+        goto done;
+    memset(&g, 0, sizeof(g));
+    g.isa = isa;
+    g.a = (const uint64_t *)a.buf;
+    g.b = (const uint64_t *)b.buf;
+    g.out = out.buf;
+    g.m = XN_SHAPE(a, 0);
+    g.n = XN_SHAPE(b, 0);
+    g.w = XN_SHAPE(a, 1);
+    g.lda = g.ldb = g.w;
+    g.ldo_i = g.n;
+    g.ldo_j = 1;
+    g.k = (int64_t)k;
+    g.out64 = out.itemsize == 8;
+    if (threads < 1)
+        threads = 1;
+    if (g.m == 0 || g.n == 0) {
+        ret = Py_NewRef(Py_None);
+        goto done;
+    }
+    if (g.w == 0) {
+        memset(out.buf, 0, (size_t)out.len);
+        ret = Py_NewRef(Py_None);
+        goto done;
+    }
+    if (g.w < XN_SMALL_W && !(XN_PANEL_MIN_W < XN_SMALL_W && isa->gemm_panel != NULL &&
+                              g.w >= XN_PANEL_MIN_W)) {
+        if (g.w > 1) {
+            Py_ssize_t j, q;
+            bt = (uint64_t *)malloc((size_t)(g.n * g.w) * sizeof(uint64_t));
+            if (bt == NULL) {
+                PyErr_NoMemory();
+                goto done;
+            }
+            for (j = 0; j < g.n; j++)
+                for (q = 0; q < g.w; q++)
+                    bt[q * g.n + j] = g.b[j * g.w + q];
+            g.bt = bt;
+        } else {
+            g.bt = g.b;
+        }
+        g.split_rows = 1;
+        Py_BEGIN_ALLOW_THREADS
+        xn_parallel(xn_gemm_small_part, &g, g.m, 1, threads);
+        Py_END_ALLOW_THREADS
+    } else {
+        if (g.n < 4 && g.m > g.n) { /* one tall column block: swap roles so tiles fill */
+            const uint64_t *t = g.a;
+            Py_ssize_t s = g.m;
+            g.a = g.b;
+            g.b = t;
+            g.m = g.n;
+            g.n = s;
+            g.ldo_i = 1;
+            g.ldo_j = XN_SHAPE(b, 0);
+        }
+        g.split_rows = g.m >= g.n;
+        Py_BEGIN_ALLOW_THREADS
+        if (isa->gemm_panel != NULL && XN_USE_PANEL)
+            xn_parallel(xn_gemm_panel_part, &g, g.split_rows ? g.m : g.n,
+                        g.split_rows ? 8 : 16, threads);
+        else
+            xn_parallel(xn_gemm_blocked_part, &g, g.split_rows ? g.m : g.n, 4, threads);
+        Py_END_ALLOW_THREADS
+    }
+    ret = Py_NewRef(Py_None);
+done:
+    free(bt);
+    PyBuffer_Release(&a);
+    PyBuffer_Release(&b);
+    PyBuffer_Release(&out);
+    return ret;
+}
+
+/* Shared by xnodr and xnidr: buffers x, y, out with the given dimensions, checked. */
+static PyObject *xn_caps_call(PyObject *args, PyObject *kwargs, int odr)
+{
+    static char *kwlist[] = {"x", "y", "k", "out", "threads", "isa", NULL};
+    PyObject *xo, *yo, *oo;
+    long long k;
+    int threads = 1, ok;
+    const char *isa_name = NULL;
+    const xn_isa *isa;
+    Py_buffer x, y, out;
+    xn_caps_job g;
+    Py_ssize_t bsz, total;
+    PyObject *ret = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, odr ? "OOLO|iz:xnodr" : "OOLO|iz:xnidr",
+                                     kwlist, &xo, &yo, &k, &oo, &threads, &isa_name))
+        return NULL;
+    if (xn_pick_isa(isa_name, &isa) < 0)
+        return NULL;
+    if (xn_get(xo, &x, 0, 4, "x") < 0)
+        return NULL;
+    if (xn_get(yo, &y, 0, odr ? 4 : 3, "y") < 0) {
+        PyBuffer_Release(&x);
+        return NULL;
+    }
+    if (xn_get(oo, &out, 1, odr ? 4 : 3, "out") < 0) {
+        PyBuffer_Release(&x);
+        PyBuffer_Release(&y);
+        return NULL;
+    }
+    memset(&g, 0, sizeof(g));
+    g.isa = isa;
+    g.x = (const uint64_t *)x.buf;
+    g.y = (const uint64_t *)y.buf;
+    g.out = out.buf;
+    g.k = (int64_t)k;
+    g.out64 = out.itemsize == 8;
+    g.bsz = bsz = XN_SHAPE(x, 0);
+    g.n = XN_SHAPE(x, 1);
+    g.w = XN_SHAPE(x, 3);
+    if (odr) { /* x [B, N, ma, W], y [N, M, E, W], out [B, N, M, E] */
+        g.m = XN_SHAPE(y, 1);
+        g.e = XN_SHAPE(y, 2);
+        g.ma = XN_SHAPE(x, 2);
+        ok = XN_SHAPE(y, 0) == g.n && (g.ma == 1 || g.ma == g.m) && XN_SHAPE(y, 3) == g.w &&
+             XN_SHAPE(out, 0) == bsz && XN_SHAPE(out, 1) == g.n && XN_SHAPE(out, 2) == g.m &&
+             XN_SHAPE(out, 3) == g.e;
+    } else { /* x [B, N, M, W], y [B, M, W], out [B, N, M] */
+        g.m = XN_SHAPE(x, 2);
+        ok = XN_SHAPE(y, 0) == bsz && XN_SHAPE(y, 1) == g.m && XN_SHAPE(y, 2) == g.w &&
+             XN_SHAPE(out, 0) == bsz && XN_SHAPE(out, 1) == g.n && XN_SHAPE(out, 2) == g.m;
+    }
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, odr ? "xnodr: shapes do not fit x [B, N, 1 or M, W], "
+                                                "y [N, M, E, W], out [B, N, M, E]"
+                                              : "xnidr: shapes do not fit x [B, N, M, W], "
+                                                "y [B, M, W], out [B, N, M]");
+        goto done;
+    }
+    if (xn_check_k(k, g.w, &out) < 0)
+        goto done;
+    total = bsz * g.n;
+    if (threads < 1)
+        threads = 1;
+    if (g.w == 0) {
+        memset(out.buf, 0, (size_t)out.len);
+    } else if (total > 0 && odr && g.w >= XN_SMALL_W) { /* GEMM tiles, split over N */
+        Py_BEGIN_ALLOW_THREADS
+        xn_parallel(xn_xnodr_blocked_part, &g, g.n, 1, threads);
+        Py_END_ALLOW_THREADS
+    } else if (total > 0) {
+        Py_BEGIN_ALLOW_THREADS
+        xn_parallel(odr ? xn_xnodr_part : xn_xnidr_part, &g, total, 1, threads);
+        Py_END_ALLOW_THREADS
+    }
+    ret = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&x);
+    PyBuffer_Release(&y);
+    PyBuffer_Release(&out);
+    return ret;
+}
+
+PyDoc_STRVAR(xnodr_doc,
+             "xnodr(x, y, k, out, threads=1, isa=None)\n--\n\n"
+             "XnODR's LP_out (Table 2 step 5): out[b, n, m, e] = k - 2 * sum_q popcount(\n"
+             "x[b, n, m or 0, q] ^ y[n, m, e, q]). x [B, N, 1 or M, W], y [N, M, E, W] uint64;\n"
+             "out [B, N, M, E] int32 or int64. Arguments as in gemm.");
+
+static PyObject *xn_py_xnodr(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    (void)self;
+    return xn_caps_call(args, kwargs, 1);
+}
+
+PyDoc_STRVAR(xnidr_doc,
+             "xnidr(x, y, k, out, threads=1, isa=None)\n--\n\n"
+             "XnIDR's agreement (Table 3 step 10): out[b, n, m] = k - 2 * sum_q popcount(\n"
+             "x[b, n, m, q] ^ y[b, m, q]). x [B, N, M, W], y [B, M, W] uint64; out [B, N, M]\n"
+             "int32 or int64. Arguments as in gemm.");
+
+static PyObject *xn_py_xnidr(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    (void)self;
+    return xn_caps_call(args, kwargs, 0);
+}
+
+static PyMethodDef xn_methods[] = {
+    {"gemm", (PyCFunction)(void (*)(void))xn_py_gemm, METH_VARARGS | METH_KEYWORDS, gemm_doc},
+    {"xnodr", (PyCFunction)(void (*)(void))xn_py_xnodr, METH_VARARGS | METH_KEYWORDS, xnodr_doc},
+    {"xnidr", (PyCFunction)(void (*)(void))xn_py_xnidr, METH_VARARGS | METH_KEYWORDS, xnidr_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static int xn_exec(PyObject *mod)
+{
+    PyObject *isas;
+    int i;
+    xn_detect();
+    isas = PyTuple_New(0);
+    if (isas == NULL)
+        return -1;
+    for (i = 0; i < XN_N_ISA; i++) {
+        PyObject *name;
+        if (!xn_supported[i])
+            continue;
+        name = PyUnicode_FromString(xn_all[i]->name);
+        if (name == NULL || _PyTuple_Resize(&isas, PyTuple_GET_SIZE(isas) + 1) < 0) {
+            Py_XDECREF(name);
+            Py_XDECREF(isas);
+            return -1;
+        }
+        PyTuple_SET_ITEM(isas, PyTuple_GET_SIZE(isas) - 1, name);
+    }
+    if (PyModule_AddObject(mod, "isas", isas) < 0) {
+        Py_DECREF(isas);
+        return -1;
+    }
+    if (PyModule_AddStringConstant(mod, "isa", xn_best->name) < 0)
+        return -1;
+    return PyModule_AddIntConstant(mod, "threads_supported",
+#ifdef XN_PTHREADS
+                                   1
+#else
+                                   0
+#endif
+    );
+}
+
+static PyModuleDef_Slot xn_slots[] = {
+    {Py_mod_exec, (void *)xn_exec},
+    {0, NULL},
+};
+
+PyDoc_STRVAR(xn_doc,
+             "Compiled XNOR-popcount kernels on packed uint64 words (see xncost.kernels.packed).\n\n"
+             "isa: the instruction set used by default; isas: every one this CPU can run.");
+
+static struct PyModuleDef xn_module = {
+    PyModuleDef_HEAD_INIT, "_xnor", xn_doc, 0, xn_methods, xn_slots, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__xnor(void)
+{
+    return PyModuleDef_Init(&xn_module);
+}
