@@ -69,8 +69,8 @@ def test_table5_csv_statuses(tmp_path):
 def test_reports_are_byte_identical_and_committed(tmp_path):
     for number in (5, 7, 9):
         a, b = tmp_path / "a", tmp_path / "b"
-        run(f"table{number}", "--format", "csv", "--out", str(a))
-        run(f"table{number}", "--format", "csv", "--out", str(b))
+        assert run(f"table{number}", "--format", "csv", "--out", str(a)).exit_code == 0
+        assert run(f"table{number}", "--format", "csv", "--out", str(b)).exit_code == 0
         for ext in ("md", "csv"):
             name = f"table{number}.{ext}"
             assert (a / name).read_bytes() == (b / name).read_bytes()
@@ -167,6 +167,9 @@ BAD = [
     ("table5", "--format", "pdf"),
     ("table7", "--bogus"),
     ("table6",),
+    ("table7", "--measure"),
+    ("cost", "xnodr", "--word-bits", "8192"),
+    ("cost", "xnodr", "--caps-in", "100000000", "--measure"),
 ]
 
 
@@ -186,6 +189,24 @@ def test_unwritable_out_dir_leaves_nothing(tmp_path):
     blocker.write_text("x")
     r = run("table5", "--out", str(blocker / "sub"))
     assert r.exit_code == 2 and "cannot write" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+@pytest.mark.parametrize("blocked", ["table5.md", "table5.csv"])
+def test_a_failed_report_write_leaves_no_partial_report(tmp_path, blocked):
+    (tmp_path / blocked).mkdir()
+    r = run("table5", "--out", str(tmp_path))
+    assert r.exit_code == 2 and r.stderr.startswith("xncost: error: cannot write")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [blocked]
+
+
+@pytest.mark.parametrize("target", ["dir", "file/x.json"])
+def test_cost_out_that_cannot_be_a_file(tmp_path, target):
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "file").write_text("x")
+    r = run("cost", "xnodr", "--format", "json", "--out", str(tmp_path / target))
+    assert r.exit_code == 2 and r.stdout == ""
+    assert "\n" not in r.stderr.strip() and "Traceback" not in r.stderr
 
 
 def test_table5_does_not_import_torch_sympy_or_pandas(tmp_path):

@@ -144,7 +144,7 @@ class Breakdown:
         import pandas as pd
 
         rows = self.to_dict()["steps"]
-        return pd.DataFrame(rows).set_index("name")
+        return pd.DataFrame(rows, dtype=object).set_index("name")
 
 
 def _macs_flops(conv: Convention, macs: Any) -> Any:
@@ -153,6 +153,8 @@ def _macs_flops(conv: Convention, macs: Any) -> Any:
 
 def _contraction_flops(conv: Convention, outputs: Any, length: Any) -> Any:
     """`outputs` dot products of `length`: 2 per MAC, `single_mac_flops` when length is 1."""
+    if conv.single_mac_flops == conv.flops_per_mac:
+        return outputs * conv.flops_per_mac * length
     return outputs * if_one(length, conv.single_mac_flops, conv.flops_per_mac * length)
 
 

@@ -50,6 +50,11 @@ def table(number: int, measure: bool = False) -> Table:
     """Table 5, 7 or 9; with `measure`, the measured column comes from the reference models."""
     if not measure:
         return build_table(number)
+    if number == 7:
+        raise XncostError(
+            "Table 7 holds Speed Up ratios of Eqs. 12 and 15, not counts: nothing to measure "
+            "(count the layers with `xncost cost LAYER --measure`, time them with `xncost bench`)"
+        )
     from xncost.profile.tables import table_measurer
 
     return build_table(number, table_measurer(number))

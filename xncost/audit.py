@@ -882,10 +882,9 @@ def audit_markdown() -> str:
 
 def write_audit(out_dir: str | Path = "reports") -> Path:
     """Write `DIR/audit.md` atomically."""
-    from xncost.sweep import write_atomic_bytes
+    from xncost.files import write_atomic
 
-    data = audit_markdown().encode("utf-8")
-    return write_atomic_bytes(Path(out_dir) / "audit.md", lambda f: f.write(data))
+    return write_atomic(Path(out_dir) / "audit.md", audit_markdown())
 
 
 __all__ = [

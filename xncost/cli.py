@@ -16,7 +16,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from xncost.commands.common import Fmt, breakdown_from_options, emit, emit_rich
+from xncost.commands.common import Fmt, breakdown_from_options, emit, emit_result, emit_rich
 from xncost.errors import XncostError
 
 _CLICK_ERRORS: tuple[type[Exception], ...] = (click.ClickException,)
@@ -46,6 +46,8 @@ class OneLineErrors(TyperGroup):
             _fail(str(e))
         except BrokenPipeError:
             sys.exit(1)
+        except OSError as e:  # a backstop: file errors should already be XncostErrors
+            _fail(f"{e.filename or 'I/O'}: {e.strerror or e}")
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
@@ -79,11 +81,11 @@ class Conv(str, Enum):
 def _table_command(number: int, fmt: Fmt, out: Path, measure: bool) -> None:
     from xncost import render
     from xncost.api import table
+    from xncost.files import write_atomic_many
 
     t = table(number, measure=measure)
     md, csv_text = render.table_markdown(t), render.table_csv(t)
-    render.write_atomic(out / f"table{number}.md", md)
-    render.write_atomic(out / f"table{number}.csv", csv_text)
+    write_atomic_many({out / f"table{number}.md": md, out / f"table{number}.csv": csv_text})
     if fmt is Fmt.table:
         emit_rich(render.table_rich(t))
     else:
@@ -158,15 +160,12 @@ def cost_cmd(
     )
     measured = measure_layer_totals(b) if measure else None
     if fmt is Fmt.table:
-        emit_rich(render.breakdown_rich(b, measured))
         text = render.breakdown_markdown(b, measured)
-    else:
-        text = {Fmt.md: render.breakdown_markdown, Fmt.json: render.breakdown_json}.get(
-            fmt, lambda x, _m: render.breakdown_csv(x)
-        )(b, measured)
-        emit(text)
-    if out is not None:
-        render.write_atomic(out, text)
+        emit_result(text, out, rich=render.breakdown_rich(b, measured))
+        return
+    writers = {Fmt.md: render.breakdown_markdown, Fmt.json: render.breakdown_json}
+    text = writers[fmt](b, measured) if fmt in writers else render.breakdown_csv(b)
+    emit_result(text, out)
 
 
 @app.command("formulas")

@@ -19,6 +19,8 @@ from dataclasses import dataclass, replace
 from xncost.errors import XncostError
 from xncost.exact import is_power_of_two
 
+MAX_WORD_BITS = 4096  # wider than any SIMD register; keeps BOPs/word decimals short
+
 
 @dataclass(frozen=True)
 class Convention:
@@ -43,6 +45,8 @@ class Convention:
         """The same convention with another word size (a power of two, so BOPs/word is exact)."""
         if not isinstance(word_bits, int) or not is_power_of_two(word_bits):
             raise XncostError(f"word size must be a power of two, got {word_bits!r}")
+        if word_bits > MAX_WORD_BITS:
+            raise XncostError(f"word size must be at most {MAX_WORD_BITS} bits, got {word_bits}")
         return replace(self, word_bits=word_bits)
 
 

@@ -14,6 +14,7 @@ written atomically.
 
 from __future__ import annotations
 
+import io
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import numpy as np
 from xncost.conventions import Convention, get_convention
 from xncost.errors import XncostError
 from xncost.evaluate import evaluate, evaluate_fc
+from xncost.files import write_atomic
 from xncost.formulas import (
     eq12_corrected,
     eq12_speedup,
@@ -30,7 +32,7 @@ from xncost.formulas import (
     eq15_speedup,
     word_bound,
 )
-from xncost.sweep import BreakEven, write_atomic_bytes
+from xncost.sweep import BreakEven
 
 INSTALL_HINT = "plots need matplotlib: pip install xncost[plot] (or pass --no-plots)"
 LABELS = {"dr": "DR", "xnodr": "XnODR", "xnidr": "XnIDR", "fc": "FC head"}
@@ -56,9 +58,9 @@ def _figure(width: float = 7.5, height: float = 5.0) -> Any:
 
 def _save(fig: Any, path: Path) -> Path:
     fig.tight_layout()
-    return write_atomic_bytes(
-        Path(path), lambda f: fig.savefig(f, format="png", metadata={"Software": None})
-    )
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    return write_atomic(Path(path), buf.getvalue())
 
 
 def _fixed_text(fixed: dict[str, int], skip: tuple[str, ...]) -> str:

@@ -9,15 +9,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
-import tempfile
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 from xncost.accounting import Breakdown
-from xncost.errors import XncostError
 from xncost.exact import exact_str, normalize
 from xncost.paper import METRIC_LABELS, MODEL_LABELS
 from xncost.shapes import SETTINGS
@@ -28,31 +24,6 @@ _RAW_RE = re.compile(r'"\\u0000raw:([^"]*)"')
 
 
 # ----------------------------------------------------------------------------- files
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
-    """Write `text` to `path` via a temporary file in the same directory and a rename."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as e:
-        raise XncostError(f"cannot write {path}: {e.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 # ----------------------------------------------------------------------------- JSON

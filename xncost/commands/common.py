@@ -31,6 +31,19 @@ def emit_rich(renderable: Any) -> None:
     Console(width=None if sys.stdout.isatty() else 220).print(renderable)
 
 
+def emit_result(text: str, out: Any = None, rich: Any = None) -> None:
+    """Write `text` to the file `out` first (so a failed write prints nothing), then print
+    `rich` if given (the table format) or `text`."""
+    if out is not None:
+        from xncost.files import write_atomic
+
+        write_atomic(out, text)
+    if rich is not None:
+        emit_rich(rich)
+    else:
+        emit(text)
+
+
 def breakdown_from_options(
     layer: str,
     *,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from xncost.commands.common import Fmt, emit, emit_rich
+from xncost.commands.common import Fmt, emit, emit_result, emit_rich
 
 
 class Convention(str, Enum):
@@ -23,6 +23,7 @@ class Convention(str, Enum):
 
 def _table_command(number: int, fmt: Fmt, out: Path) -> None:
     from xncost import render
+    from xncost.files import write_atomic_many
     from xncost.profile.wholemodel import (
         build_whole_table,
         whole_table_json,
@@ -32,8 +33,7 @@ def _table_command(number: int, fmt: Fmt, out: Path) -> None:
 
     wt = build_whole_table(number, progress=True)
     md, csv_text = whole_table_markdown(wt), render.table_csv(wt.table)
-    render.write_atomic(out / f"table{number}.md", md)
-    render.write_atomic(out / f"table{number}.csv", csv_text)
+    write_atomic_many({out / f"table{number}.md": md, out / f"table{number}.csv": csv_text})
     if fmt is Fmt.table:
         emit_rich(whole_table_rich(wt))
     else:
@@ -65,7 +65,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Whole-network cost per layer: float MACs/FLOPs, BOPs, XNOR FLOPs, 1-bit params,
         memory and XNOR-Net's Eq. 9 speed-up."""
-        from xncost import render
         from xncost.profile import summary as sm
 
         shape = None if input_shape is None else sm.parse_input_shape(input_shape)
@@ -77,15 +76,10 @@ def register(app: typer.Typer) -> None:
             variant=variant,
         )
         if fmt is Fmt.table:
-            emit_rich(sm.summary_rich(s))
-            text = sm.summary_markdown(s)
-        else:
-            text = {Fmt.md: sm.summary_markdown, Fmt.csv: sm.summary_csv}.get(fmt, sm.summary_json)(
-                s
-            )
-            emit(text)
-        if out is not None:
-            render.write_atomic(out, text)
+            emit_result(sm.summary_markdown(s), out, rich=sm.summary_rich(s))
+            return
+        writers = {Fmt.md: sm.summary_markdown, Fmt.csv: sm.summary_csv}
+        emit_result(writers.get(fmt, sm.summary_json)(s), out)
 
     @app.command("table4")
     def table4_cmd(fmt: Fmt = FORMAT_OPT, out: Path = OUT_DIR_OPT) -> None:

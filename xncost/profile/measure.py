@@ -90,6 +90,27 @@ def build_layer(layer: str, shape: Any) -> tuple[nn.Module, torch.Tensor]:
     return classes[layer](n, m, d, e, r), torch.randn(batch, n, d)
 
 
+MAX_ELEMENTS = 2**27  # the largest tensor a measurement may build (512 MiB of float32)
+
+
+def _check_size(layer: str, shape: Any) -> None:
+    """Refuse shapes whose reference layer would not fit in memory (one clear error)."""
+    if layer == "fc":
+        dims = tuple(getattr(shape, "dims", ()))
+        biggest = max((a * b for a, b in zip(dims[:-1], dims[1:], strict=False)), default=0)
+        biggest = max(biggest, _positive(shape, "batch") * max(dims, default=0))
+    else:
+        n, m, d, e, b = (
+            _positive(shape, a) for a in ("caps_in", "caps_out", "dim_in", "dim_out", "batch")
+        )
+        biggest = max(n * m * d * e, b * n * m * max(d, e))
+    if biggest > MAX_ELEMENTS:
+        raise XncostError(
+            f"shape too large to measure: a tensor of {biggest:,} elements "
+            f"(limit {MAX_ELEMENTS:,}); the analytic counts need no measurement"
+        )
+
+
 def _fold_relus(steps: dict[str, StepCount]) -> dict[str, StepCount]:
     """Add the counts of leaf `relu{i}` into step `fc{i}` (the layer it follows)."""
     out = {k: v for k, v in steps.items() if not k.startswith("relu")}
@@ -136,6 +157,7 @@ def measure_layer(
         raise XncostError(f"unknown convention {convention!r} (known: {', '.join(CONVENTIONS)})")
     if method == "dispatch" and convention != "ops":
         raise XncostError("the dispatch counter counts the 'ops' convention only")
+    _check_size(layer, shape)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model, x = build_layer(layer, shape)
