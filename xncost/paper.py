@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
+import sys
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -85,9 +86,15 @@ def parse_printed(text: str) -> Printed:
 
 
 def reference_dir() -> Path:
-    """`reference/` of the source tree (or $XNCOST_REFERENCE)."""
+    """The transcribed tables: $XNCOST_REFERENCE, else `reference/` of the source tree (editable
+    installs), else `<prefix>/share/xncost/reference` (where a wheel installs them)."""
     env = os.environ.get("XNCOST_REFERENCE")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "reference"
+    if env:
+        return Path(env)
+    source = Path(__file__).resolve().parent.parent / "reference"
+    if source.is_dir():
+        return source
+    return Path(sys.prefix) / "share" / "xncost" / "reference"
 
 
 @dataclass(frozen=True)
