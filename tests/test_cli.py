@@ -47,7 +47,12 @@ def test_tables_every_format(tmp_path, number, fmt):
     if fmt == "csv":
         assert r.stdout == (tmp_path / f"table{number}.csv").read_text()
     if fmt == "json":
-        assert len(json.loads(r.stdout)["cells"]) == len(rows)
+        cells = json.loads(r.stdout)["cells"]
+        assert len(cells) == len(rows)
+        for cell, row in zip(cells, rows, strict=True):
+            assert cell["measured"] is None and isinstance(cell["table"], int)
+            if row["metric"] in ("total_flops", "xnor_bops", "binarization_flops"):
+                assert cell["xncost"] == int(row["xncost"]) and isinstance(cell["xncost"], int)
 
 
 def test_table5_csv_statuses(tmp_path):

@@ -17,7 +17,7 @@ from xncost.accounting import Breakdown
 from xncost.exact import exact_str, normalize
 from xncost.paper import METRIC_LABELS, MODEL_LABELS
 from xncost.shapes import SETTINGS
-from xncost.tables import CSV_COLUMNS, Cell, Table
+from xncost.tables import COUNT_METRICS, CSV_COLUMNS, Cell, Table
 
 _RAW = "\x00raw:"
 _RAW_RE = re.compile(r'"\\u0000raw:([^"]*)"')
@@ -119,7 +119,7 @@ def table_markdown(table: Table) -> str:
     out = [
         f"# {table.title}",
         "",
-        "Values are xncost's (sympy formulas, `paper` convention) in the paper's units; "
+        "Values are xncost's (its formulas, `paper` convention) in the paper's units; "
         "where the paper prints another value it follows in parentheses. "
         f"{_summary(table)}.",
         "",
@@ -148,13 +148,23 @@ def table_csv(table: Table) -> str:
     return buf.getvalue()
 
 
+def _cell_json(c: Cell) -> dict[str, Any]:
+    """A cell with numbers as JSON numbers: counts exact, ratios as floats, no value -> null."""
+    row: dict[str, Any] = dict(c.row())
+    row["table"] = int(c.table)
+    row["paper"] = None if c.paper is None else Fraction(c.paper.value)
+    row["xncost"] = c.xncost if c.metric in COUNT_METRICS else Fraction(c.xncost)
+    row["measured"] = c.measured
+    return row
+
+
 def table_json(table: Table) -> str:
     return dumps(
         {
             "table": table.number,
             "title": table.title,
             "summary": table.counts(),
-            "cells": [c.row() for c in table.cells],
+            "cells": [_cell_json(c) for c in table.cells],
             "notes": list(table.notes),
         }
     )
