@@ -259,3 +259,16 @@ def test_memory_and_speedup_fields():
     assert s.eq9 == Fraction(64 * 8, 72) and s.word_bound == 8
     assert s.from_steps == Fraction(2 * 8 * 64, 3)  # 2 FLOPs/MAC x D over 3/64 per output
     assert breakdown("dr", MOBILE).speedup is None
+
+
+def test_exact_text_of_fractions_keeps_every_digit():
+    from xncost.exact import exact_str
+
+    assert exact_str(Fraction(10**30 * 64 + 1, 64)) == "1000000000000000000000000000000.015625"
+    assert exact_str(Fraction(-3, 4)) == "-0.75"
+    assert exact_str(Fraction(25641, 64)) == "400.640625"
+    assert exact_str(Fraction(1, 3)) == "1/3"
+    assert exact_str(Fraction(6, 3)) == "2"
+    big = Fraction(2**200 + 1, 2**70)
+    whole, frac = exact_str(big).split(".")
+    assert Fraction(int(whole)) + Fraction(int(frac), 10 ** len(frac)) == big

@@ -90,6 +90,9 @@ BAD = [
     ["--shape", "2x2x2", "--format", "yaml"],
     ["--shape", "2x2x2", "--repeat", "0"],
     ["--shape", "2x2x2", "--threads", "0"],
+    ["--shape", "2x2x2", "--min-time", "nan"],
+    ["--shape", "2x2x2", "--min-time", "inf"],
+    ["--shape", "2x2x2", "--min-time", "-1"],
 ]
 
 
@@ -169,6 +172,13 @@ def test_measure_returns_paired_ratios_of_the_given_callables():
     assert row["speedup_min"] <= row["measured_speedup"] <= row["speedup_max"]
     assert row["float_iqr_s"] >= 0 and row["binary_iqr_s"] >= 0
     assert row["dot_length"] == 16 and row["theoretical_equation"] == "15"
+
+
+@pytest.mark.parametrize("min_time", [float("nan"), float("inf"), -1.0])
+def test_measure_rejects_a_non_finite_or_negative_min_time(min_time):
+    case = kb.make_case("gemm", kb.GemmShape(3, 20, 4))
+    with pytest.raises(XncostError, match="min_time"):
+        kb.measure(case, repeat=1, min_time=min_time)
 
 
 def test_outputs_are_int32_like_the_float32_baseline():

@@ -1,5 +1,7 @@
 """Vectorised exact evaluation (xncost.evaluate) against single `breakdown()` calls."""
 
+import decimal
+from decimal import Decimal
 from fractions import Fraction
 
 import numpy as np
@@ -133,11 +135,14 @@ def test_word_size_is_honoured():
     assert ev.totals(0) == b.totals and ev.word_bits == 32
 
 
-def test_quotient_text_is_exact():
-    nums = np.array([0, 1, 63, 64, 65, 10**15 + 3], dtype=np.int64)
-    assert quotient_text(5, nums, 64) == [
-        exact_str(5 + Fraction(int(n), 64)) for n in nums.tolist()
-    ]
+@pytest.mark.parametrize("word", [64, 4096, 2**40])
+def test_quotient_text_is_exact(word):
+    """Exact for any power-of-two word; a 2**40-bit word must not build per-remainder tables."""
+    nums = np.array([0, 1, 63, 64, 65, 4097, 10**15 + 3], dtype=np.int64)
+    with decimal.localcontext(prec=100):  # k / 2**j has at most j decimals: exact here
+        expected = [format((5 + Decimal(n) / word).normalize(), "f") for n in nums.tolist()]
+    assert quotient_text(5, nums, word) == expected
+    assert quotient_text(0, nums[:6], 64) == [exact_str(Fraction(n, 64)) for n in nums[:6].tolist()]
 
 
 @pytest.mark.parametrize(

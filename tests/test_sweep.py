@@ -34,7 +34,7 @@ def rows_of(path):
     "text,values",
     [
         ("8:4096", tuple(2**k for k in range(3, 13))),
-        ("3:100", (4, 8, 16, 32, 64)),
+        ("4:64", (4, 8, 16, 32, 64)),
         ("1:1", (1,)),
         ("4:16:4", (4, 8, 12, 16)),
         ("5:6:10", (5,)),
@@ -54,6 +54,14 @@ def test_parse_range(text, values):
 def test_bad_ranges(text):
     with pytest.raises(XncostError):
         parse_range(text, "caps-in")
+
+
+@pytest.mark.parametrize("text", ["3:9", "3:100", "8:9", "8,6:64"])
+def test_power_of_two_range_rejects_other_endpoints(text):
+    """`3:9` would silently mean 4,8: it is refused, pointing at a:b:step and lists."""
+    with pytest.raises(XncostError, match=r"not one; use a:b:step .* list") as e:
+        parse_range(text, "caps-in")
+    assert "--caps-in" in str(e.value) and "\n" not in str(e.value)
 
 
 def test_grid_order_defaults_and_limit():
@@ -197,6 +205,10 @@ def test_missing_matplotlib_is_one_clear_error(tmp_path, monkeypatch):
         ("sweep", "xnidr", "--convention", "macs"),
         ("sweep", "xnidr", "--fc-dims", "3"),
         ("sweep", "xnidr", "--word-bits", "48"),
+        ("sweep", "xnidr", "--word-bits", "8192"),
+        ("sweep", "xnidr", "--word-bits", "4294967296"),
+        ("sweep", "xnidr", "--word-bits", str(2**70)),
+        ("sweep", "xnidr", "--caps-in", "3:9"),
     ],
 )
 def test_bad_sweep_input_one_line_exit_2(tmp_path, args):
@@ -213,3 +225,41 @@ def test_parquet_skipped_with_a_note_without_pyarrow(tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     assert "Parquet skipped: pyarrow is not installed" in r.stdout
     assert (tmp_path / "sweep_dr.csv").exists() and not (tmp_path / "sweep_dr.parquet").exists()
+
+
+def test_word_bits_4096_is_exact(tmp_path):
+    """The largest allowed word: BOPs / 4096 rendered exactly (12 decimals)."""
+    r = run("sweep", "xnidr", "--caps-in", "8:64", "--dim-out", "3,16,100", "--word-bits", "4096",
+            "--vs", "fc", "--no-plots", "--out", str(tmp_path))  # fmt: skip
+    assert r.exit_code == 0, r.output
+    rows = rows_of(tmp_path / "sweep_xnidr.csv")
+    assert len(rows) == 12
+    for row in rows:
+        shape = CapsShape(int(row["caps_in"]), 10, 8, int(row["dim_out"]), 3, 1)
+        totals = breakdown("xnidr", shape, "paper", 4096).totals
+        assert Fraction(row["xnor_flops"]) == Fraction(int(row["xnor_bops"]), 4096)
+        assert Fraction(row["flops"]) == totals["flops"]
+        assert int(row["xnor_bops"]) == totals["xnor_bops"]
+
+
+def test_break_even_formula_states_the_fixed_values(tmp_path):
+    r = run("sweep", "xnodr", "--caps-in", "8:32", "--caps-out", "12", "--dim-in", "4",
+            "--iterations", "2", "--batch", "3", "--no-plots", "--out", str(tmp_path))  # fmt: skip
+    assert r.exit_code == 0, r.output
+    lines = [line for line in r.stdout.splitlines() if line.startswith("break-even")]
+    assert {line.split(":")[0] for line in lines} == {
+        "break-even xnodr = fc",
+        "break-even xnodr = dr",
+    }
+    for line in lines:
+        assert "(at caps_out=12, dim_in=4, iterations=2, batch=3" in line, line
+    fc_line = next(line for line in lines if "= fc" in line)
+    assert "N* = " in fc_line and "fc dims 1280,512,256,128,10)" in fc_line
+
+
+def test_output_file_that_is_a_directory_is_one_error(tmp_path):
+    (tmp_path / "sweep_dr.csv").mkdir()
+    r = runner.invoke(main_app, ["sweep", "dr", "--no-plots", "--out", str(tmp_path)])
+    assert r.exit_code == 2, r.output
+    assert r.stderr.startswith("xncost: error: cannot write") and "sweep_dr.csv" in r.stderr
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

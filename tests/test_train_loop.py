@@ -226,7 +226,7 @@ def test_results_append_never_overwrite(tmp_path: Path) -> None:
     assert header == "head,backbone,dataset,epochs,seed,accuracy,params,head_flops,seconds"
     md = (tmp_path / "validation.md").read_text()
     assert "| dr |" in md and "| xnidr |" in md and "75.00%" in md
-    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     (tmp_path / "validation.csv").write_text("a,b\n1,2\n")
     with pytest.raises(XncostError, match="unexpected columns"):
         results.append_result(tmp_path, row)
@@ -269,3 +269,67 @@ def test_cli_train_appends_rows(tmp_path: Path) -> None:
         app, ["train", "--head", "dr", "--dataset", "mnist", "--out", str(tmp_path)]
     )
     assert isinstance(bad.exception, XncostError) and "--data-dir" in str(bad.exception)
+
+
+def _no_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(*args: object, **kwargs: object) -> None:
+        raise AssertionError("training started before the output was checked")
+
+    monkeypatch.setattr(loop, "load_dataset", fail)
+    monkeypatch.setattr(loop, "build_model", fail)
+
+
+def _bad_outputs(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    """Output directories that must be refused, and a fragment of the error."""
+    a_file = tmp_path / "afile"
+    a_file.write_text("x")
+    header = ",".join(results.COLUMNS)
+    cases = {
+        "out is a file": (a_file, "not a directory"),
+        "out under a file": (a_file / "sub", "not a directory"),
+        "bad columns": (tmp_path / "cols", "unexpected columns"),
+        "malformed row": (tmp_path / "row", "malformed row on line 2"),
+        "checkpoints is a file": (tmp_path / "ck", "checkpoints"),
+        "validation.md is a directory": (tmp_path / "md", "validation.md"),
+    }
+    for name in ("cols", "row", "ck", "md"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "cols" / "validation.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "row" / "validation.csv").write_text(f"{header}\nfc,tiny,digits,1\n")
+    (tmp_path / "ck" / "checkpoints").write_text("x")
+    (tmp_path / "md" / "validation.md").mkdir()
+    return cases
+
+
+def test_output_is_checked_before_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _no_training(monkeypatch)
+    for case, (out, fragment) in _bad_outputs(tmp_path).items():
+        cfg = loop.TrainConfig(head="xnidr", epochs=1, out=out)
+        with pytest.raises(XncostError, match=fragment):
+            loop.run_training(cfg, progress=False)
+        assert not (out / "checkpoints").is_dir() or case == "checkpoints is a file", case
+
+
+def test_cli_train_bad_out_is_one_line_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xncost.cli import app
+
+    _no_training(monkeypatch)
+    a_file = tmp_path / "afile"
+    a_file.write_text("x")
+    r = CliRunner().invoke(app, ["train", "--head", "xnidr", "--out", str(a_file)])
+    assert r.exit_code == 2, r.output
+    err = r.stderr.strip()
+    assert err.startswith("xncost: error: ") and "\n" not in err and str(a_file) in err
+    assert a_file.read_text() == "x"
+
+
+def test_checkpoint_write_failure_is_an_xncost_error(tmp_path: Path) -> None:
+    a_file = tmp_path / "afile"
+    a_file.write_text("x")
+    with pytest.raises(XncostError, match="cannot write"):
+        loop.save_checkpoint(a_file / "run.pt", {"epoch": 1})
+    loop.save_checkpoint(tmp_path / "c" / "run.pt", {"epoch": 1})
+    assert _state(tmp_path / "c" / "run.pt") == {"epoch": 1}
+    assert not [p for p in (tmp_path / "c").iterdir() if p.name.startswith(".")]

@@ -32,7 +32,7 @@ import numpy as np
 
 from xncost.conventions import Convention, get_convention
 from xncost.errors import XncostError
-from xncost.exact import exact_str, normalize
+from xncost.exact import normalize
 
 FIELDS = ("caps_in", "caps_out", "dim_in", "dim_out", "iterations", "batch")
 CAPS_LAYERS = ("dr", "xnodr", "xnidr")
@@ -340,16 +340,22 @@ class Evaluation:
         return quotient_text(self.float_flops, self.xnor_bops, self.word_bits)
 
 
-def _fraction_digits(word: int) -> list[str]:
-    return [exact_str(Fraction(k, word))[1:] if k else "" for k in range(word)]
+def _dyadic_digits(k: int, word: int) -> str:
+    """The exact decimal digits of k / word for 0 <= k < word = 2**j ('.640625' for 41/64):
+    k / 2**j = k * 5**j / 10**j, so they are the j digits of k * 5**j, trailing zeros cut."""
+    if not k:
+        return ""
+    j = word.bit_length() - 1
+    return "." + str(k * 5**j).rjust(j, "0").rstrip("0")
 
 
 def quotient_text(whole: Any, num: np.ndarray, word: int) -> list[str]:
-    """Exact text of whole + num / word per row (word a power of two), as `exact_str` gives."""
-    digits = _fraction_digits(word)
+    """Exact text of whole + num / word per row (word a power of two), as `exact_str` gives.
+    Only the remainders that occur are formatted, so the cost does not grow with `word`."""
     q, rem = num // word, num % word
-    ints = q + whole
-    return [f"{a}{digits[b]}" for a, b in zip(ints.tolist(), rem.tolist(), strict=True)]
+    ints, rems = (q + whole).tolist(), rem.tolist()
+    digits = {k: _dyadic_digits(int(k), word) for k in set(rems)}
+    return [f"{a}{digits[b]}" for a, b in zip(ints, rems, strict=True)]
 
 
 def _unsafe_rows(c: CompiledLayer, cols: Sequence[np.ndarray]) -> np.ndarray:

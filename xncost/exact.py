@@ -7,7 +7,6 @@ sympy symbols to produce symbolic expressions, so every number has one definitio
 
 from __future__ import annotations
 
-from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -61,12 +60,14 @@ def exact_str(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, Fraction):
-        den = value.denominator
-        twos = (den & -den).bit_length() - 1
-        if den == 1 << twos:
-            digits = Decimal(value.numerator * 5**twos).scaleb(-twos)
-            return format(digits, "f")
-        return f"{value.numerator}/{value.denominator}"
+        num, den = value.numerator, value.denominator
+        twos = den.bit_length() - 1
+        if den == 1 << twos:  # dyadic: exactly `twos` decimals, computed on integers
+            sign, num = ("-", -num) if num < 0 else ("", num)
+            whole, rest = divmod(num, den)
+            digits = str(rest * 5**twos).rjust(twos, "0").rstrip("0")
+            return f"{sign}{whole}.{digits}"
+        return f"{num}/{den}"
     return str(value)
 
 

@@ -40,8 +40,10 @@ from xncost.evaluate import (
     evaluate_fc,
     evaluation_columns,
     generic_branch,
+    quotient_text,
 )
-from xncost.exact import exact_str, normalize
+from xncost.exact import is_power_of_two
+from xncost.files import FILE_MODE
 from xncost.shapes import CAPS_PRESETS, MOBILENET_FC_DIMS
 
 DEFAULTS: dict[str, int] = CAPS_PRESETS["mobilenet"].as_dict()
@@ -67,8 +69,9 @@ def _int(text: str, what: str) -> int:
 def parse_range(text: str, name: str = "range") -> tuple[int, ...]:
     """Parse a range of positive ints, sorted and without repeats.
 
-    `a:b` the powers of two in [a, b]; `a:b:step` a, a+step, ... <= b; `8,16,32` a list;
-    `160` one value. Comma-separated items may mix the forms (`8:64,100`).
+    `a:b` the powers of two from a to b (both must be powers of two: `3:9` is an error, not
+    4,8); `a:b:step` a, a+step, ... <= b; `8,16,32` a list; `160` one value.
+    Comma-separated items may mix the forms (`8:64,100`).
     """
     if not isinstance(text, str) or not text.strip():
         raise XncostError(f"--{name}: empty range")
@@ -88,10 +91,13 @@ def parse_range(text: str, name: str = "range") -> tuple[int, ...]:
             step = _int(parts[2], what)
             values.update(range(a, b + 1, step))
             continue
-        powers = [1 << k for k in range((a - 1).bit_length(), b.bit_length()) if a <= 1 << k <= b]
-        if not powers:
-            raise XncostError(f"{what}: no power of two between {a} and {b} (use a:b:step)")
-        values.update(powers)
+        odd = [v for v in (a, b) if not is_power_of_two(v)]
+        if odd:
+            raise XncostError(
+                f"{what}: a:b takes the powers of two from a to b, and {odd[0]} is not one; "
+                f"use a:b:step for a linear range or list the values (a,b,c)"
+            )
+        values.update(1 << k for k in range(a.bit_length() - 1, b.bit_length()))
     return tuple(sorted(values))
 
 
@@ -208,16 +214,9 @@ def sweep_columns(
     out = evaluation_columns(ev)
     other = _vs_totals(vs, cols, conv, fc_dims)
     if other is not None:
-        out[f"{vs}_flops"] = _fraction_texts(other[0], other[1], conv.word_bits)
+        out[f"{vs}_flops"] = quotient_text(other[0], other[1], conv.word_bits)
         out[f"ratio_to_{vs}"] = ratio_texts(ev, other)
     return out, int(ev.exact_rows.sum())
-
-
-def _fraction_texts(whole: np.ndarray, bops: np.ndarray, word: int) -> list[str]:
-    return [
-        exact_str(normalize(f + Fraction(b, word)))
-        for f, b in zip(whole.tolist(), bops.tolist(), strict=True)
-    ]
 
 
 def _text_column(values: Any) -> list[str]:
@@ -230,31 +229,20 @@ def _text_column(values: Any) -> list[str]:
 
 
 def _tmp_in(path: Path) -> tuple[int, str]:
+    """A temporary file next to `path` for a streamed write (renamed over `path` when
+    complete), with the permissions `xncost.files` gives new files."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     except OSError as e:
-        raise XncostError(f"cannot write {path}: {e.strerror}") from None
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_atomic_bytes(path: Path, write: Callable[[Any], None]) -> Path:
-    """Call write(binary file) on a temporary file next to `path`, then rename it."""
-    fd, tmp = _tmp_in(path)
+        raise XncostError(f"cannot write {path}: {e.strerror or e}") from None
     try:
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
+        os.fchmod(fd, FILE_MODE)
+    except OSError as e:
+        os.close(fd)
         Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+        raise XncostError(f"cannot write {path}: {e.strerror or e}") from None
+    return fd, tmp
 
 
 @dataclass
@@ -358,14 +346,15 @@ def run_sweep(
         except ImportError:
             want_parquet = False
             result.notes.append("Parquet skipped: pyarrow is not installed")
+    for path in (csv_path, pq_path) if want_parquet else (csv_path,):
+        if path.is_dir():
+            raise XncostError(f"cannot write {path}: it is a directory")
     fd, tmp_csv = _tmp_in(csv_path)
-    os.fchmod(fd, 0o666 & ~_umask())
     tmp_pq = None
     writer = None
     try:
         if want_parquet:
             fd_pq, tmp_pq = _tmp_in(pq_path)
-            os.fchmod(fd_pq, 0o666 & ~_umask())
             os.close(fd_pq)
             bound = _grid_bound(grid, layer, conv, vs, fc_dims)
             writer, schema = _parquet_writer(tmp_pq, names, bound, conv, vs)
@@ -390,12 +379,15 @@ def run_sweep(
             os.replace(tmp_pq, pq_path)
             tmp_pq = None
         os.replace(tmp_csv, csv_path)
-    except BaseException:
+    except BaseException as e:
         if writer is not None:
             writer.close()
         Path(tmp_csv).unlink(missing_ok=True)
         if tmp_pq is not None:
             Path(tmp_pq).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            where = f"{csv_path.parent}/sweep_{layer}.*"
+            raise XncostError(f"cannot write {where}: {e.strerror or e}") from None
         raise
     result.files.append(csv_path)
     if want_parquet:
@@ -417,6 +409,13 @@ class BreakEven:
     points: tuple[tuple[int, Fraction | None], ...]  # (dim_out, exact caps_in or None)
     cheaper_below: bool  # the layer is cheaper than `vs` for caps_in below the break-even
     costlier_without_root: bool  # where no break-even exists, the layer costs more
+    fc_dims: tuple[int, ...] = MOBILENET_FC_DIMS  # the FC head compared with (vs == "fc")
+
+    def held_fixed(self) -> str:
+        """The values the formula and points hold fixed: 'caps_out=10, dim_in=8, ...'."""
+        keys = ("caps_out", "dim_in", "iterations", "batch")
+        text = ", ".join(f"{k}={self.fixed[k]}" for k in keys)
+        return f"{text}, fc dims {','.join(map(str, self.fc_dims))}" if self.vs == "fc" else text
 
     def first_integer(self, root: Fraction) -> int:
         return math.floor(root) + 1 if root == int(root) else math.ceil(root)
@@ -501,7 +500,9 @@ def break_even(
     cheaper_below = all(s > 0 for s in slopes)
     costlier = all(d > 0 for d, (_, r) in zip(diffs[0], points, strict=True) if r is None)
     formula = break_even_formula(layer, vs, fixed, conv, fc_dims)
-    return BreakEven(layer, vs, dict(fixed), formula, tuple(points), cheaper_below, costlier)
+    return BreakEven(
+        layer, vs, dict(fixed), formula, tuple(points), cheaper_below, costlier, tuple(fc_dims)
+    )
 
 
 def break_even_csv(curves: list[BreakEven]) -> str:

@@ -27,8 +27,8 @@ def _range_opt(name: str, default_text: str) -> Any:
     return typer.Option(
         None,
         f"--{name}",
-        help=f"{name.replace('-', '_')}: a:b powers of two, a:b:step, a,b,c or one value "
-        f"(default {default_text}).",
+        help=f"{name.replace('-', '_')}: a:b powers of two from a to b (both powers of two), "
+        f"a:b:step, a,b,c or one value (default {default_text}).",
     )
 
 
@@ -64,6 +64,7 @@ def run_sweep_command(
 ) -> list[str]:
     """The sweep command as a function: writes the files, returns the summary lines."""
     from xncost.conventions import get_convention
+    from xncost.files import write_atomic
     from xncost.shapes import parse_dims
     from xncost.sweep import (
         Grid,
@@ -71,7 +72,6 @@ def run_sweep_command(
         break_even_csv,
         dim_out_samples,
         run_sweep,
-        write_atomic_bytes,
     )
 
     if layer not in CAPS_LAYERS:
@@ -99,17 +99,19 @@ def run_sweep_command(
     samples = dim_out_samples(grid.axes["dim_out"])
     versus = [v for v in VS_CHOICES if v != layer]
     curves = [break_even(layer, v, fixed, samples, conv, dims) for v in versus]
-    text = break_even_csv(curves).encode()
-    be_path = write_atomic_bytes(Path(out) / f"breakeven_{layer}.csv", lambda f: f.write(text))
+    be_path = write_atomic(Path(out) / f"breakeven_{layer}.csv", break_even_csv(curves))
     result.files.append(be_path)
     for c in curves:
         found = [(e, r) for e, r in c.points if r is not None]
+        at = f"(at {c.held_fixed()})"
         if not found:
             how = "more" if c.costlier_without_root else "less"
-            lines.append(f"break-even {layer} = {c.vs}: none, {layer} costs {how} at every N")
+            lines.append(f"break-even {layer} = {c.vs}: none, {layer} costs {how} at every N {at}")
             continue
         if c.formula is not None:
-            lines.append(f"break-even {layer} = {c.vs}: N* = {c.formula}")
+            lines.append(f"break-even {layer} = {c.vs}: N* = {c.formula} {at}")
+        else:
+            lines.append(f"break-even {layer} = {c.vs} {at}:")
         on_grid = [(e, r) for e, r in found if e in grid.axes["dim_out"]]
         if len(on_grid) > 8:
             on_grid = [on_grid[round(k * (len(on_grid) - 1) / 7)] for k in range(8)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 
 import typer
@@ -54,8 +55,8 @@ def register(app: typer.Typer) -> None:
             raise XncostError(f"unknown layer {layer!r}; expected one of {', '.join(LAYER_NAMES)}")
         if repeat < 1:
             raise XncostError(f"--repeat must be at least 1, got {repeat}")
-        if min_time < 0:
-            raise XncostError(f"--min-time must be >= 0, got {min_time}")
+        if not math.isfinite(min_time) or min_time < 0:
+            raise XncostError(f"--min-time must be a finite number >= 0, got {min_time}")
         if threads is not None and threads < 1:
             raise XncostError(f"--threads must be at least 1, got {threads}")
         try:

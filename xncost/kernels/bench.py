@@ -29,7 +29,7 @@ import math
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -344,6 +344,8 @@ def measure(case: Case, repeat: int = 7, min_time: float = 0.02) -> dict[str, An
     kernel only: right after a numpy BLAS call, OpenBLAS threads still spin and would slow a
     torch call that follows (and vice versa) on a small machine.
     """
+    if not math.isfinite(min_time) or min_time < 0:
+        raise XncostError(f"min_time must be a finite number >= 0, got {min_time}")
     samples, number = _interleaved(
         {"float": case.float_fn, "binary": case.binary_fn, "packing": case.packing_fn},
         repeat,
@@ -407,11 +409,6 @@ def run_bench(
 def default_items(layers: tuple[str, ...] = LAYERS) -> list[tuple[str, Shape]]:
     """The default rows: the paper's shapes, batch 64, and GEMMs, for the given layers."""
     return [(layer, s) for layer in layers for s in DEFAULT_SHAPES[layer]]
-
-
-def shape_dict(shape: Shape) -> dict[str, int]:
-    """The shape's dimensions by name."""
-    return asdict(shape)
 
 
 def human_seconds(s: float) -> str:

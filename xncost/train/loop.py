@@ -14,9 +14,8 @@ thread count makes the floating-point results independent of the machine's core 
 from __future__ import annotations
 
 import contextlib
-import os
+import io
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -30,6 +29,7 @@ from torch.nn import functional as F
 
 from xncost.errors import XncostError
 from xncost.exact import exact_str
+from xncost.files import write_atomic
 from xncost.nn.capsule import _CapsFC
 from xncost.train import results
 from xncost.train.data import DATASETS, DataBundle, Split, load_dataset
@@ -318,16 +318,24 @@ def deterministic(seed: int, threads: int | None = None) -> Iterator[None]:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """torch.save to a temporary file in the same directory, then os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """torch.save into memory, then write atomically (XncostError on an OSError)."""
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    write_atomic(path, buf.getvalue())
+
+
+def prepare_output(config: TrainConfig, record: bool = True) -> None:
+    """Check OUT before training: create it and OUT/checkpoints, check they are writable
+    directories and, when recording, validate the existing OUT/validation.csv."""
+    out = Path(config.out)
+    if record:
+        results.check_output(out)
+    else:
+        results.make_dir(out)
+    ckpt = config.checkpoint_path
+    results.make_dir(ckpt.parent)
+    if ckpt.exists() and not ckpt.is_file():
+        raise XncostError(f"cannot write {ckpt}: it is not a regular file")
 
 
 def load_checkpoint(path: Path, config: TrainConfig) -> dict[str, Any]:
@@ -381,9 +389,10 @@ def run_training(
 
     `data` overrides loading `config.dataset`; `stop_after` ends this session after that
     many epochs (the checkpoint is kept, as after an interruption); `record=False` skips
-    the results files.
+    the results files. The output is checked (`prepare_output`) before any training.
     """
     device = _resolve_device(config.device)
+    prepare_output(config, record)
     if data is None:
         data = load_dataset(config.dataset, config.data_dir)
     if len(data.train) < 2 or len(data.test) < 1:

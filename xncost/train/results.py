@@ -1,6 +1,7 @@
 """Validation-training results: one appended row per run in `OUT/validation.csv`, and
-`OUT/validation.md` regenerated from it. Both are written atomically; rows are never
-overwritten.
+`OUT/validation.md` regenerated from it. Both are written atomically (all or nothing); rows
+are never overwritten. `check_output` validates OUT and the existing rows before training,
+so a bad `--out` fails at once rather than after the run.
 
 head_flops is the analytic FLOP count of the head (paper convention, batch 1) from
 `xncost.accounting.breakdown`: the capsule layer's shape actually used for capsule heads
@@ -11,13 +12,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from xncost.errors import XncostError
+from xncost.files import write_atomic_many
 
 COLUMNS = (
     "head",
@@ -54,27 +55,34 @@ def head_flops(layer: str, shape: Mapping[str, Any]) -> int | Any:
     return breakdown(layer, s, "paper").totals["flops"]
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` via a temporary file in the same directory and os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def make_dir(path: Path) -> None:
+    """Create directory `path` (with parents) and check that files can be created in it."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise XncostError(f"cannot use {path} as an output directory: it is not a directory")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        reason = (
+            "a parent is not a directory"
+            if isinstance(exc, (FileExistsError, NotADirectoryError))
+            else exc.strerror or exc
+        )
+        raise XncostError(f"cannot write to directory {path}: {reason}") from None
 
 
 def read_rows(csv_path: Path) -> list[dict[str, str]]:
-    """Rows of an existing results CSV (empty if the file does not exist)."""
+    """Rows of an existing results CSV (empty if the file does not exist); XncostError if it
+    cannot be read, has other columns or a malformed row."""
     if not csv_path.exists():
         return []
     try:
         text = csv_path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise XncostError(f"{csv_path}: cannot read ({exc.strerror or exc})") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise XncostError(f"{csv_path}: cannot read ({reason})") from None
     reader = csv.DictReader(io.StringIO(text))
     if reader.fieldnames is None:
         return []
@@ -83,7 +91,28 @@ def read_rows(csv_path: Path) -> list[dict[str, str]]:
             f"{csv_path}: unexpected columns {','.join(reader.fieldnames)}, "
             f"expected {','.join(COLUMNS)}"
         )
-    return list(reader)
+    rows = list(reader)
+    for line, row in enumerate(rows, start=2):
+        try:
+            if None in row or any(row[k] is None for k in COLUMNS):
+                raise ValueError
+            float(row["accuracy"])
+            float(row["seconds"])
+        except ValueError:
+            raise XncostError(f"{csv_path}: malformed row on line {line}") from None
+    return rows
+
+
+def check_output(out_dir: Path) -> list[dict[str, str]]:
+    """Before a run: create OUT, check that the results files can be replaced, and read
+    (validate) the existing rows."""
+    out_dir = Path(out_dir)
+    make_dir(out_dir)
+    for name in (CSV_NAME, MD_NAME):
+        path = out_dir / name
+        if path.exists() and not path.is_file():
+            raise XncostError(f"cannot write {path}: it is not a regular file")
+    return read_rows(out_dir / CSV_NAME)
 
 
 def _csv_text(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -125,6 +154,5 @@ def append_result(out_dir: Path, row: Mapping[str, Any]) -> Path:
     out_dir = Path(out_dir)
     csv_path = out_dir / CSV_NAME
     rows: list[Mapping[str, Any]] = [*read_rows(csv_path), {k: str(row[k]) for k in COLUMNS}]
-    write_atomic(csv_path, _csv_text(rows))
-    write_atomic(out_dir / MD_NAME, render_markdown(rows))
+    write_atomic_many({csv_path: _csv_text(rows), out_dir / MD_NAME: render_markdown(rows)})
     return csv_path
