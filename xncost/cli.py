@@ -16,7 +16,19 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from xncost.commands.common import Fmt, breakdown_from_options, emit, emit_result, emit_rich
+from xncost import __version__
+from xncost.commands.common import (
+    FILE_EXT,
+    Conv,
+    Fmt,
+    breakdown_from_options,
+    convention_option,
+    emit,
+    emit_result,
+    examples,
+    format_option,
+    out_option,
+)
 from xncost.errors import XncostError
 
 _CLICK_ERRORS: tuple[type[Exception], ...] = (click.ClickException,)
@@ -29,7 +41,14 @@ except ImportError:
 
 
 class OneLineErrors(TyperGroup):
-    """Turn click usage errors and XncostError into `xncost: error: ...` and exit code 2."""
+    """Turn click usage errors and XncostError into `xncost: error: ...` and exit code 2;
+    refuse empty option and argument values (an empty value never means "the default")."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        name, cmd, rest = super().resolve_command(ctx, args)
+        if cmd is not None:
+            _refuse_empty_values(cmd, click.Context(cmd, parent=ctx, info_name=name), rest)
+        return name, cmd, rest
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
@@ -41,7 +60,7 @@ class OneLineErrors(TyperGroup):
             click.echo(e.ctx.get_help() if e.ctx else str(e))
             sys.exit(2)
         except _CLICK_ERRORS as e:
-            _fail(e.format_message().replace("\n", " "))
+            _fail(e.format_message())
         except XncostError as e:
             _fail(str(e))
         except BrokenPipeError:
@@ -51,16 +70,43 @@ class OneLineErrors(TyperGroup):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
+def _refuse_empty_values(cmd: click.Command, ctx: click.Context, args: list[str]) -> None:
+    """A usage error for any option or argument given as the empty string."""
+    if any(a in ("--help", "-h") for a in args):
+        return
+    try:
+        opts, _, _ = cmd.make_parser(ctx).parse_args(list(args))
+    except click.exceptions.UsageError:
+        return  # the real parse reports it
+    for param in cmd.params:
+        value = opts.get(param.name) if param.name else None
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if any(isinstance(v, str) and not v.strip() for v in values):
+            shown = param.opts[0] if isinstance(param, click.Option) else param.human_readable_name
+            raise click.BadParameter("an empty value is not allowed", ctx=ctx, param_hint=shown)
+
+
+def one_line(message: str) -> str:
+    """`message` on one line: newlines and other unprintable characters escaped."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
+
+
 def _fail(message: str) -> None:
-    click.echo(f"xncost: error: {message}", err=True)
+    click.echo(f"xncost: error: {one_line(message)}", err=True)
     sys.exit(2)
+
+
+def _version(value: bool) -> None:
+    if value:
+        click.echo(f"xncost {__version__}")
+        raise typer.Exit()
 
 
 app = typer.Typer(
     cls=OneLineErrors,
     help="Analytical cost model and profiler for XnODR, XnIDR, dynamic routing and XNOR-Net.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -73,53 +119,26 @@ class Layer(str, Enum):
     xnidr = "xnidr"
 
 
-class Conv(str, Enum):
-    paper = "paper"
-    ops = "ops"
-
-
-def _table_command(number: int, fmt: Fmt, out: Path, measure: bool) -> None:
-    from xncost import render
-    from xncost.api import table
-    from xncost.files import write_atomic_many
-
-    t = table(number, measure=measure)
-    md, csv_text = render.table_markdown(t), render.table_csv(t)
-    write_atomic_many({out / f"table{number}.md": md, out / f"table{number}.csv": csv_text})
-    if fmt is Fmt.table:
-        emit_rich(render.table_rich(t))
-    else:
-        emit({Fmt.md: md, Fmt.csv: csv_text}.get(fmt) or render.table_json(t))
-
-
-FORMAT_OPT = typer.Option(Fmt.table, "--format", "-f", help="Output format.")
-OUT_OPT = typer.Option(Path("reports"), "--out", help="Directory for tableN.md and tableN.csv.")
-MEASURE_OPT = typer.Option(False, "--measure", help="Measure reference models (thop + dispatch).")
-
-
-@app.command("table5")
-def table5_cmd(fmt: Fmt = FORMAT_OPT, out: Path = OUT_OPT, measure: bool = MEASURE_OPT) -> None:
-    """Table 5: FLOPs of FC heads vs XnODR/XnIDR, beside the paper's values."""
-    _table_command(5, fmt, out, measure)
-
-
-@app.command("table7")
-def table7_cmd(fmt: Fmt = FORMAT_OPT, out: Path = OUT_OPT, measure: bool = MEASURE_OPT) -> None:
-    """Table 7: Speed Up of XnODR and XnIDR (Eqs. 12, 15), beside the paper's values."""
-    _table_command(7, fmt, out, measure)
-
-
-@app.command("table9")
-def table9_cmd(fmt: Fmt = FORMAT_OPT, out: Path = OUT_OPT, measure: bool = MEASURE_OPT) -> None:
-    """Table 9: FLOPs of FC heads vs dynamic routing, beside the paper's values."""
-    _table_command(9, fmt, out, measure)
+@app.callback()
+def _main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Analytical cost model and profiler for XnODR, XnIDR, dynamic routing and XNOR-Net."""
 
 
 def _positive(name: str, default: int | None = None) -> Any:
     return typer.Option(default, f"--{name}", min=1, help=f"{name.replace('-', '_')} (> 0).")
 
 
-@app.command("cost")
+@app.command(
+    "cost",
+    epilog=examples(
+        "xncost cost xnodr --caps-in 256",
+        "xncost cost fc --dims 1280,512,256,128,10 --format json",
+    ),
+)
 def cost_cmd(
     layer: Layer = typer.Argument(..., help="fc, dr, xnodr or xnidr."),
     caps_in: int | None = _positive("caps-in"),
@@ -135,11 +154,11 @@ def cost_cmd(
         help="Defaults for unset capsule sizes: mobilenet (N=160), "
         "resnet (N=256), mobilenet-code (N=128).",
     ),
-    convention: Conv = typer.Option(Conv.paper, "--convention", help="paper or ops."),
+    convention: Conv = convention_option(),
     word_bits: int = typer.Option(64, "--word-bits", min=1, help="Packed word size (power of 2)."),
     measure: bool = typer.Option(False, "--measure", help="Also measure the reference layer."),
-    fmt: Fmt = FORMAT_OPT,
-    out: Path | None = typer.Option(None, "--out", help="Also write the output to this file."),
+    fmt: Fmt = format_option(),
+    out: Path | None = out_option("cost_LAYER.EXT (EXT: md, csv or json, as --format)"),
 ) -> None:
     """Per-step cost of one layer at your shape (FLOPs, BOPs, XNOR FLOPs, parameters)."""
     from xncost import render
@@ -159,26 +178,44 @@ def cost_cmd(
         word_bits=word_bits,
     )
     measured = measure_layer_totals(b) if measure else None
+    name = f"cost_{layer.value}.{FILE_EXT[fmt]}"
     if fmt is Fmt.table:
         text = render.breakdown_markdown(b, measured)
-        emit_result(text, out, rich=render.breakdown_rich(b, measured))
+        emit_result(text, out, rich=render.breakdown_rich(b, measured), name=name)
         return
     writers = {Fmt.md: render.breakdown_markdown, Fmt.json: render.breakdown_json}
     text = writers[fmt](b, measured) if fmt in writers else render.breakdown_csv(b)
-    emit_result(text, out)
+    emit_result(text, out, name=name)
 
 
-@app.command("formulas")
+SYMBOL_KEY = (
+    "N = caps_in (input capsules), M = caps_out (output capsules), D = dim_in (input capsule "
+    "dimension), E = dim_out (output capsule dimension), r = iterations (routing), B = batch; "
+    "Eq. 9: c = channels, N_W = weight filter size (width x height), N_I = input size "
+    "(width x height)"
+)
+
+
+@app.command("formulas", epilog=examples("xncost formulas", "xncost formulas --latex"))
 def formulas_cmd(
     latex: bool = typer.Option(False, "--latex", help="LaTeX instead of pretty-printed text."),
 ) -> None:
-    """The paper's equations 9-15, as printed and corrected, with limits in caps_in."""
+    """The paper's equations 9-15, as printed and corrected, with limits in caps_in, after
+    the key to their symbols."""
     from xncost.api import formulas_text
 
-    emit(formulas_text(latex=latex))
+    emit(("% " if latex else "") + f"Symbols: {SYMBOL_KEY}\n\n" + formulas_text(latex=latex))
 
 
-COMMAND_MODULES = ("models", "train", "bench", "analysis", "summary", "profile")
+COMMAND_MODULES = ("tables", "models", "train", "bench", "analysis", "summary", "profile")
+
+
+# Examples for commands whose module declares none (their owners may move them there).
+PLUGIN_EXAMPLES = {
+    "summary": ("xncost summary nin-xnor", "xncost summary mobilenet_xnidr --no-upsampling -f csv"),
+    "train": ("xncost train --head xnidr --backbone tiny --dataset digits --epochs 3",),
+    "bench": ("xncost bench --layer gemm --shape 256x1024x256 --repeat 3",),
+}
 
 
 def _register_plugins() -> None:
@@ -190,6 +227,9 @@ def _register_plugins() -> None:
                 raise
             continue
         module.register(app)
+    for info in app.registered_commands:
+        if info.epilog is None and info.name in PLUGIN_EXAMPLES:
+            info.epilog = examples(*PLUGIN_EXAMPLES[info.name])
 
 
 _register_plugins()

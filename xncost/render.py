@@ -170,15 +170,29 @@ def table_json(table: Table) -> str:
     )
 
 
-def table_rich(table: Table) -> Any:
-    """A rich renderable: the paper's layout with match/mismatch colours and notes."""
-    from rich.console import Group
-    from rich.table import Table as RichTable
+def _rich_cell(c: Cell | None, notes: dict[str, int], narrow: bool) -> Any:
     from rich.text import Text
+
+    if c is None:
+        return Text("")
+    style = {"match": "green", "mismatch": "red"}.get(c.status, "")
+    if not narrow:
+        return Text(_cell_text(c, notes), style=style)
+    text = c.shown + (f" [{notes[c.note]}]" if c.note else "")
+    if c.measured is not None and Fraction(c.measured) != Fraction(c.xncost):
+        text += " MEASURED-DIFFERS"
+    if c.status == "mismatch":
+        text += f"\n(paper {c.paper.text})"
+    return Text(text, style=style)
+
+
+def _rich_grid(table: Table, title: str, caption: str | None, narrow: bool) -> list[Any]:
+    """The paper's layout: one table, groups as the first column."""
+    from rich.table import Table as RichTable
 
     cols, rows, grid = _grid(table)
     notes = _footnotes(table)
-    rt = RichTable(title=table.title, caption=_summary(table), show_lines=False)
+    rt = RichTable(title=title, caption=caption)
     rt.add_column("Setting", style="bold")
     rt.add_column("")
     for k in cols:
@@ -187,16 +201,83 @@ def table_rich(table: Table) -> Any:
     for g, r in rows:
         if last_group is not None and g != last_group:
             rt.add_section()
-        cells = []
-        for k in cols:
-            c = grid.get((g, r, k))
-            style = "" if c is None else {"match": "green", "mismatch": "red"}.get(c.status, "")
-            cells.append(Text("" if c is None else _cell_text(c, notes), style=style))
+        cells = [_rich_cell(grid.get((g, r, k)), notes, narrow) for k in cols]
         rt.add_row(g if g != last_group else "", r, *cells)
         last_group = g
+    return [rt]
+
+
+def _fit_widths(natural: list[int], least: list[int], budget: int) -> list[int]:
+    """Column widths within `budget`: the widest column (beyond its longest word) gives a
+    character at a time."""
+    widths = list(natural)
+    while sum(widths) > budget:
+        slack = [w - m for w, m in zip(widths, least, strict=True)]
+        j = max(range(len(widths)), key=lambda i: (slack[i] > 0, widths[i]))
+        if slack[j] <= 0:
+            break
+        widths[j] -= 1
+    return widths
+
+
+def _rich_groups(table: Table, transpose: bool, width: int | None) -> list[Any]:
+    """One table per group (the group its title), paper rows and columns swapped if asked."""
+    from rich import box
+    from rich.table import Table as RichTable
+
+    cols, rows, grid = _grid(table)
+    notes = _footnotes(table)
+    out = []
+    for g in dict.fromkeys(g for g, _ in rows):
+        keys = [r for gg, r in rows if gg == g]
+        heads, lines = (keys, cols) if transpose else (cols, keys)
+        rt = RichTable(title=g, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+        rt.add_column("", no_wrap=True)
+        body = [
+            [_rich_cell(grid.get((g, h, line) if transpose else (g, line, h)), notes, True)
+             for h in heads]
+            for line in lines
+        ]
+        columns = [[h, *(row[j].plain for row in body)] for j, h in enumerate(heads)]
+        widths = _fit_widths(
+            [max(len(x) for t in col for x in t.splitlines()) for col in columns],
+            [max(len(w) for t in col for w in t.split()) for col in columns],
+            (width or 10_000) - max(len(x) for x in lines) - 3 * len(heads) - 2,
+        )
+        for h, w in zip(heads, widths, strict=True):
+            rt.add_column(h, justify="right", width=w, overflow="fold")
+        for line, cells in zip(lines, body, strict=True):
+            rt.add_row(line, *cells)
+        out.append(rt)
+    return out
+
+
+def table_rich(table: Table, width: int | None = None) -> Any:
+    """A rich renderable: the paper's layout with match/mismatch colours and notes. When the
+    layout is wider than `width`, one table per group, transposed if still too wide (the
+    paper's value goes under xncost's), so that it reads at 80 columns."""
+    from rich.console import Console, Group
+    from rich.text import Text
+
+    notes = _footnotes(table)
     lines = [Text(f"[{i}] {n}", style="dim") for n, i in notes.items()]
     lines += [Text(f"- {n}", style="dim") for n in table.notes]
-    return Group(rt, *lines)
+    layouts = [
+        _rich_grid(table, table.title, _summary(table), narrow=False),
+        _rich_groups(table, transpose=False, width=width),
+        _rich_groups(table, transpose=True, width=width),
+    ]
+    if width is None:
+        return Group(*layouts[0], *lines)
+    measure = Console(width=10_000)
+    for parts in layouts:
+        natural = max(measure.measure(p).maximum for p in parts)
+        if natural <= width:
+            break
+    if parts is layouts[0]:
+        return Group(*parts, *lines)
+    head = [Text(table.title, style="bold"), Text(_summary(table) + ".")]
+    return Group(*head, *parts, *lines)
 
 
 # ----------------------------------------------------------------------------- breakdowns

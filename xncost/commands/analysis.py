@@ -6,16 +6,30 @@ Heavy modules (numpy, sympy, matplotlib, pyarrow) are imported inside the comman
 from __future__ import annotations
 
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from xncost.commands.common import (
+    QUIET_OPT,
+    Conv,
+    Progress,
+    convention_option,
+    examples,
+    out_option,
+    write_outputs,
+)
 from xncost.errors import XncostError
 
 CAPS_LAYERS = ("dr", "xnodr", "xnidr")
 VS_CHOICES = ("fc", "dr")
-PROGRESS_MIN_ROWS = 200_000
+
+
+class ExplainFmt(str, Enum):
+    md = "md"
+    json = "json"
 
 
 def _echo(text: str) -> None:
@@ -32,25 +46,6 @@ def _range_opt(name: str, default_text: str) -> Any:
     )
 
 
-def _progress(total: int) -> Any:
-    """A rich progress bar on stderr for large grids, else a no-op context."""
-    from contextlib import nullcontext
-
-    if total < PROGRESS_MIN_ROWS:
-        return nullcontext(None)
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    return Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
-
-
 def run_sweep_command(
     layer: str,
     ranges: dict[str, str | None],
@@ -61,6 +56,7 @@ def run_sweep_command(
     fc_dims: str = "1280,512,256,128,10",
     plots: bool = True,
     parquet: bool = True,
+    quiet: bool = True,
 ) -> list[str]:
     """The sweep command as a function: writes the files, returns the summary lines."""
     from xncost.conventions import get_convention
@@ -87,10 +83,8 @@ def run_sweep_command(
         from xncost.plots import require_matplotlib
 
         require_matplotlib()
-    with _progress(len(grid)) as bar:
-        task = None if bar is None else bar.add_task(f"sweep {layer}", total=len(grid))
-        advance = None if bar is None else (lambda k: bar.advance(task, k))
-        result = run_sweep(layer, grid, out, conv, vs, dims, parquet=parquet, progress=advance)
+    with Progress(f"sweep {layer}", total=len(grid), quiet=quiet) as bar:
+        result = run_sweep(layer, grid, out, conv, vs, dims, parquet=parquet, progress=bar.advance)
     lines = [
         f"{layer}: {result.rows:,} shapes ({result.exact_rows:,} evaluated on Python ints "
         "because int64 could overflow)"
@@ -149,7 +143,13 @@ def run_sweep_command(
 def register(app: typer.Typer) -> None:
     """Add `sweep`, `audit` and `explain` to the CLI."""
 
-    @app.command("sweep")
+    @app.command(
+        "sweep",
+        epilog=examples(
+            "xncost sweep xnidr --caps-in 8:2048 --dim-out 4:32 --vs fc --out sweeps",
+            "xncost sweep dr --caps-in 32,64 --no-plots --no-parquet --out sweeps",
+        ),
+    )
     def sweep_cmd(
         layer: str = typer.Argument(..., help="dr, xnodr or xnidr."),
         caps_in: str | None = _range_opt("caps-in", "160"),
@@ -158,15 +158,16 @@ def register(app: typer.Typer) -> None:
         dim_out: str | None = _range_opt("dim-out", "16"),
         iterations: str | None = _range_opt("iterations", "3"),
         batch: str | None = _range_opt("batch", "1"),
-        convention: str = typer.Option("paper", "--convention", help="paper or ops."),
+        convention: Conv = convention_option(),
         word_bits: int = typer.Option(64, "--word-bits", help="Packed word size (power of 2)."),
         vs: str | None = typer.Option(None, "--vs", help="Compare with fc (the FC head) or dr."),
         fc_dims: str = typer.Option(
             "1280,512,256,128,10", "--fc-dims", help="FC head sizes for --vs fc and break-even."
         ),
-        out: Path = typer.Option(..., "--out", help="Directory for CSV, Parquet and PNG files."),
+        out: Path = typer.Option(..., "--out", help="The directory for CSV, Parquet and PNG files."),
         no_plots: bool = typer.Option(False, "--no-plots", help="Skip the PNG plots."),
         no_parquet: bool = typer.Option(False, "--no-parquet", help="Skip the Parquet file."),
+        quiet: bool = QUIET_OPT,
     ) -> None:
         """Exact per-step counts over a grid of shapes; CSV/Parquet, break-even and plots."""
         ranges = {
@@ -181,25 +182,32 @@ def register(app: typer.Typer) -> None:
             layer,
             ranges,
             out,
-            convention,
+            convention.value,
             word_bits,
             vs,
             fc_dims,
             plots=not no_plots,
             parquet=not no_parquet,
+            quiet=quiet,
         )
         _echo("\n".join(lines))
 
-    @app.command("audit")
-    def audit_cmd(
-        out: Path = typer.Option(Path("reports"), "--out", help="Directory for audit.md."),
-    ) -> None:
-        """Check every printed number of Tables 5, 7, 9; solve each mismatch; write audit.md."""
-        from xncost.audit import write_audit
+    @app.command("audit", epilog=examples("xncost audit", "xncost audit --out reports"))
+    def audit_cmd(out: Path | None = out_option("audit.md")) -> None:
+        """Check every printed number of Tables 5, 7, 9 and solve each mismatch (markdown)."""
+        from xncost.audit import audit_markdown
 
-        _echo(f"wrote {write_audit(out)}")
+        text = audit_markdown()
+        write_outputs(out, {"audit.md": text})
+        _echo(text)
 
-    @app.command("explain")
+    @app.command(
+        "explain",
+        epilog=examples(
+            "xncost explain xnodr --caps-in 256 --convention ops",
+            "xncost explain fc --dims 1280,512,10 --format json",
+        ),
+    )
     def explain_cmd(
         layer: str = typer.Argument(..., help="fc, dr, xnodr or xnidr."),
         caps_in: int | None = typer.Option(None, "--caps-in", min=1, help="caps_in N."),
@@ -210,16 +218,14 @@ def register(app: typer.Typer) -> None:
         batch: int = typer.Option(1, "--batch", min=1, help="Batch size B."),
         dims: str | None = typer.Option(None, "--dims", help="FC sizes, e.g. 1280,512,10."),
         preset: str = typer.Option("mobilenet", "--preset", help="mobilenet, resnet, ..."),
-        convention: str = typer.Option("paper", "--convention", help="paper or ops."),
+        convention: Conv = convention_option(),
         word_bits: int = typer.Option(64, "--word-bits", help="Packed word size (power of 2)."),
-        fmt: str = typer.Option("md", "--format", "-f", help="md or json."),
+        fmt: ExplainFmt = typer.Option(ExplainFmt.md, "--format", "-f", help="md or json."),
     ) -> None:
         """The per-step derivation of one layer's cost: formulas, numbers, totals, speed-up."""
         from xncost.commands.common import breakdown_from_options
         from xncost.explain import explain, explain_json, explain_markdown
 
-        if fmt not in ("md", "json"):
-            raise XncostError(f"--format must be md or json, got {fmt!r}")
         b = breakdown_from_options(
             layer,
             caps_in=caps_in,
@@ -230,8 +236,8 @@ def register(app: typer.Typer) -> None:
             batch=batch,
             dims=dims,
             preset=preset,
-            convention=convention,
+            convention=convention.value,
             word_bits=word_bits,
         )
         e = explain(layer, b.shape, b.convention)
-        _echo(explain_json(e) if fmt == "json" else explain_markdown(e))
+        _echo(explain_json(e) if fmt is ExplainFmt.json else explain_markdown(e))

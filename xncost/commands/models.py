@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-FORMATS = ("table", "json")
+from xncost.commands.common import Fmt, emit, emit_rich, examples, format_option
 
 
 def model_rows() -> list[dict[str, Any]]:
@@ -34,23 +34,39 @@ def model_rows() -> list[dict[str, Any]]:
     return rows
 
 
+COLUMNS = ("name", "upsampling", "input", "params", "description")
+
+
+def _rows_text(rows: list[dict[str, Any]], fmt: Fmt) -> str:
+    """The rows as markdown or CSV (input as CxHxW)."""
+    import csv
+    import io
+
+    cells = [
+        [str(r[c]) if c != "input" else "x".join(map(str, r[c])) for c in COLUMNS] for r in rows
+    ]
+    if fmt is Fmt.csv:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerows([list(COLUMNS), *cells])
+        return buf.getvalue()
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|---|---|---|---:|---|"]
+    return "\n".join(lines + ["| " + " | ".join(c) + " |" for c in cells]) + "\n"
+
+
 def register(app: typer.Typer) -> None:
     """Add the `models` command to the CLI."""
 
-    @app.command("models")
-    def models(
-        fmt: str = typer.Option("table", "--format", help="Output format: table or json."),
-    ) -> None:
+    @app.command("models", epilog=examples("xncost models", "xncost models --format csv"))
+    def models(fmt: Fmt = format_option()) -> None:
         """List the reference models: name, description, default input size, parameters."""
-        from xncost.errors import XncostError
-
-        if fmt not in FORMATS:
-            raise XncostError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
         rows = model_rows()
-        if fmt == "json":
-            typer.echo(json.dumps(rows, indent=2))
+        if fmt is Fmt.json:
+            emit(json.dumps(rows, indent=2) + "\n")
             return
-        from rich.console import Console
+        if fmt in (Fmt.md, Fmt.csv):
+            emit(_rows_text(rows, fmt))
+            return
         from rich.table import Table
 
         table = Table(title="xncost reference models (variant 'paper', 10 classes)")
@@ -71,4 +87,4 @@ def register(app: typer.Typer) -> None:
                 f"{r['params']:,}",
                 r["description"],
             )
-        Console().print(table)
+        emit_rich(table)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from xncost.commands.common import Fmt, emit, emit_result, emit_rich
+from xncost.commands.common import Fmt, emit_result
 
 
 class Convention(str, Enum):
@@ -21,31 +21,11 @@ class Convention(str, Enum):
     ptflops = "ptflops"
 
 
-def _table_command(number: int, fmt: Fmt, out: Path) -> None:
-    from xncost import render
-    from xncost.files import write_atomic_many
-    from xncost.profile.wholemodel import (
-        build_whole_table,
-        whole_table_json,
-        whole_table_markdown,
-        whole_table_rich,
-    )
-
-    wt = build_whole_table(number, progress=True)
-    md, csv_text = whole_table_markdown(wt), render.table_csv(wt.table)
-    write_atomic_many({out / f"table{number}.md": md, out / f"table{number}.csv": csv_text})
-    if fmt is Fmt.table:
-        emit_rich(whole_table_rich(wt))
-    else:
-        emit({Fmt.md: md, Fmt.csv: csv_text}.get(fmt) or whole_table_json(wt))
-
-
 FORMAT_OPT = typer.Option(Fmt.table, "--format", "-f", help="Output format.")
-OUT_DIR_OPT = typer.Option(Path("reports"), "--out", help="Directory for tableN.md and tableN.csv.")
 
 
 def register(app: typer.Typer) -> None:
-    """Add `summary`, `table4` and `table8` to the CLI."""
+    """Add `summary` to the CLI."""
 
     @app.command("summary")
     def summary_cmd(
@@ -80,13 +60,3 @@ def register(app: typer.Typer) -> None:
             return
         writers = {Fmt.md: sm.summary_markdown, Fmt.csv: sm.summary_csv}
         emit_result(writers.get(fmt, sm.summary_json)(s), out)
-
-    @app.command("table4")
-    def table4_cmd(fmt: Fmt = FORMAT_OPT, out: Path = OUT_DIR_OPT) -> None:
-        """Table 4: parameters and FLOPs of the twelve models, measured, beside the paper."""
-        _table_command(4, fmt, out)
-
-    @app.command("table8")
-    def table8_cmd(fmt: Fmt = FORMAT_OPT, out: Path = OUT_DIR_OPT) -> None:
-        """Table 8: parameters and FLOPs of the DR models, measured, beside the paper."""
-        _table_command(8, fmt, out)

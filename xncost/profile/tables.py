@@ -37,8 +37,11 @@ def _fc_model(model: str) -> str:
     return "resnet50" if model.startswith("resnet") else "mobilenetv2"
 
 
-def table_measurer(number: int, convention: str = "paper") -> Callable[[Cell], Any]:
-    """Measure every layer behind table `number` once; return cell -> measured value."""
+def table_measurer(
+    number: int, convention: str = "paper", progress: Callable[[int], None] | None = None
+) -> Callable[[Cell], Any]:
+    """Measure every layer behind table `number` once; return cell -> measured value.
+    `progress(1)` after each layer, if given (then no progress bar of its own)."""
     from rich.progress import Progress
 
     from xncost.profile.measure import measure_layer
@@ -53,11 +56,13 @@ def table_measurer(number: int, convention: str = "paper") -> Callable[[Cell], A
             if job is not None:
                 jobs[job] = None
     results: dict[Job, dict[str, Any]] = {}
-    with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
-        task = progress.add_task(f"measuring table {number}", total=len(jobs))
+    with Progress(transient=True, disable=progress is not None or not sys.stderr.isatty()) as bar:
+        task = bar.add_task(f"measuring table {number}", total=len(jobs))
         for layer, shape in jobs:
             results[(layer, shape)] = measure_layer(layer, shape, convention, "thop").totals
-            progress.advance(task)
+            bar.advance(task)
+            if progress is not None:
+                progress(1)
 
     def measured(cell: Cell) -> Any:
         if cell.metric == "speedup":
