@@ -234,8 +234,10 @@ def _rich_groups(table: Table, transpose: bool, width: int | None) -> list[Any]:
         rt = RichTable(title=g, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
         rt.add_column("", no_wrap=True)
         body = [
-            [_rich_cell(grid.get((g, h, line) if transpose else (g, line, h)), notes, True)
-             for h in heads]
+            [
+                _rich_cell(grid.get((g, h, line) if transpose else (g, line, h)), notes, True)
+                for h in heads
+            ]
             for line in lines
         ]
         columns = [[h, *(row[j].plain for row in body)] for j, h in enumerate(heads)]

@@ -164,7 +164,7 @@ def register(app: typer.Typer) -> None:
         fc_dims: str = typer.Option(
             "1280,512,256,128,10", "--fc-dims", help="FC head sizes for --vs fc and break-even."
         ),
-        out: Path = typer.Option(..., "--out", help="The directory for CSV, Parquet and PNG files."),
+        out: Path = typer.Option(..., "--out", help="Output directory: CSV, Parquet, PNG."),
         no_plots: bool = typer.Option(False, "--no-plots", help="Skip the PNG plots."),
         no_parquet: bool = typer.Option(False, "--no-parquet", help="Skip the Parquet file."),
         quiet: bool = QUIET_OPT,

@@ -193,7 +193,7 @@ def register(app: typer.Typer) -> None:
         epilog=examples("xncost reports --out reports", "xncost reports --out /tmp/r --only 5,7,9"),
     )
     def reports_cmd(
-        out: Path = typer.Option(..., "--out", help="The directory for the reports (e.g. reports)."),
+        out: Path = typer.Option(..., "--out", help="Output directory (e.g. reports)."),
         only: str | None = typer.Option(
             None, "--only", help=f"Comma list among {','.join(REPORT_PARTS)} (default: all)."
         ),
