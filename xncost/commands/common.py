@@ -57,6 +57,7 @@ def out_option(names: str) -> Any:
     return typer.Option(
         None,
         "--out",
+        metavar="DIR",
         help=f"Also write {names} into this directory (created if needed). "
         "Without --out nothing is written.",
     )

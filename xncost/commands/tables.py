@@ -7,6 +7,7 @@ A table command prints; with `--out DIR` it also writes DIR/tableN.md and DIR/ta
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -28,17 +29,10 @@ from xncost.errors import XncostError
 
 SUMMARY_REPORTS = ("nin", "nin-xnor", "alexnet-xnor")  # reports/summary_<model>.md
 REPORT_PARTS = ("4", "5", "7", "8", "9", "audit", "summaries")
-SLOW_PARTS = ("4", "8")  # every paper model measured: about a minute each
+WHOLE_TABLES = (4, 8)  # every paper model measured: about a minute each
 
 OUT_TABLE = out_option("tableN.md and tableN.csv")
 MEASURE_OPT = typer.Option(False, "--measure", help="Also measure the reference layers (slow).")
-
-
-def _print_table(number: int, fmt: Fmt, md: str, csv_text: str, json_text: Any, rich: Any):
-    if fmt is Fmt.table:
-        emit_rich(rich())
-    else:
-        emit({Fmt.md: md, Fmt.csv: csv_text}.get(fmt) or json_text())
 
 
 def layer_table_files(number: int, measure: bool = False, quiet: bool = True) -> Any:
@@ -77,34 +71,87 @@ def whole_table_files(number: int, quiet: bool = True) -> Any:
     return wt, {f"table{number}.md": md, f"table{number}.csv": csv_text}
 
 
-def _layer_table(number: int, fmt: Fmt, out: Path | None, measure: bool, quiet: bool) -> None:
+def _table_command(
+    number: int, fmt: Fmt, out: Path | None, measure: bool = False, quiet: bool = True
+) -> None:
+    """Build table `number`, write its files if asked, print it in `fmt`."""
     from xncost import render
 
-    t, files = layer_table_files(number, measure, quiet)
+    if number in WHOLE_TABLES:
+        from xncost.profile import wholemodel as wm
+
+        wt, files = whole_table_files(number, quiet)
+        as_json, as_rich = (lambda: wm.whole_table_json(wt)), (lambda: wm.whole_table_rich(wt))
+    else:
+        t, files = layer_table_files(number, measure, quiet)
+        as_json, as_rich = (
+            (lambda: render.table_json(t)),
+            (lambda: render.table_rich(t, rich_width())),
+        )
     write_outputs(out, files)
-    _print_table(
-        number,
-        fmt,
-        files[f"table{number}.md"],
-        files[f"table{number}.csv"],
-        lambda: render.table_json(t),
-        lambda: render.table_rich(t, rich_width()),
+    if fmt is Fmt.table:
+        emit_rich(as_rich())
+    else:
+        emit(
+            {Fmt.md: files[f"table{number}.md"], Fmt.csv: files[f"table{number}.csv"]}.get(fmt)
+            or as_json()
+        )
+
+
+# number -> (help, options beside --format and --out, a second example's options)
+TABLE_COMMANDS: dict[int, tuple[str, tuple[str, ...], str]] = {
+    4: (
+        "Table 4: parameters and FLOPs of the twelve models, measured, beside the paper "
+        "(about a minute).",
+        ("quiet",),
+        "--format csv -q",
+    ),
+    5: (
+        "Table 5: FLOPs of FC heads vs XnODR/XnIDR, beside the paper's values.",
+        ("measure", "quiet"),
+        "--format csv --out reports",
+    ),
+    7: (
+        "Table 7: Speed Up of XnODR and XnIDR (Eqs. 12, 15), beside the paper's values "
+        "(ratios of formulas: nothing to measure).",
+        (),
+        "--format md",
+    ),
+    8: (
+        "Table 8: parameters and FLOPs of the DR models, measured, beside the paper "
+        "(about a minute).",
+        ("quiet",),
+        "--format md -q",
+    ),
+    9: (
+        "Table 9: FLOPs of FC heads vs dynamic routing, beside the paper's values.",
+        ("measure", "quiet"),
+        "--format json",
+    ),
+}
+
+
+def _add_table_command(app: typer.Typer, number: int) -> None:
+    """`tableN` with exactly the options it can honour (a signature built per table)."""
+    doc, extra, example = TABLE_COMMANDS[number]
+    options: dict[str, tuple[Any, Any]] = {
+        "fmt": (Fmt, format_option()),
+        "out": (Path | None, OUT_TABLE),
+        "measure": (bool, MEASURE_OPT),
+        "quiet": (bool, QUIET_OPT),
+    }
+    names = ("fmt", "out", *extra)
+
+    def command(**given: Any) -> None:
+        _table_command(number, **given)
+
+    kind = inspect.Parameter.KEYWORD_ONLY
+    command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(n, kind, default=options[n][1], annotation=options[n][0]) for n in names]
     )
-
-
-def _whole_table(number: int, fmt: Fmt, out: Path | None, quiet: bool) -> None:
-    from xncost.profile import wholemodel as wm
-
-    wt, files = whole_table_files(number, quiet)
-    write_outputs(out, files)
-    _print_table(
-        number,
-        fmt,
-        files[f"table{number}.md"],
-        files[f"table{number}.csv"],
-        lambda: wm.whole_table_json(wt),
-        lambda: wm.whole_table_rich(wt),
-    )
+    command.__doc__ = doc
+    epilog = examples(f"xncost table{number}", f"xncost table{number} {example}")
+    app.command(f"table{number}", epilog=epilog)(command)
 
 
 def summary_report(model: str) -> str:
@@ -120,7 +167,7 @@ def report_files(parts: tuple[str, ...], quiet: bool = True) -> dict[str, str]:
     for part in parts:
         if part in ("5", "7", "9"):
             files |= layer_table_files(int(part))[1]
-        elif part in SLOW_PARTS:
+        elif part in ("4", "8"):
             files |= whole_table_files(int(part), quiet)[1]
         elif part == "audit":
             from xncost.audit import audit_markdown
@@ -144,49 +191,8 @@ def _parse_parts(only: str | None) -> tuple[str, ...]:
 def register(app: typer.Typer) -> None:
     """Add `table4`, `table5`, `table7`, `table8`, `table9` and `reports` to the CLI."""
 
-    @app.command(
-        "table5", epilog=examples("xncost table5", "xncost table5 --format csv --out reports")
-    )
-    def table5_cmd(
-        fmt: Fmt = format_option(),
-        out: Path | None = OUT_TABLE,
-        measure: bool = MEASURE_OPT,
-        quiet: bool = QUIET_OPT,
-    ) -> None:
-        """Table 5: FLOPs of FC heads vs XnODR/XnIDR, beside the paper's values."""
-        _layer_table(5, fmt, out, measure, quiet)
-
-    @app.command("table7", epilog=examples("xncost table7", "xncost table7 --format md"))
-    def table7_cmd(fmt: Fmt = format_option(), out: Path | None = OUT_TABLE) -> None:
-        """Table 7: Speed Up of XnODR and XnIDR (Eqs. 12, 15), beside the paper's values
-        (ratios of formulas: nothing to measure)."""
-        _layer_table(7, fmt, out, False, True)
-
-    @app.command("table9", epilog=examples("xncost table9", "xncost table9 --format json"))
-    def table9_cmd(
-        fmt: Fmt = format_option(),
-        out: Path | None = OUT_TABLE,
-        measure: bool = MEASURE_OPT,
-        quiet: bool = QUIET_OPT,
-    ) -> None:
-        """Table 9: FLOPs of FC heads vs dynamic routing, beside the paper's values."""
-        _layer_table(9, fmt, out, measure, quiet)
-
-    @app.command("table4", epilog=examples("xncost table4", "xncost table4 --format csv -q"))
-    def table4_cmd(
-        fmt: Fmt = format_option(), out: Path | None = OUT_TABLE, quiet: bool = QUIET_OPT
-    ) -> None:
-        """Table 4: parameters and FLOPs of the twelve models, measured, beside the paper
-        (about a minute)."""
-        _whole_table(4, fmt, out, quiet)
-
-    @app.command("table8", epilog=examples("xncost table8", "xncost table8 --format md -q"))
-    def table8_cmd(
-        fmt: Fmt = format_option(), out: Path | None = OUT_TABLE, quiet: bool = QUIET_OPT
-    ) -> None:
-        """Table 8: parameters and FLOPs of the DR models, measured, beside the paper
-        (about a minute)."""
-        _whole_table(8, fmt, out, quiet)
+    for number in TABLE_COMMANDS:
+        _add_table_command(app, number)
 
     @app.command(
         "reports",
