@@ -28,6 +28,7 @@ from xncost.commands.common import (
     examples,
     format_option,
     out_option,
+    rich_width,
 )
 from xncost.errors import XncostError
 
@@ -181,7 +182,7 @@ def cost_cmd(
     name = f"cost_{layer.value}.{FILE_EXT[fmt]}"
     if fmt is Fmt.table:
         text = render.breakdown_markdown(b, measured)
-        emit_result(text, out, rich=render.breakdown_rich(b, measured), name=name)
+        emit_result(text, out, rich=render.breakdown_rich(b, measured, rich_width()), name=name)
         return
     writers = {Fmt.md: render.breakdown_markdown, Fmt.json: render.breakdown_json}
     text = writers[fmt](b, measured) if fmt in writers else render.breakdown_csv(b)

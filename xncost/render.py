@@ -400,13 +400,35 @@ def breakdown_markdown(b: Breakdown, measured: dict[str, Any] | None = None) -> 
     return "\n".join(out) + "\n"
 
 
-def breakdown_rich(b: Breakdown, measured: dict[str, Any] | None = None) -> Any:
+def breakdown_rich(
+    b: Breakdown, measured: dict[str, Any] | None = None, width: int | None = None
+) -> Any:
+    """The steps as a rich table; below 110 columns each step's reference goes under its
+    name instead of in a column of its own."""
     from rich.console import Group
     from rich.table import Table as RichTable
     from rich.text import Text
 
+    narrow = width is not None and width < 110
     rt = RichTable(title=f"{b.layer}: {_shape_text(b)} (convention {b.convention.name})")
-    for name, just in (
+    t = b.totals
+    rows: list[list[Any]] = []
+    for s in [*b.steps, None]:
+        v = (
+            (t["flops"], t["xnor_bops"], t["xnor_flops"], t["params"])
+            if s is None
+            else (s.flops, s.bops, s.xnor_flops, s.params)
+        )
+        counts = [f"{x:,}" if isinstance(x, int) else exact_str(x) for x in v]
+        if s is None:
+            rows.append(["total", *([] if narrow else [""]), "", "", *counts])
+            continue
+        name: Any = s.name
+        if narrow:
+            name = Text(s.name)
+            name.append(f"\n{s.ref}", style="dim")
+        rows.append([name, *([] if narrow else [s.ref]), s.kind, str(s.repeats), *counts])
+    heads = [
         ("step", "left"),
         ("ref", "left"),
         ("kind", "left"),
@@ -415,32 +437,20 @@ def breakdown_rich(b: Breakdown, measured: dict[str, Any] | None = None) -> Any:
         ("BOPs", "right"),
         ("XNOR FLOPs", "right"),
         ("params", "right"),
-    ):
-        rt.add_column(name, justify=just)
-    for s in b.steps:
-        rt.add_row(
-            s.name,
-            s.ref,
-            s.kind,
-            str(s.repeats),
-            *(
-                f"{v:,}" if isinstance(v, int) else exact_str(v)
-                for v in (s.flops, s.bops, s.xnor_flops, s.params)
-            ),
-        )
-    t = b.totals
-    rt.add_section()
-    rt.add_row(
-        "total",
-        "",
-        "",
-        "",
-        *(
-            f"{v:,}" if isinstance(v, int) else exact_str(v)
-            for v in (t["flops"], t["xnor_bops"], t["xnor_flops"], t["params"])
-        ),
-        style="bold",
+    ]
+    heads = [h for h in heads if not (narrow and h[0] == "ref")]
+    cols = [[h, *(str(r[j]) for r in rows)] for j, (h, _) in enumerate(heads)]
+    widths = _fit_widths(
+        [max(len(x) for c in col for x in c.splitlines()) for col in cols],
+        [min(max(len(w) for c in col for w in c.split()), 14) for col in cols],
+        (width or 10_000) - 3 * len(heads) - 1,
     )
+    for (name, just), w in zip(heads, widths, strict=True):
+        rt.add_column(name, justify=just, width=w, overflow="fold")
+    for r in rows[:-1]:
+        rt.add_row(*r)
+    rt.add_section()
+    rt.add_row(*rows[-1], style="bold")
     lines = [Text(f"binarization FLOPs: {exact_str(t['binarization_flops'])}")]
     lines += [Text(f"speed-up, {line}") for line in _speedup_lines(b)]
     if measured is not None:
