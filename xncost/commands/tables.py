@@ -59,7 +59,7 @@ def whole_table_files(number: int, quiet: bool = True) -> Any:
     from xncost import render
     from xncost.profile import wholemodel as wm
 
-    with Progress(f"table{number}", quiet=quiet) as p:
+    with Progress(f"table{number}: models measured", quiet=quiet) as p:
 
         def measure(model: str, up: bool, side: int) -> Any:
             count = wm.measure_model(model, up, side)
