@@ -257,6 +257,8 @@ def check_run(args: list[str]) -> None:
     assert r.exception is None or isinstance(r.exception, SystemExit), (args, r.exception)
     assert "Traceback" not in r.stderr, args
     new = after - before
+    if "--help" not in args and any(not a.strip() for a in args):
+        assert r.exit_code == 2, (args, "an empty value must not mean the default")
     if r.exit_code == 2:
         lines = r.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith("xncost: error: "), (args, r.stderr)

@@ -60,8 +60,8 @@ class OneLineErrors(TyperGroup):
         except click.exceptions.NoArgsIsHelpError as e:
             click.echo(e.ctx.get_help() if e.ctx else str(e))
             sys.exit(2)
-        except _CLICK_ERRORS as e:
-            _fail(e.format_message())
+        except _CLICK_ERRORS as e:  # click's own line breaks and tabs are layout
+            _fail(" ".join(e.format_message().split()))
         except XncostError as e:
             _fail(str(e))
         except BrokenPipeError:
