@@ -367,3 +367,26 @@ def test_reports_command_regenerates_tables_4_and_8(tmp_path):
     assert r.exit_code == 0, r.output
     for name in ("table4.md", "table4.csv", "table8.md", "table8.csv"):
         assert (tmp_path / name).read_bytes() == (REPO / "reports" / name).read_bytes(), name
+
+
+HELP_SLOW = ("table4", "table8", "train", "bench", "sweep xnidr", "summary mobilenet", "reports")
+
+
+def _help_examples():
+    found = []
+    for name in sorted(_commands()):
+        text = run(name, "--help").stdout.split("Examples:", 1)[1]
+        found += [line.strip()[2:] for line in text.splitlines() if line.strip().startswith("$")]
+    return found
+
+
+@pytest.mark.parametrize(
+    "example",
+    [e for e in _help_examples() if not e.startswith(tuple(f"xncost {s}" for s in HELP_SLOW))],
+)
+def test_help_examples_run(example, tmp_path, monkeypatch):
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(app, shlex.split(example)[1:])
+    assert r.exit_code == 0, (example, r.output)
