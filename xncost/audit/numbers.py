@@ -70,6 +70,8 @@ def int_range(lo: int | None, hi: int | None) -> str:
 def interval_text(iv: Interval, places: int | None = None) -> str:
     """'[a, b)' with the interval's own brackets; exact, or rounded to `places`."""
     show = exact_text if places is None else (lambda v: dec(v, places))
+    if iv.lo == iv.hi and iv.lo_closed and iv.hi_closed:
+        return show(iv.lo)
     return (
         ("[" if iv.lo_closed else "(")
         + f"{show(iv.lo)}, {show(iv.hi)}"
