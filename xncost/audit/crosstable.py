@@ -213,71 +213,87 @@ def original_differences() -> Family:
     )
 
 
-def parameter_identities() -> Family:
-    """Parameters: capsule models equal to DR models; originals minus DR = FC - DR head."""
+def _para(label: str, plus: tuple[int, str, str], minus: tuple[int, str, str],
+          cands: list[Candidate]) -> Identity:  # fmt: skip
+    return Identity(
+        f"PARA {label}",
+        (
+            Term(1, _cell(plus[0], plus[1], plus[2], "params")),
+            Term(-1, _cell(minus[0], minus[1], minus[2], "params")),
+        ),  # fmt: skip
+        tuple(cands),
+    )
+
+
+def capsule_parameters() -> Family:
+    """Table 4 XnODR / XnIDR parameters = Table 8 DR parameters (same backbone and setting)."""
+    ids = [
+        _para(
+            f"{bb}_{layer} - {bb}_dr, {s}",
+            (4, s, f"{bb}_{layer}"),
+            (8, s, f"{bb}_dr"),
+            [
+                Candidate(
+                    "xncost", Interval.point(_head(layer, bb, "params") - _head("dr", bb, "params"))
+                )
+            ],  # fmt: skip
+        )
+        for bb in BACKBONES
+        for s in _settings()
+        for layer in ("xnodr", "xnidr")
+    ]
+    return Family(
+        "caps-params",
+        "Parameters: capsule models vs DR models",
+        "the three capsule layers store the same W (N·M·D·E weights) on the same backbone",
+        tuple(ids),
+    )
+
+
+def original_parameters() -> Family:
+    """Table 4 original parameters - Table 8 DR parameters = FC head - DR head."""
     ids = []
     for bb, original in BACKBONES.items():
         for s in _settings():
-            for layer in ("xnodr", "xnidr"):
-                ids.append(
-                    Identity(
-                        f"PARA {bb}_{layer} - {bb}_dr, {s}",
-                        (
-                            Term(1, _cell(4, s, f"{bb}_{layer}", "params")),
-                            Term(-1, _cell(8, s, f"{bb}_dr", "params")),
-                        ),
-                        (
-                            Candidate(
-                                "xncost",
-                                Interval.point(
-                                    _head(layer, bb, "params") - _head("dr", bb, "params")
-                                ),
-                            ),
-                        ),
-                    )
-                )
-            cands = [
-                Candidate(
-                    "xncost, FC as Table 5 counts it",
-                    Interval.point(_fc(bb, s, "params") - _head("dr", bb, "params")),
-                )
-            ]
+            dr = _head("dr", bb, "params")
+            cands = [Candidate("xncost, FC as Table 5 counts it",
+                               Interval.point(_fc(bb, s, "params") - dr))]  # fmt: skip
             if bb == "resnet":
                 cands.append(
-                    Candidate(
-                        "xncost, pooled FC head",
-                        Interval.point(_pooled("params") - _head("dr", bb, "params")),
-                    )
+                    Candidate("xncost, pooled FC head", Interval.point(_pooled("params") - dr))
                 )
             ids.append(
-                Identity(
-                    f"PARA {original} - {bb}_dr, {s}",
-                    (
-                        Term(1, _cell(4, s, original, "params")),
-                        Term(-1, _cell(8, s, f"{bb}_dr", "params")),
-                    ),
-                    tuple(cands),
-                )
+                _para(f"{original} - {bb}_dr, {s}", (4, s, original), (8, s, f"{bb}_dr"), cands)
             )
+    return Family(
+        "fc-params",
+        "Parameters: original models vs DR models",
+        "the original and the DR model share the backbone (as the FLOPs rows above support)",
+        tuple(ids),
+    )
+
+
+def upsampling_parameters() -> Family:
+    """The same model with and without upsampling differs only in the stem."""
+    ids = []
+    for bb in BACKBONES:
         stem = STEM_CHANNELS * IMAGE_CHANNELS * (7 * 7 - 3 * 3) if bb == "resnet" else 0
         for model, table in ((f"{bb}_xnodr", 4), (f"{bb}_xnidr", 4), (f"{bb}_dr", 8)):
             for ds in DATA_SETS:
                 ids.append(
-                    Identity(
-                        f"PARA {model} up - noup, {ds}",
-                        (
-                            Term(1, _cell(table, f"up-{ds}", model, "params")),
-                            Term(-1, _cell(table, f"noup-{ds}", model, "params")),
-                        ),
-                        (Candidate("stem change only (Section 4.3.2)", Interval.point(stem)),),
-                    )
+                    _para(
+                        f"{model} up - noup, {ds}",
+                        (table, f"up-{ds}", model),
+                        (table, f"noup-{ds}", model),
+                        [Candidate("stem change only", Interval.point(stem))],
+                    )  # fmt: skip
                 )
     return Family(
-        "params",
-        "Parameter counts (Tables 4 and 8)",
-        "models that differ only in the head differ by the heads' parameters; upsampling "
-        "changes only the stem (ResNet-50: 7x7 -> 3x3 kernels, 64 x 3 x 40 = 7,680 weights; "
-        "MobileNetV2: a stride, no weight)",
+        "up-params",
+        "Parameters: with vs without upsampling",
+        "upsampling changes only the stem (Section 4.3.2; ResNet-50: 7x7 -> 3x3 kernels, "
+        f"{STEM_CHANNELS} x {IMAGE_CHANNELS} x 40 = 7,680 weights; MobileNetV2: a stride, no "
+        "weight)",
         tuple(ids),
     )
 
@@ -373,7 +389,9 @@ def families() -> list[Family]:
         head_differences(),
         layer_differences(),
         original_differences(),
-        parameter_identities(),
+        capsule_parameters(),
+        original_parameters(),
+        upsampling_parameters(),
         fc_twins(),
         same_input(),
     ]

@@ -541,25 +541,23 @@ def section_crosstable() -> Section:
         "",
     )
     for fam in crosstable.families():
-        labels = [c.label for c in fam.identities[0].candidates]
+        labels = list(dict.fromkeys(c.label for i in fam.identities for c in i.candidates))
         rows = []
         shown = [
             i for i in fam.identities if fam.key != "same-input" or not all(i.verdicts().values())
         ]
         for ident in shown:
             v = ident.verdicts()
-            rows.append(
-                [
-                    ident.label,
-                    " ".join(t.text for t in ident.terms).lstrip("+ "),
-                    interval_text(ident.interval),
-                    *(
-                        ("consistent" if v[c.label] else "**contradicted**")
-                        + f" ({interval_text(c.values)})"
-                        for c in ident.candidates
-                    ),
-                ]  # fmt: skip
-            )
+            values = {c.label: c.values for c in ident.candidates}
+            cells = [
+                ("consistent" if v[label] else "**contradicted**")
+                + f" ({interval_text(values[label])})"
+                if label in v
+                else "-"
+                for label in labels
+            ]
+            terms = " ".join(t.text for t in ident.terms).lstrip("+ ")
+            rows.append([ident.label, terms, interval_text(ident.interval), *cells])
         tally = fam.tally()
         sec.add(f"### {fam.title}", "", f"Assumption: {fam.assumption}.", "")
         if fam.key == "same-input":
