@@ -187,14 +187,13 @@ def test_every_crosstable_row_matches_an_independent_interval(audit):
                       for t in ident.terms), Fraction(0))  # fmt: skip
             iv = ident.interval
             assert (iv.lo, iv.hi) == (lo, hi)
-            verdicts = []
+            verdicts = {label: "-" for label in labels}
             for cand in ident.candidates:
                 v = cand.values
                 ok = v.lo <= hi and lo <= v.hi and not (v.lo == hi or v.hi == lo)
                 assert ident.verdicts()[cand.label] == ok, ident.label
-                verdicts.append(
-                    ("consistent" if ok else "**contradicted**") + f" ({interval_text(v)})"
-                )
+                word = "consistent" if ok else "**contradicted**"
+                verdicts[cand.label] = f"{word} ({interval_text(v)})"
             row = [x for x in lines if x.startswith(f"| {ident.label} |")]
             if fam.key == "same-input" and all(ident.verdicts().values()):
                 assert not row
