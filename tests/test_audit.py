@@ -312,3 +312,16 @@ def test_sections_and_all_cells_listed(audit):
     for n in (5, 7, 9):
         for c in build_table(n).cells:
             assert f"| {c.setting} | " in audit and c.paper.text in audit
+
+
+def test_docs_paper_figures_are_the_reports_figures():
+    """Every figure docs/paper.md states is one the generated reports state."""
+    doc = (REPO / "docs" / "paper.md").read_text(encoding="utf-8")
+    reports = "".join(
+        (REPO / "reports" / name).read_text(encoding="utf-8")
+        for name in ("audit.md", "table5.md", "table7.md", "table9.md")
+    )
+    figures = {t.rstrip(",") for t in re.findall(r"\d[\d,]*(?:\.\d+)?%?", doc)}
+    missing = [t for t in figures if (len(t) >= 4 or "." in t or "," in t) and t not in reports]
+    assert not missing
+    assert "SPEC" not in doc
