@@ -116,29 +116,48 @@ def _printed(table: int, setting: str, model: str, metric: str = "total_flops") 
     return _cell(table, setting, model, metric).printed.interval
 
 
+def _diff(
+    label: str, plus: tuple[int, str, str], minus: tuple[int, str, str], metric: str,
+    cands: list[Candidate],
+) -> Identity:  # fmt: skip
+    """printed plus - printed minus (each (table, setting, model)) against the candidates."""
+    return Identity(
+        label,
+        (Term(1, _cell(*plus, metric)), Term(-1, _cell(*minus, metric))),
+        tuple(cands),
+    )
+
+
+def _model_pair(
+    plus: tuple[int, str], minus: tuple[int, str], twin: int, label: str
+) -> list[Identity]:
+    """Table plus[0] model plus[1] - table minus[0] model minus[1], per setting, against
+    xncost's head difference and the same difference of the printed Table 5 / `twin` heads."""
+    ids = []
+    for s in _settings():
+        t5s = table5_setting(s)
+        (ta, a), (tb, b) = plus, minus
+        head = Interval.point(_head(*_split(a)) - _head(*_split(b)))
+        printed = _printed(5, t5s, a) - _printed(twin, t5s, b)
+        cands = [Candidate("xncost", head), Candidate(label, printed)]
+        ids.append(_diff(f"{a} - {b}, {s}", (ta, s, a), (tb, s, b), "total_flops", cands))
+    return ids
+
+
+def _split(model: str) -> tuple[str, str]:
+    """'mobilenet_xnidr' -> ('xnidr', 'mobilenet'): the layer and backbone `_head` takes."""
+    bb, layer = model.split("_")
+    return layer, bb
+
+
 def head_differences() -> Family:
     """Table 4 capsule model - Table 8 DR model = capsule head - DR head (shared backbone)."""
-    ids = []
-    for bb in BACKBONES:
-        for layer in ("xnodr", "xnidr"):
-            for s in _settings():
-                t5s = table5_setting(s)
-                ids.append(
-                    Identity(
-                        f"{bb}_{layer} - {bb}_dr, {s}",
-                        (
-                            Term(1, _cell(4, s, f"{bb}_{layer}", "total_flops")),
-                            Term(-1, _cell(8, s, f"{bb}_dr", "total_flops")),
-                        ),
-                        (
-                            Candidate("xncost", Interval.point(_head(layer, bb) - _head("dr", bb))),
-                            Candidate(
-                                "Tables 5 - 9 as printed",
-                                _printed(5, t5s, f"{bb}_{layer}") - _printed(9, t5s, f"{bb}_dr"),
-                            ),
-                        ),
-                    )
-                )
+    ids = [
+        i
+        for bb in BACKBONES
+        for layer in ("xnodr", "xnidr")
+        for i in _model_pair((4, f"{bb}_{layer}"), (8, f"{bb}_dr"), 9, "Tables 5 - 9 as printed")
+    ]
     return Family(
         "heads",
         "Capsule heads from Table 4 - Table 8",
@@ -150,28 +169,11 @@ def head_differences() -> Family:
 
 def layer_differences() -> Family:
     """Table 4 XnODR model - XnIDR model = XnODR head - XnIDR head."""
-    ids = []
-    for bb in BACKBONES:
-        for s in _settings():
-            t5s = table5_setting(s)
-            ids.append(
-                Identity(
-                    f"{bb}_xnodr - {bb}_xnidr, {s}",
-                    (
-                        Term(1, _cell(4, s, f"{bb}_xnodr", "total_flops")),
-                        Term(-1, _cell(4, s, f"{bb}_xnidr", "total_flops")),
-                    ),
-                    (
-                        Candidate(
-                            "xncost", Interval.point(_head("xnodr", bb) - _head("xnidr", bb))
-                        ),
-                        Candidate(
-                            "Table 5 as printed",
-                            _printed(5, t5s, f"{bb}_xnodr") - _printed(5, t5s, f"{bb}_xnidr"),
-                        ),
-                    ),
-                )
-            )
+    ids = [
+        i
+        for bb in BACKBONES
+        for i in _model_pair((4, f"{bb}_xnodr"), (4, f"{bb}_xnidr"), 5, "Table 5 as printed")
+    ]
     return Family(
         "layers",
         "XnODR - XnIDR within Table 4",
@@ -180,68 +182,45 @@ def layer_differences() -> Family:
     )
 
 
-def original_differences() -> Family:
-    """Table 8 DR model - Table 4 original model = DR head - FC head."""
+def _dr_minus_originals(metric: str, key: str) -> tuple[Identity, ...]:
+    """Table 8 DR model - Table 4 original model = DR head - FC head (FLOPs or parameters)."""
     ids = []
     for bb, original in BACKBONES.items():
         for s in _settings():
-            cands = [
-                Candidate(
-                    "xncost, FC as Table 5 counts it", Interval.point(_head("dr", bb) - _fc(bb, s))
-                )
-            ]
+            dr = _head("dr", bb, key)
+            cands = [Candidate("xncost, FC as Table 5 counts it",
+                               Interval.point(dr - _fc(bb, s, key)))]  # fmt: skip
             if bb == "resnet":
-                cands.append(
-                    Candidate("xncost, pooled FC head", Interval.point(_head("dr", bb) - _pooled()))
-                )
-            ids.append(
-                Identity(
-                    f"{bb}_dr - {original}, {s}",
-                    (
-                        Term(1, _cell(8, s, f"{bb}_dr", "total_flops")),
-                        Term(-1, _cell(4, s, original, "total_flops")),
-                    ),
-                    tuple(cands),
-                )
-            )
+                cands.append(Candidate("xncost, pooled FC head", Interval.point(dr - _pooled(key))))
+            prefix = "PARA " if metric == "params" else ""
+            label = f"{prefix}{bb}_dr - {original}, {s}"
+            ids.append(_diff(label, (8, s, f"{bb}_dr"), (4, s, original), metric, cands))
+    return tuple(ids)
+
+
+def original_differences() -> Family:
+    """DR head - FC head from whole-model FLOPs."""
     return Family(
         "originals",
         "DR head - original FC head from Table 8 - Table 4",
         "the DR model keeps the original model's backbone (the paper says it replaces the "
         "last convolutional layer and the FC layers, Fig. 1: an assumption these rows test)",
-        tuple(ids),
-    )
-
-
-def _para(label: str, plus: tuple[int, str, str], minus: tuple[int, str, str],
-          cands: list[Candidate]) -> Identity:  # fmt: skip
-    return Identity(
-        f"PARA {label}",
-        (
-            Term(1, _cell(plus[0], plus[1], plus[2], "params")),
-            Term(-1, _cell(minus[0], minus[1], minus[2], "params")),
-        ),  # fmt: skip
-        tuple(cands),
+        _dr_minus_originals("total_flops", "flops"),
     )
 
 
 def capsule_parameters() -> Family:
     """Table 4 XnODR / XnIDR parameters = Table 8 DR parameters (same backbone and setting)."""
-    ids = [
-        _para(
-            f"{bb}_{layer} - {bb}_dr, {s}",
-            (4, s, f"{bb}_{layer}"),
-            (8, s, f"{bb}_dr"),
-            [
-                Candidate(
-                    "xncost", Interval.point(_head(layer, bb, "params") - _head("dr", bb, "params"))
+    ids = []
+    for bb in BACKBONES:
+        dr = _head("dr", bb, "params")
+        for s in _settings():
+            for layer in ("xnodr", "xnidr"):
+                cand = Candidate("xncost", Interval.point(_head(layer, bb, "params") - dr))
+                label = f"PARA {bb}_{layer} - {bb}_dr, {s}"
+                ids.append(
+                    _diff(label, (4, s, f"{bb}_{layer}"), (8, s, f"{bb}_dr"), "params", [cand])
                 )
-            ],  # fmt: skip
-        )
-        for bb in BACKBONES
-        for s in _settings()
-        for layer in ("xnodr", "xnidr")
-    ]
     return Family(
         "caps-params",
         "Parameters: capsule models vs DR models",
@@ -251,25 +230,12 @@ def capsule_parameters() -> Family:
 
 
 def original_parameters() -> Family:
-    """Table 4 original parameters - Table 8 DR parameters = FC head - DR head."""
-    ids = []
-    for bb, original in BACKBONES.items():
-        for s in _settings():
-            dr = _head("dr", bb, "params")
-            cands = [Candidate("xncost, FC as Table 5 counts it",
-                               Interval.point(_fc(bb, s, "params") - dr))]  # fmt: skip
-            if bb == "resnet":
-                cands.append(
-                    Candidate("xncost, pooled FC head", Interval.point(_pooled("params") - dr))
-                )
-            ids.append(
-                _para(f"{original} - {bb}_dr, {s}", (4, s, original), (8, s, f"{bb}_dr"), cands)
-            )
+    """DR head - FC head from whole-model parameters."""
     return Family(
         "fc-params",
-        "Parameters: original models vs DR models",
+        "Parameters: DR models vs original models",
         "the original and the DR model share the backbone (as the FLOPs rows above support)",
-        tuple(ids),
+        _dr_minus_originals("params", "params"),
     )
 
 
@@ -278,16 +244,12 @@ def upsampling_parameters() -> Family:
     ids = []
     for bb in BACKBONES:
         stem = STEM_CHANNELS * IMAGE_CHANNELS * (7 * 7 - 3 * 3) if bb == "resnet" else 0
+        cand = Candidate("stem change only", Interval.point(stem))
         for model, table in ((f"{bb}_xnodr", 4), (f"{bb}_xnidr", 4), (f"{bb}_dr", 8)):
             for ds in DATA_SETS:
-                ids.append(
-                    _para(
-                        f"{model} up - noup, {ds}",
-                        (table, f"up-{ds}", model),
-                        (table, f"noup-{ds}", model),
-                        [Candidate("stem change only", Interval.point(stem))],
-                    )  # fmt: skip
-                )
+                label = f"PARA {model} up - noup, {ds}"
+                up, noup = (table, f"up-{ds}", model), (table, f"noup-{ds}", model)
+                ids.append(_diff(label, up, noup, "params", [cand]))
     return Family(
         "up-params",
         "Parameters: with vs without upsampling",
