@@ -175,3 +175,18 @@ def test_reference_parsed_column_is_checked(tmp_path, monkeypatch):
             load_table(9)
     finally:
         load_table.cache_clear()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("number", [4, 8])
+def test_whole_table_reports_regenerate_byte_identical(number):
+    """Tables 4 and 8 measure the registry's models (about a minute each on two cores)."""
+    from pathlib import Path
+
+    from xncost.profile.wholemodel import build_whole_table, whole_table_markdown
+    from xncost.render import table_csv
+
+    reports = Path(__file__).resolve().parent.parent / "reports"
+    wt = build_whole_table(number)
+    assert whole_table_markdown(wt) == (reports / f"table{number}.md").read_text(encoding="utf-8")
+    assert table_csv(wt.table) == (reports / f"table{number}.csv").read_text(encoding="utf-8")
