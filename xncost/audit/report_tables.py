@@ -141,6 +141,12 @@ def _residual(sec: Section) -> None:
         )
     else:
         sec.add("The intervals do not overlap: no single extra cost per pair explains both.", "")
+    _terms(sec, res)
+    _search(sec, res)
+
+
+def _terms(sec: Section, res: list[residual.Residual]) -> None:
+    """Single convention terms solved for both printed totals."""
     fits = residual.term_fits(res)
     labels = [f"t for {r.printed.printed.text} (N={r.shape.N})" for r in res]
     sec.add(
@@ -173,10 +179,9 @@ def _residual(sec: Section) -> None:
         + ".",
         "",
     )
-    _search(sec, res, common)
 
 
-def _search(sec: Section, res: list[residual.Residual], common: object) -> None:
+def _search(sec: Section, res: list[residual.Residual]) -> None:
     s = residual.residual_search()
     sec.add(
         "### XnIDR totals: structured search over Table 3's step multiplicities",
