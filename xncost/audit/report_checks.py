@@ -120,9 +120,8 @@ def _implied(sec: Section) -> None:
         if xncost_ok:
             text += "lies in it."
         elif xncost_prints:
-            text += (f"prints as the Table 5 total but lies outside the interval of "
-                     f"{join(excluding)}: those settings' Table 4 / 8 figures disagree with "
-                     "the others by a rounding step.")  # fmt: skip
+            text += (f"prints as the Table 5 total and lies outside only the Table 4 - Table 8 "
+                     f"interval of {join(excluding)}.")  # fmt: skip
         else:
             text += (f"lies outside it (excluded by {join(excluding)})"
                      + ("; the residual is in the authors' own counts, not a Table 5 misprint."
