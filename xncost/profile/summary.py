@@ -137,7 +137,7 @@ def summary(
             model(x)
     except XncostError:
         raise
-    except (RuntimeError, ValueError, TypeError, IndexError, AttributeError, KeyError) as e:
+    except Exception as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise XncostError(f"forward pass failed on input {list(x.shape)}: {first}") from None
     finally:
