@@ -40,11 +40,15 @@ def _load_file(path: Path) -> Any:
         raise XncostError(f"{path}: cannot be loaded as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
+    was = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True  # leave no __pycache__ beside the user's file
     try:
         spec.loader.exec_module(module)
     except (Exception, SystemExit) as e:
         sys.modules.pop(name, None)
         raise XncostError(f"{path}: loading it failed: {_first_line(e)}") from None
+    finally:
+        sys.dont_write_bytecode = was
     return module
 
 

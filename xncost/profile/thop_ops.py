@@ -158,22 +158,19 @@ _HANDLERS: dict[type, str] = {
     AgreementUpdate: "agreement",
     XnorDotUpdate: "xnor_agreement",
     nn.Linear: "linear",
-    nn.modules.conv._ConvNd: "convolution",
+    **dict.fromkeys(
+        (
+            nn.Conv1d,
+            nn.Conv2d,
+            nn.Conv3d,
+            nn.ConvTranspose1d,
+            nn.ConvTranspose2d,
+            nn.ConvTranspose3d,
+        ),
+        "convolution",
+    ),
     nn.ReLU: "relu",
 }
-_UNPRICED = (
-    nn.modules.batchnorm._NormBase,
-    nn.LayerNorm,
-    nn.GroupNorm,
-    nn.PReLU,
-    nn.Softmax,
-    nn.LogSoftmax,
-    nn.modules.pooling._AvgPoolNd,
-    nn.modules.pooling._AdaptiveAvgPoolNd,
-    nn.Upsample,
-    nn.Bilinear,
-    nn.Embedding,
-)
 _CONTAINERS = (XnorProjector, XnorAgreementUpdate, Routing, DynamicRouting, XnODR, XnIDR)
 
 
@@ -233,12 +230,16 @@ def custom_ops(
     Each handler adds FLOPs + BOPs / word to the module's `total_ops` and, with a recorder,
     records FLOPs, BOPs and MACs per step. Containers map to thop's zero rule.
     """
+    import importlib
+
     from thop.vision.basic_hooks import zero_ops
 
+    thop_rules = importlib.import_module("thop.profile").register_hooks
     conv = get_convention(convention, word_bits)
     pricer = _Pricer(conv)
     word = conv.word_bits
-    ops: dict[type, Callable] = dict.fromkeys(_UNPRICED, _unpriced(recorder))
+    unpriced = [t for t, rule in thop_rules.items() if rule is not zero_ops]
+    ops: dict[type, Callable] = dict.fromkeys(unpriced, _unpriced(recorder))
     ops.update(
         {cls: _handler(getattr(pricer, name), word, recorder) for cls, name in _HANDLERS.items()}
     )
