@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from xncost.conventions import MODEL_CONVENTIONS, Convention
+from xncost.conventions import MODEL_CONVENTIONS, OPS, Convention
 from xncost.formulas import eq9_speedup
 from xncost.nn.capsule import DynamicRouting, XnIDR, XnODR
 from xncost.profile import oprules
@@ -47,7 +47,7 @@ class Eq9:
     c: int
     n_w: int
     n_i: int
-    word: int = 64
+    word: int = OPS.word_bits
 
     @property
     def speedup(self) -> Fraction:
@@ -103,7 +103,7 @@ def float_prices(
 class LayerCounter(ModuleDispatch):
     """Counts one forward pass into summary rows (fully qualified names)."""
 
-    def __init__(self, root: nn.Module, word_bits: int = 64) -> None:
+    def __init__(self, root: nn.Module, word_bits: int = OPS.word_bits) -> None:
         super().__init__()
         self.convs = {
             name: c if c.word_bits == word_bits else c.with_word(word_bits)

@@ -12,7 +12,7 @@ names (paper Tables 2 and 3).
 Per step: `flops` (float FLOPs, XNOR FLOPs excluded), `bops`, `xnor_flops` (= bops / word),
 `params`. Totals: `flops` (= float FLOPs + XNOR FLOPs), `binarization_flops` (the
 `binarize_*` steps), `xnor_bops`, `xnor_flops`, `params` (trainable parameters). Counts are
-ints; XNOR FLOPs are a `fractions.Fraction` when BOPs are not a multiple of 64.
+ints; XNOR FLOPs are a `fractions.Fraction` when BOPs are not a multiple of the word size.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from xncost.conventions import MODEL_CONVENTIONS, Convention, get_convention
+from xncost.conventions import MODEL_CONVENTIONS, OPS, Convention, get_convention
 from xncost.exact import normalize
 from xncost.profile.counter import CONVENTIONS, Eq9
 
@@ -34,7 +34,7 @@ class LayerSummary:
     flops_by_convention: dict[str, int]
     weight_binarization_flops: int = 0
     eq9: Eq9 | None = None
-    word: int = 64
+    word: int = OPS.word_bits
     bops_by_convention: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -106,7 +106,7 @@ class Summary:
     convention: str
     layers: tuple[LayerSummary, ...]
     unknown_ops: tuple[str, ...] = ()
-    word: int = 64
+    word: int = OPS.word_bits
 
     @property
     def conv(self) -> Convention:
@@ -146,7 +146,7 @@ class Summary:
         """XNOR-Net speed-ups (None without binary products):
 
         - `eq9_binary_layers`: Eq. 9 over all binary products together,
-          sum(c N_W N_I) / sum(c N_W N_I / 64 + N_I), i.e. binary MACs / (binary MACs / 64 +
+          sum(c N_W N_I) / sum(c N_W N_I / word + N_I), i.e. binary MACs / (binary MACs / word +
           binary outputs);
         - `eq9_network`: the same with the network's float MACs added unchanged to both sides
           (XNOR-Net's operation count applied end to end);

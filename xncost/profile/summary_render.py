@@ -172,7 +172,8 @@ def footer_lines(s: Summary) -> list[str]:
         )
     if sp["eq9_binary_layers"] is not None:
         lines.append(
-            f"Speed-up (Eq. 9, S = c N_W N_I / (c N_W N_I / 64 + N_I), per layer in the table): "
+            f"Speed-up (Eq. 9, S = c N_W N_I / (c N_W N_I / {s.word} + N_I), per layer in the "
+            "table): "
             f"binary layers together {float(sp['eq9_binary_layers']):.2f}x; whole network "
             f"with its float MACs unchanged {float(sp['eq9_network']):.2f}x; under `"
             f"{s.convention}` (float FLOPs + {s.conv.flops_per_mac} x binary MACs over "
