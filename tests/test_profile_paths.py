@@ -112,3 +112,21 @@ def test_registries_refuse_duplicates():
         oprules.register(torch.ops.aten.mm)(lambda *a: 0)
     with pytest.raises(XncostError, match="already registered"):
         register_binary(SignConv2d)
+
+
+def test_docs_convention_table_matches_the_conventions():
+    from dataclasses import fields
+    from pathlib import Path
+
+    from xncost.conventions import ALL_CONVENTIONS
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "conventions.md").read_text()
+    rows = {}
+    for line in doc.splitlines():
+        if line.startswith("| `") and line.count("|") == len(ALL_CONVENTIONS) + 2:
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            rows[cells[0].strip("`")] = cells[1:]
+    names = [f.name for f in fields(OPS) if f.name not in ("name", "description")]
+    assert set(rows) == set(names)
+    for name in names:
+        assert rows[name] == [str(getattr(c, name)) for c in ALL_CONVENTIONS.values()], name

@@ -15,8 +15,10 @@ costs `bops_per_word` binary operations per word (xnor, popcount and accumulate;
 multiply-accumulate (the BNN literature's BOPs). XNOR FLOPs = BOPs / word_bits (Table 5).
 `Convention.bops` is the only place this rule is written.
 
-`tf`, `ptflops` and `bnn` price float work of whole networks (`xncost summary`); they do not
-price the capsule layers' steps and `breakdown` refuses them.
+`tf`, `ptflops` and `bnn` price whole networks (`xncost summary`, op by op through the rule
+registries of `xncost.profile`); they set only the prices those rules read (word, BOPs, FLOPs
+per MAC, softmax) and leave the capsule-step prices at 0; `get_convention` looks them up in
+`MODEL_CONVENTIONS`, not among the layer conventions.
 """
 
 from __future__ import annotations
@@ -106,6 +108,7 @@ TF = Convention(
         "batch norm, ReLU, sign, round, abs, sqrt and exp free; 3 BOPs per packed word"
     ),
     softmax_per_element=5,
+    binarize_per_element=0,
     prices_layers=False,
 )
 
@@ -118,6 +121,8 @@ PTFLOPS = Convention(
     ),
     flops_per_mac=1,
     single_mac_flops=1,
+    binarize_per_element=0,
+    softmax_per_element=0,
     prices_layers=False,
 )
 
@@ -130,6 +135,8 @@ BNN = Convention(
     ),
     flops_per_mac=1,
     single_mac_flops=1,
+    binarize_per_element=0,
+    softmax_per_element=0,
     bops_per_word=0,
     bops_per_binary_mac=1,
     prices_layers=False,
