@@ -157,7 +157,6 @@ COST_TERMS = [
     f.name
     for f in fields(Convention)
     if f.name not in ("name", "description", "word_bits", "bops_per_word")
-    and f.name not in ("bops_per_binary_mac", "prices_layers")
 ]
 
 

@@ -24,7 +24,7 @@ per MAC, softmax) and leave the capsule-step prices at 0; `get_convention` looks
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, ClassVar
 
 from xncost.errors import XncostError
 from xncost.exact import ceil_div, is_power_of_two, ratio
@@ -50,8 +50,7 @@ class Convention:
     rescale_per_output: int = 0
     fc_bias: int = 0
     fc_activation: int = 0
-    bops_per_binary_mac: int = 0
-    prices_layers: bool = True
+    bops_per_binary_mac: ClassVar[int] = 0
 
     def bops(self, dots: Any, length: Any) -> Any:
         """BOPs of `dots` +-1 dot products of `length`: per packed word and per 1-bit MAC."""
@@ -109,7 +108,6 @@ TF = Convention(
     ),
     softmax_per_element=5,
     binarize_per_element=0,
-    prices_layers=False,
 )
 
 PTFLOPS = Convention(
@@ -123,10 +121,17 @@ PTFLOPS = Convention(
     single_mac_flops=1,
     binarize_per_element=0,
     softmax_per_element=0,
-    prices_layers=False,
 )
 
-BNN = Convention(
+
+@dataclass(frozen=True)
+class BinaryMacConvention(Convention):
+    """A convention that counts one BOP per 1-bit MAC (the BNN literature's BOPs)."""
+
+    bops_per_binary_mac: ClassVar[int] = 1
+
+
+BNN = BinaryMacConvention(
     name="bnn",
     description=(
         "the BNN literature's (Bi-Real Net, ReActNet, Real-to-Binary Net): FLOPs = float MACs of "
@@ -138,8 +143,6 @@ BNN = Convention(
     binarize_per_element=0,
     softmax_per_element=0,
     bops_per_word=0,
-    bops_per_binary_mac=1,
-    prices_layers=False,
 )
 
 CONVENTIONS: dict[str, Convention] = {c.name: c for c in (PAPER, OPS)}
