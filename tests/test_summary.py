@@ -318,6 +318,7 @@ def test_cli_summary_of_a_module_attribute_and_an_instance(user_file):
         (["my_models.py:broken", "--input", "1x3x8x8"], "forward pass failed"),
         (["no_such_pkg.mod:build", "--input", "1x3x8x8"], "no module named"),
         (["my_models.py:build"], "needs --input"),
+        (["my_models.py:build", "--input", "1x3x8x8", "--variant", "code"], "registry models"),
         (["nin", "--input", "1000000x3x32x32"], "limit"),
         (["mobilenetv2", "--input", "1x3x8192x8192"], "limit"),
         (["mobilenetv2", "--input", "1x3x4096x4096"], "widest layer"),

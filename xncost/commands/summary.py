@@ -89,6 +89,8 @@ def register(app: typer.Typer) -> None:
         if is_model_reference(model):
             if shape is None:
                 raise XncostError("your own model needs --input, e.g. --input 1x3x32x32")
+            if not upsampling or variant != "paper":
+                raise XncostError("--no-upsampling and --variant apply to registry models only")
             sm.check_input_shape(shape)
             net, name = load_model(model)
             s = sm.summary(net, shape, convention=convention.value, name=name, word=word_bits)
