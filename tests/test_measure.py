@@ -82,3 +82,47 @@ def test_table5_measure_fills_every_cell(tmp_path):
     assert r.exit_code == 0, r.output
     cells = json.loads(r.stdout)["cells"]
     assert cells and all(c["measured"] == c["xncost"] for c in cells)
+
+
+def test_measure_uses_the_formulas_word_size():
+    r = CliRunner().invoke(
+        app,
+        ["cost", "xnidr", "--dim-out", "40", "--word-bits", "32", "--measure", "-f", "json"],
+    )
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["measured"] == d["totals"] and d["measured_differs"] == []
+    assert d["word_bits"] == 32
+
+
+@pytest.mark.parametrize(
+    "fmt,flag",
+    [
+        ("json", '"xnor_bops"'),
+        ("csv", "differs: xnor_bops"),
+        ("md", "DIFFERS"),
+        ("table", "DIFFERS"),
+    ],
+)
+def test_a_measured_difference_is_flagged_in_every_format(monkeypatch, fmt, flag):
+    import xncost.api
+
+    real = xncost.api.measure_layer_totals
+
+    def off_by_one(b):
+        m = dict(real(b))
+        m["xnor_bops"] += 1
+        return m
+
+    monkeypatch.setattr(xncost.api, "measure_layer_totals", off_by_one)
+    r = CliRunner().invoke(app, ["cost", "xnidr", "--measure", "--format", fmt])
+    assert r.exit_code == 0, r.output
+    assert flag in r.stdout
+    if fmt == "json":
+        assert json.loads(r.stdout)["measured_differs"] == ["xnor_bops"]
+
+
+def test_measure_refuses_huge_loop_counts():
+    r = CliRunner().invoke(app, ["cost", "xnidr", "--iterations", "1000000000000", "--measure"])
+    assert r.exit_code == 2
+    assert r.output.count("\n") == 1 and "routing iterations" in r.output

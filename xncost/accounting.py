@@ -14,7 +14,7 @@ from typing import Any
 
 from xncost.conventions import Convention, get_convention
 from xncost.errors import XncostError
-from xncost.exact import ceil_div, exact_str, if_one, is_symbolic, ratio, to_float
+from xncost.exact import exact_str, if_one, is_symbolic, ratio, to_float
 from xncost.formulas import eq9_speedup, eq12_speedup, eq15_speedup, word_bound
 from xncost.shapes import CapsShape, FCShape
 
@@ -160,7 +160,7 @@ def _contraction_flops(conv: Convention, outputs: Any, length: Any) -> Any:
 
 def _xnor_bops(conv: Convention, dots: Any, length: Any) -> Any:
     """BOPs of `dots` packed dot products of `length` bits each."""
-    return conv.bops_per_word * dots * ceil_div(length, conv.word_bits)
+    return conv.bops(dots, length)
 
 
 def _step(conv: Convention, **kw: Any) -> Step:

@@ -66,7 +66,7 @@ def measure_layer_totals(b: Breakdown) -> dict[str, Any]:
         from xncost.profile.measure import measure_layer
     except ModuleNotFoundError as e:
         raise XncostError(f"measurement needs torch and thop ({e.name} missing)") from None
-    thop = measure_layer(b.layer, b.shape, b.convention.name, method="thop")
+    thop = measure_layer(b.layer, b.shape, b.convention, method="thop")
     return {k: thop.totals[k] for k in TOTAL_KEYS}
 
 

@@ -164,7 +164,7 @@ def cost_cmd(
         emit_result(text, out, rich=render.breakdown_rich(b, measured))
         return
     writers = {Fmt.md: render.breakdown_markdown, Fmt.json: render.breakdown_json}
-    text = writers[fmt](b, measured) if fmt in writers else render.breakdown_csv(b)
+    text = writers[fmt](b, measured) if fmt in writers else render.breakdown_csv(b, measured)
     emit_result(text, out)
 
 
