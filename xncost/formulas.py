@@ -10,7 +10,7 @@ products (outputs), so S = k·n / (k·n/64 + n) = 64k / (k + 64), independent of
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +90,30 @@ def eq15_corrected(N: Any, M: Any, E: Any, word: int = WORD) -> Any:  # noqa: N8
 def word_bound(k: Any, word: int = WORD) -> Any:
     """Speed-up ceiling of packed dot products of length k: k / ceil(k / word) (<= word)."""
     return ratio(k, ceil_div(k, word))
+
+
+def eq9_speedup_sum(terms: Iterable[tuple[Any, Any]], word: int = WORD) -> Any:
+    """Eq. 9 over several xnorized products at once, each (k, n): n dot products of length k:
+    S = sum k·n / (sum k·n / 64 + sum n). One term is Eq. 9 itself (c·N_W = k, N_I = n)."""
+    terms = list(terms)
+    ops = sum((k * n for k, n in terms), 0)
+    return ratio(ops, ratio(ops, word) + sum((n for _, n in terms), 0))
+
+
+def word_bound_sum(terms: Iterable[tuple[Any, Any]], word: int = WORD) -> Any:
+    """`word_bound` over several products, each (k, n): sum k·n / sum ceil(k / word)·n."""
+    terms = list(terms)
+    ops = sum((k * n for k, n in terms), 0)
+    return ratio(ops, sum((ceil_div(k, word) * n for k, n in terms), 0))
+
+
+def call_with_symbols(fn: Callable[..., Any], shape: Any, word: int = WORD) -> Any:
+    """Call a speed-up equation with the shape's symbols it names (N, M, D, E, r, B; word)."""
+    import inspect
+
+    values = {"N": shape.N, "M": shape.M, "D": shape.D, "E": shape.E, "r": shape.r}
+    values |= {"B": shape.B, "word": word}
+    return fn(**{p: values[p] for p in inspect.signature(fn).parameters})
 
 
 @dataclass(frozen=True)
