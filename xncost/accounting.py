@@ -1,4 +1,4 @@
-"""Per-step cost of FC, DR, XnODR (Table 2) and XnIDR (Table 3) layers (`xncost.layers`).
+"""Per-step cost of FC, DR, XnODR (Table 2), XnIDR (Table 3) and XnBDR layers (`xncost.layers`).
 
 Each step function takes a shape (ints or sympy symbols) and a `Convention` and returns
 `Step`s whose counts are exact: ints/Fractions for numbers, sympy expressions for symbols.
@@ -273,8 +273,8 @@ def dr_steps(s: CapsShape, conv: Convention) -> list[Step]:
     return [_lp_out(s, conv), *routing_steps(s, conv, xnor_agreement=False)]
 
 
-def xnodr_steps(s: CapsShape, conv: Convention) -> list[Step]:
-    """XnODR, Table 2 steps 1-7."""
+def xnor_projector_steps(s: CapsShape, conv: Convention) -> list[Step]:
+    """XnODR's xnorized LP_out, Table 2 steps 1-5."""
     n, m, d, e, b = s.N, s.M, s.D, s.E, s.B
     params = n * m * d * e
     outputs = b * n * m * e
@@ -321,13 +321,23 @@ def xnodr_steps(s: CapsShape, conv: Convention) -> list[Step]:
             flops=conv.rescale_per_output * outputs,
             bops=_xnor_bops(conv, outputs, d),
         ),
-        *routing_steps(s, conv, xnor_agreement=False),
     ]
+
+
+def xnodr_steps(s: CapsShape, conv: Convention) -> list[Step]:
+    """XnODR, Table 2 steps 1-7."""
+    return [*xnor_projector_steps(s, conv), *routing_steps(s, conv, xnor_agreement=False)]
 
 
 def xnidr_steps(s: CapsShape, conv: Convention) -> list[Step]:
     """XnIDR, Table 3 steps 1-11 (steps 1, 3, 4 and 11 move no arithmetic)."""
     return [_lp_out(s, conv), *routing_steps(s, conv, xnor_agreement=True)]
+
+
+def xnbdr_steps(s: CapsShape, conv: Convention) -> list[Step]:
+    """XnBDR (Section 3.3.2): XnODR's xnorized LP_out (Table 2 steps 1-5), then XnIDR's routing
+    with the xnorized agreement (Table 3 steps 5-10); softmax and weighted sum stay float."""
+    return [*xnor_projector_steps(s, conv), *routing_steps(s, conv, xnor_agreement=True)]
 
 
 def fc_steps(s: FCShape, conv: Convention) -> list[Step]:
@@ -443,6 +453,8 @@ __all__ = [
     "routing_steps",
     "to_float",
     "totals_text",
+    "xnbdr_steps",
     "xnidr_steps",
     "xnodr_steps",
+    "xnor_projector_steps",
 ]

@@ -107,6 +107,14 @@ def word_bound_sum(terms: Iterable[tuple[Any, Any]], word: int = WORD) -> Any:
     return ratio(ops, sum((ceil_div(k, word) * n for k, n in terms), 0))
 
 
+def xnbdr_speedup(N: Any, M: Any, D: Any, E: Any, word: int = WORD) -> Any:  # noqa: N803
+    """XnBDR (not costed in the paper): Eqs. 12 and 15 summed term by term, as the paper sums
+    XnODR's and XnIDR's binarization and XNOR terms: (x + y) / ((x + y) / 64 + D + E) with
+    x = N·M·E²·D (Eq. 12) and y = N·M·E² (Eq. 15). See docs/architecture.md."""
+    xy = N * M * E**2 * D + eq13_printed(N, M, E)
+    return ratio(xy, ratio(xy, word) + D + E)
+
+
 def call_with_symbols(fn: Callable[..., Any], shape: Any, word: int = WORD) -> Any:
     """Call a speed-up equation with the shape's symbols it names (N, M, D, E, r, B; word)."""
     import inspect

@@ -143,3 +143,15 @@ register(
         "Eq. 15",
     )
 )
+register(
+    LayerSpec(
+        "xnbdr",
+        "XnBDR",
+        "xnorized LP_out and routing agreement (Section 3.3.2)",
+        "caps",
+        "xncost.accounting:xnbdr_steps",
+        "xncost.nn.capsule:XnBDR",
+        "xncost.formulas:xnbdr_speedup",
+        "Eqs. 12 + 15 summed",
+    )
+)

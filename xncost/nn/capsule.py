@@ -1,4 +1,4 @@
-"""Capsule fully connected layers: dynamic routing (DR), XnODR and XnIDR.
+"""Capsule fully connected layers: dynamic routing (DR), XnODR, XnIDR and XnBDR (both).
 
 Tensor layout (paper Table 1, singleton axes dropped): input capsules u [B, N, D],
 weights W [N, M, D, E], predictions u_hat [B, N, M, E], logits b [B, N, M],
@@ -276,3 +276,17 @@ class XnIDR(_CapsFC):
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         return self.routing(self.lp_out(u))
+
+
+class XnBDR(_CapsFC):
+    """XnBDR (Section 3.3.2): XnODR's xnorized LP_out, then XnIDR's xnorized routing."""
+
+    def __init__(
+        self, caps_in: int, caps_out: int, dim_in: int, dim_out: int, iterations: int = 3
+    ) -> None:
+        super().__init__(caps_in, caps_out, dim_in, dim_out, iterations)
+        self.projector = XnorProjector(caps_in, caps_out, dim_in, dim_out)
+        self.routing = Routing(iterations, XnorAgreementUpdate())
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        return self.routing(self.projector(u))
