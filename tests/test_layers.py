@@ -99,3 +99,19 @@ def test_every_caps_layer_is_a_trainable_head(name):
     out.sum().backward()
     grads = [p.grad for p in model.caps.parameters()]
     assert grads and all(g is not None and g.abs().sum() > 0 for g in grads)
+
+
+def test_speedup_plot_for_every_layer_with_an_equation(tmp_path):
+    pytest.importorskip("matplotlib")
+    from xncost.plots import speedup_plot
+
+    fixed = {"caps_in": 160, "caps_out": 10, "dim_in": 8, "dim_out": 16, "iterations": 3}
+    fixed["batch"] = 1
+    with_eq = [n for n in caps_layers() if get_layer(n).speedup is not None]
+    assert "xnodr" in with_eq and "dr" not in with_eq
+    for name in with_eq:
+        path = speedup_plot(name, (16, 64), (8, 16), fixed, tmp_path / f"{name}.png")
+        assert path.read_bytes().startswith(b"\x89PNG")
+    with pytest.raises(XncostError, match="speed-up plots are for"):
+        speedup_plot("dr", (16,), (8,), fixed, tmp_path / "dr.png")
+    assert not (tmp_path / "dr.png").exists()

@@ -190,20 +190,9 @@ def speedup_plot(
         if (eq9, bound) in drawn:
             continue
         drawn.add((eq9, bound))
-        ax.axhline(
-            float(Fraction(eq9)),
-            color=color,
-            ls="--",
-            lw=1,
-            label=f"Eq. 9 corrected E={e}: {float(Fraction(eq9)):.2f}",
-        )
-        ax.axhline(
-            float(Fraction(bound)),
-            color=color,
-            ls=":",
-            lw=1,
-            label=f"word bound E={e}: {float(Fraction(bound)):.0f}",
-        )
+        for value, ls, what in ((eq9, "--", "Eq. 9 corrected"), (bound, ":", "word bound")):
+            y = float(Fraction(value))
+            ax.axhline(y, color=color, ls=ls, lw=1, label=f"{what} E={e}: {y:.4g}")
     ax.axhline(word, color="gray", lw=0.8)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log", base=2)
