@@ -56,7 +56,8 @@ from torch import nn
 from xncost.errors import XncostError
 from xncost.exact import exact_str
 from xncost.formulas import eq9_speedup
-from xncost.nn.capsule import DynamicRouting, XnIDR, XnODR, XnorProjector
+from xncost.layers import LAYERS
+from xncost.nn.capsule import XnorProjector
 from xncost.nn.xnor import XnorConv2d, XnorLinear
 from xncost.profile import oprules
 from xncost.profile.dispatch import GLOBAL, OpCounter, is_binary_step
@@ -87,7 +88,7 @@ class BinaryLayer:
 
 
 BINARY_LAYERS: dict[type, BinaryLayer] = {}
-UNIT_CLASSES: tuple[type, ...] = (DynamicRouting, XnODR, XnIDR)
+UNIT_CLASSES: tuple[type, ...] = tuple(s.module_class() for s in LAYERS.values() if s.is_caps)
 
 
 def register_binary(
