@@ -1,4 +1,4 @@
-"""Per-step accounting: SPEC §3 figures, every convention term, properties of the totals."""
+"""Per-step accounting: the paper's figures, every convention term, properties of the totals."""
 
 from dataclasses import fields, replace
 from fractions import Fraction
@@ -17,7 +17,7 @@ from xncost.shapes import CAPS_PRESETS, MOBILENET_FC_DIMS, CapsShape, FCShape, r
 
 MOBILE, RESNET = CAPS_PRESETS["mobilenet"], CAPS_PRESETS["resnet"]
 
-# Published figures (SPEC §3, paper Tables 5 and 9).
+# Published figures (paper Tables 5 and 9).
 PUBLISHED = [
     ("xnodr", MOBILE, "binarization_flops", 1_958_400),
     ("xnodr", MOBILE, "xnor_bops", 76_800),

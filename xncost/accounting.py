@@ -79,7 +79,7 @@ class Speedup:
 
 @dataclass(frozen=True)
 class Breakdown:
-    """A layer's steps under one convention, with totals (SPEC §7 JSON)."""
+    """A layer's steps under one convention, with totals (`xncost cost --format json`)."""
 
     layer: str
     shape: CapsShape | FCShape
@@ -117,7 +117,7 @@ class Breakdown:
         raise KeyError(name)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready mapping of SPEC §7 (counts stay exact: ints or exact Fractions)."""
+        """JSON-ready mapping (counts stay exact: ints or exact Fractions)."""
         return {
             "layer": self.layer,
             "shape": self.shape.as_dict(),

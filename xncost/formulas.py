@@ -2,7 +2,7 @@
 
 Each equation is a plain function of its symbols that returns an exact Fraction/int for ints
 and a sympy expression for sympy symbols (`xncost.exact`). The printed forms are kept
-verbatim, inconsistencies included (SPEC §2, §5): Eq. 10 counts dim_out twice, Eq. 11 adds
+verbatim, inconsistencies included (docs/paper.md): Eq. 10 counts dim_out twice, Eq. 11 adds
 caps_out while Eq. 12 adds dim_in. The corrected forms apply Eq. 9's own reading to a
 capsule projector: c·N_W is the length k of one dot product and N_I the number of dot
 products (outputs), so S = k·n / (k·n/64 + n) = 64k / (k + 64), independent of N.
