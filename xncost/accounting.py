@@ -64,7 +64,7 @@ TOTAL_KEYS = ("flops", "binarization_flops", "xnor_bops", "xnor_flops", "params"
 
 @dataclass(frozen=True)
 class Speedup:
-    """Speed-up of the xnorized projector, several ways (Eqs. 9, 12, 15)."""
+    """Speed-up of the xnorized products, several ways (Eqs. 9, 12, 15; `PROJECTORS`)."""
 
     equation: str
     printed: Any
