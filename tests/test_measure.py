@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from xncost.accounting import TOTAL_KEYS, breakdown
 from xncost.cli import app
+from xncost.layers import caps_layers
 from xncost.profile.measure import measure_layer
 from xncost.shapes import CapsShape, FCShape
 
@@ -30,8 +31,9 @@ def _per_step(m):
     return {k: (v["flops"], v["bops"]) for k, v in m.steps.items()}
 
 
-@settings(max_examples=12, deadline=None)
-@given(st.sampled_from(["dr", "xnodr", "xnidr"]), shapes, st.sampled_from(["paper", "ops"]))
+@pytest.mark.parametrize("layer", caps_layers())
+@settings(max_examples=6, deadline=None)
+@given(shape=shapes, conv=st.sampled_from(["paper", "ops"]))
 def test_formulas_equal_thop_per_step(layer, shape, conv):
     b = breakdown(layer, shape, conv)
     m = measure_layer(layer, shape, conv, "thop")
@@ -41,8 +43,9 @@ def test_formulas_equal_thop_per_step(layer, shape, conv):
     assert {k: m.totals[k] for k in TOTAL_KEYS} == b.totals
 
 
-@settings(max_examples=12, deadline=None)
-@given(st.sampled_from(["dr", "xnodr", "xnidr"]), shapes)
+@pytest.mark.parametrize("layer", caps_layers())
+@settings(max_examples=6, deadline=None)
+@given(shape=shapes)
 def test_ops_convention_equals_dispatch_counter(layer, shape):
     b = breakdown(layer, shape, "ops")
     m = measure_layer(layer, shape, "ops", "dispatch")

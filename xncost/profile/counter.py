@@ -22,7 +22,7 @@ from torch import nn
 
 from xncost.conventions import MODEL_CONVENTIONS, OPS, Convention
 from xncost.formulas import eq9_speedup
-from xncost.nn.capsule import DynamicRouting, XnIDR, XnODR
+from xncost.layers import LAYERS
 from xncost.profile import oprules
 from xncost.profile.binary import BINARY_LAYERS
 from xncost.profile.dispatch import GLOBAL, ModuleDispatch, binary_product
@@ -31,7 +31,7 @@ from xncost.profile.tfrules import tf_flops
 
 aten = torch.ops.aten
 CONVENTIONS = tuple(MODEL_CONVENTIONS)
-UNIT_CLASSES: tuple[type, ...] = (DynamicRouting, XnODR, XnIDR)
+UNIT_CLASSES: tuple[type, ...] = tuple(s.module_class() for s in LAYERS.values() if s.is_caps)
 WEIGHT_STEP = "binarize_weight"
 
 

@@ -1,7 +1,7 @@
 """Measure a reference layer: build it for a shape, run one forward pass, count per step.
 
 `measure_layer("xnodr", shape, convention="paper", method="thop")` builds the reference
-PyTorch layer of `xncost.nn` (`dr` DynamicRouting, `xnodr` XnODR, `xnidr` XnIDR, `fc` a
+PyTorch layer of `xncost.nn` named by the layer registry (`xncost.layers`; `fc` a
 Linear/ReLU stack `fc1, relu1, fc2, ...` with ReLU between layers), feeds it a random
 [B, N, D] (or [B, dims[0]]) input under `torch.no_grad()` and counts with thop and the custom
 ops of `xncost.profile.thop_ops` (`paper` or `ops`) or with the dispatch-level `OpCounter`
@@ -29,11 +29,12 @@ from torch import nn
 from xncost.conventions import Convention, get_convention
 from xncost.errors import XncostError
 from xncost.exact import normalize
+from xncost.layers import get_layer, layer_names
 from xncost.profile.dispatch import count_ops
 from xncost.profile.ledger import StepCount
 from xncost.profile.thop_ops import thop_count
 
-LAYERS = ("dr", "xnodr", "xnidr", "fc")
+LAYERS = layer_names()
 METHODS = ("thop", "dispatch")
 
 
@@ -69,11 +70,9 @@ def _positive(shape: Any, name: str) -> int:
 
 def build_layer(layer: str, shape: Any) -> tuple[nn.Module, torch.Tensor]:
     """The reference module for `layer` and a random input for `shape` (global RNG)."""
-    from xncost.nn.capsule import DynamicRouting, XnIDR, XnODR
-
-    classes = {"dr": DynamicRouting, "xnodr": XnODR, "xnidr": XnIDR}
+    spec = get_layer(layer)
     batch = _positive(shape, "batch")
-    if layer == "fc":
+    if not spec.is_caps:
         dims = tuple(
             _positive_int(d, f"dims[{i}]") for i, d in enumerate(getattr(shape, "dims", ()))
         )
@@ -85,12 +84,10 @@ def build_layer(layer: str, shape: Any) -> tuple[nn.Module, torch.Tensor]:
                 layers.append((f"relu{i - 1}", nn.ReLU()))
             layers.append((f"fc{i}", nn.Linear(a, b)))
         return nn.Sequential(OrderedDict(layers)), torch.randn(batch, dims[0])
-    if layer not in classes:
-        raise XncostError(f"unknown layer {layer!r} (known: {', '.join(LAYERS)})")
     n, m, d, e, r = (
         _positive(shape, a) for a in ("caps_in", "caps_out", "dim_in", "dim_out", "iterations")
     )
-    return classes[layer](n, m, d, e, r), torch.randn(batch, n, d)
+    return spec.module_class()(n, m, d, e, r), torch.randn(batch, n, d)
 
 
 MAX_ELEMENTS = 2**27  # the largest tensor a measurement may build (512 MiB of float32)
