@@ -202,11 +202,7 @@ def load_published(path: Path = DATA_FILE) -> tuple[dict[str, dict[str, str]], t
                 where = f"{path.name} {group}[{i}]"
                 if rec["source"] not in sources or rec["model"] not in MODELS:
                     raise XncostError(f"{where}: unknown source or model")
-                figs = {
-                    k: _parse_printed(str(v), where)
-                    for k, v in rec.items()
-                    if k in QUANTITIES
-                }
+                figs = {k: _parse_printed(str(v), where) for k, v in rec.items() if k in QUANTITIES}
                 out.append(
                     PrintedRow(rec["model"], rec["source"], rec["row"], figs, tuple(rec["checked"]))
                 )
@@ -298,9 +294,7 @@ def explanations(m: dict[str, Measured]) -> dict[tuple[str, str, str], str]:
     }
 
 
-def _printed_rows(
-    rows: tuple, m: dict[str, Measured], notes: dict, used: set
-) -> list[str]:
+def _printed_rows(rows: tuple, m: dict[str, Measured], notes: dict, used: set) -> list[str]:
     out = [
         "| network (printed row) | quantity | printed | xncost (exact) | xncost at the printed "
         "precision | status | why they differ |",
@@ -390,9 +384,10 @@ def literature_markdown(measured: dict[str, Measured] | None = None) -> str:
     ]
     for r in counterparts:
         x = m[r.model]
-        values = {"flops": Fraction(x.float_counterpart_macs), "memory_mbit": Fraction(
-            32 * x.params, 10**6
-        )}
+        values = {
+            "flops": Fraction(x.float_counterpart_macs),
+            "memory_mbit": Fraction(32 * x.params, 10**6),
+        }
         for key, p in r.figures.items():
             out.append(
                 f"| {r.row} (`{r.model}` with real-valued convolutions) | "
