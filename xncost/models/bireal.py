@@ -28,6 +28,17 @@ IMAGENET_SIDE = 224
 IMAGENET_CLASSES = 1000
 
 
+def stage_plan(blocks: tuple[int, ...], first: int = 64) -> list[tuple[int, int, int]]:
+    """(in channels, out channels, stride) of every block of ResNet-18/34-style stages of
+    widths 64, 128, 256, 512: stride 2 opens each stage after the first."""
+    plan, c = [], first
+    for stage, (n, width) in enumerate(zip(blocks, BIREAL_WIDTHS, strict=True)):
+        for i in range(n):
+            plan.append((c, width, 2 if stage > 0 and i == 0 else 1))
+            c = width
+    return plan
+
+
 class BiRealBlock(nn.Module):
     """One binary 3x3 convolution with its real-valued shortcut (Fig. 1 of the paper)."""
 
@@ -58,16 +69,10 @@ class BiRealNet(nn.Module):
         self.conv1 = float_conv(in_channels, 64, 7, 2)
         self.bn1 = nn.BatchNorm2d(64)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
-        blocks: list[nn.Module] = []
-        c = 64
-        for stage, (n, width) in enumerate(zip(BIREAL_BLOCKS[depth], BIREAL_WIDTHS, strict=True)):
-            for i in range(n):
-                stride = 2 if stage > 0 and i == 0 else 1
-                blocks.append(BiRealBlock(c, width, stride))
-                c = width
-        self.blocks = nn.Sequential(*blocks)
+        plan = stage_plan(BIREAL_BLOCKS[depth])
+        self.blocks = nn.Sequential(*(BiRealBlock(*step) for step in plan))
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(c, num_classes)
+        self.fc = nn.Linear(BIREAL_WIDTHS[-1], num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.maxpool(self.bn1(self.conv1(x)))

@@ -13,9 +13,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from xncost.models.bireal import BIREAL_BLOCKS, BIREAL_WIDTHS, IMAGENET_CLASSES
+from xncost.models.bireal import BIREAL_WIDTHS, IMAGENET_CLASSES, stage_plan
 from xncost.models.bnn_layers import float_conv
 from xncost.nn.xnor import XnorConv2d
+
+XNOR_RESNET18_BLOCKS = (2, 2, 2, 2)  # two-convolution basic blocks per stage
 
 
 class XnorBasicBlock(nn.Module):
@@ -49,16 +51,10 @@ class XnorResNet18(nn.Module):
             nn.ReLU(inplace=True),
             nn.MaxPool2d(3, 2, 1),
         )
-        blocks: list[nn.Module] = []
-        c = 64
-        layers = tuple(n // 2 for n in BIREAL_BLOCKS[18])  # 2 two-conv blocks per stage
-        for stage, (n, width) in enumerate(zip(layers, BIREAL_WIDTHS, strict=True)):
-            for i in range(n):
-                blocks.append(XnorBasicBlock(c, width, 2 if stage > 0 and i == 0 else 1))
-                c = width
-        self.blocks = nn.Sequential(*blocks)
+        plan = stage_plan(XNOR_RESNET18_BLOCKS)
+        self.blocks = nn.Sequential(*(XnorBasicBlock(*step) for step in plan))
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(c, num_classes)
+        self.fc = nn.Linear(BIREAL_WIDTHS[-1], num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.avgpool(self.blocks(self.stem(x)))
