@@ -220,7 +220,7 @@ def build_registry_model(
     upsampling: bool = True,
     input_shape: Sequence[int] | None = None,
     variant: str = "paper",
-    num_classes: int = 10,
+    num_classes: int | None = None,
 ) -> tuple[nn.Module, tuple[int, ...]]:
     """`xncost.models.registry.build_model(name)` and its input shape (batch first).
 
