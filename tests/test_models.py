@@ -60,6 +60,10 @@ def test_registry_names() -> None:
         "alexnet",
         "alexnet-bwn",
         "alexnet-xnor",
+        "birealnet18",
+        "birealnet34",
+        "xnor-resnet18",
+        "reactnet-a",
     }
     assert all(MODELS[n].description for n in names)
     assert all(MODELS[n].has_noup for n in PAPER_MODELS)

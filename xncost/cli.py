@@ -31,6 +31,7 @@ from xncost.commands.common import (
     rich_width,
 )
 from xncost.errors import XncostError
+from xncost.layers import choices_text, layer_names
 
 _CLICK_ERRORS: tuple[type[Exception], ...] = (click.ClickException,)
 try:  # typer >= 0.26 vendors its own click
@@ -113,11 +114,7 @@ app = typer.Typer(
 )
 
 
-class Layer(str, Enum):
-    fc = "fc"
-    dr = "dr"
-    xnodr = "xnodr"
-    xnidr = "xnidr"
+Layer = Enum("Layer", {name: name for name in layer_names()}, type=str)  # type: ignore[misc]
 
 
 @app.callback()
@@ -141,7 +138,7 @@ def _positive(name: str, default: int | None = None) -> Any:
     ),
 )
 def cost_cmd(
-    layer: Layer = typer.Argument(..., help="fc, dr, xnodr or xnidr."),
+    layer: Layer = typer.Argument(..., help=f"{choices_text()}."),
     caps_in: int | None = _positive("caps-in"),
     caps_out: int | None = _positive("caps-out"),
     dim_in: int | None = _positive("dim-in"),
@@ -185,7 +182,7 @@ def cost_cmd(
         emit_result(text, out, rich=render.breakdown_rich(b, measured, rich_width()), name=name)
         return
     writers = {Fmt.md: render.breakdown_markdown, Fmt.json: render.breakdown_json}
-    text = writers[fmt](b, measured) if fmt in writers else render.breakdown_csv(b)
+    text = writers[fmt](b, measured) if fmt in writers else render.breakdown_csv(b, measured)
     emit_result(text, out, name=name)
 
 

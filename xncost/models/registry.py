@@ -8,6 +8,10 @@ describe (ResNet FC head on the flattened map; MobileNet PrimaryCaps N = 160);
 ``variant="code"`` what the authors' code does (global average pooling before the ResNet FC
 head; MobileNet PrimaryCaps on the full 1280-channel map, its 1x1 conv 1280 -> 1024 giving
 N = 128). See `xncost.models.heads`.
+
+Published binary networks for ImageNet (3x224x224, 1000 classes; any side that is a multiple
+of 32): Bi-Real Net-18 and -34, XNOR-Net ResNet-18 and ReActNet-A (`xncost.models.bireal`,
+`xncost.models.xnor_resnet`, `xncost.models.reactnet`; reports/literature.md).
 """
 
 from __future__ import annotations
@@ -21,10 +25,13 @@ from torch import nn
 
 from xncost.errors import XncostError
 from xncost.models.alexnet import ALEXNET_INPUT_SIDE, AlexNet
+from xncost.models.bireal import IMAGENET_CLASSES, IMAGENET_SIDE, BiRealNet
 from xncost.models.heads import BACKBONES, HEADS, VARIANTS, build_head
 from xncost.models.mobilenetv2 import MobileNetV2, mobilenetv2_feature_side
 from xncost.models.nin import NIN, NIN_INPUT_SIDE
+from xncost.models.reactnet import ReActNetA
 from xncost.models.resnet import ResNet50, resnet50_feature_side
+from xncost.models.xnor_resnet import XnorResNet18
 
 UP_INPUT_SIDE = 224
 NOUP_INPUT_SIDE = 32
@@ -40,6 +47,7 @@ class ModelSpec:
     kind: str
     input_side: int
     input_side_noup: int | None = None
+    num_classes: int = 10
 
     @property
     def has_noup(self) -> bool:
@@ -59,6 +67,17 @@ FC_DESCRIPTIONS = {
     "resnet50": "its FC head 1024-512-10 (Table 10)",
     "mobilenetv2": "its FC head 512-256-128-10 (Table 10)",
 }
+
+
+# (name, family, kind, description) of the published binary networks (reports/literature.md)
+PUBLISHED_BNNS = (
+    ("birealnet18", "bireal", "18", "Bi-Real Net-18 (Liu et al. 2018)"),
+    ("birealnet34", "bireal", "34", "Bi-Real Net-34 (Liu et al. 2018)"),
+    ("xnor-resnet18", "xnor-resnet", "18", "XNOR-Net ResNet-18 (Rastegari et al. 2016)"),
+    ("reactnet-a", "reactnet", "a", "ReActNet-A (Liu et al. 2020)"),
+)
+PUBLISHED_FAMILIES = frozenset(family for _, family, _, _ in PUBLISHED_BNNS)
+PUBLISHED_SIDE_STEP = 32  # five stride-2 stages: the side must divide by 32
 
 
 def _specs() -> dict[str, ModelSpec]:
@@ -97,6 +116,15 @@ def _specs() -> dict[str, ModelSpec]:
             specs[name] = ModelSpec(
                 name, f"{label}, {mode_label} (seed {seed})", family, mode, side
             )
+    for name, family, kind, label in PUBLISHED_BNNS:
+        specs[name] = ModelSpec(
+            name,
+            f"{label} (ImageNet, {IMAGENET_CLASSES} classes)",
+            family,
+            kind,
+            IMAGENET_SIDE,
+            num_classes=IMAGENET_CLASSES,
+        )
     return specs
 
 
@@ -188,12 +216,14 @@ def build_model(
     name: str,
     *,
     upsampling: bool = True,
-    num_classes: int = 10,
+    num_classes: int | None = None,
     in_channels: int = 3,
     input_side: int | None = None,
     variant: str = "paper",
 ) -> nn.Module:
     """Build the registered model ``name``; unknown names and bad arguments raise XncostError.
+
+    ``num_classes`` defaults to the spec's (10; 1000 for the published ImageNet networks).
 
     ``input_side`` (default: the spec's) only changes the ResNet FC head, whose first layer
     takes the flattened s x s x 2048 map. NIN and AlexNet accept only their own input side
@@ -201,6 +231,7 @@ def build_model(
     ``upsampling``, ``variant`` and ``input_shape`` (C, H, W).
     """
     spec = get_spec(name)
+    num_classes = spec.num_classes if num_classes is None else num_classes
     _check_positive("num_classes", num_classes)
     _check_positive("in_channels", in_channels)
     if variant not in VARIANTS:
@@ -216,6 +247,13 @@ def build_model(
         if side != default_side:
             raise XncostError(f"model {name!r} takes {default_side}x{default_side} inputs only")
         model = AlexNet(spec.kind, num_classes, in_channels)
+    elif spec.family in PUBLISHED_FAMILIES:
+        if side % PUBLISHED_SIDE_STEP:
+            raise XncostError(
+                f"model {name!r} takes square inputs whose side is a multiple of "
+                f"{PUBLISHED_SIDE_STEP}, got {side}"
+            )
+        model = _build_published(spec, num_classes, in_channels)
     else:
         backbone = build_backbone(
             spec.family,
@@ -238,6 +276,14 @@ def build_model(
     model.variant = variant
     model.input_shape = (in_channels, side, side)
     return model
+
+
+def _build_published(spec: ModelSpec, num_classes: int, in_channels: int) -> nn.Module:
+    if spec.family == "bireal":
+        return BiRealNet(int(spec.kind), num_classes, in_channels)
+    if spec.family == "xnor-resnet":
+        return XnorResNet18(num_classes, in_channels)
+    return ReActNetA(num_classes, in_channels)
 
 
 def count_parameters(model: nn.Module) -> int:
