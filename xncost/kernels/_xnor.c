@@ -72,6 +72,9 @@ static int xn_popcount_portable(uint64_t x)
 #ifndef XN_SMALL_W
 #define XN_SMALL_W 4 /* below this many words, vectorise over columns */
 #endif
+#ifndef XN_PACK_COLS
+#define XN_PACK_COLS 256 /* columns per unit of a pack over a non-last axis */
+#endif
 #define XN_MAX_THREADS 64
 
 /* out[idx] as int32 or int64. */
@@ -112,8 +115,21 @@ typedef struct {
     int out64;
 } xn_caps_job;
 
+/* Binarize-and-pack: x [outer, k, inner] float32 or float64 -> out [outer, inner, w] words,
+ * bit t of word q = x[.., 64 q + t, ..] > thr (sign with 0 -> -1; see packed.sign_threshold). */
+typedef struct {
+    const xn_isa *isa;
+    const void *x;
+    uint64_t *out;
+    Py_ssize_t outer, k, inner, w;
+    float thr32;
+    double thr64;
+    int f64;
+} xn_pack_job;
+
 typedef void (*xn_gemm_fn)(const xn_gemm_job *, Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t);
 typedef void (*xn_caps_fn)(const xn_caps_job *, Py_ssize_t, Py_ssize_t);
+typedef void (*xn_pack_fn)(const xn_pack_job *, Py_ssize_t, Py_ssize_t);
 typedef void (*xn_panel_fn)(const xn_gemm_job *, Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t,
                             uint64_t *);
 
@@ -121,6 +137,7 @@ struct xn_isa_s {
     const char *name;
     xn_gemm_fn gemm_blocked, gemm_small;
     xn_caps_fn xnodr, xnidr, xnodr_blocked;
+    xn_pack_fn pack_last, pack_mid;
     xn_panel_fn gemm_panel; /* NULL: this instruction set uses gemm_blocked */
 };
 
@@ -130,6 +147,14 @@ struct xn_isa_s {
 #define XN_AVX512 1
 #include "_xnor_impl.h"
 #undef XN_AVX512
+#undef XN_TARGET
+#undef XN_SUFFIX
+
+#define XN_SUFFIX avx2
+#define XN_TARGET __attribute__((target("avx2,popcnt")))
+#define XN_AVX2 1
+#include "_xnor_impl.h"
+#undef XN_AVX2
 #undef XN_TARGET
 #undef XN_SUFFIX
 
@@ -150,6 +175,7 @@ struct xn_isa_s {
 static const xn_isa *xn_all[] = {
 #ifdef XN_X86
     &isa_avx512vpopcntdq,
+    &isa_avx2,
     &isa_popcnt,
 #endif
     &isa_generic,
@@ -167,7 +193,8 @@ static void xn_detect(void)
                       __builtin_cpu_supports("avx512vl") &&
                       __builtin_cpu_supports("avx512vpopcntdq") &&
                       __builtin_cpu_supports("popcnt");
-    xn_supported[1] = __builtin_cpu_supports("popcnt");
+    xn_supported[1] = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+    xn_supported[2] = __builtin_cpu_supports("popcnt");
 #endif
     xn_supported[XN_N_ISA - 1] = 1;
     for (i = 0; i < XN_N_ISA; i++)
@@ -188,49 +215,117 @@ typedef struct {
 } xn_part;
 
 #ifdef XN_PTHREADS
-static void *xn_part_main(void *arg)
+/* A persistent pool: workers are started on first use (as many as a call needs, at most
+ * XN_MAX_THREADS - 1) and then wait on a condition variable for the next call. Worker t
+ * runs part t of each call; the calling thread runs part 0 and waits for the others. One
+ * call uses the pool at a time: a concurrent call (another Python thread, the GIL being
+ * released) runs its parts in its own thread instead of waiting. After fork() the child
+ * has no workers: the pool is reset and restarted there on demand. */
+static pthread_mutex_t xn_pool_busy = PTHREAD_MUTEX_INITIALIZER; /* held by the running call */
+static pthread_mutex_t xn_pool_mu = PTHREAD_MUTEX_INITIALIZER;   /* guards the fields below */
+static pthread_cond_t xn_pool_wake = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t xn_pool_done = PTHREAD_COND_INITIALIZER;
+static xn_part xn_pool_parts[XN_MAX_THREADS];
+static int xn_pool_workers, xn_pool_nparts, xn_pool_pending, xn_pool_atfork;
+static unsigned long xn_pool_generation, xn_pool_born[XN_MAX_THREADS];
+
+static void *xn_pool_main(void *arg)
 {
-    const xn_part *p = (const xn_part *)arg;
-    p->fn(p->job, p->lo, p->hi);
+    const int id = (int)(intptr_t)arg;
+    unsigned long seen;
+    pthread_mutex_lock(&xn_pool_mu);
+    seen = xn_pool_born[id]; /* the generation before the call that started this worker */
+    for (;;) {
+        while (xn_pool_generation == seen)
+            pthread_cond_wait(&xn_pool_wake, &xn_pool_mu);
+        seen = xn_pool_generation;
+        if (id < xn_pool_nparts) {
+            const xn_part p = xn_pool_parts[id];
+            pthread_mutex_unlock(&xn_pool_mu);
+            p.fn(p.job, p.lo, p.hi);
+            pthread_mutex_lock(&xn_pool_mu);
+            if (--xn_pool_pending == 0)
+                pthread_cond_signal(&xn_pool_done);
+        }
+    }
     return NULL;
+}
+
+static void xn_pool_after_fork(void)
+{
+    pthread_mutex_init(&xn_pool_busy, NULL);
+    pthread_mutex_init(&xn_pool_mu, NULL);
+    pthread_cond_init(&xn_pool_wake, NULL);
+    pthread_cond_init(&xn_pool_done, NULL);
+    xn_pool_workers = xn_pool_nparts = xn_pool_pending = 0;
+}
+
+/* Start workers until `want` run (pool lock held); returns how many run. */
+static int xn_pool_grow(int want)
+{
+    pthread_attr_t attr;
+    if (!xn_pool_atfork)
+        xn_pool_atfork = pthread_atfork(NULL, NULL, xn_pool_after_fork) == 0 ? 1 : -1;
+    if (xn_pool_atfork < 0) /* without a fork handler a forked child could wait forever */
+        return 0;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    while (xn_pool_workers < want) {
+        pthread_t tid;
+        xn_pool_born[xn_pool_workers + 1] = xn_pool_generation;
+        if (pthread_create(&tid, &attr, xn_pool_main, (void *)(intptr_t)(xn_pool_workers + 1)))
+            break;
+        xn_pool_workers++;
+    }
+    pthread_attr_destroy(&attr);
+    return xn_pool_workers;
 }
 #endif
 
-/* fn(job, lo, hi) over [0, total) split into `threads` parts of a multiple of `align`; the
- * calling thread runs the first part. Called without the GIL. */
+/* fn(job, lo, hi) over [0, total) split into `threads` parts of a multiple of `align`, run by
+ * the calling thread (part 0) and the pool's workers. Called without the GIL. */
 static void xn_parallel(xn_range_fn fn, const void *job, Py_ssize_t total, Py_ssize_t align,
                         int threads)
 {
 #ifdef XN_PTHREADS
-    xn_part parts[XN_MAX_THREADS];
-    pthread_t tids[XN_MAX_THREADS];
-    int started[XN_MAX_THREADS];
     Py_ssize_t per;
-    int t, nparts = 0;
+    int t, nparts;
     if (threads > XN_MAX_THREADS)
         threads = XN_MAX_THREADS;
-    if (threads > 1 && total > align) {
+    if (threads > 1 && total > align && pthread_mutex_trylock(&xn_pool_busy) == 0) {
         per = (total + threads - 1) / threads;
         per = (per + align - 1) / align * align;
-        for (t = 0; t < threads && (Py_ssize_t)t * per < total; t++) {
-            parts[t].fn = fn;
-            parts[t].job = job;
-            parts[t].lo = (Py_ssize_t)t * per;
-            parts[t].hi = parts[t].lo + per < total ? parts[t].lo + per : total;
+        nparts = (int)((total + per - 1) / per);
+        pthread_mutex_lock(&xn_pool_mu);
+        if (nparts > 1 + xn_pool_grow(nparts - 1))
+            nparts = 1 + xn_pool_workers;
+        if (nparts > 1) {
+            per = (total + nparts - 1) / nparts;
+            per = (per + align - 1) / align * align;
+            nparts = (int)((total + per - 1) / per);
+            for (t = 0; t < nparts; t++) {
+                xn_pool_parts[t].fn = fn;
+                xn_pool_parts[t].job = job;
+                xn_pool_parts[t].lo = (Py_ssize_t)t * per;
+                xn_pool_parts[t].hi = (Py_ssize_t)t * per + per < total ? (Py_ssize_t)t * per + per
+                                                                        : total;
+            }
+            xn_pool_nparts = nparts;
+            xn_pool_pending = nparts - 1;
+            xn_pool_generation++;
+            pthread_cond_broadcast(&xn_pool_wake);
+            pthread_mutex_unlock(&xn_pool_mu);
+            fn(job, xn_pool_parts[0].lo, xn_pool_parts[0].hi);
+            pthread_mutex_lock(&xn_pool_mu);
+            while (xn_pool_pending > 0)
+                pthread_cond_wait(&xn_pool_done, &xn_pool_mu);
+            xn_pool_nparts = 0;
+            pthread_mutex_unlock(&xn_pool_mu);
+            pthread_mutex_unlock(&xn_pool_busy);
+            return;
         }
-        nparts = t;
-    }
-    if (nparts > 1) {
-        for (t = 1; t < nparts; t++)
-            started[t] = pthread_create(&tids[t], NULL, xn_part_main, &parts[t]) == 0;
-        fn(job, parts[0].lo, parts[0].hi);
-        for (t = 1; t < nparts; t++) {
-            if (started[t])
-                pthread_join(tids[t], NULL);
-            else
-                fn(job, parts[t].lo, parts[t].hi);
-        }
-        return;
+        pthread_mutex_unlock(&xn_pool_mu);
+        pthread_mutex_unlock(&xn_pool_busy);
     }
 #else
     (void)align;
@@ -590,7 +685,95 @@ static PyObject *xn_py_xnidr(PyObject *self, PyObject *args, PyObject *kwargs)
     return xn_caps_call(args, kwargs, 0);
 }
 
+static void xn_pack_last_part(const void *job, Py_ssize_t lo, Py_ssize_t hi)
+{
+    const xn_pack_job *g = (const xn_pack_job *)job;
+    g->isa->pack_last(g, lo, hi);
+}
+
+static void xn_pack_mid_part(const void *job, Py_ssize_t lo, Py_ssize_t hi)
+{
+    const xn_pack_job *g = (const xn_pack_job *)job;
+    g->isa->pack_mid(g, lo, hi);
+}
+
+PyDoc_STRVAR(pack_doc,
+             "pack(x, out, threads=1, isa=None)\n--\n\n"
+             "Binarize and pack: out[o, j, q] bit t = x[o, 64 q + t, j] > eps/2 (sign with\n"
+             "0 -> -1, as packed.sign_threshold), bits past k zero. x [outer, k, inner] is a\n"
+             "C-contiguous float32 or float64 array; out [outer, inner, ceil(k/64)] a\n"
+             "C-contiguous uint64 array, overwritten. threads and isa as in gemm.");
+
+static PyObject *xn_py_pack(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"x", "out", "threads", "isa", NULL};
+    PyObject *xo, *oo;
+    int threads = 1;
+    const char *isa_name = NULL;
+    const xn_isa *isa;
+    Py_buffer x, out;
+    xn_pack_job g;
+    char c;
+    PyObject *ret = NULL;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|iz:pack", kwlist, &xo, &oo, &threads,
+                                     &isa_name))
+        return NULL;
+    if (xn_pick_isa(isa_name, &isa) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(xo, &x, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(oo, &out, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0) {
+        PyBuffer_Release(&x);
+        return NULL;
+    }
+    c = xn_format_char(&x);
+    if (x.ndim != 3 || !((c == 'f' && x.itemsize == 4) || (c == 'd' && x.itemsize == 8))) {
+        PyErr_SetString(PyExc_ValueError, "x must be a 3-dimensional float32 or float64 array");
+        goto done;
+    }
+    c = xn_format_char(&out);
+    if (out.ndim != 3 || out.itemsize != 8 || !c || !strchr("LQN", c)) {
+        PyErr_SetString(PyExc_ValueError, "out must be a 3-dimensional uint64 array");
+        goto done;
+    }
+    memset(&g, 0, sizeof(g));
+    g.x = x.buf;
+    g.out = (uint64_t *)out.buf;
+    g.outer = XN_SHAPE(x, 0);
+    g.k = XN_SHAPE(x, 1);
+    g.inner = XN_SHAPE(x, 2);
+    g.w = (g.k + 63) / 64;
+    g.f64 = x.itemsize == 8;
+    g.thr32 = 0x1p-24f; /* float32 eps / 2 */
+    g.thr64 = 0x1p-53;  /* float64 eps / 2 */
+    if (XN_SHAPE(out, 0) != g.outer || XN_SHAPE(out, 1) != g.inner || XN_SHAPE(out, 2) != g.w) {
+        PyErr_Format(PyExc_ValueError, "pack: out must be [%zd, %zd, %zd], got [%zd, %zd, %zd]",
+                     g.outer, g.inner, g.w, XN_SHAPE(out, 0), XN_SHAPE(out, 1),
+                     XN_SHAPE(out, 2));
+        goto done;
+    }
+    g.isa = isa;
+    if (threads < 1)
+        threads = 1;
+    if (g.outer > 0 && g.inner > 0 && g.w > 0) {
+        Py_BEGIN_ALLOW_THREADS
+        if (g.inner == 1)
+            xn_parallel(xn_pack_last_part, &g, g.outer, 1, threads);
+        else
+            xn_parallel(xn_pack_mid_part, &g, g.outer * ((g.inner + XN_PACK_COLS - 1) /
+                                                           XN_PACK_COLS), 1, threads);
+        Py_END_ALLOW_THREADS
+    }
+    ret = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&x);
+    PyBuffer_Release(&out);
+    return ret;
+}
+
 static PyMethodDef xn_methods[] = {
+    {"pack", (PyCFunction)(void (*)(void))xn_py_pack, METH_VARARGS | METH_KEYWORDS, pack_doc},
     {"gemm", (PyCFunction)(void (*)(void))xn_py_gemm, METH_VARARGS | METH_KEYWORDS, gemm_doc},
     {"xnodr", (PyCFunction)(void (*)(void))xn_py_xnodr, METH_VARARGS | METH_KEYWORDS, xnodr_doc},
     {"xnidr", (PyCFunction)(void (*)(void))xn_py_xnidr, METH_VARARGS | METH_KEYWORDS, xnidr_doc},

@@ -3,7 +3,8 @@
  * _xnor.c includes this file several times, each time after defining
  *   XN_SUFFIX  the name suffix of this copy's functions (avx512, popcnt, generic);
  *   XN_TARGET  the function attribute selecting its instruction set (may be empty);
- *   XN_AVX512  (optional) to use the AVX-512 VPOPCNTDQ register-blocked GEMM micro-kernel.
+ *   XN_AVX512  (optional) to use the AVX-512 VPOPCNTDQ register-blocked GEMM micro-kernel;
+ *   XN_AVX2    (optional) to use AVX2 nibble-lookup popcounts in the GEMM tiles.
  * There is deliberately no include guard. The simple loops are written so that the compiler
  * vectorises them for the copy's instruction set (vpopcntq under AVX-512 VPOPCNTDQ).
  *
@@ -367,6 +368,79 @@ XN_TARGET static void XN(gemm_panel)(const xn_gemm_job *g, Py_ssize_t i0, Py_ssi
 #undef XN_ROW4
 #undef XN_ACC
 #undef XN_XPC
+#elif defined(XN_AVX2)
+/* AVX2 has no vector popcount: nibble lookup (vpshufb) counts the bits of each byte; byte
+ * counts accumulate for at most 31 steps of 4 words (8 bits x 31 <= 255), then vpsadbw adds
+ * them into 64-bit lanes. Two rows x four columns of B per call. */
+XN_TARGET static inline __m256i XN(pc_bytes)(__m256i v, __m256i lut, __m256i low)
+{
+    return _mm256_add_epi8(_mm256_shuffle_epi8(lut, _mm256_and_si256(v, low)),
+                           _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), low)));
+}
+
+XN_TARGET static inline uint64_t XN(hsum4)(__m256i v)
+{
+    const __m128i s = _mm_add_epi64(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    return (uint64_t)_mm_cvtsi128_si64(s) + (uint64_t)_mm_extract_epi64(s, 1);
+}
+
+#define XN_BACC(R, C) \
+    c##R##C = _mm256_add_epi8(c##R##C, XN(pc_bytes)(_mm256_xor_si256(a##R, b##C), lut, low))
+#define XN_BFLUSH(R, C) t##R##C = _mm256_add_epi64(t##R##C, _mm256_sad_epu8(c##R##C, zero))
+
+XN_TARGET static void XN(tile2x4)(const uint64_t *a0p, const uint64_t *a1p,
+                                  const uint64_t *const b[4], Py_ssize_t q0, Py_ssize_t q1,
+                                  uint64_t s0[4], uint64_t s1[4])
+{
+    const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1,
+                                         2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+    const __m256i low = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
+    __m256i t00 = zero, t01 = zero, t02 = zero, t03 = zero;
+    __m256i t10 = zero, t11 = zero, t12 = zero, t13 = zero;
+    const uint64_t *b0p = b[0], *b1p = b[1], *b2p = b[2], *b3p = b[3];
+    Py_ssize_t q = q0, c;
+    while (q1 - q >= 4) {
+        Py_ssize_t steps = (q1 - q) / 4;
+        const Py_ssize_t qe = q + 4 * (steps < 31 ? steps : 31);
+        __m256i c00 = zero, c01 = zero, c02 = zero, c03 = zero;
+        __m256i c10 = zero, c11 = zero, c12 = zero, c13 = zero;
+        for (; q < qe; q += 4) {
+            const __m256i a0 = _mm256_loadu_si256((const __m256i *)(a0p + q));
+            const __m256i a1 = _mm256_loadu_si256((const __m256i *)(a1p + q));
+            const __m256i b0 = _mm256_loadu_si256((const __m256i *)(b0p + q));
+            const __m256i b1 = _mm256_loadu_si256((const __m256i *)(b1p + q));
+            const __m256i b2 = _mm256_loadu_si256((const __m256i *)(b2p + q));
+            const __m256i b3 = _mm256_loadu_si256((const __m256i *)(b3p + q));
+            XN_BACC(0, 0); XN_BACC(0, 1); XN_BACC(0, 2); XN_BACC(0, 3);
+            XN_BACC(1, 0); XN_BACC(1, 1); XN_BACC(1, 2); XN_BACC(1, 3);
+        }
+        XN_BFLUSH(0, 0); XN_BFLUSH(0, 1); XN_BFLUSH(0, 2); XN_BFLUSH(0, 3);
+        XN_BFLUSH(1, 0); XN_BFLUSH(1, 1); XN_BFLUSH(1, 2); XN_BFLUSH(1, 3);
+    }
+    s0[0] = XN(hsum4)(t00); s0[1] = XN(hsum4)(t01); s0[2] = XN(hsum4)(t02); s0[3] = XN(hsum4)(t03);
+    s1[0] = XN(hsum4)(t10); s1[1] = XN(hsum4)(t11); s1[2] = XN(hsum4)(t12); s1[3] = XN(hsum4)(t13);
+    for (; q < q1; q++)
+        for (c = 0; c < 4; c++) {
+            s0[c] += (uint64_t)XN_POPCOUNT(a0p[q] ^ b[c][q]);
+            s1[c] += (uint64_t)XN_POPCOUNT(a1p[q] ^ b[c][q]);
+        }
+}
+#undef XN_BFLUSH
+#undef XN_BACC
+
+XN_TARGET static void XN(tile4x4)(const uint64_t *const a[4], const uint64_t *const b[4],
+                                  Py_ssize_t q0, Py_ssize_t q1, uint64_t s[16])
+{
+    XN(tile2x4)(a[0], a[1], b, q0, q1, s, s + 4);
+    XN(tile2x4)(a[2], a[3], b, q0, q1, s + 8, s + 12);
+}
+
+XN_TARGET static void XN(tile1x4)(const uint64_t *a, const uint64_t *const b[4], Py_ssize_t q0,
+                                  Py_ssize_t q1, uint64_t s[4])
+{
+    uint64_t unused[4];
+    XN(tile2x4)(a, a, b, q0, q1, s, unused);
+}
 #else
 /* Scalar popcount: two rows at a time keep 8 counters and 6 operands in registers. */
 XN_TARGET static void XN(tile2x4)(const uint64_t *a0p, const uint64_t *a1p,
@@ -507,9 +581,119 @@ XN_TARGET static void XN(xnodr_blocked)(const xn_caps_job *g, Py_ssize_t lo, Py_
 #endif
 }
 
+/* ---- binarize and pack --------------------------------------------------------------- */
+
+/* Bits [0, n) of one packed word from x[0 .. n) (n <= 64): bit t = x[t] > thr. */
+XN_TARGET static inline uint64_t XN(pack_word_f32)(const float *x, Py_ssize_t n, float thr)
+{
+    uint64_t word = 0;
+    Py_ssize_t t = 0;
+#if defined(XN_AVX512)
+    const __m512 tv = _mm512_set1_ps(thr);
+    for (; t < n; t += 16) {
+        const __mmask16 mk = n - t >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - t)) - 1u);
+        const __mmask16 gt = _mm512_mask_cmp_ps_mask(mk, _mm512_maskz_loadu_ps(mk, x + t), tv,
+                                                     _CMP_GT_OQ);
+        word |= (uint64_t)gt << t;
+    }
+    return word;
+#elif defined(XN_AVX2)
+    const __m256 tv = _mm256_set1_ps(thr);
+    for (; t + 8 <= n; t += 8)
+        word |= (uint64_t)(unsigned)_mm256_movemask_ps(
+                    _mm256_cmp_ps(_mm256_loadu_ps(x + t), tv, _CMP_GT_OQ))
+                << t;
+#endif
+    for (; t < n; t++)
+        word |= (uint64_t)(x[t] > thr) << t;
+    return word;
+}
+
+XN_TARGET static inline uint64_t XN(pack_word_f64)(const double *x, Py_ssize_t n, double thr)
+{
+    uint64_t word = 0;
+    Py_ssize_t t = 0;
+#if defined(XN_AVX512)
+    const __m512d tv = _mm512_set1_pd(thr);
+    for (; t < n; t += 8) {
+        const __mmask8 mk = n - t >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << (n - t)) - 1u);
+        const __mmask8 gt = _mm512_mask_cmp_pd_mask(mk, _mm512_maskz_loadu_pd(mk, x + t), tv,
+                                                    _CMP_GT_OQ);
+        word |= (uint64_t)gt << t;
+    }
+    return word;
+#elif defined(XN_AVX2)
+    const __m256d tv = _mm256_set1_pd(thr);
+    for (; t + 4 <= n; t += 4)
+        word |= (uint64_t)(unsigned)_mm256_movemask_pd(
+                    _mm256_cmp_pd(_mm256_loadu_pd(x + t), tv, _CMP_GT_OQ))
+                << t;
+#endif
+    for (; t < n; t++)
+        word |= (uint64_t)(x[t] > thr) << t;
+    return word;
+}
+
+/* Rows [lo, hi) of x [rows, k] (packed axis last, inner == 1) into out [rows, w]. */
+XN_TARGET static void XN(pack_last)(const xn_pack_job *g, Py_ssize_t lo, Py_ssize_t hi)
+{
+    const Py_ssize_t k = g->k, w = g->w;
+    Py_ssize_t r, q;
+    for (r = lo; r < hi; r++) {
+        uint64_t *o = g->out + r * w;
+        if (g->f64) {
+            const double *x = (const double *)g->x + r * k;
+            for (q = 0; q < w; q++)
+                o[q] = XN(pack_word_f64)(x + 64 * q, k - 64 * q < 64 ? k - 64 * q : 64,
+                                         g->thr64);
+        } else {
+            const float *x = (const float *)g->x + r * k;
+            for (q = 0; q < w; q++)
+                o[q] = XN(pack_word_f32)(x + 64 * q, k - 64 * q < 64 ? k - 64 * q : 64,
+                                         g->thr32);
+        }
+    }
+}
+
+/* Units [lo, hi) of x [outer, k, inner] packed over k (inner > 1) into out [outer, inner, w]:
+ * a unit is XN_PACK_COLS columns of one outer index. Rows are read contiguously; 64 of them
+ * fill one word per column (acc), written with stride w. The loops vectorise over columns. */
+XN_TARGET static void XN(pack_mid)(const xn_pack_job *g, Py_ssize_t lo, Py_ssize_t hi)
+{
+    const Py_ssize_t k = g->k, w = g->w, inner = g->inner;
+    const Py_ssize_t blocks = (inner + XN_PACK_COLS - 1) / XN_PACK_COLS;
+    uint64_t acc[XN_PACK_COLS];
+    Py_ssize_t u, q0, t, c;
+    for (u = lo; u < hi; u++) {
+        const Py_ssize_t o = u / blocks, j0 = (u % blocks) * XN_PACK_COLS;
+        const Py_ssize_t cols = inner - j0 < XN_PACK_COLS ? inner - j0 : XN_PACK_COLS;
+        for (q0 = 0; q0 < k; q0 += 64) {
+            const Py_ssize_t n = k - q0 < 64 ? k - q0 : 64;
+            for (c = 0; c < cols; c++)
+                acc[c] = 0;
+            for (t = 0; t < n; t++) {
+                const Py_ssize_t base = (o * k + q0 + t) * inner + j0;
+                if (g->f64) {
+                    const double *x = (const double *)g->x + base;
+                    const double thr = g->thr64;
+                    for (c = 0; c < cols; c++)
+                        acc[c] |= (uint64_t)(x[c] > thr) << t;
+                } else {
+                    const float *x = (const float *)g->x + base;
+                    const float thr = g->thr32;
+                    for (c = 0; c < cols; c++)
+                        acc[c] |= (uint64_t)(x[c] > thr) << t;
+                }
+            }
+            for (c = 0; c < cols; c++)
+                g->out[(o * inner + j0 + c) * w + q0 / 64] = acc[c];
+        }
+    }
+}
+
 static const xn_isa XN(isa) = {
     XN_STR(XN_SUFFIX), XN(gemm_blocked), XN(gemm_small), XN(xnodr_range), XN(xnidr_range),
-    XN(xnodr_blocked),
+    XN(xnodr_blocked), XN(pack_last), XN(pack_mid),
 #ifdef XN_AVX512
     XN(gemm_panel),
 #else
