@@ -65,7 +65,6 @@ def register(app: typer.Typer) -> None:
         if threads is not None and not 1 <= threads <= MAX_THREADS:
             raise XncostError(f"--threads must be between 1 and {MAX_THREADS}, got {threads}")
         try:
-
             resolve_backend(backend)
         except (ValueError, RuntimeError) as e:
             raise XncostError(f"--backend {backend}: {e}") from None

@@ -49,11 +49,11 @@ ROW_KEYS = (
     "float_s",
     "binary_s",
     "binary_with_packing_s",
-    "inference_s",
     "measured_speedup",
-    "inference_speedup",
     "theoretical_speedup",
     "word_bound",
+    "inference_s",
+    "inference_speedup",
 )
 CAPS_KEYS = ("caps_in", "caps_out", "dim_in", "dim_out", "batch")
 CAPS_DEFAULTS = {"caps_in": 160, "caps_out": 10, "dim_in": 8, "dim_out": 16, "batch": 1}
