@@ -97,6 +97,7 @@ typedef struct xn_isa_s xn_isa;
 typedef struct {
     const xn_isa *isa;
     const uint64_t *a, *b, *bt; /* bt: B word-major [w, n] for the small-w path */
+    const uint64_t *bp;         /* NULL, or B's 16-column panels for gemm_panel (xn_panels) */
     void *out;
     Py_ssize_t m, n, w, lda, ldb, ldo_i, ldo_j;
     int64_t k;
@@ -207,46 +208,69 @@ static void xn_detect(void)
 /* ---- threads ------------------------------------------------------------------------ */
 
 typedef void (*xn_range_fn)(const void *job, Py_ssize_t lo, Py_ssize_t hi);
-
-typedef struct {
-    xn_range_fn fn;
-    const void *job;
-    Py_ssize_t lo, hi;
-} xn_part;
+#ifndef XN_CHUNKS_PER_THREAD
+#define XN_CHUNKS_PER_THREAD 4 /* chunks a call is cut into, per thread */
+#endif
 
 #ifdef XN_PTHREADS
 /* A persistent pool: workers are started on first use (as many as a call needs, at most
- * XN_MAX_THREADS - 1) and then wait on a condition variable for the next call. Worker t
- * runs part t of each call; the calling thread runs part 0 and waits for the others. One
- * call uses the pool at a time: a concurrent call (another Python thread, the GIL being
- * released) runs its parts in its own thread instead of waiting. After fork() the child
- * has no workers: the pool is reset and restarted there on demand. */
+ * XN_MAX_THREADS - 1) and then sleep on a condition variable until the next call. A call
+ * is cut into chunks that the calling thread and the woken workers claim one at a time
+ * (under the lock), so a worker that wakes late, its core busy with another process, costs
+ * no waiting: the caller takes its chunks, and waits only for chunks already being run. A
+ * worker that wakes after the call finds nothing left to claim. One call uses the pool at a
+ * time: a concurrent call (another Python thread; the GIL is released) runs its chunks in
+ * its own thread instead of waiting. After fork() the child has no workers: the pool is
+ * reset and restarted there on demand. */
 static pthread_mutex_t xn_pool_busy = PTHREAD_MUTEX_INITIALIZER; /* held by the running call */
 static pthread_mutex_t xn_pool_mu = PTHREAD_MUTEX_INITIALIZER;   /* guards the fields below */
 static pthread_cond_t xn_pool_wake = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t xn_pool_done = PTHREAD_COND_INITIALIZER;
-static xn_part xn_pool_parts[XN_MAX_THREADS];
-static int xn_pool_workers, xn_pool_nparts, xn_pool_pending, xn_pool_atfork;
-static unsigned long xn_pool_generation, xn_pool_born[XN_MAX_THREADS];
+static xn_range_fn xn_pool_fn;
+static const void *xn_pool_job;
+static Py_ssize_t xn_pool_total, xn_pool_per, xn_pool_next; /* chunks of xn_pool_per items */
+static int xn_pool_workers, xn_pool_running, xn_pool_atfork;
+static unsigned long xn_pool_generation;
+
+/* Claim the next chunk of the current call (lock held): 0 when none is left. */
+static int xn_pool_claim(xn_range_fn *fn, const void **job, Py_ssize_t *lo, Py_ssize_t *hi)
+{
+    if (xn_pool_fn == NULL || xn_pool_next >= xn_pool_total)
+        return 0;
+    *fn = xn_pool_fn;
+    *job = xn_pool_job;
+    *lo = xn_pool_next;
+    *hi = xn_pool_next + xn_pool_per < xn_pool_total ? xn_pool_next + xn_pool_per
+                                                     : xn_pool_total;
+    xn_pool_next = *hi;
+    xn_pool_running++;
+    return 1;
+}
+
+/* Run chunks until none is left to claim (lock held on entry and exit). */
+static void xn_pool_drain(void)
+{
+    xn_range_fn fn;
+    const void *job;
+    Py_ssize_t lo, hi;
+    while (xn_pool_claim(&fn, &job, &lo, &hi)) {
+        pthread_mutex_unlock(&xn_pool_mu);
+        fn(job, lo, hi);
+        pthread_mutex_lock(&xn_pool_mu);
+        if (--xn_pool_running == 0 && xn_pool_next >= xn_pool_total)
+            pthread_cond_signal(&xn_pool_done);
+    }
+}
 
 static void *xn_pool_main(void *arg)
 {
-    const int id = (int)(intptr_t)arg;
-    unsigned long seen;
+    unsigned long seen = (unsigned long)(uintptr_t)arg; /* the generation it was started in */
     pthread_mutex_lock(&xn_pool_mu);
-    seen = xn_pool_born[id]; /* the generation before the call that started this worker */
     for (;;) {
+        xn_pool_drain();
         while (xn_pool_generation == seen)
             pthread_cond_wait(&xn_pool_wake, &xn_pool_mu);
         seen = xn_pool_generation;
-        if (id < xn_pool_nparts) {
-            const xn_part p = xn_pool_parts[id];
-            pthread_mutex_unlock(&xn_pool_mu);
-            p.fn(p.job, p.lo, p.hi);
-            pthread_mutex_lock(&xn_pool_mu);
-            if (--xn_pool_pending == 0)
-                pthread_cond_signal(&xn_pool_done);
-        }
     }
     return NULL;
 }
@@ -257,10 +281,11 @@ static void xn_pool_after_fork(void)
     pthread_mutex_init(&xn_pool_mu, NULL);
     pthread_cond_init(&xn_pool_wake, NULL);
     pthread_cond_init(&xn_pool_done, NULL);
-    xn_pool_workers = xn_pool_nparts = xn_pool_pending = 0;
+    xn_pool_workers = xn_pool_running = 0;
+    xn_pool_fn = NULL;
 }
 
-/* Start workers until `want` run (pool lock held); returns how many run. */
+/* Start workers until `want` run (lock held); returns how many run. */
 static int xn_pool_grow(int want)
 {
     pthread_attr_t attr;
@@ -272,8 +297,7 @@ static int xn_pool_grow(int want)
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     while (xn_pool_workers < want) {
         pthread_t tid;
-        xn_pool_born[xn_pool_workers + 1] = xn_pool_generation;
-        if (pthread_create(&tid, &attr, xn_pool_main, (void *)(intptr_t)(xn_pool_workers + 1)))
+        if (pthread_create(&tid, &attr, xn_pool_main, (void *)(uintptr_t)xn_pool_generation))
             break;
         xn_pool_workers++;
     }
@@ -282,44 +306,34 @@ static int xn_pool_grow(int want)
 }
 #endif
 
-/* fn(job, lo, hi) over [0, total) split into `threads` parts of a multiple of `align`, run by
- * the calling thread (part 0) and the pool's workers. Called without the GIL. */
-static void xn_parallel(xn_range_fn fn, const void *job, Py_ssize_t total, Py_ssize_t align,
-                        int threads)
+/* fn(job, lo, hi) over [0, total), on `threads` threads (the caller and threads - 1 pool
+ * workers) in chunks of a multiple of `align` items, `chunks` per thread. Called without
+ * the GIL. */
+static void xn_parallel_chunks(xn_range_fn fn, const void *job, Py_ssize_t total,
+                               Py_ssize_t align, int threads, int chunks)
 {
 #ifdef XN_PTHREADS
     Py_ssize_t per;
-    int t, nparts;
     if (threads > XN_MAX_THREADS)
         threads = XN_MAX_THREADS;
     if (threads > 1 && total > align && pthread_mutex_trylock(&xn_pool_busy) == 0) {
-        per = (total + threads - 1) / threads;
-        per = (per + align - 1) / align * align;
-        nparts = (int)((total + per - 1) / per);
         pthread_mutex_lock(&xn_pool_mu);
-        if (nparts > 1 + xn_pool_grow(nparts - 1))
-            nparts = 1 + xn_pool_workers;
-        if (nparts > 1) {
-            per = (total + nparts - 1) / nparts;
+        threads = 1 + xn_pool_grow(threads - 1);
+        if (threads > 1) {
+            per = (total + (Py_ssize_t)threads * chunks - 1) / ((Py_ssize_t)threads * chunks);
             per = (per + align - 1) / align * align;
-            nparts = (int)((total + per - 1) / per);
-            for (t = 0; t < nparts; t++) {
-                xn_pool_parts[t].fn = fn;
-                xn_pool_parts[t].job = job;
-                xn_pool_parts[t].lo = (Py_ssize_t)t * per;
-                xn_pool_parts[t].hi = (Py_ssize_t)t * per + per < total ? (Py_ssize_t)t * per + per
-                                                                        : total;
-            }
-            xn_pool_nparts = nparts;
-            xn_pool_pending = nparts - 1;
+            xn_pool_fn = fn;
+            xn_pool_job = job;
+            xn_pool_total = total;
+            xn_pool_per = per;
+            xn_pool_next = 0;
+            xn_pool_running = 0;
             xn_pool_generation++;
             pthread_cond_broadcast(&xn_pool_wake);
-            pthread_mutex_unlock(&xn_pool_mu);
-            fn(job, xn_pool_parts[0].lo, xn_pool_parts[0].hi);
-            pthread_mutex_lock(&xn_pool_mu);
-            while (xn_pool_pending > 0)
+            xn_pool_drain();
+            while (xn_pool_running > 0)
                 pthread_cond_wait(&xn_pool_done, &xn_pool_mu);
-            xn_pool_nparts = 0;
+            xn_pool_fn = NULL;
             pthread_mutex_unlock(&xn_pool_mu);
             pthread_mutex_unlock(&xn_pool_busy);
             return;
@@ -330,8 +344,15 @@ static void xn_parallel(xn_range_fn fn, const void *job, Py_ssize_t total, Py_ss
 #else
     (void)align;
     (void)threads;
+    (void)chunks;
 #endif
     fn(job, 0, total);
+}
+
+static void xn_parallel(xn_range_fn fn, const void *job, Py_ssize_t total, Py_ssize_t align,
+                        int threads)
+{
+    xn_parallel_chunks(fn, job, total, align, threads, XN_CHUNKS_PER_THREAD);
 }
 
 static void xn_gemm_blocked_part(const void *job, Py_ssize_t lo, Py_ssize_t hi)
@@ -343,10 +364,32 @@ static void xn_gemm_blocked_part(const void *job, Py_ssize_t lo, Py_ssize_t hi)
         g->isa->gemm_blocked(g, 0, g->m, lo, hi);
 }
 
+/* B [n, w] (row stride ldb) as ceil(n/16) panels of 16 word-interleaved columns, zero past
+ * n: bp[(j / 16) * 16 w + q * 16 + j % 16] = b[j, q]; NULL when out of memory. */
+static uint64_t *xn_panels(const uint64_t *b, Py_ssize_t n, Py_ssize_t w, Py_ssize_t ldb)
+{
+    const Py_ssize_t np = (n + 15) / 16;
+    uint64_t *bp = (uint64_t *)calloc((size_t)(np * 16 * w), sizeof(uint64_t));
+    Py_ssize_t j, q;
+    if (bp == NULL)
+        return NULL;
+    for (j = 0; j < n; j++) {
+        uint64_t *dst = bp + (j / 16) * 16 * w + j % 16;
+        for (q = 0; q < w; q++)
+            dst[q * 16] = b[j * ldb + q];
+    }
+    return bp;
+}
+
 static void xn_gemm_panel_part(const void *job, Py_ssize_t lo, Py_ssize_t hi)
 {
     const xn_gemm_job *g = (const xn_gemm_job *)job;
-    uint64_t *panel = (uint64_t *)malloc((size_t)g->w * 16 * sizeof(uint64_t));
+    uint64_t *panel;
+    if (g->bp != NULL && g->split_rows) {
+        g->isa->gemm_panel(g, lo, hi, 0, g->n, NULL);
+        return;
+    }
+    panel = (uint64_t *)malloc((size_t)g->w * 16 * sizeof(uint64_t));
     if (panel == NULL) { /* no memory for the panel: the unpacked tiles need none */
         xn_gemm_blocked_part(job, lo, hi);
         return;
@@ -563,9 +606,13 @@ static PyObject *xn_py_gemm(PyObject *self, PyObject *args, PyObject *kwargs)
         }
         g.split_rows = g.m >= g.n;
         Py_BEGIN_ALLOW_THREADS
-        if (isa->gemm_panel != NULL && XN_USE_PANEL)
+        if (isa->gemm_panel != NULL && XN_USE_PANEL) {
+            /* rows split into chunks: pack B's panels once, not once per chunk */
+            if (g.split_rows && threads > 1)
+                g.bp = bt = xn_panels(g.b, g.n, g.w, g.ldb);
             xn_parallel(xn_gemm_panel_part, &g, g.split_rows ? g.m : g.n,
                         g.split_rows ? 8 : 16, threads);
+        }
         else
             xn_parallel(xn_gemm_blocked_part, &g, g.split_rows ? g.m : g.n, 4, threads);
         Py_END_ALLOW_THREADS
@@ -772,7 +819,136 @@ done:
     return ret;
 }
 
+/* ---- peak throughput probes (benchmarks/bench_kernels.py states the machine's limit) ---- */
+
+#define XN_PEAK_CHAINS 12 /* independent chains: enough to hide each instruction's latency */
+
+#ifdef XN_X86
+/* iters x 12 x (XOR, VPOPCNTQ, add) on 512-bit registers: the GEMM's inner step without
+ * memory; each step is 512 binary multiply-accumulates. */
+__attribute__((target("avx512f,avx512vpopcntdq"), noinline)) static uint64_t
+xn_peak_popcount512(long long iters)
+{
+    __m512i acc[XN_PEAK_CHAINS];
+    const __m512i b = _mm512_set1_epi64(0x5DEECE66DLL);
+    uint64_t sum = 0;
+    long long i;
+    int c;
+    for (c = 0; c < XN_PEAK_CHAINS; c++)
+        acc[c] = _mm512_set1_epi64(c + 1);
+    for (i = 0; i < iters; i++)
+        for (c = 0; c < XN_PEAK_CHAINS; c++)
+            acc[c] = _mm512_add_epi64(acc[c], _mm512_popcnt_epi64(_mm512_xor_si512(acc[c], b)));
+    for (c = 0; c < XN_PEAK_CHAINS; c++)
+        sum += (uint64_t)_mm512_reduce_add_epi64(acc[c]);
+    return sum;
+}
+
+/* iters x 12 x 512-bit float32 FMA: 16 multiply-accumulates each. */
+__attribute__((target("avx512f,fma"), noinline)) static uint64_t xn_peak_fma512(long long iters)
+{
+    __m512 acc[XN_PEAK_CHAINS];
+    const __m512 x = _mm512_set1_ps(0.999f), y = _mm512_set1_ps(1e-3f);
+    float sum = 0.0f;
+    long long i;
+    int c;
+    for (c = 0; c < XN_PEAK_CHAINS; c++)
+        acc[c] = _mm512_set1_ps((float)c);
+    for (i = 0; i < iters; i++)
+        for (c = 0; c < XN_PEAK_CHAINS; c++)
+            acc[c] = _mm512_fmadd_ps(acc[c], x, y);
+    for (c = 0; c < XN_PEAK_CHAINS; c++)
+        sum += _mm512_reduce_add_ps(acc[c]);
+    return (uint64_t)sum;
+}
+
+/* iters x 12 x 256-bit float32 FMA: 8 multiply-accumulates each. */
+__attribute__((target("avx2,fma"), noinline)) static uint64_t xn_peak_fma256(long long iters)
+{
+    __m256 acc[XN_PEAK_CHAINS];
+    const __m256 x = _mm256_set1_ps(0.999f), y = _mm256_set1_ps(1e-3f);
+    float out[8], sum = 0.0f;
+    long long i;
+    int c, l;
+    for (c = 0; c < XN_PEAK_CHAINS; c++)
+        acc[c] = _mm256_set1_ps((float)c);
+    for (i = 0; i < iters; i++)
+        for (c = 0; c < XN_PEAK_CHAINS; c++)
+            acc[c] = _mm256_fmadd_ps(acc[c], x, y);
+    for (c = 0; c < XN_PEAK_CHAINS; c++) {
+        _mm256_storeu_ps(out, acc[c]);
+        for (l = 0; l < 8; l++)
+            sum += out[l];
+    }
+    return (uint64_t)sum;
+}
+
+/* iters x 12 x 64-bit (XOR, POPCNT, add): 64 binary multiply-accumulates each. */
+__attribute__((target("popcnt"), noinline)) static uint64_t xn_peak_popcnt64(long long iters)
+{
+    uint64_t acc[XN_PEAK_CHAINS], sum = 0;
+    long long i;
+    int c;
+    for (c = 0; c < XN_PEAK_CHAINS; c++)
+        acc[c] = (uint64_t)c + 1;
+    for (i = 0; i < iters; i++)
+        for (c = 0; c < XN_PEAK_CHAINS; c++)
+            acc[c] += (uint64_t)__builtin_popcountll(acc[c] ^ 0x5DEECE66DULL);
+    for (c = 0; c < XN_PEAK_CHAINS; c++)
+        sum += acc[c];
+    return sum;
+}
+#endif
+
+PyDoc_STRVAR(peak_doc,
+             "peak(kind, iters)\n--\n\n"
+             "Run iters x 12 independent register-only steps of one kind and return a checksum\n"
+             "(time the call to get a throughput): 'popcount512' (XOR, VPOPCNTQ, add on 512 bits:\n"
+             "512 binary multiply-accumulates), 'popcnt64' (the same on 64 bits: 64), 'fma512'\n"
+             "(16 float32 multiply-accumulates), 'fma256' (8). `peaks` lists the kinds this CPU\n"
+             "can run.");
+
+static PyObject *xn_py_peak(PyObject *self, PyObject *args)
+{
+    const char *kind;
+    long long iters;
+    uint64_t r = 0;
+    int ok = 0;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "sL:peak", &kind, &iters))
+        return NULL;
+    if (iters < 0) {
+        PyErr_SetString(PyExc_ValueError, "iters must be >= 0");
+        return NULL;
+    }
+#ifdef XN_X86
+    Py_BEGIN_ALLOW_THREADS
+    if (strcmp(kind, "popcount512") == 0 && xn_supported[0]) {
+        r = xn_peak_popcount512(iters);
+        ok = 1;
+    } else if (strcmp(kind, "fma512") == 0 && __builtin_cpu_supports("avx512f") &&
+               __builtin_cpu_supports("fma")) {
+        r = xn_peak_fma512(iters);
+        ok = 1;
+    } else if (strcmp(kind, "fma256") == 0 && __builtin_cpu_supports("avx2") &&
+               __builtin_cpu_supports("fma")) {
+        r = xn_peak_fma256(iters);
+        ok = 1;
+    } else if (strcmp(kind, "popcnt64") == 0 && __builtin_cpu_supports("popcnt")) {
+        r = xn_peak_popcnt64(iters);
+        ok = 1;
+    }
+    Py_END_ALLOW_THREADS
+#endif
+    if (!ok) {
+        PyErr_Format(PyExc_ValueError, "peak '%s' is unknown or not supported by this CPU", kind);
+        return NULL;
+    }
+    return PyLong_FromUnsignedLongLong(r);
+}
+
 static PyMethodDef xn_methods[] = {
+    {"peak", (PyCFunction)xn_py_peak, METH_VARARGS, peak_doc},
     {"pack", (PyCFunction)(void (*)(void))xn_py_pack, METH_VARARGS | METH_KEYWORDS, pack_doc},
     {"gemm", (PyCFunction)(void (*)(void))xn_py_gemm, METH_VARARGS | METH_KEYWORDS, gemm_doc},
     {"xnodr", (PyCFunction)(void (*)(void))xn_py_xnodr, METH_VARARGS | METH_KEYWORDS, xnodr_doc},
@@ -806,6 +982,32 @@ static int xn_exec(PyObject *mod)
     }
     if (PyModule_AddStringConstant(mod, "isa", xn_best->name) < 0)
         return -1;
+    {
+        PyObject *peaks = PyTuple_New(0);
+#ifdef XN_X86
+        const char *kinds[4] = {"popcount512", "popcnt64", "fma512", "fma256"};
+        const int have[4] = {
+            xn_supported[0], __builtin_cpu_supports("popcnt"),
+            __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma"),
+            __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")};
+        for (i = 0; peaks != NULL && i < 4; i++) {
+            PyObject *name;
+            if (!have[i])
+                continue;
+            name = PyUnicode_FromString(kinds[i]);
+            if (name == NULL || _PyTuple_Resize(&peaks, PyTuple_GET_SIZE(peaks) + 1) < 0) {
+                Py_XDECREF(name);
+                Py_XDECREF(peaks);
+                return -1;
+            }
+            PyTuple_SET_ITEM(peaks, PyTuple_GET_SIZE(peaks) - 1, name);
+        }
+#endif
+        if (peaks == NULL || PyModule_AddObject(mod, "peaks", peaks) < 0) {
+            Py_XDECREF(peaks);
+            return -1;
+        }
+    }
     return PyModule_AddIntConstant(mod, "threads_supported",
 #ifdef XN_PTHREADS
                                    1

@@ -347,7 +347,7 @@ XN_TARGET static void XN(panel_rows)(const xn_gemm_job *g, const uint64_t *panel
 #undef XN_PACC
 
 /* Output rows [i0, i1) x columns [j0, j1): pack 16 columns of B at a time (in `panel`,
- * 16 w words) and sweep every row of A over it, XN_PANEL_WORDS words at a time (the panel
+ * 16 w words; or take them from g->bp, packed once per call) and sweep every row of A over it, XN_PANEL_WORDS words at a time (the panel
  * block stays in L1); partial counts of a word block live in the output. */
 XN_TARGET static void XN(gemm_panel)(const xn_gemm_job *g, Py_ssize_t i0, Py_ssize_t i1,
                                      Py_ssize_t j0, Py_ssize_t j1, uint64_t *panel)
@@ -356,10 +356,14 @@ XN_TARGET static void XN(gemm_panel)(const xn_gemm_job *g, Py_ssize_t i0, Py_ssi
     Py_ssize_t j, q0;
     for (j = j0; j < j1; j += 16) {
         const Py_ssize_t cols = j1 - j < 16 ? j1 - j : 16;
-        XN(pack_panel)(g->b + j * g->ldb, g->ldb, cols, w, panel);
+        const uint64_t *pp = panel;
+        if (g->bp != NULL) /* packed for the whole call (j0 is then a multiple of 16) */
+            pp = g->bp + (j / 16) * 16 * w;
+        else
+            XN(pack_panel)(g->b + j * g->ldb, g->ldb, cols, w, panel);
         for (q0 = 0; q0 < w; q0 += XN_PANEL_WORDS) {
             const Py_ssize_t q1 = q0 + XN_PANEL_WORDS < w ? q0 + XN_PANEL_WORDS : w;
-            XN(panel_rows)(g, panel, j, cols, i0, i1, q0, q1, q0 == 0, q1 == w);
+            XN(panel_rows)(g, pp, j, cols, i0, i1, q0, q1, q0 == 0, q1 == w);
         }
     }
 }
@@ -583,6 +587,15 @@ XN_TARGET static void XN(xnodr_blocked)(const xn_caps_job *g, Py_ssize_t lo, Py_
 
 /* ---- binarize and pack --------------------------------------------------------------- */
 
+#if !defined(XN_X86)
+/* Eight 0/1 bytes (byte i = bit i) -> the 8-bit number they spell: the product by
+ * 0x0102040810204080 puts bit i at position 56 + i, without carries. */
+XN_TARGET static inline uint64_t XN(gather8)(uint64_t bytes)
+{
+    return (bytes * 0x0102040810204080ULL) >> 56;
+}
+#endif
+
 /* Bits [0, n) of one packed word from x[0 .. n) (n <= 64): bit t = x[t] > thr. */
 XN_TARGET static inline uint64_t XN(pack_word_f32)(const float *x, Py_ssize_t n, float thr)
 {
@@ -602,6 +615,17 @@ XN_TARGET static inline uint64_t XN(pack_word_f32)(const float *x, Py_ssize_t n,
     for (; t + 8 <= n; t += 8)
         word |= (uint64_t)(unsigned)_mm256_movemask_ps(
                     _mm256_cmp_ps(_mm256_loadu_ps(x + t), tv, _CMP_GT_OQ))
+                << t;
+#elif defined(XN_X86) /* SSE2, part of every x86-64 CPU */
+    const __m128 tv = _mm_set1_ps(thr);
+    for (; t + 4 <= n; t += 4)
+        word |= (uint64_t)(unsigned)_mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(x + t), tv)) << t;
+#else
+    for (; t + 8 <= n; t += 8)
+        word |= XN(gather8)((uint64_t)(x[t] > thr) | (uint64_t)(x[t + 1] > thr) << 8 |
+                            (uint64_t)(x[t + 2] > thr) << 16 | (uint64_t)(x[t + 3] > thr) << 24 |
+                            (uint64_t)(x[t + 4] > thr) << 32 | (uint64_t)(x[t + 5] > thr) << 40 |
+                            (uint64_t)(x[t + 6] > thr) << 48 | (uint64_t)(x[t + 7] > thr) << 56)
                 << t;
 #endif
     for (; t < n; t++)
@@ -628,6 +652,10 @@ XN_TARGET static inline uint64_t XN(pack_word_f64)(const double *x, Py_ssize_t n
         word |= (uint64_t)(unsigned)_mm256_movemask_pd(
                     _mm256_cmp_pd(_mm256_loadu_pd(x + t), tv, _CMP_GT_OQ))
                 << t;
+#elif defined(XN_X86)
+    const __m128d tv = _mm_set1_pd(thr);
+    for (; t + 2 <= n; t += 2)
+        word |= (uint64_t)(unsigned)_mm_movemask_pd(_mm_cmpgt_pd(_mm_loadu_pd(x + t), tv)) << t;
 #endif
     for (; t < n; t++)
         word |= (uint64_t)(x[t] > thr) << t;
