@@ -453,6 +453,10 @@ def summary(main: list[dict[str, Any]], lim: dict[str, Any] | None) -> list[str]
             f", {_ratio(gemm, 'torch_inference_speedup')} vs torch float32"
             if "torch_inference_speedup" in gemm
             else ""
+        ) + (
+            f" ({_ratio(gemm, 'torch1_inference_speedup')} on one thread)"
+            if "torch1_inference_speedup" in gemm
+            else ""
         )
         lines += [
             "- 1024x4096x1024 binary GEMM, kernel only, vs numpy float32: "
@@ -465,9 +469,14 @@ def summary(main: list[dict[str, Any]], lim: dict[str, Any] | None) -> list[str]
             r = _row(main, layer, s.spec())
             if r is None or "torch_inference_speedup" not in r:
                 continue
+            torch1 = (
+                f" ({_ratio(r, 'torch1_inference_speedup')} vs torch on one thread)"
+                if "torch1_inference_speedup" in r
+                else ""
+            )
             lines.append(
                 f"- {name} {s.spec()}, inference mode: "
-                f"**{_ratio(r, 'torch_inference_speedup')}** vs torch float32, "
+                f"**{_ratio(r, 'torch_inference_speedup')}** vs torch float32{torch1}, "
                 f"{_ratio(r, 'inference_speedup')} vs numpy float32 (kernel only: "
                 f"{_ratio(r, 'measured_speedup')} vs numpy)."
             )
@@ -568,7 +577,9 @@ def main(argv: list[str] | None = None) -> int:
         "kernel (after a numpy BLAS call OpenBLAS threads keep spinning and slow a torch "
         "call on two cores, and vice versa). torch runs its intra-op threads even on tiny "
         "matmuls; on this shared two-core machine a busy second core stalls their "
-        "synchronisation, so its small-shape times measure that, not arithmetic. "
+        "synchronisation, so its small-shape times measure that, not arithmetic; **float "
+        "(torch, 1 thread)** times the same matmuls with torch.set_num_threads(1) in a third "
+        "interleaved loop against inference, the fairer baseline on a loaded machine. "
         f"OPENBLAS_THREAD_TIMEOUT={OPENBLAS_THREAD_TIMEOUT}: OpenBLAS threads sleep "
         "right after a call instead of spinning for about 0.1 s on the second core, which "
         "slowed the two-thread binary GEMM timed next (from about 3.7 to 7 ms); float "

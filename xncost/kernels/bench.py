@@ -27,13 +27,14 @@ is k / ceil(k/64): the ceiling set by 64-bit words when a dot product has k bits
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import math
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -308,6 +309,19 @@ def _torch_matmul(x: np.ndarray, y: np.ndarray) -> Callable[[], Any]:
     return run
 
 
+@contextlib.contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    """torch's intra-op thread count set to `n` inside the block."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def check_case(case: Case) -> None:
     """Every binary path must equal the float +-1 result exactly (raises AssertionError)."""
     ref = np.rint(case.reference()).astype(np.int64)
@@ -355,8 +369,10 @@ def measure(case: Case, repeat: int = 7, min_time: float = 0.02) -> dict[str, An
     """Time one case and return its row (keys in the module docstring and `ROW_KEYS`).
 
     The torch baseline, if any, is timed in a second interleaved loop against the binary
-    kernel only: right after a numpy BLAS call, OpenBLAS threads still spin and would slow a
-    torch call that follows (and vice versa) on a small machine.
+    kernel and inference only: right after a numpy BLAS call, OpenBLAS threads still spin and
+    would slow a torch call that follows (and vice versa) on a small machine; and in a third
+    with torch on one thread (`torch1_*`), since torch's intra-op threads wait on a busy
+    core of a loaded machine.
     """
     if not math.isfinite(min_time) or min_time < 0:
         raise XncostError(f"min_time must be a finite number >= 0, got {min_time}")
@@ -411,6 +427,15 @@ def measure(case: Case, repeat: int = 7, min_time: float = 0.02) -> dict[str, An
         row["torch_inference_speedup"] = statistics.median(torch_inference)
         row["torch_inference_speedup_min"] = min(torch_inference)
         row["torch_inference_speedup_max"] = max(torch_inference)
+        with _torch_threads(1):  # torch without its intra-op threads, the same loop again
+            tsamples, _ = _interleaved(
+                {"torch": case.torch_fn, "inference": case.inference_fn}, repeat, min_time
+            )
+        torch_inference = _paired(tsamples["torch"], tsamples["inference"])
+        row["torch1_float_s"] = statistics.median(tsamples["torch"])
+        row["torch1_inference_speedup"] = statistics.median(torch_inference)
+        row["torch1_inference_speedup_min"] = min(torch_inference)
+        row["torch1_inference_speedup_max"] = max(torch_inference)
     return row
 
 
@@ -514,6 +539,12 @@ def display_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
                 f"{r['torch_inference_speedup']:.2f} [{r['torch_inference_speedup_min']:.2f}, "
                 f"{r['torch_inference_speedup_max']:.2f}]",
             ]
+        if "torch1_float_s" in r:
+            cells += [
+                human_seconds(r["torch1_float_s"]),
+                f"{r['torch1_inference_speedup']:.2f} [{r['torch1_inference_speedup_min']:.2f}, "
+                f"{r['torch1_inference_speedup_max']:.2f}]",
+            ]
         out.append(cells)
     return out
 
@@ -522,6 +553,8 @@ def display_columns(rows: list[dict[str, Any]]) -> list[str]:
     cols = list(DISPLAY_COLUMNS)
     if any("torch_float_s" in r for r in rows):
         cols += ["float (torch)", "torch / binary", "torch / inference [min, max]"]
+    if any("torch1_float_s" in r for r in rows):
+        cols += ["float (torch, 1 thread)", "torch 1 thread / inference [min, max]"]
     return cols
 
 
