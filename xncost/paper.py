@@ -127,9 +127,8 @@ def load_table(number: int | str) -> tuple[PaperCell, ...]:
                     f"{path}:{i}: paper={r['paper']!r} is not the value of "
                     f"{r['paper_text']!r} ({printed.value_text})"
                 )
-            cells.append(
-                PaperCell(r["table"], r["setting"], r["model"], r["metric"], printed, r["source"])
-            )
+            cells.append(PaperCell(r["table"], r["setting"], r["model"], r["metric"], printed,
+                                   r["source"]))
         except KeyError as e:
             raise XncostError(f"{path}: missing column {e}") from None
     return tuple(cells)
