@@ -432,13 +432,6 @@ XN_TARGET static void XN(tile2x4)(const uint64_t *a0p, const uint64_t *a1p,
 #undef XN_BFLUSH
 #undef XN_BACC
 
-XN_TARGET static void XN(tile4x4)(const uint64_t *const a[4], const uint64_t *const b[4],
-                                  Py_ssize_t q0, Py_ssize_t q1, uint64_t s[16])
-{
-    XN(tile2x4)(a[0], a[1], b, q0, q1, s, s + 4);
-    XN(tile2x4)(a[2], a[3], b, q0, q1, s + 8, s + 12);
-}
-
 XN_TARGET static void XN(tile1x4)(const uint64_t *a, const uint64_t *const b[4], Py_ssize_t q0,
                                   Py_ssize_t q1, uint64_t s[4])
 {
@@ -466,13 +459,6 @@ XN_TARGET static void XN(tile2x4)(const uint64_t *a0p, const uint64_t *a1p,
     s1[0] = s10; s1[1] = s11; s1[2] = s12; s1[3] = s13;
 }
 
-XN_TARGET static void XN(tile4x4)(const uint64_t *const a[4], const uint64_t *const b[4],
-                                  Py_ssize_t q0, Py_ssize_t q1, uint64_t s[16])
-{
-    XN(tile2x4)(a[0], a[1], b, q0, q1, s, s + 4);
-    XN(tile2x4)(a[2], a[3], b, q0, q1, s + 8, s + 12);
-}
-
 XN_TARGET static void XN(tile1x4)(const uint64_t *a, const uint64_t *const b[4], Py_ssize_t q0,
                                   Py_ssize_t q1, uint64_t s[4])
 {
@@ -485,6 +471,16 @@ XN_TARGET static void XN(tile1x4)(const uint64_t *a, const uint64_t *const b[4],
         s02 += (uint64_t)XN_POPCOUNT(a0 ^ b2p[q]); s03 += (uint64_t)XN_POPCOUNT(a0 ^ b3p[q]);
     }
     s[0] = s00; s[1] = s01; s[2] = s02; s[3] = s03;
+}
+#endif
+
+#ifndef XN_AVX512
+/* Four rows as two pairs (tile2x4 of the AVX2 or the scalar copy). */
+XN_TARGET static void XN(tile4x4)(const uint64_t *const a[4], const uint64_t *const b[4],
+                                  Py_ssize_t q0, Py_ssize_t q1, uint64_t s[16])
+{
+    XN(tile2x4)(a[0], a[1], b, q0, q1, s, s + 4);
+    XN(tile2x4)(a[2], a[3], b, q0, q1, s + 8, s + 12);
 }
 #endif
 
@@ -596,71 +592,53 @@ XN_TARGET static inline uint64_t XN(gather8)(uint64_t bytes)
 }
 #endif
 
-/* Bits [0, n) of one packed word from x[0 .. n) (n <= 64): bit t = x[t] > thr. */
-XN_TARGET static inline uint64_t XN(pack_word_f32)(const float *x, Py_ssize_t n, float thr)
-{
-    uint64_t word = 0;
-    Py_ssize_t t = 0;
+/* Bits [0, n) of one packed word from x[0 .. n) (n <= 64): bit t = x[t] > thr; one
+ * function per element type T (float: __m512 and ps intrinsics, 16/8/4 lanes; double:
+ * __m512d and pd, 8/4/2). */
 #if defined(XN_AVX512)
-    const __m512 tv = _mm512_set1_ps(thr);
-    for (; t < n; t += 16) {
-        const __mmask16 mk = n - t >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - t)) - 1u);
-        const __mmask16 gt = _mm512_mask_cmp_ps_mask(mk, _mm512_maskz_loadu_ps(mk, x + t), tv,
-                                                     _CMP_GT_OQ);
-        word |= (uint64_t)gt << t;
+#define XN_PACK_VECTOR(V, S, L512, L256, L128)                                                 \
+    const __m512##V tv = _mm512_set1_##S(thr);                                                 \
+    for (; t < n; t += L512) {                                                                 \
+        const uint32_t mk = n - t >= L512 ? (1u << L512) - 1u : (1u << (n - t)) - 1u;          \
+        word |= (uint64_t)_mm512_mask_cmp_##S##_mask(mk, _mm512_maskz_loadu_##S(mk, x + t), tv, \
+                                                     _CMP_GT_OQ)                               \
+                << t;                                                                          \
     }
-    return word;
 #elif defined(XN_AVX2)
-    const __m256 tv = _mm256_set1_ps(thr);
-    for (; t + 8 <= n; t += 8)
-        word |= (uint64_t)(unsigned)_mm256_movemask_ps(
-                    _mm256_cmp_ps(_mm256_loadu_ps(x + t), tv, _CMP_GT_OQ))
+#define XN_PACK_VECTOR(V, S, L512, L256, L128)                                                 \
+    const __m256##V tv = _mm256_set1_##S(thr);                                                 \
+    for (; t + L256 <= n; t += L256)                                                           \
+        word |= (uint64_t)(unsigned)_mm256_movemask_##S(                                       \
+                    _mm256_cmp_##S(_mm256_loadu_##S(x + t), tv, _CMP_GT_OQ))                   \
                 << t;
 #elif defined(XN_X86) /* SSE2, part of every x86-64 CPU */
-    const __m128 tv = _mm_set1_ps(thr);
-    for (; t + 4 <= n; t += 4)
-        word |= (uint64_t)(unsigned)_mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(x + t), tv)) << t;
+#define XN_PACK_VECTOR(V, S, L512, L256, L128)                                                 \
+    const __m128##V tv = _mm_set1_##S(thr);                                                    \
+    for (; t + L128 <= n; t += L128)                                                           \
+        word |= (uint64_t)(unsigned)_mm_movemask_##S(_mm_cmpgt_##S(_mm_loadu_##S(x + t), tv)) << t;
 #else
-    for (; t + 8 <= n; t += 8)
-        word |= XN(gather8)((uint64_t)(x[t] > thr) | (uint64_t)(x[t + 1] > thr) << 8 |
-                            (uint64_t)(x[t + 2] > thr) << 16 | (uint64_t)(x[t + 3] > thr) << 24 |
-                            (uint64_t)(x[t + 4] > thr) << 32 | (uint64_t)(x[t + 5] > thr) << 40 |
-                            (uint64_t)(x[t + 6] > thr) << 48 | (uint64_t)(x[t + 7] > thr) << 56)
+#define XN_PACK_VECTOR(V, S, L512, L256, L128)                                                 \
+    for (; t + 8 <= n; t += 8)                                                                 \
+        word |= XN(gather8)((uint64_t)(x[t] > thr) | (uint64_t)(x[t + 1] > thr) << 8 |         \
+                            (uint64_t)(x[t + 2] > thr) << 16 | (uint64_t)(x[t + 3] > thr) << 24 | \
+                            (uint64_t)(x[t + 4] > thr) << 32 | (uint64_t)(x[t + 5] > thr) << 40 | \
+                            (uint64_t)(x[t + 6] > thr) << 48 | (uint64_t)(x[t + 7] > thr) << 56)  \
                 << t;
 #endif
-    for (; t < n; t++)
-        word |= (uint64_t)(x[t] > thr) << t;
-    return word;
-}
-
-XN_TARGET static inline uint64_t XN(pack_word_f64)(const double *x, Py_ssize_t n, double thr)
-{
-    uint64_t word = 0;
-    Py_ssize_t t = 0;
-#if defined(XN_AVX512)
-    const __m512d tv = _mm512_set1_pd(thr);
-    for (; t < n; t += 8) {
-        const __mmask8 mk = n - t >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << (n - t)) - 1u);
-        const __mmask8 gt = _mm512_mask_cmp_pd_mask(mk, _mm512_maskz_loadu_pd(mk, x + t), tv,
-                                                    _CMP_GT_OQ);
-        word |= (uint64_t)gt << t;
+#define XN_PACK_WORD(NAME, T, V, S, L512, L256, L128)                                             \
+    XN_TARGET static inline uint64_t XN(NAME)(const T *x, Py_ssize_t n, T thr)                 \
+    {                                                                                          \
+        uint64_t word = 0;                                                                     \
+        Py_ssize_t t = 0;                                                                      \
+        XN_PACK_VECTOR(V, S, L512, L256, L128)                                                 \
+        for (; t < n; t++)                                                                     \
+            word |= (uint64_t)(x[t] > thr) << t;                                               \
+        return word;                                                                           \
     }
-    return word;
-#elif defined(XN_AVX2)
-    const __m256d tv = _mm256_set1_pd(thr);
-    for (; t + 4 <= n; t += 4)
-        word |= (uint64_t)(unsigned)_mm256_movemask_pd(
-                    _mm256_cmp_pd(_mm256_loadu_pd(x + t), tv, _CMP_GT_OQ))
-                << t;
-#elif defined(XN_X86)
-    const __m128d tv = _mm_set1_pd(thr);
-    for (; t + 2 <= n; t += 2)
-        word |= (uint64_t)(unsigned)_mm_movemask_pd(_mm_cmpgt_pd(_mm_loadu_pd(x + t), tv)) << t;
-#endif
-    for (; t < n; t++)
-        word |= (uint64_t)(x[t] > thr) << t;
-    return word;
-}
+XN_PACK_WORD(pack_word_f32, float, , ps, 16, 8, 4)
+XN_PACK_WORD(pack_word_f64, double, d, pd, 8, 4, 2)
+#undef XN_PACK_WORD
+#undef XN_PACK_VECTOR
 
 /* Rows [lo, hi) of x [rows, k] (packed axis last, inner == 1) into out [rows, w]. */
 XN_TARGET static void XN(pack_last)(const xn_pack_job *g, Py_ssize_t lo, Py_ssize_t hi)
