@@ -94,8 +94,9 @@ GEMM_TILE_WORDS = 1 << 18
 GEMM_TILE_COLS = 256
 MAX_THREADS = 64  # the compiled kernels' thread pool runs at most this many parts per call
 PARALLEL_MIN_WORDS = 1 << 23  # below this many XORed words one thread was faster (measured)
-# Compiled kernels: below these many XORed words one thread was faster (measured).
-# Starting a thread costs about 0.1 ms here, so only work of about 0.5 ms or more is split.
+# Compiled kernels: below these many XORed words one thread was faster (measured when every
+# call started its threads, about 0.1 ms; waking the persistent pool costs about 10 µs, so
+# smaller problems might now gain from threads too: not re-measured).
 C_GEMM_PARALLEL_MIN_WORDS = 1 << 23
 C_CAPS_PARALLEL_MIN_WORDS = 1 << 21
 C_PACK_PARALLEL_MIN_ELEMENTS = 1 << 18  # binarize-and-pack: 1 MiB of float32 or more
