@@ -1,4 +1,4 @@
-"""Per-step accounting: SPEC §3 figures, every convention term, properties of the totals."""
+"""Per-step accounting: the paper's figures, every convention term, properties of the totals."""
 
 from dataclasses import fields, replace
 from fractions import Fraction
@@ -11,11 +11,13 @@ from hypothesis import strategies as st
 from xncost.accounting import TOTAL_KEYS, breakdown
 from xncost.conventions import OPS, PAPER, Convention, get_convention
 from xncost.errors import XncostError
+from xncost.formulas import eq12_speedup, eq15_speedup, xnbdr_speedup
+from xncost.layers import caps_layers
 from xncost.shapes import CAPS_PRESETS, MOBILENET_FC_DIMS, CapsShape, FCShape, resnet_fc_dims
 
 MOBILE, RESNET = CAPS_PRESETS["mobilenet"], CAPS_PRESETS["resnet"]
 
-# Published figures (SPEC §3, paper Tables 5 and 9).
+# Published figures (paper Tables 5 and 9).
 PUBLISHED = [
     ("xnodr", MOBILE, "binarization_flops", 1_958_400),
     ("xnodr", MOBILE, "xnor_bops", 76_800),
@@ -61,7 +63,7 @@ shapes = st.builds(
     st.integers(1, 6),
     st.integers(1, 9),
 )
-layers = st.sampled_from(["dr", "xnodr", "xnidr"])
+layers = st.sampled_from(caps_layers())
 convs = st.sampled_from(["paper", "ops"])
 
 
@@ -81,7 +83,7 @@ def test_totals_equal_sum_of_steps(layer, shape, conv):
 def test_scaling_in_batch(layer, shape, conv, k):
     one = breakdown(layer, shape.replace(batch=1), conv).totals["flops"]
     many = breakdown(layer, shape.replace(batch=k), conv).totals["flops"]
-    if layer == "xnodr":  # W_Cap is binarized once per pass, whatever the batch
+    if layer in ("xnodr", "xnbdr"):  # W_Cap is binarized once per pass, whatever the batch
         weight = breakdown(layer, shape, conv).step("binarize_weight").flops
         assert many - weight == k * (one - weight)
     else:
@@ -136,6 +138,14 @@ def _uses(layer, s):
             "agreement_add": (r - 1) * pairs,
             **routing,
         }
+    if layer == "xnbdr":
+        return {
+            "flops_per_mac": r * pairs * e,
+            "binarize_per_element": b * n * m * d + n * m * d * e + (r - 1) * (pairs + b * m) * e,
+            "rescale_per_output": b * n * m * e + (r - 1) * pairs,
+            "agreement_add": (r - 1) * pairs,
+            **routing,
+        }
     if layer == "xnodr":
         return {
             "flops_per_mac": r * pairs * e + (r - 1) * pairs * e,
@@ -160,7 +170,7 @@ COST_TERMS = [
 ]
 
 
-@pytest.mark.parametrize("layer", ["dr", "xnodr", "xnidr"])
+@pytest.mark.parametrize("layer", caps_layers())
 @pytest.mark.parametrize("term", COST_TERMS)
 @pytest.mark.parametrize("base", [PAPER, OPS])
 def test_every_convention_term(layer, term, base):
@@ -170,15 +180,15 @@ def test_every_convention_term(layer, term, base):
     assert after - before == _uses(layer, s).get(term, 0)
 
 
-@pytest.mark.parametrize("layer", ["dr", "xnodr", "xnidr"])
+@pytest.mark.parametrize("layer", caps_layers())
 @pytest.mark.parametrize("base", [PAPER, OPS])
 def test_single_mac_term_prices_length_one_contractions(layer, base):
     s = CapsShape(1, 3, 1, 1, 3, 2)  # N = D = E = 1: every contraction has length 1
     bumped = replace(base, single_mac_flops=base.single_mac_flops + 1)
     delta = breakdown(layer, s, bumped).totals["flops"] - breakdown(layer, s, base).totals["flops"]
     n, m, e, r, b = 1, 3, 1, 3, 2
-    uses = r * b * m * e + (0 if layer == "xnidr" else (r - 1) * b * n * m)
-    uses += 0 if layer == "xnodr" else b * n * m * e
+    uses = r * b * m * e + (0 if layer in ("xnidr", "xnbdr") else (r - 1) * b * n * m)
+    uses += 0 if layer in ("xnodr", "xnbdr") else b * n * m * e
     assert delta == uses
 
 
@@ -195,7 +205,7 @@ def test_fc_convention_terms(term):
     assert after - before == uses[term]
 
 
-@pytest.mark.parametrize("layer", ["dr", "xnodr", "xnidr"])
+@pytest.mark.parametrize("layer", caps_layers())
 def test_bops_per_word_term(layer):
     s = CapsShape(7, 3, 70, 11, 4, 2)
     base = breakdown(layer, s, PAPER).totals["xnor_bops"]
@@ -203,7 +213,7 @@ def test_bops_per_word_term(layer):
     assert more * 3 == base * 4
 
 
-@pytest.mark.parametrize("layer", ["dr", "xnodr", "xnidr"])
+@pytest.mark.parametrize("layer", caps_layers())
 def test_symbolic_breakdown_equals_numeric(layer):
     sym = breakdown(layer, CapsShape.symbols(), "ops")
     shape = CapsShape(37, 7, 5, 11, 4, 3)
@@ -272,3 +282,37 @@ def test_exact_text_of_fractions_keeps_every_digit():
     big = Fraction(2**200 + 1, 2**70)
     whole, frac = exact_str(big).split(".")
     assert Fraction(int(whole)) + Fraction(int(frac), 10 ** len(frac)) == big
+
+
+@given(shapes, convs)
+def test_xnbdr_sums_the_terms_of_xnodr_and_xnidr(shape, conv):
+    """Paper convention for XnBDR: binarization FLOPs and XNOR BOPs are XnODR's plus XnIDR's;
+    softmax and weighted sum stay float (DR's steps)."""
+    both, o, i, dr = (breakdown(x, shape, conv) for x in ("xnbdr", "xnodr", "xnidr", "dr"))
+    for key in ("binarization_flops", "xnor_bops", "xnor_flops"):
+        assert both.totals[key] == o.totals[key] + i.totals[key]
+    for step in ("softmax", "weighted_sum", "squash"):
+        assert both.step(step) == dr.step(step)
+    assert both.totals["flops"] == o.totals["flops"] + i.totals["flops"] - dr.totals["flops"]
+    assert both.memory == o.memory
+
+
+def test_xnbdr_speedup():
+    s = breakdown("xnbdr", MOBILE).speedup
+    n, m, d, e = 160, 10, 8, 16
+    x, y = n * m * e * e * d, n * m * e * e
+    assert s.printed == Fraction(x + y, Fraction(x + y, 64) + d + e)
+    assert min(eq12_speedup(n, m, d, e), eq15_speedup(n, m, e)) < s.printed < 64
+    ops = n * m * e * d + 2 * n * m * e  # LP_out dot products of D, r - 1 = 2 agreements of E
+    assert s.eq9 == Fraction(ops, Fraction(ops, 64) + n * m * e + 2 * n * m)
+    assert s.word_bound == Fraction(ops, n * m * e + 2 * n * m)  # D, E <= 64: one word each
+    lp_out, agreement = (
+        breakdown("dr", MOBILE).step("lp_out"),
+        breakdown("dr", MOBILE).step("agreement"),
+    )
+    xnor = breakdown("xnbdr", MOBILE).totals["xnor_flops"]
+    assert s.from_steps == Fraction(lp_out.flops + agreement.flops, xnor)
+    sym = breakdown("xnbdr", CapsShape.symbols()).speedup.printed
+    assert (
+        sp.simplify(sym - xnbdr_speedup(*sp.symbols("N M D E", positive=True, integer=True))) == 0
+    )

@@ -18,9 +18,10 @@ from xncost.evaluate import (
     quotient_text,
 )
 from xncost.exact import exact_str
+from xncost.layers import caps_layers
 from xncost.shapes import CapsShape, FCShape
 
-LAYERS = ("dr", "xnodr", "xnidr")
+LAYERS = caps_layers()
 
 
 def _random_columns(rng, n):

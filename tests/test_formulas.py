@@ -15,7 +15,7 @@ def test_eq12_eq15_at_paper_shapes_round_to_table7():
     assert round(float(F.eq12_speedup(256, 10, 8, 16)), 2) == 63.99
     assert round(float(F.eq15_speedup(160, 10, 16)), 2) == 63.84
     assert round(float(F.eq15_speedup(256, 10, 16)), 2) == 63.90
-    assert round(float(F.eq15_speedup(128, 10, 16)), 2) == 63.80  # SPEC §5: the code's N
+    assert round(float(F.eq15_speedup(128, 10, 16)), 2) == 63.80  # the authors' code's N
 
 
 def test_printed_forms_keep_the_papers_inconsistencies():

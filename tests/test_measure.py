@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from xncost.accounting import TOTAL_KEYS, breakdown
 from xncost.cli import app
+from xncost.layers import caps_layers
 from xncost.profile.measure import measure_layer
 from xncost.shapes import CapsShape, FCShape
 
@@ -30,8 +31,9 @@ def _per_step(m):
     return {k: (v["flops"], v["bops"]) for k, v in m.steps.items()}
 
 
-@settings(max_examples=12, deadline=None)
-@given(st.sampled_from(["dr", "xnodr", "xnidr"]), shapes, st.sampled_from(["paper", "ops"]))
+@pytest.mark.parametrize("layer", caps_layers())
+@settings(max_examples=6, deadline=None)
+@given(shape=shapes, conv=st.sampled_from(["paper", "ops"]))
 def test_formulas_equal_thop_per_step(layer, shape, conv):
     b = breakdown(layer, shape, conv)
     m = measure_layer(layer, shape, conv, "thop")
@@ -41,8 +43,9 @@ def test_formulas_equal_thop_per_step(layer, shape, conv):
     assert {k: m.totals[k] for k in TOTAL_KEYS} == b.totals
 
 
-@settings(max_examples=12, deadline=None)
-@given(st.sampled_from(["dr", "xnodr", "xnidr"]), shapes)
+@pytest.mark.parametrize("layer", caps_layers())
+@settings(max_examples=6, deadline=None)
+@given(shape=shapes)
 def test_ops_convention_equals_dispatch_counter(layer, shape):
     b = breakdown(layer, shape, "ops")
     m = measure_layer(layer, shape, "ops", "dispatch")
@@ -82,3 +85,47 @@ def test_table5_measure_fills_every_cell(tmp_path):
     assert r.exit_code == 0, r.output
     cells = json.loads(r.stdout)["cells"]
     assert cells and all(c["measured"] == c["xncost"] for c in cells)
+
+
+def test_measure_uses_the_formulas_word_size():
+    r = CliRunner().invoke(
+        app,
+        ["cost", "xnidr", "--dim-out", "40", "--word-bits", "32", "--measure", "-f", "json"],
+    )
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["measured"] == d["totals"] and d["measured_differs"] == []
+    assert d["word_bits"] == 32
+
+
+@pytest.mark.parametrize(
+    "fmt,flag",
+    [
+        ("json", '"xnor_bops"'),
+        ("csv", "differs: xnor_bops"),
+        ("md", "DIFFERS"),
+        ("table", "DIFFERS"),
+    ],
+)
+def test_a_measured_difference_is_flagged_in_every_format(monkeypatch, fmt, flag):
+    import xncost.api
+
+    real = xncost.api.measure_layer_totals
+
+    def off_by_one(b):
+        m = dict(real(b))
+        m["xnor_bops"] += 1
+        return m
+
+    monkeypatch.setattr(xncost.api, "measure_layer_totals", off_by_one)
+    r = CliRunner().invoke(app, ["cost", "xnidr", "--measure", "--format", fmt])
+    assert r.exit_code == 0, r.output
+    assert flag in r.stdout
+    if fmt == "json":
+        assert json.loads(r.stdout)["measured_differs"] == ["xnor_bops"]
+
+
+def test_measure_refuses_huge_loop_counts():
+    r = CliRunner().invoke(app, ["cost", "xnidr", "--iterations", "1000000000000", "--measure"])
+    assert r.exit_code == 2
+    assert r.output.count("\n") == 1 and "routing iterations" in r.output

@@ -3,7 +3,11 @@
 import pytest
 import torch
 
-from xncost.nn import DynamicRouting, XnIDR, XnODR, binarize, sign_ste, squash
+from xncost.layers import LAYERS
+from xncost.nn import XnIDR, XnODR, binarize, sign_ste, squash
+
+CAPS_CLASSES = [s.module_class() for s in LAYERS.values() if s.is_caps]
+XNOR_CLASSES = [s.module_class() for s in LAYERS.values() if s.is_caps and s.speedup]
 
 
 def test_sign_forward_maps_zero_to_minus_one():
@@ -35,7 +39,7 @@ def test_squash_norm_below_one_and_direction_kept():
     assert torch.allclose(cos, torch.ones_like(cos), atol=1e-5)
 
 
-@pytest.mark.parametrize("cls", [DynamicRouting, XnODR, XnIDR])
+@pytest.mark.parametrize("cls", CAPS_CLASSES)
 def test_layers_shapes_and_gradients(cls):
     torch.manual_seed(0)
     layer = cls(12, 4, 5, 7, 3)
@@ -79,7 +83,7 @@ def test_xnodr_equals_explicit_xnor_computation():
     assert torch.allclose(layer.projector(x), u_hat, atol=1e-6)
 
 
-@pytest.mark.parametrize("cls", [XnODR, XnIDR])
+@pytest.mark.parametrize("cls", XNOR_CLASSES)
 @pytest.mark.parametrize("shape", [(9, 4, 8, 16, 3, 2), (5, 3, 70, 130, 2, 3), (3, 2, 1, 1, 4, 1)])
 def test_packed_inference_equals_float_path_bit_for_bit(cls, shape):
     from xncost.nn import use_packed

@@ -31,6 +31,7 @@ from xncost.profile.summary import (
     summarize_model,
     summary,
     summary_csv,
+    summary_markdown,
 )
 
 runner = CliRunner()
@@ -251,3 +252,99 @@ def test_cli_summary_bad_input(args):
     r = runner.invoke(app, ["summary", *args])
     assert r.exit_code == 2
     assert r.output.count("\n") == 1 and "error" in r.output
+
+
+USER_FILE = """
+import torch
+from torch import nn
+
+from xncost.nn.xnor import XnorConv2d
+
+net = nn.Sequential(nn.Conv2d(3, 4, 3), XnorConv2d(4, 8, 3, mode="xnor"), nn.Flatten())
+
+
+def build():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 4, 3), XnorConv2d(4, 8, 3, mode="xnor"))
+
+
+def broken():
+    return nn.Linear(10, 3)
+
+
+not_a_model = 42
+"""
+
+
+@pytest.fixture()
+def user_file(tmp_path, monkeypatch):
+    (tmp_path / "my_models.py").write_text(USER_FILE)
+    (tmp_path / "raises.py").write_text("raise RuntimeError('boom at import')\n")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "md", "table"])
+def test_cli_summary_of_a_file_model(user_file, fmt):
+    out = user_file / f"s.{fmt}"
+    args = ["summary", "my_models.py:build", "--input", "1x3x8x8", "--format", fmt]
+    r = runner.invoke(app, [*args, "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert out.exists()
+    if fmt == "json":
+        d = json.loads(out.read_text())
+        assert d["model"] == "build" and d["input"] == [1, 3, 8, 8]
+        assert d["totals"]["binary_macs"] == 8 * 4 * 4 * 4 * 9  # 8 filters, 4x4 out, 4x3x3
+        assert d["totals"]["float_macs"] == 4 * 6 * 6 * 27
+
+
+def test_cli_summary_of_a_module_attribute_and_an_instance(user_file):
+    r = runner.invoke(app, ["summary", "my_models.py:net", "--input", "1x3x8x8", "-f", "json"])
+    assert r.exit_code == 0, r.output
+    r2 = runner.invoke(
+        app, ["summary", "torch.nn:Identity", "--input", "1x3x4x4", "--format", "json"]
+    )
+    assert r2.exit_code == 0, r2.output
+    assert json.loads(r2.stdout)["totals"]["float_flops"] == 0
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["nofile.py:build", "--input", "1x3x8x8"], "no such file"),
+        (["my_models.py:nothere", "--input", "1x3x8x8"], "no attribute 'nothere'"),
+        (["my_models.py:not_a_model", "--input", "1x3x8x8"], "not an nn.Module"),
+        (["raises.py:x", "--input", "1x3x8x8"], "boom at import"),
+        (["my_models.py:broken", "--input", "1x3x8x8"], "forward pass failed"),
+        (["no_such_pkg.mod:build", "--input", "1x3x8x8"], "no module named"),
+        (["my_models.py:build"], "needs --input"),
+        (["my_models.py:build", "--input", "1x3x8x8", "--variant", "code"], "registry models"),
+        (["nin", "--input", "1000000x3x32x32"], "limit"),
+        (["mobilenetv2", "--input", "1x3x8192x8192"], "limit"),
+        (["mobilenetv2", "--input", "1x3x4096x4096"], "widest layer"),
+    ],
+)
+def test_cli_summary_bad_model_lines(user_file, args, message):
+    r = runner.invoke(app, ["summary", *args])
+    assert r.exit_code == 2
+    assert r.output.count("\n") == 1 and message in r.output
+    assert sorted(p.name for p in user_file.iterdir()) == ["my_models.py", "raises.py"]
+
+
+def test_bnn_convention_and_described_ops(mixed):
+    model, s = mixed
+    b = summary(model, (1, 3, 8, 8), convention="bnn")
+    t = b.totals
+    assert t["float_flops"] == t["float_macs"] == s.totals["float_macs"]
+    assert t["bops"] == t["binary_macs"]
+    assert t["ops"] == t["float_macs"] + Fraction(t["binary_macs"], 64)
+    assert "BNN literature" in summary_markdown(b)
+    assert "not the BNN literature's OPs" in summary_markdown(s)
+
+
+def test_to_frame(mixed):
+    _, s = mixed
+    df = s.to_frame()
+    assert list(df.index) == [r.name for r in s.layers]
+    assert df["bops"].sum() == s.totals["bops"]
+    assert df.loc["xnor", "binary_macs"] == s.layer("xnor").binary_macs

@@ -1,4 +1,4 @@
-"""Per-step cost of FC, DR, XnODR (Table 2) and XnIDR (Table 3) layers.
+"""Per-step cost of FC, DR, XnODR (Table 2), XnIDR (Table 3) and XnBDR layers (`xncost.layers`).
 
 Each step function takes a shape (ints or sympy symbols) and a `Convention` and returns
 `Step`s whose counts are exact: ints/Fractions for numbers, sympy expressions for symbols.
@@ -14,8 +14,15 @@ from typing import Any
 
 from xncost.conventions import Convention, get_convention
 from xncost.errors import XncostError
-from xncost.exact import ceil_div, exact_str, if_one, is_symbolic, ratio, to_float
-from xncost.formulas import eq9_speedup, eq12_speedup, eq15_speedup, word_bound
+from xncost.exact import exact_str, if_one, is_symbolic, ratio, to_float
+from xncost.formulas import (
+    call_with_symbols,
+    eq9_speedup,
+    eq9_speedup_sum,
+    word_bound,
+    word_bound_sum,
+)
+from xncost.layers import get_layer
 from xncost.shapes import CapsShape, FCShape
 
 KINDS = ("data", "linear", "binarization", "xnor", "routing", "fc")
@@ -57,7 +64,7 @@ TOTAL_KEYS = ("flops", "binarization_flops", "xnor_bops", "xnor_flops", "params"
 
 @dataclass(frozen=True)
 class Speedup:
-    """Speed-up of the xnorized projector, several ways (Eqs. 9, 12, 15)."""
+    """Speed-up of the xnorized products, several ways (Eqs. 9, 12, 15; `PROJECTORS`)."""
 
     equation: str
     printed: Any
@@ -72,7 +79,7 @@ class Speedup:
 
 @dataclass(frozen=True)
 class Breakdown:
-    """A layer's steps under one convention, with totals (SPEC §7 JSON)."""
+    """A layer's steps under one convention, with totals (`xncost cost --format json`)."""
 
     layer: str
     shape: CapsShape | FCShape
@@ -110,7 +117,7 @@ class Breakdown:
         raise KeyError(name)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready mapping of SPEC §7 (counts stay exact: ints or exact Fractions)."""
+        """JSON-ready mapping (counts stay exact: ints or exact Fractions)."""
         return {
             "layer": self.layer,
             "shape": self.shape.as_dict(),
@@ -160,7 +167,7 @@ def _contraction_flops(conv: Convention, outputs: Any, length: Any) -> Any:
 
 def _xnor_bops(conv: Convention, dots: Any, length: Any) -> Any:
     """BOPs of `dots` packed dot products of `length` bits each."""
-    return conv.bops_per_word * dots * ceil_div(length, conv.word_bits)
+    return conv.bops(dots, length)
 
 
 def _step(conv: Convention, **kw: Any) -> Step:
@@ -266,8 +273,8 @@ def dr_steps(s: CapsShape, conv: Convention) -> list[Step]:
     return [_lp_out(s, conv), *routing_steps(s, conv, xnor_agreement=False)]
 
 
-def xnodr_steps(s: CapsShape, conv: Convention) -> list[Step]:
-    """XnODR, Table 2 steps 1-7."""
+def xnor_projector_steps(s: CapsShape, conv: Convention) -> list[Step]:
+    """XnODR's xnorized LP_out, Table 2 steps 1-5."""
     n, m, d, e, b = s.N, s.M, s.D, s.E, s.B
     params = n * m * d * e
     outputs = b * n * m * e
@@ -314,13 +321,23 @@ def xnodr_steps(s: CapsShape, conv: Convention) -> list[Step]:
             flops=conv.rescale_per_output * outputs,
             bops=_xnor_bops(conv, outputs, d),
         ),
-        *routing_steps(s, conv, xnor_agreement=False),
     ]
+
+
+def xnodr_steps(s: CapsShape, conv: Convention) -> list[Step]:
+    """XnODR, Table 2 steps 1-7."""
+    return [*xnor_projector_steps(s, conv), *routing_steps(s, conv, xnor_agreement=False)]
 
 
 def xnidr_steps(s: CapsShape, conv: Convention) -> list[Step]:
     """XnIDR, Table 3 steps 1-11 (steps 1, 3, 4 and 11 move no arithmetic)."""
     return [_lp_out(s, conv), *routing_steps(s, conv, xnor_agreement=True)]
+
+
+def xnbdr_steps(s: CapsShape, conv: Convention) -> list[Step]:
+    """XnBDR (Section 3.3.2): XnODR's xnorized LP_out (Table 2 steps 1-5), then XnIDR's routing
+    with the xnorized agreement (Table 3 steps 5-10); softmax and weighted sum stay float."""
+    return [*xnor_projector_steps(s, conv), *routing_steps(s, conv, xnor_agreement=True)]
 
 
 def fc_steps(s: FCShape, conv: Convention) -> list[Step]:
@@ -345,36 +362,53 @@ def fc_steps(s: FCShape, conv: Convention) -> list[Step]:
     return steps
 
 
-LAYERS: dict[str, Callable[[Any, Convention], list[Step]]] = {
-    "fc": fc_steps,
-    "dr": dr_steps,
-    "xnodr": xnodr_steps,
-    "xnidr": xnidr_steps,
-}
+@dataclass(frozen=True)
+class Projector:
+    """An xnorized product and the float step of DR it replaces (Eq. 9's c·N_W = k per dot
+    product, `dots` dot products per run, `runs` runs per forward pass)."""
+
+    xnor_step: str
+    float_step: str
+    length: Callable[[CapsShape], Any]
+    dots: Callable[[CapsShape], Any]
+    runs: Callable[[CapsShape], Any]
+
+
+PROJECTORS = (
+    Projector("xnor_affine", "lp_out", lambda s: s.D, lambda s: s.B * s.N * s.M * s.E, lambda s: 1),
+    Projector(
+        "xnor_agreement", "agreement", lambda s: s.E, lambda s: s.B * s.N * s.M, lambda s: s.r - 1
+    ),
+)
 
 
 def _speedup(layer: str, s: CapsShape, conv: Convention, steps: list[Step]) -> Speedup | None:
-    """Eq. 12 (XnODR) or Eq. 15 (XnIDR) as printed, beside Eq. 9 and per-step ratios."""
-    if layer not in ("xnodr", "xnidr"):
+    """The layer's speed-up equation (Eqs. 12, 15; see `xncost.layers`) beside Eq. 9 and
+    per-step ratios over its xnorized products. One product: Eq. 9 per run (it does not
+    depend on how often the product runs); several: Eq. 9 over all of them per forward pass."""
+    spec = get_layer(layer)
+    formula = spec.speedup_formula()
+    mine = {st.name: st for st in steps}
+    used = [p for p in PROJECTORS if p.xnor_step in mine]
+    if formula is None or not used:
         return None
     dr = {st.name: st for st in dr_steps(s, conv)}
-    mine = {st.name: st for st in steps}
     binarization = sum((st.flops for st in steps if st.kind == "binarization"), 0)
-    if layer == "xnodr":
-        printed = eq12_speedup(s.N, s.M, s.D, s.E, conv.word_bits)
-        k, dots, float_cost = s.D, s.B * s.N * s.M * s.E, dr["lp_out"].flops
-        xnor = mine["xnor_affine"].total_flops
-        equation = "Eq. 12"
+    float_cost = sum((dr[p.float_step].flops for p in used), 0)
+    xnor = sum((mine[p.xnor_step].total_flops for p in used), 0)
+    if len(used) == 1:
+        k = used[0].length(s)
+        eq9 = eq9_speedup(k, 1, used[0].dots(s), conv.word_bits)
+        bound = word_bound(k, conv.word_bits)
     else:
-        printed = eq15_speedup(s.N, s.M, s.E, conv.word_bits)
-        k, dots, float_cost = s.E, s.B * s.N * s.M, dr["agreement"].flops
-        xnor = mine["xnor_agreement"].total_flops
-        equation = "Eq. 15"
+        terms = [(p.length(s), p.runs(s) * p.dots(s)) for p in used]
+        eq9 = eq9_speedup_sum(terms, conv.word_bits)
+        bound = word_bound_sum(terms, conv.word_bits)
     return Speedup(
-        equation=equation,
-        printed=printed,
-        eq9=eq9_speedup(k, 1, dots, conv.word_bits),
-        word_bound=word_bound(k, conv.word_bits),
+        equation=spec.speedup_label or spec.speedup,
+        printed=call_with_symbols(formula, s, conv.word_bits),
+        eq9=eq9,
+        word_bound=bound,
         from_steps=_ratio_or_none(float_cost, xnor),
         from_steps_with_binarization=_ratio_or_none(float_cost, xnor + binarization),
     )
@@ -391,15 +425,13 @@ def breakdown(
     convention: str | Convention = "paper",
     word_bits: int | None = None,
 ) -> Breakdown:
-    """Cost of `layer` in {fc, dr, xnodr, xnidr} at `shape` under a convention."""
-    if layer not in LAYERS:
-        raise XncostError(f"unknown layer {layer!r} (known: {', '.join(LAYERS)})")
-    want_fc = layer == "fc"
-    if want_fc != isinstance(shape, FCShape):
-        kind = "FCShape" if want_fc else "CapsShape"
+    """Cost of a registered `layer` (`xncost.layers`) at `shape` under a convention."""
+    spec = get_layer(layer)
+    if spec.is_caps == isinstance(shape, FCShape):
+        kind = "CapsShape" if spec.is_caps else "FCShape"
         raise XncostError(f"layer {layer!r} needs a {kind}")
     conv = get_convention(convention, word_bits)
-    steps = LAYERS[layer](shape, conv)
+    steps = spec.step_function()(shape, conv)
     return Breakdown(layer, shape, conv, tuple(steps), _speedup(layer, shape, conv, steps))
 
 
@@ -411,7 +443,7 @@ def totals_text(b: Breakdown) -> dict[str, str]:
 __all__ = [
     "Breakdown",
     "KINDS",
-    "LAYERS",
+    "PROJECTORS",
     "Speedup",
     "Step",
     "TOTAL_KEYS",
@@ -421,6 +453,8 @@ __all__ = [
     "routing_steps",
     "to_float",
     "totals_text",
+    "xnbdr_steps",
     "xnidr_steps",
     "xnodr_steps",
+    "xnor_projector_steps",
 ]

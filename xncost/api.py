@@ -6,6 +6,7 @@ from typing import Any
 
 from xncost.accounting import TOTAL_KEYS, Breakdown, breakdown
 from xncost.errors import XncostError
+from xncost.layers import get_layer
 from xncost.shapes import CAPS_PRESETS, CapsShape, FCShape, parse_dims
 from xncost.tables import Table, build_table
 
@@ -24,12 +25,13 @@ def cost(
     convention: str = "paper",
     word_bits: int | None = None,
 ) -> Breakdown:
-    """Breakdown of `layer` (fc, dr, xnodr, xnidr); unset capsule sizes come from `preset`."""
-    if layer == "fc":
+    """Breakdown of a registered `layer` (`xncost.layers`); unset capsule sizes come from
+    `preset`, an fc layer takes `dims`."""
+    if not get_layer(layer).is_caps:
         if dims is None:
             raise XncostError("fc needs dims, e.g. dims='1280,512,256,128,10'")
         sizes = parse_dims(dims) if isinstance(dims, str) else tuple(dims)
-        return breakdown("fc", FCShape(sizes, batch), convention, word_bits)
+        return breakdown(layer, FCShape(sizes, batch), convention, word_bits)
     try:
         base = CAPS_PRESETS[preset]
     except KeyError:
@@ -66,7 +68,7 @@ def measure_layer_totals(b: Breakdown) -> dict[str, Any]:
         from xncost.profile.measure import measure_layer
     except ModuleNotFoundError as e:
         raise XncostError(f"measurement needs torch and thop ({e.name} missing)") from None
-    thop = measure_layer(b.layer, b.shape, b.convention.name, method="thop")
+    thop = measure_layer(b.layer, b.shape, b.convention, method="thop")
     return {k: thop.totals[k] for k in TOTAL_KEYS}
 
 

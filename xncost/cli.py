@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 
 from xncost.commands.common import Fmt, breakdown_from_options, emit, emit_result, emit_rich
 from xncost.errors import XncostError
+from xncost.layers import choices_text, layer_names
 
 _CLICK_ERRORS: tuple[type[Exception], ...] = (click.ClickException,)
 try:  # typer >= 0.26 vendors its own click
@@ -66,11 +67,7 @@ app = typer.Typer(
 )
 
 
-class Layer(str, Enum):
-    fc = "fc"
-    dr = "dr"
-    xnodr = "xnodr"
-    xnidr = "xnidr"
+Layer = Enum("Layer", {name: name for name in layer_names()}, type=str)  # type: ignore[misc]
 
 
 class Conv(str, Enum):
@@ -121,7 +118,7 @@ def _positive(name: str, default: int | None = None) -> Any:
 
 @app.command("cost")
 def cost_cmd(
-    layer: Layer = typer.Argument(..., help="fc, dr, xnodr or xnidr."),
+    layer: Layer = typer.Argument(..., help=f"{choices_text()}."),
     caps_in: int | None = _positive("caps-in"),
     caps_out: int | None = _positive("caps-out"),
     dim_in: int | None = _positive("dim-in"),
@@ -164,7 +161,7 @@ def cost_cmd(
         emit_result(text, out, rich=render.breakdown_rich(b, measured))
         return
     writers = {Fmt.md: render.breakdown_markdown, Fmt.json: render.breakdown_json}
-    text = writers[fmt](b, measured) if fmt in writers else render.breakdown_csv(b)
+    text = writers[fmt](b, measured) if fmt in writers else render.breakdown_csv(b, measured)
     emit_result(text, out)
 
 

@@ -33,9 +33,10 @@ import numpy as np
 from xncost.conventions import Convention, get_convention
 from xncost.errors import XncostError
 from xncost.exact import normalize
+from xncost.layers import caps_layers
 
 FIELDS = ("caps_in", "caps_out", "dim_in", "dim_out", "iterations", "batch")
-CAPS_LAYERS = ("dr", "xnodr", "xnidr")
+CAPS_LAYERS = caps_layers()
 INT64_MAX = 2**63 - 1
 _FLOAT_LIMIT = float(2**62)  # margin for float64 rounding in the per-row bound
 _NAMES = ("CeilDiv", "Where", "IsEq", "IsNe", "IsLt", "IsLe", "IsGt", "IsGe")
@@ -199,7 +200,7 @@ def _compile(layer: str, conv: Convention) -> CompiledLayer:
 def compile_layer(
     layer: str, convention: str | Convention = "paper", word_bits: int | None = None
 ) -> CompiledLayer:
-    """The compiled (cached) evaluator of `layer` in {dr, xnodr, xnidr} under a convention."""
+    """The compiled (cached) evaluator of a capsule `layer` (`xncost.layers`) under a convention."""
     if layer not in CAPS_LAYERS:
         known = ", ".join(CAPS_LAYERS)
         raise XncostError(f"cannot vectorise layer {layer!r} (known: {known}; fc: evaluate_fc)")
@@ -381,7 +382,7 @@ def evaluate(
     word_bits: int | None = None,
     **shape: Any,
 ) -> Evaluation:
-    """Exact counts of `layer` (dr, xnodr, xnidr) for shape columns caps_in, caps_out,
+    """Exact counts of a capsule `layer` for shape columns caps_in, caps_out,
     dim_in, dim_out, iterations, batch (each a scalar or a 1-d array; broadcast)."""
     c = compile_layer(layer, convention, word_bits)
     cols = shape_columns(**shape)

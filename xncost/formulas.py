@@ -2,7 +2,7 @@
 
 Each equation is a plain function of its symbols that returns an exact Fraction/int for ints
 and a sympy expression for sympy symbols (`xncost.exact`). The printed forms are kept
-verbatim, inconsistencies included (SPEC §2, §5): Eq. 10 counts dim_out twice, Eq. 11 adds
+verbatim, inconsistencies included (docs/paper.md): Eq. 10 counts dim_out twice, Eq. 11 adds
 caps_out while Eq. 12 adds dim_in. The corrected forms apply Eq. 9's own reading to a
 capsule projector: c·N_W is the length k of one dot product and N_I the number of dot
 products (outputs), so S = k·n / (k·n/64 + n) = 64k / (k + 64), independent of N.
@@ -10,7 +10,7 @@ products (outputs), so S = k·n / (k·n/64 + n) = 64k / (k + 64), independent of
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +90,38 @@ def eq15_corrected(N: Any, M: Any, E: Any, word: int = WORD) -> Any:  # noqa: N8
 def word_bound(k: Any, word: int = WORD) -> Any:
     """Speed-up ceiling of packed dot products of length k: k / ceil(k / word) (<= word)."""
     return ratio(k, ceil_div(k, word))
+
+
+def eq9_speedup_sum(terms: Iterable[tuple[Any, Any]], word: int = WORD) -> Any:
+    """Eq. 9 over several xnorized products at once, each (k, n): n dot products of length k:
+    S = sum k·n / (sum k·n / 64 + sum n). One term is Eq. 9 itself (c·N_W = k, N_I = n)."""
+    terms = list(terms)
+    ops = sum((k * n for k, n in terms), 0)
+    return ratio(ops, ratio(ops, word) + sum((n for _, n in terms), 0))
+
+
+def word_bound_sum(terms: Iterable[tuple[Any, Any]], word: int = WORD) -> Any:
+    """`word_bound` over several products, each (k, n): sum k·n / sum ceil(k / word)·n."""
+    terms = list(terms)
+    ops = sum((k * n for k, n in terms), 0)
+    return ratio(ops, sum((ceil_div(k, word) * n for k, n in terms), 0))
+
+
+def xnbdr_speedup(N: Any, M: Any, D: Any, E: Any, word: int = WORD) -> Any:  # noqa: N803
+    """XnBDR (not costed in the paper): Eqs. 12 and 15 summed term by term, as the paper sums
+    XnODR's and XnIDR's binarization and XNOR terms: (x + y) / ((x + y) / 64 + D + E) with
+    x = N·M·E²·D (Eq. 12) and y = N·M·E² (Eq. 15). See docs/architecture.md."""
+    xy = N * M * E**2 * D + eq13_printed(N, M, E)
+    return ratio(xy, ratio(xy, word) + D + E)
+
+
+def call_with_symbols(fn: Callable[..., Any], shape: Any, word: int = WORD) -> Any:
+    """Call a speed-up equation with the shape's symbols it names (N, M, D, E, r, B; word)."""
+    import inspect
+
+    values = {"N": shape.N, "M": shape.M, "D": shape.D, "E": shape.E, "r": shape.r}
+    values |= {"B": shape.B, "word": word}
+    return fn(**{p: values[p] for p in inspect.signature(fn).parameters})
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,60 @@ SCALES = {"": 1, "K": 10**3, "M": 10**6, "B": 10**9}
 
 
 @dataclass(frozen=True)
+class Interval:
+    """An interval of exact values, each end open or closed (a printed figure, or sums and
+    differences of printed figures and exact values)."""
+
+    lo: Fraction
+    hi: Fraction
+    lo_closed: bool = True
+    hi_closed: bool = False
+
+    @classmethod
+    def point(cls, x: Any) -> Interval:
+        return cls(Fraction(x), Fraction(x), True, True)
+
+    def __add__(self, other: Interval | Any) -> Interval:
+        o = other if isinstance(other, Interval) else Interval.point(other)
+        return Interval(
+            self.lo + o.lo,
+            self.hi + o.hi,
+            self.lo_closed and o.lo_closed,
+            self.hi_closed and o.hi_closed,
+        )
+
+    def __neg__(self) -> Interval:
+        return Interval(-self.hi, -self.lo, self.hi_closed, self.lo_closed)
+
+    def __sub__(self, other: Interval | Any) -> Interval:
+        o = other if isinstance(other, Interval) else Interval.point(other)
+        return self + (-o)
+
+    def scaled(self, k: Any) -> Interval:
+        """self * k for k > 0."""
+        k = Fraction(k)
+        return Interval(self.lo * k, self.hi * k, self.lo_closed, self.hi_closed)
+
+    def __contains__(self, x: Any) -> bool:
+        x = Fraction(x)
+        above = x > self.lo or (self.lo_closed and x == self.lo)
+        below = x < self.hi or (self.hi_closed and x == self.hi)
+        return above and below
+
+    def intersect(self, other: Interval) -> Interval | None:
+        """The common part, or None when there is none."""
+        lo, lo_closed = max((self.lo, not self.lo_closed), (other.lo, not other.lo_closed))
+        hi, hi_closed = min((self.hi, self.hi_closed), (other.hi, other.hi_closed))
+        lo_closed = not lo_closed
+        if lo > hi or (lo == hi and not (lo_closed and hi_closed)):
+            return None
+        return Interval(lo, hi, lo_closed, hi_closed)
+
+    def overlaps(self, other: Interval) -> bool:
+        return self.intersect(other) is not None
+
+
+@dataclass(frozen=True)
 class Printed:
     """A number as printed in the paper."""
 
@@ -53,6 +107,12 @@ class Printed:
 
     def matches(self, x: Any) -> bool:
         return self.shown(x) == Fraction(self.digits)
+
+    @property
+    def interval(self) -> Interval:
+        """The exact values that print as this figure: [p - u/2, p + u/2), u the last unit."""
+        half = Fraction(self.scale, 2 * 10**self.decimals)
+        return Interval(self.value - half, self.value + half)
 
     def format(self, x: Any) -> str:
         """x in the printed style: same unit, same decimals, thousands separators if printed."""
@@ -127,8 +187,9 @@ def load_table(number: int | str) -> tuple[PaperCell, ...]:
                     f"{path}:{i}: paper={r['paper']!r} is not the value of "
                     f"{r['paper_text']!r} ({printed.value_text})"
                 )
-            cells.append(PaperCell(r["table"], r["setting"], r["model"], r["metric"], printed,
-                                   r["source"]))
+            cells.append(
+                PaperCell(r["table"], r["setting"], r["model"], r["metric"], printed, r["source"])
+            )
         except KeyError as e:
             raise XncostError(f"{path}: missing column {e}") from None
     return tuple(cells)
@@ -160,3 +221,40 @@ METRIC_LABELS = {
     "accuracy": "Accuracy",
     "params": "PARA",
 }
+
+
+@dataclass(frozen=True)
+class RatioCause:
+    """Why a printed ratio (percent) of two printed totals differs from the exact ratio.
+
+    `cause` is what the numbers prove: `exact` (no difference), `rounding` (both exact totals
+    print as the paper's totals, the ratio of the printed totals reproduces the printed ratio
+    and the exact ratio does not), `total` (the numerator's exact value does not print as the
+    paper's total, and a numerator inside the printed total's interval reproduces the printed
+    ratio: the gap is the total's own residual) or `unexplained`.
+    """
+
+    cause: str
+    exact: Fraction
+    of_printed: Fraction
+    of_printed_matches: bool
+    from_total: Interval
+
+
+def ratio_cause(
+    ratio: Printed, total: Printed, total_exact: Any, fc: Printed, fc_exact: Any
+) -> RatioCause:
+    """The cause the numbers establish for a printed `ratio` = total / fc (in percent)."""
+    exact = Fraction(total_exact) / Fraction(fc_exact) * 100
+    of_printed = total.value / fc.value * 100
+    from_total = total.interval.scaled(Fraction(100) / Fraction(fc_exact))
+    of_printed_matches = ratio.matches(of_printed)
+    if ratio.matches(exact):
+        cause = "exact"
+    elif total.matches(total_exact) and fc.matches(fc_exact) and of_printed_matches:
+        cause = "rounding"
+    elif not total.matches(total_exact) and from_total.overlaps(ratio.interval):
+        cause = "total"
+    else:
+        cause = "unexplained"
+    return RatioCause(cause, exact, of_printed, of_printed_matches, from_total)

@@ -4,9 +4,9 @@
   comparison layer (FC head of Table 10, or DR of Table 9);
 - break-even: for each dim_out, the caps_in at which the layer costs as much as the FC head
   or DR (solved exactly, `xncost.sweep.break_even`);
-- speed-up: Eq. 12 / 15 as printed (grows with caps_in towards 64) against Eq. 9 applied to
-  the projector's own dot products (64k/(k+64), independent of caps_in) and the packed-word
-  bound k / ceil(k/64).
+- speed-up: the layer's speed-up equation as printed (Eq. 12 / 15; grows with caps_in towards
+  64) against Eq. 9 applied to its xnorized dot products (64k/(k+64) for one product,
+  independent of caps_in) and the packed-word bound k / ceil(k/64).
 
 Figures are drawn on `matplotlib.figure.Figure` with the Agg canvas (no pyplot state) and
 written atomically.
@@ -25,17 +25,11 @@ from xncost.conventions import Convention, get_convention
 from xncost.errors import XncostError
 from xncost.evaluate import evaluate, evaluate_fc
 from xncost.files import write_atomic
-from xncost.formulas import (
-    eq12_corrected,
-    eq12_speedup,
-    eq15_corrected,
-    eq15_speedup,
-    word_bound,
-)
+from xncost.layers import LAYERS, get_layer
 from xncost.sweep import BreakEven
 
 INSTALL_HINT = "plots need matplotlib: pip install xncost[plot] (or pass --no-plots)"
-LABELS = {"dr": "DR", "xnodr": "XnODR", "xnidr": "XnIDR", "fc": "FC head"}
+LABELS = {name: spec.label for name, spec in LAYERS.items()}
 
 
 def require_matplotlib() -> None:
@@ -165,53 +159,48 @@ def speedup_plot(
     path: Path,
     word: int = 64,
 ) -> Path:
-    """Eq. 12/15 as printed vs Eq. 9 on the projector's dot products vs the word bound."""
-    if layer not in ("xnodr", "xnidr"):
-        raise XncostError(f"speed-up plots are for xnodr and xnidr, not {layer}")
+    """The layer's speed-up equation as printed (Eq. 12, 15, ...) vs Eq. 9 on its xnorized
+    dot products vs the word bound (the `speedup` of `xncost.accounting.breakdown`)."""
+    from xncost.accounting import breakdown
+    from xncost.shapes import CapsShape
+
+    spec = get_layer(layer)
+    if spec.speedup is None:
+        with_eq = [n for n, s in LAYERS.items() if s.speedup is not None]
+        raise XncostError(f"speed-up plots are for {', '.join(with_eq)}, not {layer}")
+    conv = get_convention("paper", word)
     fig = _figure(width=10.5)
     ax = fig.add_subplot()
-    m, d = fixed["caps_out"], fixed["dim_in"]
     ns = list(caps_ins)
+    drawn: set[tuple[Any, Any]] = set()
     for color, e in zip(_colors(len(dim_outs)), dim_outs, strict=True):
-        if layer == "xnodr":
-            printed = [eq12_speedup(n, m, d, e, word) for n in ns]
-            corrected, k = eq12_corrected(1, m, d, e, word), d
-        else:
-            printed = [eq15_speedup(n, m, e, word) for n in ns]
-            corrected, k = eq15_corrected(1, m, e, word), e
+        speedups = [
+            breakdown(layer, CapsShape(**{**fixed, "caps_in": n, "dim_out": e}), conv).speedup
+            for n in ns
+        ]
         ax.plot(
             ns,
-            [float(Fraction(s)) for s in printed],
+            [float(Fraction(s.printed)) for s in speedups],
             color=color,
             marker="o",
             ms=3,
             label=f"printed E={e}",
         )
-        if layer == "xnidr" or e == dim_outs[0]:
-            tag = f"k=E={e}" if layer == "xnidr" else f"k=D={d}"
-            ax.axhline(
-                float(Fraction(corrected)),
-                color=color,
-                ls="--",
-                lw=1,
-                label=f"Eq. 9 corrected {tag}: {float(Fraction(corrected)):.2f}",
-            )
-            ax.axhline(
-                float(Fraction(word_bound(k, word))),
-                color=color,
-                ls=":",
-                lw=1,
-                label=f"word bound {tag}: {float(Fraction(word_bound(k, word))):.0f}",
-            )
+        eq9, bound = speedups[0].eq9, speedups[0].word_bound  # independent of caps_in
+        if (eq9, bound) in drawn:
+            continue
+        drawn.add((eq9, bound))
+        for value, ls, what in ((eq9, "--", "Eq. 9 corrected"), (bound, ":", "word bound")):
+            y = float(Fraction(value))
+            ax.axhline(y, color=color, ls=ls, lw=1, label=f"{what} E={e}: {y:.4g}")
     ax.axhline(word, color="gray", lw=0.8)
-    eq = "Eq. 12" if layer == "xnodr" else "Eq. 15"
     ax.set_xscale("log", base=2)
     ax.set_yscale("log", base=2)
     ax.set_xlabel("caps_in N")
-    ax.set_ylabel("speed-up of the xnorized projector")
+    ax.set_ylabel("speed-up of the xnorized products")
     ax.set_title(
-        f"{LABELS[layer]}: {eq} as printed vs Eq. 9 corrected vs {word}-bit word bound "
-        f"({_fixed_text(fixed, ('caps_in', 'dim_out'))})",
+        f"{spec.label}: {spec.speedup_label} as printed vs Eq. 9 corrected vs {word}-bit word "
+        f"bound ({_fixed_text(fixed, ('caps_in', 'dim_out'))})",
         fontsize=9,
     )
     ax.grid(True, which="both", alpha=0.3)

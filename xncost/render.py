@@ -217,14 +217,31 @@ STEP_COLUMNS = (
 )
 
 
+def measured_differences(b: Breakdown, measured: dict[str, Any]) -> list[str]:
+    """The totals whose measured value differs from the formula's."""
+    t = b.totals
+    return [k for k, v in measured.items() if Fraction(v) != Fraction(t[k])]
+
+
+def _measured_verdict(b: Breakdown, measured: dict[str, Any]) -> str:
+    diffs = measured_differences(b, measured)
+    if not diffs:
+        return "equal to the formula"
+    return "DIFFERS from the formula: " + ", ".join(
+        f"{k} (formula {exact_str(b.totals[k])}, measured {exact_str(measured[k])})" for k in diffs
+    )
+
+
 def breakdown_json(b: Breakdown, measured: dict[str, Any] | None = None) -> str:
     d = b.to_dict()
     d["measured"] = measured
+    d["measured_differs"] = None if measured is None else measured_differences(b, measured)
     return dumps(d)
 
 
-def breakdown_csv(b: Breakdown) -> str:
-    """One row per step and a final `total` row."""
+def breakdown_csv(b: Breakdown, measured: dict[str, Any] | None = None) -> str:
+    """One row per step, a `total` row and, when measured, a `measured` row whose `kind`
+    says whether it equals the formula."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(STEP_COLUMNS)
@@ -267,6 +284,13 @@ def breakdown_csv(b: Breakdown) -> str:
             exact_str(m["memory_bits"]),
         ]
     )
+    if measured is not None:
+        diffs = measured_differences(b, measured)
+        w.writerow(
+            [b.layer, "measured", "", "differs: " + " ".join(diffs) if diffs else "equal", ""]
+            + [exact_str(measured[k]) for k in ("flops", "xnor_bops", "xnor_flops", "params")]
+            + ["", "", ""]
+        )
     return buf.getvalue()
 
 
@@ -313,7 +337,11 @@ def breakdown_markdown(b: Breakdown, measured: dict[str, Any] | None = None) -> 
     )
     out += [f"Speed-up, {line}" for line in _speedup_lines(b)]
     if measured is not None:
-        out.append("Measured: " + ", ".join(f"{k} = {exact_str(v)}" for k, v in measured.items()))
+        out.append(
+            "Measured: "
+            + ", ".join(f"{k} = {exact_str(v)}" for k, v in measured.items())
+            + f" ({_measured_verdict(b, measured)})"
+        )
     return "\n".join(out) + "\n"
 
 
@@ -361,10 +389,12 @@ def breakdown_rich(b: Breakdown, measured: dict[str, Any] | None = None) -> Any:
     lines = [Text(f"binarization FLOPs: {exact_str(t['binarization_flops'])}")]
     lines += [Text(f"speed-up, {line}") for line in _speedup_lines(b)]
     if measured is not None:
-        same = all(Fraction(measured[k]) == Fraction(t[k]) for k in t)
+        same = not measured_differences(b, measured)
         lines.append(
             Text(
-                "measured: " + ", ".join(f"{k}={exact_str(v)}" for k, v in measured.items()),
+                "measured: "
+                + ", ".join(f"{k}={exact_str(v)}" for k, v in measured.items())
+                + f" ({_measured_verdict(b, measured)})",
                 style="green" if same else "bold red",
             )
         )

@@ -1,8 +1,8 @@
 """Tables 5, 7 and 9 rebuilt from the formulas, beside the printed values.
 
 Every cell carries the paper's printed text, xncost's exact value, the measured value (filled
-by `--measure`), a status (`match`, `mismatch`, `n/a`) and a note. Notes explain each
-mismatch (SPEC §3 open point, SPEC §5) and state the caveats of matching cells.
+by `--measure`), a status (`match`, `mismatch`, `n/a`) and a note. A mismatch's note names the
+cause the numbers establish (docs/paper.md); matching cells state their caveats.
 """
 
 from __future__ import annotations
@@ -11,12 +11,20 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from functools import cache
 from typing import Any
 
 from xncost.accounting import Breakdown, breakdown
 from xncost.errors import XncostError
 from xncost.exact import exact_str
-from xncost.paper import MODEL_LABELS, PaperCell, Printed, load_table, printed_lookup
+from xncost.paper import (
+    MODEL_LABELS,
+    PaperCell,
+    Printed,
+    load_table,
+    printed_lookup,
+    ratio_cause,
+)
 from xncost.shapes import (
     CAPS_PRESETS,
     MOBILENET_FC_DIMS,
@@ -117,27 +125,53 @@ class Table:
 # ----------------------------------------------------------------------------- model figures
 
 
-def _fc_flops(dims: tuple[int, ...]) -> int:
+def fc_flops(dims: tuple[int, ...]) -> int:
+    """FLOPs of an FC head with layer widths `dims` (`paper` convention)."""
     return breakdown("fc", FCShape(dims)).totals["flops"]
+
+
+def keras_resnet50_map_side(input_side: int, upsampling: bool) -> int:
+    """ResNet-50's last map side if the stem keeps Keras' ZeroPadding2D(3) and (1) layers.
+
+    Keras' ResNet50 pads 3 before the 7x7/2 stem and 1 before the 3x3/2 max-pool (both
+    `valid`) and strides its stages with 1x1/2 convolutions. Without upsampling the paper
+    changes the stem to 3x3/1 and the pool to 1x1/1 (Section 4.3.2); whether the paddings stay
+    is not stated: this is one reading, `resnet50_map_side` (size-keeping padding) the other.
+    """
+    kernel, stride, pool, pool_stride = (7, 2, 3, 2) if upsampling else (3, 1, 1, 1)
+    side = (input_side + 6 - kernel) // stride + 1
+    side = (side + 2 - pool) // pool_stride + 1
+    for _ in range(3):
+        side = -(-side // 2)
+    return side
 
 
 def fc_head(model: str, setting: str) -> tuple[int, str]:
     """FC head FLOPs of resnet50 / mobilenetv2 in a Table 5/9 setting, and its caveat note."""
     if model == "mobilenetv2":
-        return _fc_flops(MOBILENET_FC_DIMS), "FC head 1280-512-256-128-10 after global pooling"
-    s = SETTINGS[_table5_setting(setting)]
+        return fc_flops(MOBILENET_FC_DIMS), "FC head 1280-512-256-128-10 after global pooling"
+    s = SETTINGS[table5_setting(setting)]
     side, real = s.paper_map_side, s.real_map_side
-    real_flops = _fc_flops(resnet_fc_dims(real))
-    gap_flops = _fc_flops((RESNET_CHANNELS, *RESNET_FC_HIDDEN))
+    keras = keras_resnet50_map_side(s.input_side, s.upsampling)
+    gap_flops = fc_flops((RESNET_CHANNELS, *RESNET_FC_HIDDEN))
+    if keras == real:
+        real_text = f"gives {real}x{real} ({fc_flops(resnet_fc_dims(real)):,} FLOPs)"
+    else:
+        real_text = (
+            f"gives {real}x{real} ({fc_flops(resnet_fc_dims(real)):,} FLOPs) if the modified "
+            f"stem keeps the input size, {keras}x{keras} "
+            f"({fc_flops(resnet_fc_dims(keras)):,} FLOPs) if it keeps Keras' ZeroPadding2D "
+            "layers (the paper does not say which)"
+        )
     note = (
         f"FC head on a flattened {side}x{side}x2048 map (the side the printed figure implies); "
-        f"ResNet-50 at {s.input_side}x{s.input_side} really gives {real}x{real} "
-        f"({real_flops:,} FLOPs); the authors' code pools first ({gap_flops:,} FLOPs)"
+        f"ResNet-50 at {s.input_side}x{s.input_side} {real_text}; the authors' code pools "
+        f"first ({gap_flops:,} FLOPs; docs/paper.md)"
     )
-    return _fc_flops(resnet_fc_dims(side)), note
+    return fc_flops(resnet_fc_dims(side)), note
 
 
-def _table5_setting(setting: str) -> str:
+def table5_setting(setting: str) -> str:
     """Map a Table 7 setting (per data set) to the Table 5/9 setting with the same shapes."""
     if setting in SETTINGS:
         return setting
@@ -162,9 +196,8 @@ def caps_breakdown(model: str) -> Breakdown:
 
 def residual_interval(value: Any, printed: Printed, pairs: int) -> tuple[Fraction, Fraction]:
     """[lo, hi) of (printed total - xncost total) per capsule pair, given the print rounding."""
-    half = Fraction(printed.scale, 2 * 10**printed.decimals)
-    res = printed.value - Fraction(value)
-    return (res - half) / pairs, (res + half) / pairs
+    per_pair = (printed.interval - Fraction(value)).scaled(Fraction(1, pairs))
+    return per_pair.lo, per_pair.hi
 
 
 def _xnidr_residuals() -> dict[str, tuple[Fraction, Fraction]]:
@@ -190,14 +223,15 @@ def _residual_note(model: str, value: Any, printed: Printed, b: Breakdown) -> st
     )
     both = (
         f"one extra cost in [{float(lo):.1f}, {float(hi):.1f}) FLOPs per pair would explain "
-        "every printed XnIDR total, but it matches no step or convention term of the layer"
+        "every printed XnIDR total"
         if lo < hi
         else "no single extra cost per pair explains every printed XnIDR total"
     )
     return (
         f"paper - xncost = {float(res):,.0f} FLOPs, i.e. [{float(here[0]):.1f}, "
         f"{float(here[1]):.1f}) per capsule pair given the print rounding; {both} (per pair: "
-        f"{per_step}); SPEC §3 open point, see `xncost audit`"
+        f"{per_step}); cause: unexplained, see `xncost audit` (residual search) and "
+        "docs/paper.md"
     )
 
 
@@ -218,6 +252,13 @@ def speedup_range(
     return n_lo, n_hi, x_at(Fraction(printed.digits)) / per_n
 
 
+KNOWN_CAPS_IN = {
+    128: "the authors' code's MobileNet head",
+    160: "MobileNetV2's 1280 channels / 8",
+    256: "ResNet-50's 2048 channels / 8",
+}
+
+
 def _speedup_note(model: str, printed: Printed, b: Breakdown) -> str:
     s = b.shape
     if b.layer == "xnodr":
@@ -226,18 +267,15 @@ def _speedup_note(model: str, printed: Printed, b: Breakdown) -> str:
         eq, k, per_n = "Eq. 15", s.E, s.M * s.E**2
     n_lo, n_hi, exact_n = speedup_range(printed, k, per_n)
     where = f"N in [{n_lo}, {n_hi}]" if n_lo <= n_hi else "no integer N"
-    hints = [
-        f"{n} ({why})"
-        for n, why in (
-            (128, "the authors' code MobileNet head"),
-            (160, "MobileNetV2 1280/8"),
-            (256, "ResNet-50 2048/8"),
-            (512, "4096/8"),
-            (1280, "10240/8"),
+    known = [f"{n} ({why})" for n, why in KNOWN_CAPS_IN.items() if n_lo <= n <= n_hi]
+    if known:
+        hint = f"; includes {', '.join(known)}"
+    else:
+        near = round(exact_n)
+        hint = (
+            f"; none is a capsule count of either network (128, 160, 256): the integer nearest "
+            f"the exact solve, N = {near} (8·N = {8 * near:,} channels), is a fit, not a shape"
         )
-        if n_lo <= n <= n_hi
-    ]
-    hint = f"; includes {', '.join(hints)}" if hints else ""
     return (
         f"{eq} gives {printed.text} for {where} (exact solve N = {float(exact_n):.1f}){hint}; "
         f"the paper's N={s.N} gives {float(b.speedup.printed):.4f}"
@@ -253,22 +291,33 @@ def _status(printed: Printed | None, value: Any) -> str:
     return "match" if printed.matches(value) else "mismatch"
 
 
-def _ratio_note(cell: PaperCell, lookup: dict, fc_model: str, exact: Fraction) -> str:
-    total = lookup.get((cell.setting, cell.model, "total_flops"))
-    fc = lookup.get((cell.setting, fc_model, "total_flops"))
-    note = f"exact ratio {float(exact):.2f}%"
-    if total and fc:
-        rounded = total.printed.value / fc.printed.value * 100
-        if cell.printed.matches(rounded):
-            note += (
-                f"; the printed {cell.printed.text} is the ratio of the printed, rounded "
-                f"totals {total.printed.text} / {fc.printed.text}"
-            )
-    return note
+def _ratio_note(cell: PaperCell, lookup: dict, fc_model: str, total: Any, fc: Any) -> str:
+    """The ratio cell's note: the cause `ratio_cause` establishes, with its numbers."""
+    t = lookup[(cell.setting, cell.model, "total_flops")].printed
+    f = lookup[(cell.setting, fc_model, "total_flops")].printed
+    why = ratio_cause(cell.printed, t, total, f, fc)
+    p = cell.printed.text
+    note = f"exact ratio {float(why.exact):.2f}%; cause: {why.cause}"
+    rounded = f"{t.text} / {f.text} = {float(why.of_printed):.4f}%"
+    if why.cause == "rounding":
+        return (
+            f"{note}: both exact totals print as {t.text} and {f.text}, and the printed {p} is "
+            f"the ratio of those rounded totals ({rounded}), which the exact ratio is not"
+        )
+    if why.cause == "total":
+        return (
+            f"{note}: xncost's total {total:,} does not print as {t.text}; totals that do give "
+            f"[{float(why.from_total.lo):.4f}%, {float(why.from_total.hi):.4f}%) of the exact "
+            f"FC head, which holds {p}; the gap to the exact ratio is the total's residual "
+            f"(the ratio of the rounded totals, {rounded}, "
+            + ("also prints so" if why.of_printed_matches else "does not print so")
+            + ")"
+        )
+    return f"{note}: neither the exact totals nor the printed totals give {p} ({rounded})"
 
 
 def table5() -> Table:
-    """Table 5: FLOPs of the original FC heads and of XnODR / XnIDR (SPEC §3)."""
+    """Table 5: FLOPs of the original FC heads and of XnODR / XnIDR (Tables 2, 3, 10)."""
     lookup = printed_lookup(5)
     cells = []
     for pc in load_table(5):
@@ -280,10 +329,10 @@ def table5() -> Table:
             b = caps_breakdown(model)
             fc_model = "resnet50" if model.startswith("resnet") else "mobilenetv2"
             if metric == "ratio_to_fc":
-                fc_flops, _ = fc_head(fc_model, pc.setting)
-                value = Fraction(b.totals["flops"]) / fc_flops * 100
+                fc_total, _ = fc_head(fc_model, pc.setting)
+                value = Fraction(b.totals["flops"]) / fc_total * 100
                 if not pc.printed.matches(value):
-                    note = _ratio_note(pc, lookup, fc_model, value)
+                    note = _ratio_note(pc, lookup, fc_model, b.totals["flops"], fc_total)
             else:
                 value = b.totals["flops" if metric == "total_flops" else metric]
                 if metric == "total_flops" and not pc.printed.matches(value):
@@ -317,7 +366,7 @@ def table7() -> Table:
     eq9 = (
         "Eq. 9 applied to the projectors themselves (dot products of D = 8 and E = 16 bits) "
         "gives 64D/(D+64) = 7.11 for XnODR and 64E/(E+64) = 12.80 for XnIDR, independent of N; "
-        "packed 64-bit words bound them by 8 and 16 (see `xncost formulas`)"
+        "packed 64-bit words bound them by 8 and 16 (see `xncost formulas`, docs/paper.md)"
     )
     return Table(7, "Table 7: Speed Up of XnODR / XnIDR", tuple(cells), (eq9,))
 
@@ -355,14 +404,16 @@ def table9() -> Table:
 BUILDERS: dict[int, Callable[[], Table]] = {5: table5, 7: table7, 9: table9}
 
 
+@cache
+def _built(number: int) -> Table:
+    return BUILDERS[number]()
+
+
 def build_table(number: int, measure: Callable[[Cell], Any] | None = None) -> Table:
     """Table `number` (5, 7 or 9); `measure(cell)` fills the measured column when given."""
-    try:
-        table = BUILDERS[number]()
-    except KeyError:
-        raise XncostError(
-            f"unknown table {number} (known: {', '.join(map(str, BUILDERS))})"
-        ) from None
+    if number not in BUILDERS:
+        raise XncostError(f"unknown table {number} (known: {', '.join(map(str, BUILDERS))})")
+    table = _built(number)
     if measure is None:
         return table
     cells = []

@@ -12,8 +12,9 @@ from typing import Any
 import typer
 
 from xncost.errors import XncostError
+from xncost.layers import LAYERS, caps_layers, choices_text
 
-CAPS_LAYERS = ("dr", "xnodr", "xnidr")
+CAPS_LAYERS = caps_layers()
 VS_CHOICES = ("fc", "dr")
 PROGRESS_MIN_ROWS = 200_000
 
@@ -130,7 +131,7 @@ def run_sweep_command(
         result.files.append(
             P.break_even_plot(curves, Path(out) / f"breakeven_{layer}.png", dim_outs)
         )
-        if layer in ("xnodr", "xnidr"):
+        if LAYERS[layer].speedup is not None:
             result.files.append(
                 P.speedup_plot(
                     layer,
@@ -151,7 +152,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("sweep")
     def sweep_cmd(
-        layer: str = typer.Argument(..., help="dr, xnodr or xnidr."),
+        layer: str = typer.Argument(..., help=f"{choices_text(CAPS_LAYERS)}."),
         caps_in: str | None = _range_opt("caps-in", "160"),
         caps_out: str | None = _range_opt("caps-out", "10"),
         dim_in: str | None = _range_opt("dim-in", "8"),
@@ -201,7 +202,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("explain")
     def explain_cmd(
-        layer: str = typer.Argument(..., help="fc, dr, xnodr or xnidr."),
+        layer: str = typer.Argument(..., help=f"{choices_text()}."),
         caps_in: int | None = typer.Option(None, "--caps-in", min=1, help="caps_in N."),
         caps_out: int | None = typer.Option(None, "--caps-out", min=1, help="caps_out M."),
         dim_in: int | None = typer.Option(None, "--dim-in", min=1, help="dim_in D."),

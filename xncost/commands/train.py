@@ -7,12 +7,9 @@ from pathlib import Path
 
 import typer
 
+from xncost.layers import layer_names
 
-class Head(str, Enum):
-    fc = "fc"
-    dr = "dr"
-    xnodr = "xnodr"
-    xnidr = "xnidr"
+Head = Enum("Head", {name: name for name in layer_names()}, type=str)  # type: ignore[misc]
 
 
 class Backbone(str, Enum):

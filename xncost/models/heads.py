@@ -25,15 +25,18 @@ import torch
 from torch import nn
 
 from xncost.errors import XncostError
+from xncost.layers import LAYERS, layer_names
 from xncost.models.resnet import OUT_CHANNELS as RESNET_CHANNELS
 from xncost.models.resnet import Bottleneck
-from xncost.nn.capsule import DynamicRouting, Squash, XnIDR, XnODR
+from xncost.nn.capsule import Squash
 
 BACKBONES = ("mobilenetv2", "resnet50")
-HEADS = ("fc", "dr", "xnodr", "xnidr")
+HEADS = layer_names()
 VARIANTS = ("paper", "code")
 POOLS = ("gap", "flatten")
-CAPS_LAYERS: dict[str, type[nn.Module]] = {"dr": DynamicRouting, "xnodr": XnODR, "xnidr": XnIDR}
+CAPS_LAYERS: dict[str, type[nn.Module]] = {
+    name: spec.module_class() for name, spec in LAYERS.items() if spec.is_caps
+}
 
 FC_HIDDEN = {"mobilenetv2": (512, 256, 128), "resnet50": (1024, 512)}
 PRIMARY_DIM = 8

@@ -13,10 +13,13 @@ import torch
 from torch import nn
 
 from xncost.errors import XncostError
-from xncost.nn.capsule import DynamicRouting, XnIDR, XnODR, squash
+from xncost.layers import LAYERS, layer_names
+from xncost.nn.capsule import squash
 
-HEADS = ("fc", "dr", "xnodr", "xnidr")
-CAPS_LAYERS: dict[str, type[nn.Module]] = {"dr": DynamicRouting, "xnodr": XnODR, "xnidr": XnIDR}
+HEADS = layer_names()
+CAPS_LAYERS: dict[str, type[nn.Module]] = {
+    name: spec.module_class() for name, spec in LAYERS.items() if spec.is_caps
+}
 WIDTHS = (32, 64)
 PRIMARY_TYPES = 8
 DIM_IN = 8
@@ -101,7 +104,7 @@ class TinyFCNet(nn.Module):
 def build_tiny_model(
     head: str, *, in_channels: int, image_side: int, num_classes: int
 ) -> nn.Module:
-    """The tiny validation model with head `fc`, `dr`, `xnodr` or `xnidr`."""
+    """The tiny validation model with head `fc` or a capsule layer of `xncost.layers`."""
     if head not in HEADS:
         raise XncostError(f"unknown head {head!r}; expected one of {', '.join(HEADS)}")
     for name, value in (

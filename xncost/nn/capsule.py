@@ -1,11 +1,11 @@
-"""Capsule fully connected layers: dynamic routing (DR), XnODR and XnIDR.
+"""Capsule fully connected layers: dynamic routing (DR), XnODR, XnIDR and XnBDR (both).
 
 Tensor layout (paper Table 1, singleton axes dropped): input capsules u [B, N, D],
 weights W [N, M, D, E], predictions u_hat [B, N, M, E], logits b [B, N, M],
 outputs v [B, M, E]. Each step of Tables 2 and 3 that does work is a leaf module whose
 attribute name is the step name used by `xncost.accounting`, so profilers attribute the
-work of a leaf to the step of the same name. Routing follows the authors' code (SPEC §4):
-b starts at zero, c = softmax over output capsules, v = squash(sum_i c u_hat), and b is
+work of a leaf to the step of the same name. Routing is Sabour et al.'s (2017; paper Section
+3.1): b starts at zero, c = softmax over output capsules, v = squash(sum_i c u_hat), and b is
 updated on every iteration but the last.
 """
 
@@ -192,36 +192,6 @@ class Routing(nn.Module):
         return v
 
 
-class _CapsFC(nn.Module):
-    def __init__(
-        self, caps_in: int, caps_out: int, dim_in: int, dim_out: int, iterations: int
-    ) -> None:
-        super().__init__()
-        self.caps_in, self.caps_out = caps_in, caps_out
-        self.dim_in, self.dim_out = dim_in, dim_out
-        self.iterations = iterations
-
-    def extra_repr(self) -> str:
-        return (
-            f"caps_in={self.caps_in}, caps_out={self.caps_out}, dim_in={self.dim_in}, "
-            f"dim_out={self.dim_out}, iterations={self.iterations}"
-        )
-
-
-class DynamicRouting(_CapsFC):
-    """CapsFC layer with dynamic routing: [B, N, D] -> [B, M, E]."""
-
-    def __init__(
-        self, caps_in: int, caps_out: int, dim_in: int, dim_out: int, iterations: int = 3
-    ) -> None:
-        super().__init__(caps_in, caps_out, dim_in, dim_out, iterations)
-        self.lp_out = LinearProjector(caps_in, caps_out, dim_in, dim_out)
-        self.routing = Routing(iterations, AgreementUpdate())
-
-    def forward(self, u: torch.Tensor) -> torch.Tensor:
-        return self.routing(self.lp_out(u))
-
-
 class XnorProjector(nn.Module):
     """Table 2 steps 1-5: XnODR's xnorized LP_out."""
 
@@ -243,29 +213,57 @@ class XnorProjector(nn.Module):
         return self.xnor_affine(b_in, alpha_in, b_w, alpha_w)
 
 
-class XnODR(_CapsFC):
-    """XnODR (Table 2): xnorized LP_out, then full-precision dynamic routing."""
+class _CapsFC(nn.Module):
+    """A CapsFC layer [B, N, D] -> [B, M, E]: LP_out, then dynamic routing. The class flags
+    say which of the two is xnorized: LP_out (attribute `projector`, Table 2 steps 1-5; else
+    the float `lp_out`) and the agreement inside the routing (Table 3 steps 8-10)."""
+
+    xnor_projector: bool = False
+    xnor_agreement: bool = False
 
     def __init__(
         self, caps_in: int, caps_out: int, dim_in: int, dim_out: int, iterations: int = 3
     ) -> None:
-        super().__init__(caps_in, caps_out, dim_in, dim_out, iterations)
-        self.projector = XnorProjector(caps_in, caps_out, dim_in, dim_out)
-        self.routing = Routing(iterations, AgreementUpdate())
+        super().__init__()
+        self.caps_in, self.caps_out = caps_in, caps_out
+        self.dim_in, self.dim_out = dim_in, dim_out
+        self.iterations = iterations
+        sizes = (caps_in, caps_out, dim_in, dim_out)
+        if self.xnor_projector:
+            self.projector = XnorProjector(*sizes)
+        else:
+            self.lp_out = LinearProjector(*sizes)
+        agreement = XnorAgreementUpdate() if self.xnor_agreement else AgreementUpdate()
+        self.routing = Routing(iterations, agreement)
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
-        return self.routing(self.projector(u))
+        return self.routing(self.projector(u) if self.xnor_projector else self.lp_out(u))
+
+    def extra_repr(self) -> str:
+        return (
+            f"caps_in={self.caps_in}, caps_out={self.caps_out}, dim_in={self.dim_in}, "
+            f"dim_out={self.dim_out}, iterations={self.iterations}"
+        )
+
+
+class DynamicRouting(_CapsFC):
+    """CapsFC layer with dynamic routing: [B, N, D] -> [B, M, E]."""
+
+
+class XnODR(_CapsFC):
+    """XnODR (Table 2): xnorized LP_out, then full-precision dynamic routing."""
+
+    xnor_projector = True
 
 
 class XnIDR(_CapsFC):
     """XnIDR (Table 3): full-precision LP_out, xnorized agreement inside the routing."""
 
-    def __init__(
-        self, caps_in: int, caps_out: int, dim_in: int, dim_out: int, iterations: int = 3
-    ) -> None:
-        super().__init__(caps_in, caps_out, dim_in, dim_out, iterations)
-        self.lp_out = LinearProjector(caps_in, caps_out, dim_in, dim_out)
-        self.routing = Routing(iterations, XnorAgreementUpdate())
+    xnor_agreement = True
 
-    def forward(self, u: torch.Tensor) -> torch.Tensor:
-        return self.routing(self.lp_out(u))
+
+class XnBDR(_CapsFC):
+    """XnBDR (Section 3.3.2): XnODR's xnorized LP_out, then XnIDR's xnorized routing."""
+
+    xnor_projector = True
+    xnor_agreement = True

@@ -1,16 +1,18 @@
 """Measure a reference layer: build it for a shape, run one forward pass, count per step.
 
 `measure_layer("xnodr", shape, convention="paper", method="thop")` builds the reference
-PyTorch layer of `xncost.nn` (`dr` DynamicRouting, `xnodr` XnODR, `xnidr` XnIDR, `fc` a
+PyTorch layer of `xncost.nn` named by the layer registry (`xncost.layers`; `fc` a
 Linear/ReLU stack `fc1, relu1, fc2, ...` with ReLU between layers), feeds it a random
 [B, N, D] (or [B, dims[0]]) input under `torch.no_grad()` and counts with thop and the custom
 ops of `xncost.profile.thop_ops` (`paper` or `ops`) or with the dispatch-level `OpCounter`
-(`ops` only). Step names are the leaf modules' attribute names (paper Tables 2 and 3).
+(`ops` only), under the convention (and word size) it is given, so that a measurement and the
+formula it is compared with share one price list. Step names are the leaf modules' attribute
+names (paper Tables 2 and 3).
 
-Per step: `flops` (float FLOPs, XNOR FLOPs excluded), `bops`, `xnor_flops` (= bops / 64),
+Per step: `flops` (float FLOPs, XNOR FLOPs excluded), `bops`, `xnor_flops` (= bops / word),
 `params`. Totals: `flops` (= float FLOPs + XNOR FLOPs), `binarization_flops` (the
 `binarize_*` steps), `xnor_bops`, `xnor_flops`, `params` (trainable parameters). Counts are
-ints; XNOR FLOPs are a `fractions.Fraction` when BOPs are not a multiple of 64.
+ints; XNOR FLOPs are a `fractions.Fraction` when BOPs are not a multiple of the word size.
 """
 
 from __future__ import annotations
@@ -24,14 +26,16 @@ from typing import Any
 import torch
 from torch import nn
 
+from xncost.conventions import Convention, get_convention
 from xncost.errors import XncostError
-from xncost.profile import oprules
-from xncost.profile.dispatch import StepCount, count_ops
+from xncost.exact import normalize
+from xncost.layers import get_layer, layer_names
+from xncost.profile.dispatch import count_ops
+from xncost.profile.ledger import StepCount
 from xncost.profile.thop_ops import thop_count
 
-LAYERS = ("dr", "xnodr", "xnidr", "fc")
+LAYERS = layer_names()
 METHODS = ("thop", "dispatch")
-CONVENTIONS = ("paper", "ops")
 
 
 @dataclass(frozen=True)
@@ -66,11 +70,9 @@ def _positive(shape: Any, name: str) -> int:
 
 def build_layer(layer: str, shape: Any) -> tuple[nn.Module, torch.Tensor]:
     """The reference module for `layer` and a random input for `shape` (global RNG)."""
-    from xncost.nn.capsule import DynamicRouting, XnIDR, XnODR
-
-    classes = {"dr": DynamicRouting, "xnodr": XnODR, "xnidr": XnIDR}
+    spec = get_layer(layer)
     batch = _positive(shape, "batch")
-    if layer == "fc":
+    if not spec.is_caps:
         dims = tuple(
             _positive_int(d, f"dims[{i}]") for i, d in enumerate(getattr(shape, "dims", ()))
         )
@@ -82,15 +84,14 @@ def build_layer(layer: str, shape: Any) -> tuple[nn.Module, torch.Tensor]:
                 layers.append((f"relu{i - 1}", nn.ReLU()))
             layers.append((f"fc{i}", nn.Linear(a, b)))
         return nn.Sequential(OrderedDict(layers)), torch.randn(batch, dims[0])
-    if layer not in classes:
-        raise XncostError(f"unknown layer {layer!r} (known: {', '.join(LAYERS)})")
     n, m, d, e, r = (
         _positive(shape, a) for a in ("caps_in", "caps_out", "dim_in", "dim_out", "iterations")
     )
-    return classes[layer](n, m, d, e, r), torch.randn(batch, n, d)
+    return spec.module_class()(n, m, d, e, r), torch.randn(batch, n, d)
 
 
 MAX_ELEMENTS = 2**27  # the largest tensor a measurement may build (512 MiB of float32)
+MAX_WORK = 2**32  # element-steps a measurement may loop over (routing iterations x tensor size)
 
 
 def _check_size(layer: str, shape: Any) -> None:
@@ -104,6 +105,13 @@ def _check_size(layer: str, shape: Any) -> None:
             _positive(shape, a) for a in ("caps_in", "caps_out", "dim_in", "dim_out", "batch")
         )
         biggest = max(n * m * d * e, b * n * m * max(d, e))
+        work = _positive(shape, "iterations") * biggest
+        if work > MAX_WORK:
+            raise XncostError(
+                f"shape too large to measure: {_positive(shape, 'iterations'):,} routing "
+                f"iterations over tensors of {biggest:,} elements (limit {MAX_WORK:,} "
+                "element-steps); the analytic counts need no measurement"
+            )
     if biggest > MAX_ELEMENTS:
         raise XncostError(
             f"shape too large to measure: a tensor of {biggest:,} elements "
@@ -125,19 +133,15 @@ def _fold_relus(steps: dict[str, StepCount]) -> dict[str, StepCount]:
     return out
 
 
-def _normalize(x: Fraction) -> int | Fraction:
-    return x.numerator if x.denominator == 1 else x
-
-
-def _totals(steps: dict[str, StepCount], model: nn.Module, word: int) -> dict[str, Any]:
+def _totals(steps: dict[str, StepCount], model: nn.Module, conv: Convention) -> dict[str, Any]:
     float_flops = sum(s.flops for s in steps.values())
     bops = sum(s.bops for s in steps.values())
-    xnor_flops = Fraction(bops, word)
+    xnor_flops = Fraction(conv.xnor_flops(bops))
     return {
-        "flops": _normalize(float_flops + xnor_flops),
+        "flops": normalize(float_flops + xnor_flops),
         "binarization_flops": sum(s.flops for n, s in steps.items() if n.startswith("binarize")),
         "xnor_bops": bops,
-        "xnor_flops": _normalize(xnor_flops),
+        "xnor_flops": normalize(xnor_flops),
         "params": sum(p.numel() for p in model.parameters() if p.requires_grad),
     }
 
@@ -145,17 +149,17 @@ def _totals(steps: dict[str, StepCount], model: nn.Module, word: int) -> dict[st
 def measure_layer(
     layer: str,
     shape: Any,
-    convention: str = "paper",
+    convention: str | Convention = "paper",
     method: str = "thop",
     seed: int = 0,
-    word: int = oprules.WORD_BITS,
+    word_bits: int | None = None,
 ) -> Measured:
-    """Build `layer` for `shape`, run one forward pass under no_grad, count per step."""
+    """Build `layer` for `shape`, run one forward pass under no_grad, count per step under
+    `convention` (a name or the `Convention` of the breakdown it is compared with)."""
     if method not in METHODS:
         raise XncostError(f"unknown method {method!r} (known: {', '.join(METHODS)})")
-    if convention not in CONVENTIONS:
-        raise XncostError(f"unknown convention {convention!r} (known: {', '.join(CONVENTIONS)})")
-    if method == "dispatch" and convention != "ops":
+    conv = get_convention(convention, word_bits)
+    if method == "dispatch" and conv.name != "ops":
         raise XncostError("the dispatch counter counts the 'ops' convention only")
     _check_size(layer, shape)
     with torch.random.fork_rng(devices=[]):
@@ -163,20 +167,20 @@ def measure_layer(
         model, x = build_layer(layer, shape)
     model.eval()
     if method == "thop":
-        steps = thop_count(model, x, convention=convention, word=word).recorder.steps
+        steps = thop_count(model, x, convention=conv).recorder.steps
         unknown: tuple[str, ...] = ()
     else:
-        counter = count_ops(model, x, word=word)
+        counter = count_ops(model, x, conv=conv)
         steps, unknown = counter.steps, tuple(counter.unknown_ops)
     if layer == "fc":
         steps = _fold_relus(steps)
     return Measured(
         layer=layer,
         shape=shape,
-        convention=convention,
+        convention=conv.name,
         method=method,
         steps={name: s.as_dict() for name, s in steps.items()},
-        totals=_totals(steps, model, word),
+        totals=_totals(steps, model, conv),
         calls={name: s.calls for name, s in steps.items()},
         unknown_ops=unknown,
         by_op={name: dict(s.ops) for name, s in steps.items()},

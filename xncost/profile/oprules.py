@@ -4,17 +4,17 @@ A registry of small functions keyed by `torch.ops.aten` overload packets, in the
 `torch/utils/flop_counter.py`, except that every rule sees the real arguments and output
 (tensors, not shapes) so that the dispatch counter can check operand values:
 
-- products (mm, bmm, addmm, baddbmm, addbmm, dot, mv, addmv, convolution): 2 per
-  multiply-accumulate, plus one per element of the added tensor (addmm, baddbmm, addmv,
-  convolution bias);
+- products (mm, bmm, addmm, baddbmm, addbmm, dot, mv, addmv, convolution):
+  `flops_per_mac` per multiply-accumulate, plus one per element of the added tensor (addmm,
+  baddbmm, addmv, convolution bias);
 - element-wise ops: 1 per output element; `clamp` with both bounds 2;
-- reductions: 1 per input element; softmax and log-softmax: 5 per element;
+- reductions: 1 per input element; softmax and log-softmax: `softmax_per_element`;
 - data movement, creation and metadata: 0.
 
 An op with no rule is *unknown* (`rule_for` returns None); callers must report it rather
 than count it as 0. Products also expose their dot products (`dot_products`) so that a
-binary step can price them in BOPs: `bops_per_word * ceil(k / word)` per dot product of
-length k (xnor, popcount and accumulate per packed word; Table 5 uses word = 64, 3 BOPs).
+binary step can price them in BOPs (`Convention.bops`). Every rule takes the `Convention`
+whose prices it applies (`OPS` unless told otherwise); the registry refuses duplicates.
 """
 
 from __future__ import annotations
@@ -26,13 +26,15 @@ from typing import Any
 
 import torch
 
+from xncost.conventions import OPS, Convention
+from xncost.profile.registry import RuleRegistry
+
 aten = torch.ops.aten
 
-WORD_BITS = 64
-BOPS_PER_WORD = 3
-
-OpRule = Callable[[tuple, dict, Any], int]
-OP_RULES: dict[Any, OpRule] = {}
+OpRule = Callable[[tuple, dict, Any, Convention], int]
+RULES = RuleRegistry("ops rules")
+OP_RULES: dict[Any, OpRule] = RULES.rules
+register = RULES.register
 
 
 def _packets(names: tuple[str, ...], inplace: bool = False) -> list[Any]:
@@ -44,17 +46,6 @@ def _packets(names: tuple[str, ...], inplace: bool = False) -> list[Any]:
             except AttributeError:
                 continue
     return out
-
-
-def register(*packets: Any) -> Callable[[OpRule], OpRule]:
-    """Register `rule(args, kwargs, out) -> int` for the given overload packets."""
-
-    def deco(rule: OpRule) -> OpRule:
-        for p in packets:
-            OP_RULES[p] = rule
-        return rule
-
-    return deco
 
 
 def _arg(args: tuple, kwargs: dict, i: int, name: str, default: Any = None) -> Any:
@@ -82,11 +73,15 @@ class DotProducts:
     binary_ok: bool = True
 
     @property
-    def flops(self) -> int:
-        return 2 * self.count * self.length + self.extra
+    def macs(self) -> int:
+        return self.count * self.length
 
-    def bops(self, word: int = WORD_BITS, bops_per_word: int = BOPS_PER_WORD) -> int:
-        return bops_per_word * -(-self.length // word) * self.count
+    def flops(self, conv: Convention = OPS) -> int:
+        """`flops_per_mac` per multiply-accumulate plus the added tensor's elements."""
+        return conv.flops_per_mac * self.macs + self.extra
+
+    def bops(self, conv: Convention = OPS) -> int:
+        return conv.bops(self.count, self.length)
 
 
 def dot_products(func: Any, args: tuple, kwargs: dict, out: Any) -> DotProducts | None:
@@ -134,9 +129,9 @@ PRODUCT_OPS = (
 
 
 def _product_rule(packet: Any) -> OpRule:
-    def rule(args: tuple, kwargs: dict, out: Any) -> int:
-        """2 per multiply-accumulate plus the added tensor's elements."""
-        return dot_products(packet, args, kwargs, out).flops
+    def rule(args: tuple, kwargs: dict, out: Any, conv: Convention = OPS) -> int:
+        """`flops_per_mac` per multiply-accumulate plus the added tensor's elements."""
+        return dot_products(packet, args, kwargs, out).flops(conv)
 
     rule.__name__ = f"{packet.__name__}_rule"
     return rule
@@ -192,13 +187,13 @@ ELEMENTWISE = (
 
 
 @register(*_packets(ELEMENTWISE, inplace=True))
-def elementwise_rule(args: tuple, kwargs: dict, out: Any) -> int:
+def elementwise_rule(args: tuple, kwargs: dict, out: Any, conv: Convention = OPS) -> int:
     """One FLOP per output element."""
     return _first_tensor(out).numel()
 
 
 @register(*_packets(("clamp",), inplace=True))
-def clamp_rule(args: tuple, kwargs: dict, out: Any) -> int:
+def clamp_rule(args: tuple, kwargs: dict, out: Any, conv: Convention = OPS) -> int:
     """A min and/or a max per output element: 2 with both bounds, 1 with one."""
     bounds = sum(_arg(args, kwargs, i, n) is not None for i, n in ((1, "min"), (2, "max")))
     return bounds * _first_tensor(out).numel()
@@ -224,13 +219,13 @@ REDUCTIONS = (
 
 
 @register(*_packets(REDUCTIONS))
-def reduction_rule(args: tuple, kwargs: dict, out: Any) -> int:
+def reduction_rule(args: tuple, kwargs: dict, out: Any, conv: Convention = OPS) -> int:
     """One FLOP per input element."""
     return args[0].numel()
 
 
 @register(aten.max, aten.min)
-def max_min_rule(args: tuple, kwargs: dict, out: Any) -> int:
+def max_min_rule(args: tuple, kwargs: dict, out: Any, conv: Convention = OPS) -> int:
     """max/min: a reduction (1 per input element), or element-wise with a tensor `other`."""
     if len(args) > 1 and isinstance(args[1], torch.Tensor):
         return _first_tensor(out).numel()
@@ -238,9 +233,9 @@ def max_min_rule(args: tuple, kwargs: dict, out: Any) -> int:
 
 
 @register(*_packets(("_softmax", "softmax", "_log_softmax", "log_softmax")))
-def softmax_rule(args: tuple, kwargs: dict, out: Any) -> int:
-    """Five per element: max, subtract, exp, sum, divide."""
-    return 5 * args[0].numel()
+def softmax_rule(args: tuple, kwargs: dict, out: Any, conv: Convention = OPS) -> int:
+    """`softmax_per_element` (`ops`: 5, max, subtract, exp, sum, divide)."""
+    return conv.softmax_per_element * args[0].numel()
 
 
 ZERO_COST = (
@@ -318,7 +313,7 @@ ADAPTIVE_POOLS = _packets(("_adaptive_avg_pool2d", "adaptive_avg_pool2d", "adapt
 
 
 @register(*BATCH_NORMS)
-def batch_norm_rule(args: tuple, kwargs: dict, out: Any) -> int:
+def batch_norm_rule(args: tuple, kwargs: dict, out: Any, conv: Convention = OPS) -> int:
     """Inference batch norm (x - mean) * invstd [* weight + bias]: 2 (4 with affine) per
     element, plus eps-add and rsqrt per channel."""
     x = args[0]
@@ -327,7 +322,7 @@ def batch_norm_rule(args: tuple, kwargs: dict, out: Any) -> int:
 
 
 @register(*POOLS)
-def pool_rule(args: tuple, kwargs: dict, out: Any) -> int:
+def pool_rule(args: tuple, kwargs: dict, out: Any, conv: Convention = OPS) -> int:
     """Window pooling: one comparison or add per window element and output."""
     k = _arg(args, kwargs, 1, "kernel_size")
     k = [k] if isinstance(k, int) else list(k)
@@ -336,13 +331,13 @@ def pool_rule(args: tuple, kwargs: dict, out: Any) -> int:
 
 
 @register(*ADAPTIVE_POOLS)
-def adaptive_pool_rule(args: tuple, kwargs: dict, out: Any) -> int:
+def adaptive_pool_rule(args: tuple, kwargs: dict, out: Any, conv: Convention = OPS) -> int:
     """Global / adaptive pooling: one add or comparison per input element."""
     return args[0].numel()
 
 
 @register(*_packets(ZERO_COST))
-def zero_rule(args: tuple, kwargs: dict, out: Any) -> int:
+def zero_rule(args: tuple, kwargs: dict, out: Any, conv: Convention = OPS) -> int:
     """Data movement, creation and metadata: no arithmetic."""
     return 0
 
@@ -365,13 +360,8 @@ def is_binary(t: Any) -> bool:
     return bool(((t == 1) | (t == -1)).all())
 
 
-def contraction_flops(outputs: int, length: int) -> int:
+def contraction_flops(outputs: int, length: int, conv: Convention = OPS) -> int:
     """FLOPs of `outputs` float dot products of length `length` as torch executes an einsum:
-    2 per multiply-accumulate through bmm, but a single `mul` per output when the contracted
-    axis has size 1 (einsum then lowers to aten.mul)."""
-    return outputs * (2 * length if length > 1 else 1)
-
-
-def binary_bops(outputs: int, length: int, word: int = WORD_BITS, bops: int = BOPS_PER_WORD) -> int:
-    """BOPs of `outputs` packed +-1 dot products of length `length`."""
-    return bops * -(-length // word) * outputs
+    `flops_per_mac` per multiply-accumulate through bmm, but `single_mac_flops` (one `mul`)
+    per output when the contracted axis has size 1 (einsum then lowers to aten.mul)."""
+    return outputs * (conv.flops_per_mac * length if length > 1 else conv.single_mac_flops)

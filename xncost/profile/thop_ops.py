@@ -1,22 +1,21 @@
-"""thop `custom_ops` for the capsule and binary step modules, in two conventions.
+"""thop `custom_ops` for the capsule and binary step modules, priced by a `Convention`.
 
 One handler per step class (paper Tables 2 and 3), counting from the runtime input and output
-tensors and, for the binary steps, from the operand values (+-1 or not). Conventions:
+tensors and, for the binary steps, from the operand values (+-1 or not). Every price comes from
+the convention given (`paper` or `ops`, docs/conventions.md): FLOPs per MAC (and per
+length-1 contraction), per binarized element, per softmax element, squash, the b update, the
+alpha rescale, FC bias and ReLU; BOPs of a +-1 dot product by `Convention.bops`.
 
-- `paper` (SPEC §3, reproduces Tables 5 and 9): 2 FLOPs per multiply-accumulate (LP_out,
-  weighted sum, agreement, FC), 9 per binarized element, softmax 2 per element; squash, the
-  b += ... add, the alpha rescale, FC bias and ReLU free;
-- `ops` (one FLOP per primitive op torch executes, the rules of `xncost.profile.oprules`):
-  2 per MAC (1 when einsum lowers a length-1 contraction to a `mul`), binarize 9 per element
-  (mul, add, clamp x2, round, mul, sub, abs, mean), softmax 5, squash 3 per element and 5 per
-  capsule, the b update 1 per pair, the alpha rescale 2 per output, FC bias and ReLU 1 per
-  output.
-
-Both price a +-1 dot product of length k at `bops_per_word * ceil(k / word)` BOPs (xnor,
-popcount, accumulate per 64-bit word); XNOR FLOPs = BOPs / word. A binary step given non-+-1
-operands is priced as float work. thop keeps one number per module (`total_ops`, here FLOPs +
-XNOR FLOPs, removed after `thop.profile` returns); `ThopRecorder` keeps FLOPs, BOPs and calls
-per step. The handlers never call the analytic formulas of `xncost.accounting`.
+One unit: thop's own rules for torch layers count MACs, so they are replaced: `nn.Linear` and
+convolutions are re-priced in the convention's FLOPs (MACs x FLOPs per MAC, bias at the FC bias
+price), ReLU at the FC activation price, and the other layers thop would price itself (batch
+norm, average pooling, softmax modules, upsampling, ...) are recorded as *unpriced* (0, named
+in `ThopRecorder.unpriced`) rather than mixed in. Registered binary layers
+(`xncost.profile.binary`) are priced from their declared weight: one dot product per output
+element, of the weight's per-filter length, in BOPs when the layer declares binary inputs,
+else float MACs; thop cannot see their binarization and rescale (docs/conventions.md).
+`ThopRecorder` keeps FLOPs, BOPs, MACs and calls per step; thop keeps one number per module
+(`total_ops`, here FLOPs + XNOR FLOPs). The handlers never call the analytic formulas.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from xncost.errors import XncostError
+from xncost.conventions import Convention, get_convention
 from xncost.nn.binarize import Binarize
 from xncost.nn.capsule import (
     AgreementUpdate,
@@ -49,94 +48,102 @@ from xncost.nn.capsule import (
     XnorProjector,
 )
 from xncost.profile import oprules
-from xncost.profile.dispatch import StepCount
-
-CONVENTIONS = ("paper", "ops")
+from xncost.profile.binary import BINARY_LAYERS
+from xncost.profile.ledger import StepLedger
 
 
 @dataclass(frozen=True)
 class Cost:
     flops: int = 0
     bops: int = 0
-
-
-def _check(convention: str) -> None:
-    if convention not in CONVENTIONS:
-        raise XncostError(f"unknown convention {convention!r} (known: paper, ops)")
+    float_macs: int = 0
+    binary_macs: int = 0
 
 
 class _Pricer:
-    """The per-class counting rules of one convention."""
+    """The per-class counting rules, priced by one convention."""
 
-    def __init__(self, convention: str, word: int, bops_per_word: int) -> None:
-        _check(convention)
-        self.paper = convention == "paper"
-        self.word = word
-        self.bops_per_word = bops_per_word
+    def __init__(self, conv: Convention) -> None:
+        self.conv = conv
 
-    def float_dots(self, outputs: int, length: int) -> int:
-        if self.paper:
-            return 2 * outputs * length
-        return oprules.contraction_flops(outputs, length)
+    def float_dots(self, outputs: int, length: int) -> Cost:
+        flops = oprules.contraction_flops(outputs, length, self.conv)
+        return Cost(flops, float_macs=outputs * length)
 
     def dots(self, lhs: torch.Tensor, rhs: torch.Tensor, outputs: int, length: int) -> Cost:
         """+-1 operands: BOPs; anything else: float FLOPs."""
         if oprules.is_binary(lhs) and oprules.is_binary(rhs):
-            return Cost(bops=oprules.binary_bops(outputs, length, self.word, self.bops_per_word))
-        return Cost(flops=self.float_dots(outputs, length))
+            return Cost(bops=self.conv.bops(outputs, length), binary_macs=outputs * length)
+        return self.float_dots(outputs, length)
 
     def binarize(self, m: Binarize, x: tuple, y: Any) -> Cost:
-        n = x[0].numel()
-        if self.paper:
-            return Cost(9 * n)
-        # mul, add, clamp (min and max), round, mul, sub, abs per element; mean per input
-        return Cost(8 * y[0].numel() + n)
+        return Cost(self.conv.binarize_per_element * x[0].numel())
 
     def zero(self, m: nn.Module, x: tuple, y: Any) -> Cost:
         return Cost()
 
     def lp_out(self, m: LinearProjector, x: tuple, y: torch.Tensor) -> Cost:
-        return Cost(self.float_dots(y.numel(), x[0].shape[-1]))
+        return self.float_dots(y.numel(), x[0].shape[-1])
 
     def xnor_affine(self, m: XnorAffine, x: tuple, y: torch.Tensor) -> Cost:
         b_in, _, b_w, _ = x
         cost = self.dots(b_in, b_w, y.numel(), b_in.shape[-1])
-        rescale = 0 if self.paper else 2 * y.numel()  # alpha_I * alpha_W, dots * alpha
-        return Cost(cost.flops + rescale, cost.bops)
+        return _plus(cost, self.conv.rescale_per_output * y.numel())
 
     def softmax(self, m: Softmax, x: tuple, y: torch.Tensor) -> Cost:
-        return Cost((2 if self.paper else 5) * x[0].numel())
+        return Cost(self.conv.softmax_per_element * x[0].numel())
 
     def weighted_sum(self, m: WeightedSum, x: tuple, y: torch.Tensor) -> Cost:
         c, _ = x
-        return Cost(self.float_dots(y.numel(), c.shape[-2]))
+        return self.float_dots(y.numel(), c.shape[-2])
 
     def squash(self, m: Squash, x: tuple, y: torch.Tensor) -> Cost:
-        if self.paper:
-            return Cost()
         s = x[0]
-        # s*s, sum, final mul per element; 1+n2, /, +eps, sqrt, / per capsule
-        return Cost(3 * s.numel() + 5 * (s.numel() // s.shape[-1]))
+        capsules = s.numel() // s.shape[-1]
+        per_capsule = self.conv.squash_per_capsule * capsules
+        return Cost(self.conv.squash_per_element * s.numel() + per_capsule)
 
     def agreement(self, m: AgreementUpdate, x: tuple, y: torch.Tensor) -> Cost:
         _, u_hat, _ = x
-        add = 0 if self.paper else y.numel()
-        return Cost(self.float_dots(y.numel(), u_hat.shape[-1]) + add)
+        cost = self.float_dots(y.numel(), u_hat.shape[-1])
+        return _plus(cost, self.conv.agreement_add * y.numel())
 
     def xnor_agreement(self, m: XnorDotUpdate, x: tuple, y: torch.Tensor) -> Cost:
         _, b_u, _, b_v, _ = x
         cost = self.dots(b_u, b_v, y.numel(), b_u.shape[-1])
-        extra = 0 if self.paper else 3 * y.numel()  # alpha_u * alpha_v, dots * alpha, b + ...
-        return Cost(cost.flops + extra, cost.bops)
+        return _plus(cost, (self.conv.rescale_per_output + self.conv.agreement_add) * y.numel())
+
+    def _product(self, m: nn.Module, macs: int, outputs: int) -> Cost:
+        bias = self.conv.fc_bias * outputs if getattr(m, "bias", None) is not None else 0
+        return Cost(self.conv.flops_per_mac * macs + bias, float_macs=macs)
 
     def linear(self, m: nn.Linear, x: tuple, y: torch.Tensor) -> Cost:
-        flops = 2 * y.numel() * x[0].shape[-1]
-        if not self.paper and m.bias is not None:
-            flops += y.numel()
-        return Cost(flops)
+        return self._product(m, y.numel() * x[0].shape[-1], y.numel())
+
+    def convolution(self, m: nn.modules.conv._ConvNd, x: tuple, y: torch.Tensor) -> Cost:
+        per_filter = m.weight[0].numel()
+        if m.transposed:
+            return self._product(m, x[0].numel() * per_filter, y.numel())
+        return self._product(m, y.numel() * per_filter, y.numel())
 
     def relu(self, m: nn.ReLU, x: tuple, y: torch.Tensor) -> Cost:
-        return Cost(0 if self.paper else y.numel())
+        return Cost(self.conv.fc_activation * y.numel())
+
+    def registered(self, m: nn.Module, x: tuple, y: Any) -> Cost:
+        """A registered binary layer: its product from the declared weight and inputs."""
+        spec = BINARY_LAYERS[type(m)]
+        w = spec.weight(m)
+        if w is None:
+            return Cost()
+        y = y if isinstance(y, torch.Tensor) else y[0]
+        outputs, length = y.numel(), w[0].numel()
+        if spec.binary_inputs(m):
+            return Cost(bops=self.conv.bops(outputs, length), binary_macs=outputs * length)
+        return self.float_dots(outputs, length)
+
+
+def _plus(cost: Cost, flops: int) -> Cost:
+    return Cost(cost.flops + flops, cost.bops, cost.float_macs, cost.binary_macs)
 
 
 _HANDLERS: dict[type, str] = {
@@ -151,46 +158,44 @@ _HANDLERS: dict[type, str] = {
     AgreementUpdate: "agreement",
     XnorDotUpdate: "xnor_agreement",
     nn.Linear: "linear",
+    **dict.fromkeys(
+        (
+            nn.Conv1d,
+            nn.Conv2d,
+            nn.Conv3d,
+            nn.ConvTranspose1d,
+            nn.ConvTranspose2d,
+            nn.ConvTranspose3d,
+        ),
+        "convolution",
+    ),
     nn.ReLU: "relu",
 }
 _CONTAINERS = (XnorProjector, XnorAgreementUpdate, Routing, DynamicRouting, XnODR, XnIDR)
 
 
-class ThopRecorder:
-    """Per-step FLOPs, BOPs and calls collected by the handlers (thop drops `total_ops`)."""
+class ThopRecorder(StepLedger):
+    """Per-step FLOPs, BOPs, MACs and calls collected by the handlers (thop drops
+    `total_ops`); `unpriced` lists the layer classes thop would price in its own unit."""
 
-    def __init__(self, root: nn.Module | None = None, word: int = oprules.WORD_BITS) -> None:
-        self.word = word
-        self._names: dict[int, str] = {}
-        if root is not None:
-            for fqn, m in root.named_modules(remove_duplicate=False):
-                self._names.setdefault(id(m), fqn.rsplit(".", 1)[-1] if fqn else "")
-        self._seen_params: dict[str, set[int]] = {}
-        self.steps: dict[str, StepCount] = {}
+    def __init__(self, root: nn.Module | None = None, conv: Convention | None = None) -> None:
+        super().__init__(root, conv or get_convention("ops"))
+        self.unpriced: list[str] = []
 
     def add(self, module: nn.Module, cost: Cost) -> None:
-        name = self._names.get(id(module)) or type(module).__name__
-        step = self.steps.get(name)
-        if step is None:
-            step = self.steps[name] = StepCount(name, word=self.word)
-            self._seen_params[name] = set()
+        step = self.step(self.step_name(module))
         step.flops += cost.flops
         step.bops += cost.bops
+        step.float_macs += cost.float_macs
+        step.binary_macs += cost.binary_macs
         step.calls += 1
         step.ops[type(module).__name__] += cost.flops
-        seen = self._seen_params[name]
-        for p in module.parameters():
-            if id(p) not in seen:
-                seen.add(id(p))
-                step.params += p.numel()
+        self.add_params(step, module)
 
-    @property
-    def float_flops(self) -> int:
-        return sum(s.flops for s in self.steps.values())
-
-    @property
-    def bops(self) -> int:
-        return sum(s.bops for s in self.steps.values())
+    def skip(self, module: nn.Module) -> None:
+        name = type(module).__name__
+        if name not in self.unpriced:
+            self.unpriced.append(name)
 
 
 def _handler(price: Callable[..., Cost], word: int, recorder: ThopRecorder | None) -> Callable:
@@ -205,64 +210,96 @@ def _handler(price: Callable[..., Cost], word: int, recorder: ThopRecorder | Non
     return handler
 
 
+def _unpriced(recorder: ThopRecorder | None) -> Callable:
+    def count_unpriced(m: nn.Module, x: tuple, y: Any) -> None:
+        if recorder is not None:
+            recorder.skip(m)
+
+    return count_unpriced
+
+
 def custom_ops(
-    convention: str = "ops",
+    convention: str | Convention = "ops",
     recorder: ThopRecorder | None = None,
-    word: int = oprules.WORD_BITS,
-    bops_per_word: int = oprules.BOPS_PER_WORD,
+    word_bits: int | None = None,
 ) -> dict[type, Callable]:
-    """thop `custom_ops` for every capsule/binary step class (plus nn.Linear and nn.ReLU).
+    """thop `custom_ops` for every capsule/binary step class, every registered binary layer,
+    nn.Linear, convolutions and nn.ReLU, priced by `convention`; the other layers thop would
+    price itself are recorded as unpriced (see the module docstring).
 
     Each handler adds FLOPs + BOPs / word to the module's `total_ops` and, with a recorder,
-    records FLOPs and BOPs per step. Containers map to thop's zero rule.
+    records FLOPs, BOPs and MACs per step. Containers map to thop's zero rule.
     """
+    import importlib
+
     from thop.vision.basic_hooks import zero_ops
 
-    pricer = _Pricer(convention, word, bops_per_word)
-    ops: dict[type, Callable] = {
-        cls: _handler(getattr(pricer, name), word, recorder) for cls, name in _HANDLERS.items()
-    }
+    thop_rules = importlib.import_module("thop.profile").register_hooks
+    conv = get_convention(convention, word_bits)
+    pricer = _Pricer(conv)
+    word = conv.word_bits
+    unpriced = [t for t, rule in thop_rules.items() if rule is not zero_ops]
+    ops: dict[type, Callable] = dict.fromkeys(unpriced, _unpriced(recorder))
+    ops.update(
+        {cls: _handler(getattr(pricer, name), word, recorder) for cls, name in _HANDLERS.items()}
+    )
+    ops.update(
+        {
+            cls: _handler(pricer.registered, word, recorder)
+            for cls in BINARY_LAYERS
+            if cls not in _CONTAINERS
+        }
+    )
     ops.update({cls: zero_ops for cls in _CONTAINERS})
     return ops
 
 
 @dataclass
 class ThopResult:
-    """thop's own total (FLOPs + XNOR FLOPs as a float), its parameter count, the steps."""
+    """thop's own total (FLOPs + XNOR FLOPs under `convention`, as a float), its parameter
+    count, the steps; `flops` is the same total, exact, from the recorder."""
 
     thop_total: float
     thop_params: float
     recorder: ThopRecorder
 
+    @property
+    def flops(self) -> int | Fraction:
+        return self.recorder.flops
+
 
 def thop_count(
     model: nn.Module,
     *inputs: torch.Tensor,
-    convention: str = "ops",
-    word: int = oprules.WORD_BITS,
-    bops_per_word: int = oprules.BOPS_PER_WORD,
+    convention: str | Convention = "ops",
+    word_bits: int | None = None,
 ) -> ThopResult:
     """Profile one forward pass of `model(*inputs)` with thop and the custom ops above."""
     import thop
 
-    recorder = ThopRecorder(model, word)
-    ops = custom_ops(convention, recorder, word, bops_per_word)
+    conv = get_convention(convention, word_bits)
+    recorder = ThopRecorder(model, conv)
+    ops = custom_ops(conv, recorder)
     total, params = thop.profile(model, inputs=inputs, custom_ops=ops, verbose=False)
     return ThopResult(float(total), float(params), recorder)
 
 
-def flop_counter_mapping() -> dict[Any, Callable]:
-    """`custom_mapping` for `torch.utils.flop_counter.FlopCounterMode`: the `ops` rules.
+def flop_counter_mapping(convention: str | Convention = "ops") -> dict[Any, Callable]:
+    """`custom_mapping` for `torch.utils.flop_counter.FlopCounterMode`: the op rules, priced
+    by `convention`.
 
     FlopCounterMode keeps one int per (module fqn, aten op) and its formulas see the op's
     arguments but not the module running it, so it can count every `ops` FLOP (per module via
     `get_flop_counts()`, cumulative over parents) but cannot express BOPs or which steps are
-    binary: +-1 products are counted as float FLOPs there. Use `OpCounter` for BOPs.
+    binary: +-1 products (registered binary layers included) are counted as float FLOPs
+    there. Use `OpCounter` for BOPs.
     """
+
+    conv = get_convention(convention)
 
     def wrap(rule: oprules.OpRule) -> Callable:
         def formula(*args: Any, out_val: Any = None, **kwargs: Any) -> int:
-            return int(rule(args, kwargs, out_val))
+            return int(rule(args, kwargs, out_val, conv))
 
         formula._get_raw = True  # type: ignore[attr-defined]
         return formula

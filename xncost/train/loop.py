@@ -30,13 +30,14 @@ from torch.nn import functional as F
 from xncost.errors import XncostError
 from xncost.exact import exact_str
 from xncost.files import write_atomic
+from xncost.layers import layer_names
 from xncost.nn.capsule import _CapsFC
 from xncost.train import results
 from xncost.train.data import DATASETS, DataBundle, Split, load_dataset
 from xncost.train.losses import LossFn, get_loss, resolve_loss
 from xncost.train.schedule import make_optimizer, make_scheduler
 
-HEADS = ("fc", "dr", "xnodr", "xnidr")
+HEADS = layer_names()
 BACKBONES = ("tiny", "mobilenetv2", "resnet50")
 REGISTRY_NAMES = {
     ("mobilenetv2", "fc"): "mobilenetv2",
@@ -80,6 +81,10 @@ class TrainConfig:
                 raise XncostError(
                     f"unknown {name} {getattr(self, name)!r}; expected one of {', '.join(choices)}"
                 )
+        if self.backbone != "tiny" and (self.backbone, self.head) not in REGISTRY_NAMES:
+            raise XncostError(
+                f"no {self.backbone} model with head {self.head}; train it on backbone tiny"
+            )
         for name, least in (("epochs", 1), ("batch_size", 2)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:

@@ -37,7 +37,7 @@ MD_NAME = "validation.md"
 
 def head_flops(layer: str, shape: Mapping[str, Any]) -> int | Any:
     """Analytic FLOPs (paper convention) of a head: `shape` holds caps_in, caps_out, dim_in,
-    dim_out, iterations for dr/xnodr/xnidr, or dims for fc; batch is 1."""
+    dim_out, iterations for a capsule layer, or dims for fc; batch is 1."""
     from xncost.accounting import breakdown
     from xncost.shapes import CapsShape, FCShape
 

@@ -1,0 +1,345 @@
+"""The numbers in the paper's text (abstract, Sections 3.3 and 4.x) checked like table cells.
+
+Each check quotes the text, computes what the tables or xncost's formulas give, and records
+whether the text holds and, when it does not, the cause the numbers establish.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from xncost.accounting import breakdown
+from xncost.audit.inverse import printed_interval
+from xncost.audit.numbers import dec, int_range
+from xncost.paper import MODEL_LABELS, load_table, parse_printed, printed_lookup, ratio_cause
+from xncost.shapes import CAPS_PRESETS, MOBILENET_FC_DIMS, RESNET_FC_HIDDEN
+from xncost.tables import fc_flops
+
+TEXT_XNODR_RATIO = "135.60%"  # Section 4.6.2: "135.60% of that of all FC layers"
+TEXT_XNODR_INPUT_CAPS = 160  # Section 4.6.2: "the input size of XnODR is [BS, 160, 1, 8]"
+TEXT_UPSAMPLE_SIDE, USED_UPSAMPLE_SIDE = 244, 224  # Section 4.3.1
+
+
+@dataclass(frozen=True)
+class TextCheck:
+    """One statement of the text: what it says, what the numbers give, whether it holds."""
+
+    where: str
+    says: str
+    computed: str
+    holds: bool
+    note: str = ""  # the cause when it does not hold; a caveat when it does
+
+
+def _t(table: int, setting: str, model: str, metric: str):  # noqa: ANN202
+    return printed_lookup(table)[(setting, model, metric)].printed
+
+
+def _abstract() -> TextCheck:
+    acc, params, flops = "95.32%", "2.99M", "312.04M"
+    rows = {}
+    for c in load_table(4):
+        rows.setdefault((c.setting, c.model), {})[c.metric] = c.printed.text
+    hits = [
+        f"{MODEL_LABELS[m]} {s}"
+        for (s, m), v in rows.items()
+        if (v.get("accuracy"), v.get("params"), v.get("total_flops")) == (acc, params, flops)
+    ]
+    return TextCheck(
+        "Abstract",
+        f"{acc} with {params} parameters and {flops} FLOPs on CIFAR-10",
+        "Table 4 rows printing all three: " + (", ".join(hits) or "none"),
+        any(h.endswith("up-cifar10") and not h.endswith("noup-cifar10") for h in hits),
+    )
+
+
+def _sub_experiments() -> TextCheck:
+    n = sum(1 for c in load_table(4) if c.metric == "accuracy")
+    return TextCheck("Section 4.4", "36 sub-experiments", f"Table 4 prints {n} accuracies", n == 36)
+
+
+def _highest_ratio() -> TextCheck:
+    ratios = [
+        c.printed
+        for c in load_table(5)
+        if c.metric == "ratio_to_fc" and c.model.startswith("resnet")
+    ]
+    top = max(ratios, key=lambda p: p.value)
+    return TextCheck(
+        "Section 4.4",
+        "ResNet_XnODR / ResNet_XnIDR: the highest ratio is merely 19.96%",
+        f"highest printed ResNet ratio in Table 5: {top.text}",
+        top.text == "19.96%",
+    )
+
+
+def _resnet_xnidr_cheaper() -> TextCheck:
+    rows = [
+        (s, _t(4, s, "resnet_xnidr", "total_flops"), _t(4, s, "resnet_xnodr", "total_flops"))
+        for s in sorted({c.setting for c in load_table(4)})
+    ]
+    cheaper = all(a.value < b.value for _, a, b in rows)
+    same = all(
+        _t(4, s, "resnet_xnidr", "params").text == _t(4, s, "resnet_xnodr", "params").text
+        for s, _, _ in rows
+    )
+    return TextCheck(
+        "Section 4.4",
+        "ResNet_XnIDR costs fewer FLOPs than ResNet_XnODR on all three data sets, with the same "
+        "parameters",
+        f"Table 4: fewer FLOPs in {sum(a.value < b.value for _, a, b in rows)} of {len(rows)} "
+        f"settings; equal PARA: {'yes' if same else 'no'}",
+        cheaper and same,
+    )
+
+
+def _speedup_order() -> TextCheck:
+    t7 = printed_lookup(7)
+    pairs = [
+        (s, t7[(s, f"{bb}_xnodr", "speedup")].printed, t7[(s, f"{bb}_xnidr", "speedup")].printed)
+        for (s, m, _) in t7
+        for bb in ("resnet", "mobilenet")
+        if m == f"{bb}_xnodr"
+    ]
+    higher = sum(a.value > b.value for _, a, b in pairs)
+    return TextCheck(
+        "Section 4.4",
+        "Table 7: models with XnODR have a higher Speed Up than those with XnIDR",
+        f"XnODR above XnIDR in {higher} of {len(pairs)} (backbone, setting) pairs",
+        higher == len(pairs),
+    )
+
+
+def _remainder() -> TextCheck:
+    b = breakdown("xnodr", CAPS_PRESETS["resnet"]).totals
+    rest = b["flops"] - b["binarization_flops"]
+    dr = breakdown("dr", CAPS_PRESETS["resnet"]).totals["flops"]
+    p = parse_printed("0.43M")
+    return TextCheck(
+        "Section 4.5",
+        "XnODR in ResNet_XnODR: 3.56M, of which 3.13M binarization; the remainder, 0.43M, is "
+        "less than ResNet_DR's 1.08M",
+        f"{b['flops']:,} - {b['binarization_flops']:,} = {rest:,} (prints {p.format(rest)}) < "
+        f"{dr:,}",
+        p.matches(rest) and rest < dr,
+    )
+
+
+def _dr_wins() -> TextCheck:
+    acc4 = {(c.setting, c.model): c.printed.value for c in load_table(4) if c.metric == "accuracy"}
+    wins = {"all": {}, "capsule": {}}
+    for c in load_table(8):
+        if c.metric != "accuracy":
+            continue
+        bb = c.model.split("_")[0]
+        ds = c.setting.split("-", 1)[1]
+        for (s, m), a in acc4.items():
+            if s != c.setting or not m.startswith(bb):
+                continue
+            for kind in ("all", "capsule") if "_" in m else ("all",):
+                won, n = wins[kind].get(ds, (0, 0))
+                wins[kind][ds] = (won + (c.printed.value > a), n + 1)
+
+    def count(kind: str, sets: tuple[str, ...]) -> tuple[int, int]:
+        return (sum(wins[kind][d][0] for d in sets), sum(wins[kind][d][1] for d in sets))
+
+    mm = count("all", ("mnist", "multimnist"))
+    cf = count("all", ("cifar10",))
+    caps = count("capsule", ("mnist", "multimnist", "cifar10"))
+    holds = mm == (16, 24) and cf[0] == 3 and mm[0] + cf[0] == 19
+    return TextCheck(
+        "Section 4.5",
+        "models with DR were better in 19 experiments: 3 on CIFAR-10, 16 of 24 (66.7%) on MNIST "
+        "and MultiMNIST",
+        f"Table 8 DR accuracy above Table 4 (same backbone, setting, data set): MNIST and "
+        f"MultiMNIST {mm[0]} of {mm[1]} ({dec(Fraction(100 * mm[0], mm[1]), 1)}%), CIFAR-10 "
+        f"{cf[0]} of {cf[1]}; against XnODR / XnIDR alone: {caps[0]} of {caps[1]}",
+        holds,
+        "the counts hold only when the original ResNet-50 / MobileNetV2 are counted too, though "
+        "the text says 'better than those with XnODR/XnIDR'"
+        if holds
+        else "",
+    )
+
+
+SETTING = "up-mnist-cifar10"  # Table 5's capsule and MobileNetV2 cells are equal in all four
+
+
+def _mobilenet_fc() -> TextCheck:
+    fc = fc_flops(MOBILENET_FC_DIMS)
+    return TextCheck(
+        "Section 4.6.2",
+        "MobileNetV2's four FC layers take 1.64M FLOPs",
+        f"{fc:,}",
+        parse_printed("1.64M").matches(fc),
+    )
+
+
+def _resnet_like_head() -> TextCheck:
+    flops = fc_flops((MOBILENET_FC_DIMS[0], *RESNET_FC_HIDDEN))
+    return TextCheck(
+        "Section 4.6.2",
+        "with ResNet-50's three FC layers MobileNetV2 would do 3.68M FLOPs",
+        f"1280-1024-512-10: {flops:,}",
+        parse_printed("3.68M").matches(flops),
+    )
+
+
+def _xnodr_figures() -> TextCheck:
+    x = breakdown("xnodr", CAPS_PRESETS["mobilenet"]).totals
+    said = (("2.23M", "flops"), ("76.8K", "xnor_bops"), ("1,200", "xnor_flops"),
+            ("1.96M", "binarization_flops"))  # fmt: skip
+    return TextCheck(
+        "Section 4.6.2",
+        "XnODR 2.23M; XNOR 76.8K BOPs (1,200 FLOPs); binarization 1.96M",
+        "; ".join(f"{x[key]:,}" for _, key in said),
+        all(parse_printed(t).matches(x[key]) for t, key in said),
+    )
+
+
+def _binarization_excess() -> TextCheck:
+    fc = fc_flops(MOBILENET_FC_DIMS)
+    binar = breakdown("xnodr", CAPS_PRESETS["mobilenet"]).totals["binarization_flops"]
+    p_bin = _t(5, SETTING, "mobilenet_xnodr", "binarization_flops")
+    p_fc = _t(5, SETTING, "mobilenetv2", "total_flops")
+    said = parse_printed("320K")
+    diff, printed_diff = binar - fc, p_bin.value - p_fc.value
+    rounding = (
+        not said.matches(diff)
+        and said.matches(printed_diff)
+        and p_bin.matches(binar)
+        and p_fc.matches(fc)
+    )
+    return TextCheck(
+        "Section 4.6.2",
+        f"binarization is {said.text} more than the {p_fc.text} of all FC layers",
+        f"exact {binar:,} - {fc:,} = {diff:,} (prints {said.format(diff)}); printed "
+        f"{p_bin.text} - {p_fc.text} = {int(printed_diff):,}",
+        said.matches(diff),
+        f"rounding: the text subtracts the printed, rounded figures ({binar:,} and {fc:,} print "
+        f"as {p_bin.text} and {p_fc.text})"
+        if rounding
+        else "",
+    )
+
+
+def _xnodr_ratio() -> TextCheck:
+    fc = fc_flops(MOBILENET_FC_DIMS)
+    total = breakdown("xnodr", CAPS_PRESETS["mobilenet"]).totals["flops"]
+    p_total = _t(5, SETTING, "mobilenet_xnodr", "total_flops")
+    p_fc = _t(5, SETTING, "mobilenetv2", "total_flops")
+    table_ratio = _t(5, SETTING, "mobilenet_xnodr", "ratio_to_fc")
+    said = ratio_cause(parse_printed(TEXT_XNODR_RATIO), p_total, total, p_fc, fc)
+    table = ratio_cause(table_ratio, p_total, total, p_fc, fc)
+    return TextCheck(
+        "Section 4.6.2",
+        f"XnODR is {TEXT_XNODR_RATIO} of all FC layers (Table 5 prints {table_ratio.text})",
+        f"exact {total:,} / {fc:,} = {dec(said.exact, 4)}%; {p_total.text} / {p_fc.text} = "
+        f"{dec(said.of_printed, 4)}%",
+        said.cause == "exact",
+        f"Table 5's {table_ratio.text} is the cell in error; its cause: {table.cause}",
+    )
+
+
+def _xnodr_input() -> TextCheck:
+    base = CAPS_PRESETS["resnet"]
+    printed = _t(5, "up-mnist-cifar10", "resnet_xnodr", "binarization_flops")
+    at_text = breakdown("xnodr", base.replace(caps_in=TEXT_XNODR_INPUT_CAPS)).totals[
+        "binarization_flops"
+    ]
+    lo, hi = printed_interval(
+        lambda n: breakdown("xnodr", base.replace(caps_in=n)).totals["binarization_flops"], printed
+    )
+    return TextCheck(
+        "Section 4.6.2",
+        f"the input of XnODR is [BS, {TEXT_XNODR_INPUT_CAPS}, 1, 8] on all three data sets (for "
+        "ResNet_XnODR and MobileNet_XnODR)",
+        f"ResNet_XnODR at N = {TEXT_XNODR_INPUT_CAPS}: binarization {at_text:,} "
+        f"(prints {printed.format(at_text)}); Table 5's {printed.text} needs N = "
+        f"{int_range(lo, hi)}",
+        printed.matches(at_text),
+        f"the ResNet cells are computed at N = {base.N} (2048 channels / 8), not "
+        f"{TEXT_XNODR_INPUT_CAPS}",
+    )
+
+
+def _same_across_data_sets() -> TextCheck:
+    t7 = load_table(7)
+    rows: dict[tuple[str, str], set[str]] = {}
+    for c in t7:
+        rows.setdefault((c.setting.split("-")[0], c.model), set()).add(c.printed.text)
+    varying = [
+        f"{MODEL_LABELS[m]} ({'with' if up == 'up' else 'without'} upsampling)"
+        for (up, m), v in rows.items()
+        if len(v) > 1
+    ]
+    t5 = load_table(5)
+    caps: dict[tuple[str, str], set[str]] = {}
+    for c in t5:
+        if "_" in c.model and c.metric != "ratio_to_fc":
+            caps.setdefault((c.model, c.metric), set()).add(str(c.printed.value))
+    same5 = all(len(v) == 1 for v in caps.values())
+    from xncost.tables import build_table
+
+    bad = {
+        (c.setting.split("-")[0], c.model) for c in build_table(7).cells if c.status == "mismatch"
+    }
+    varying_keys = [k for k, v in rows.items() if len(v) > 1]
+    return TextCheck(
+        "Section 4.6.2",
+        "FLOPs and Speed Up of XnODR (and, 'the same pattern', XnIDR) stay the same across all "
+        "three data sets",
+        f"Table 5's capsule-layer figures {'are' if same5 else 'are not'} equal across settings; "
+        f"Table 7 rows that vary across data sets: {len(varying)} ({', '.join(varying)})",
+        same5 and not varying,
+        "every varying row holds a Table 7 cell that Eq. 12 / 15 does not give at the paper's N "
+        "(see Table 7)"
+        if varying_keys and all(k in bad for k in varying_keys)
+        else "",
+    )
+
+
+def _upsample_side() -> TextCheck:
+    return TextCheck(
+        "Section 4.3.1",
+        f"upsampling to {TEXT_UPSAMPLE_SIDE} would cost too much time",
+        f"the same paragraph upsamples MNIST and CIFAR-10 to {USED_UPSAMPLE_SIDE} x "
+        f"{USED_UPSAMPLE_SIDE}",
+        TEXT_UPSAMPLE_SIDE == USED_UPSAMPLE_SIDE,
+        f"{TEXT_UPSAMPLE_SIDE} is no input size the paper uses ({USED_UPSAMPLE_SIDE}, 108, 32, 36)",
+    )
+
+
+def _xnidr_cheaper() -> TextCheck:
+    o = breakdown("xnodr", CAPS_PRESETS["mobilenet"]).totals
+    i = breakdown("xnidr", CAPS_PRESETS["mobilenet"]).totals
+    return TextCheck(
+        "Section 3.3.3",
+        "XnIDR does fewer binarization FLOPs, and fewer FLOPs in total, than XnODR",
+        f"N = 160: binarization {i['binarization_flops']:,} < {o['binarization_flops']:,}; "
+        f"total {i['flops']:,} < {o['flops']:,}",
+        i["binarization_flops"] < o["binarization_flops"] and i["flops"] < o["flops"],
+    )
+
+
+def text_checks() -> list[TextCheck]:
+    """Every checked statement of the text, in the paper's order."""
+    return [
+        _abstract(),
+        _xnidr_cheaper(),
+        _upsample_side(),
+        _sub_experiments(),
+        _highest_ratio(),
+        _resnet_xnidr_cheaper(),
+        _speedup_order(),
+        _remainder(),
+        _dr_wins(),
+        _mobilenet_fc(),
+        _resnet_like_head(),
+        _xnodr_figures(),
+        _binarization_excess(),
+        _xnodr_ratio(),
+        _xnodr_input(),
+        _same_across_data_sets(),
+    ]

@@ -1,0 +1,273 @@
+"""Renderers of a whole-network summary (markdown, CSV, JSON, rich), with the seeds' printed
+figures beside xncost's where a seed printed them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from xncost.exact import exact_str
+from xncost.profile.counter import Eq9
+from xncost.profile.results import LayerSummary, Summary
+
+# Figures printed by the seeds for registry models (ptflops "GMac" and parameters).
+SEED_FIGURES: dict[str, dict[str, str]] = {
+    "nin": {"params": "969.82 k", "gmac": "0.23", "source": "seed 003 (pytorch-xnornet, ptflops)"},
+    "nin-xnor": {
+        "params": "969.82 k",
+        "gmac": "0.02",
+        "source": "seed 003 (pytorch-xnornet, ptflops)",
+    },
+}
+XNOR_NET_EQ9 = Eq9(256, 9, 14 * 14)  # XNOR-Net's example: 62.27x theoretical, 58x reported
+
+
+def _g(x: Any, digits: int = 2) -> str:
+    return f"{float(x) / 1e9:.{digits}f}"
+
+
+def _ptflops_parts(s: Summary) -> dict[str, int]:
+    """ptflops-style count split by what it prices (products, BN, activations, pooling)."""
+    parts = {"MACs": 0, "bias": 0, "batch norm": 0, "activations": 0, "pooling": 0}
+    for r in s.layers:
+        ptf = r.flops_by_convention["ptflops"]
+        if not ptf:
+            continue
+        if "BatchNorm" in r.type:
+            parts["batch norm"] += ptf
+        elif "Pool" in r.type:
+            parts["pooling"] += ptf
+        elif r.float_macs:
+            parts["MACs"] += r.float_macs
+            parts["bias"] += ptf - r.float_macs
+        else:
+            parts["activations"] += ptf
+    return parts
+
+
+def seed_lines(s: Summary) -> list[str]:
+    """The seed's printed figures for this model beside xncost's, with the difference explained."""
+    ref = SEED_FIGURES.get(s.model)
+    if ref is None:
+        return []
+    t, ptf = s.totals, s.flops_by_convention["ptflops"]
+    parts = _ptflops_parts(s)
+    params_k = f"{t['params'] / 1000:.2f} k"
+    lines = [
+        f"{ref['source']} prints {ref['params']} parameters and {ref['gmac']} GMac.",
+        f"xncost: {t['params']:,} parameters ({params_k}, "
+        + ("equal" if params_k == ref["params"] else "DIFFERENT")
+        + f"); float MACs of the products {t['float_macs']:,} ({_g(t['float_macs'])} G); "
+        f"ptflops-style count {ptf:,} ({_g(ptf)} GMac, "
+        + ("equal" if _g(ptf) == ref["gmac"] else "DIFFERENT")
+        + ") = "
+        + " + ".join(f"{k} {v:,}" for k, v in parts.items() if v)
+        + " (ptflops adds conv bias 1 per output, batch norm 2 per element with affine, "
+        "ReLU 1 per element and pooling 1 per input element to the MACs).",
+    ]
+    if t["binary_macs"]:
+        lines.append(
+            f"The {ref['gmac']} GMac leaves out every binary convolution (a custom module that "
+            f"ptflops prices 0): {t['binary_macs']:,} 1-bit MACs ({_g(t['binary_macs'])} G), "
+            f"i.e. {t['bops']:,} BOPs ({_bop_rule(s)}) = {_num(t['xnor_flops'])} XNOR "
+            f"FLOPs; the float MACs left are the first and last convolutions, "
+            f"{t['float_macs']:,} ({_g(t['float_macs'], 4)} G), plus batch norm, ReLU and "
+            "pooling."
+        )
+    return lines
+
+
+COLUMNS = (
+    ("name", "layer"),
+    ("type", "type"),
+    ("output_shape", "output"),
+    ("params", "params"),
+    ("params_1bit", "1-bit params"),
+    ("float_macs", "float MACs"),
+    ("float_flops", "float FLOPs"),
+    ("binary_macs", "binary MACs"),
+    ("bops", "BOPs"),
+    ("xnor_flops", "XNOR FLOPs"),
+    ("memory_bytes", "memory (B)"),
+    ("eq9", "Eq. 9"),
+)
+CSV_COLUMNS = (
+    "name",
+    "type",
+    "output_shape",
+    "calls",
+    "binary",
+    "params",
+    "params_32bit",
+    "params_1bit",
+    "scales",
+    "float_macs",
+    "float_flops",
+    "binary_macs",
+    "bops",
+    "xnor_flops",
+    "ops",
+    "memory_bytes",
+    "weight_binarization_flops",
+    "eq9_c",
+    "eq9_n_w",
+    "eq9_n_i",
+    "eq9_speedup",
+)
+
+
+def _num(v: Any) -> str:
+    return f"{v:,}" if isinstance(v, int) else exact_str(v)
+
+
+def _cells(r: LayerSummary) -> list[str]:
+    out = []
+    for key, _ in COLUMNS:
+        v = getattr(r, key)
+        if key == "output_shape":
+            out.append("" if v is None else "x".join(map(str, v)))
+        elif key == "eq9":
+            out.append("" if v is None else f"{float(v.speedup):.2f} (c={v.c}, N_W={v.n_w})")
+        elif isinstance(v, str):
+            out.append(v)
+        else:
+            out.append(_num(v))
+    return out
+
+
+def _total_cells(s: Summary) -> list[str]:
+    t = s.totals
+    eq = s.speedup["eq9_binary_layers"]
+    out = ["total", "", "x".join(map(str, s.input_shape)) + " in"]
+    for key, _ in COLUMNS[3:]:
+        if key == "eq9":
+            out.append("" if eq is None else f"{float(eq):.2f} (binary layers)")
+        else:
+            out.append(_num(t[key]))
+    return out
+
+
+def footer_lines(s: Summary) -> list[str]:
+    """Totals, memory, speed-ups and conventions as sentences."""
+    t = s.totals
+    conv = s.flops_by_convention
+    sp = s.speedup
+    lines = [
+        _ops_line(s),
+        "Float FLOPs by convention: "
+        + ", ".join(f"{k} {v:,}" for k, v in conv.items())
+        + f"; float MACs {t['float_macs']:,}; 1-bit MACs {t['binary_macs']:,}.",
+        f"Parameters {t['params']:,}: {t['params_32bit']:,} at 32 bits, {t['params_1bit']:,} "
+        f"at 1 bit (+{t['scales']:,} 32-bit scales); memory {t['memory_bytes']:,} bytes vs "
+        f"{t['float_memory_bytes']:,} all-float: {float(s.memory_saving):.2f}x smaller "
+        "(1-bit weights alone: 32x).",
+    ]
+    if t["weight_binarization_flops"]:
+        lines.append(
+            f"Of the float FLOPs, {t['weight_binarization_flops']:,} binarize the weights on "
+            "every forward pass (as the reference layers run); a deployed network stores B_W "
+            "and alpha_W and skips them."
+        )
+    if sp["eq9_binary_layers"] is not None:
+        lines.append(
+            f"Speed-up (Eq. 9, S = c N_W N_I / (c N_W N_I / {s.word} + N_I), per layer in the "
+            "table): "
+            f"binary layers together {float(sp['eq9_binary_layers']):.2f}x; whole network "
+            f"with its float MACs unchanged {float(sp['eq9_network']):.2f}x; under `"
+            f"{s.convention}` (float FLOPs + {s.conv.flops_per_mac} x binary MACs over "
+            f"{_ops_name(s)}, weight binarization excluded) {float(sp['ops_network']):.2f}x. "
+            "XNOR-Net's figure: Eq. 9 at c=256, "
+            f"N_W=3x3, N_I=14x14 gives {float(XNOR_NET_EQ9.speedup):.2f}x (theoretical), "
+            "58x as reported with its overheads."
+        )
+    if s.unknown_ops:
+        lines.append("Ops without a counting rule (counted 0): " + ", ".join(s.unknown_ops))
+    return lines + seed_lines(s)
+
+
+def _bop_rule(s: Summary) -> str:
+    c = s.conv
+    if c.bops_per_binary_mac:
+        return "1 per 1-bit MAC"
+    return f"{c.bops_per_word} per packed {c.word_bits}-bit word of each +-1 dot product"
+
+
+def _ops_name(s: Summary) -> str:
+    return "OPs" if s.convention == "bnn" else "FLOPs + XNOR FLOPs"
+
+
+def _ops_line(s: Summary) -> str:
+    """The `ops` total, described by the convention it follows."""
+    t = s.totals
+    sums = f"{_num(t['float_flops'])} + {_num(t['bops'])}/{s.word} = {_num(t['ops'])}"
+    if s.convention == "bnn":
+        return (
+            f"OPs = FLOPs + BOPs/{s.word} = {sums} (the BNN literature's convention: FLOPs = "
+            "float MACs of conv, linear and matmul; BOPs = 1-bit MACs)."
+        )
+    return (
+        f"FLOPs + XNOR FLOPs = float FLOPs + BOPs/{s.word} = {sums} (float FLOPs under "
+        f"`{s.convention}`; BOPs: {_bop_rule(s)}; not the BNN literature's OPs, which "
+        "`--convention bnn` gives)."
+    )
+
+
+def _title(s: Summary) -> str:
+    return f"{s.model}: input {'x'.join(map(str, s.input_shape))}, convention {s.convention}"
+
+
+def summary_markdown(s: Summary) -> str:
+    heads = [h for _, h in COLUMNS]
+    out = [
+        f"# Summary of {_title(s)}",
+        "",
+        "| " + " | ".join(heads) + " |",
+        "|---|---|---|" + "---:|" * (len(heads) - 3),
+    ]
+    out += ["| " + " | ".join(_cells(r)) + " |" for r in s.layers]
+    out.append("| " + " | ".join(f"**{c}**" if c else "" for c in _total_cells(s)) + " |")
+    out += [""] + [f"- {line}" for line in footer_lines(s)]
+    return "\n".join(out) + "\n"
+
+
+def summary_csv(s: Summary) -> str:
+    """One row per layer, then a `total` row (exact values)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for r in s.layers:
+        d = r.as_dict()
+        eq = d.pop("eq9") or {}
+        d["output_shape"] = "" if r.output_shape is None else "x".join(map(str, r.output_shape))
+        d.update({f"eq9_{k}": eq.get(k, "") for k in ("c", "n_w", "n_i", "speedup")})
+        if eq:
+            d["eq9_speedup"] = f"{float(eq['speedup']):.6f}"
+        w.writerow([exact_str(d[c]) if not isinstance(d[c], str) else d[c] for c in CSV_COLUMNS])
+    t = s.totals
+    w.writerow(
+        ["total" if c == "name" else (exact_str(t[c]) if c in t else "") for c in CSV_COLUMNS]
+    )
+    return buf.getvalue()
+
+
+def summary_json(s: Summary) -> str:
+    from xncost.render import dumps
+
+    return dumps(s.to_dict())
+
+
+def summary_rich(s: Summary) -> Any:
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    rt = Table(title=f"Summary of {_title(s)}")
+    for i, (_, head) in enumerate(COLUMNS):
+        rt.add_column(head, justify="left" if i < 3 else "right")
+    for r in s.layers:
+        rt.add_row(*_cells(r), style="cyan" if r.binary else None)
+    rt.add_section()
+    rt.add_row(*_total_cells(s), style="bold")
+    return Group(rt, *(Text(line) for line in footer_lines(s)))
