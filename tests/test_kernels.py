@@ -556,3 +556,18 @@ def test_packed_xnodr_keeps_its_packed_weights_until_they_change():
         assert step._packed_weight is not first
     words, alpha = inference.packed_weight(step, layer.projector.weight.weight)
     assert words.words.shape == (12, 4, 16, 1) and alpha.shape == (12, 4, 1, 16)
+
+
+def test_packed_xnbdr_equals_its_float_path_bit_for_bit():
+    """XnBDR packs both binary steps: its projector's weights once, the agreement per call."""
+    from xncost.nn import XnBDR, use_packed
+
+    torch.manual_seed(5)
+    layer = XnBDR(20, 6, 8, 16, 3).eval()
+    x = torch.randn(3, 20, 8)
+    x[0, 0] = 0.0  # sign(0) = -1 on both paths
+    with torch.no_grad():
+        want = layer(x)
+        use_packed(layer)
+        assert torch.equal(layer(x), want)
+        assert layer.projector.xnor_affine._packed_weight is not None
