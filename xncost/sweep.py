@@ -18,8 +18,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -43,7 +41,7 @@ from xncost.evaluate import (
     quotient_text,
 )
 from xncost.exact import is_power_of_two
-from xncost.files import FILE_MODE
+from xncost.files import staged_outputs
 from xncost.shapes import CAPS_PRESETS, MOBILENET_FC_DIMS
 
 DEFAULTS: dict[str, int] = CAPS_PRESETS["mobilenet"].as_dict()
@@ -228,23 +226,6 @@ def _text_column(values: Any) -> list[str]:
 # ----------------------------------------------------------------------------- files
 
 
-def _tmp_in(path: Path) -> tuple[int, str]:
-    """A temporary file next to `path` for a streamed write (renamed over `path` when
-    complete), with the permissions `xncost.files` gives new files."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as e:
-        raise XncostError(f"cannot write {path}: {e.strerror or e}") from None
-    try:
-        os.fchmod(fd, FILE_MODE)
-    except OSError as e:
-        os.close(fd)
-        Path(tmp).unlink(missing_ok=True)
-        raise XncostError(f"cannot write {path}: {e.strerror or e}") from None
-    return fd, tmp
-
-
 @dataclass
 class SweepResult:
     """What a sweep wrote, and the numbers the CLI prints."""
@@ -346,49 +327,35 @@ def run_sweep(
         except ImportError:
             want_parquet = False
             result.notes.append("Parquet skipped: pyarrow is not installed")
-    for path in (csv_path, pq_path) if want_parquet else (csv_path,):
-        if path.is_dir():
-            raise XncostError(f"cannot write {path}: it is a directory")
-    fd, tmp_csv = _tmp_in(csv_path)
-    tmp_pq = None
     writer = None
-    try:
-        if want_parquet:
-            fd_pq, tmp_pq = _tmp_in(pq_path)
-            os.close(fd_pq)
-            bound = _grid_bound(grid, layer, conv, vs, fc_dims)
-            writer, schema = _parquet_writer(tmp_pq, names, bound, conv, vs)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            w = csv.writer(f, lineterminator="\n")
-            w.writerow(names)
-            for cols in grid.chunks():
-                table, exact = sweep_columns(layer, cols, conv, vs, fc_dims)
-                result.exact_rows += exact
-                texts = [_text_column(table[n]) for n in names]
-                w.writerows(zip(*texts, strict=True))
-                if writer is not None:
-                    import pyarrow as pa
+    with staged_outputs(out_dir) as staged:
+        try:
+            stage_csv = staged.path(csv_path.name)
+            if want_parquet:
+                bound = _grid_bound(grid, layer, conv, vs, fc_dims)
+                stage_pq = str(staged.path(pq_path.name))
+                writer, schema = _parquet_writer(stage_pq, names, bound, conv, vs)
+            with open(stage_csv, "w", encoding="utf-8", newline="") as f:
+                w = csv.writer(f, lineterminator="\n")
+                w.writerow(names)
+                for cols in grid.chunks():
+                    table, exact = sweep_columns(layer, cols, conv, vs, fc_dims)
+                    result.exact_rows += exact
+                    texts = [_text_column(table[n]) for n in names]
+                    w.writerows(zip(*texts, strict=True))
+                    if writer is not None:
+                        import pyarrow as pa
 
-                    arrays = [_arrow_column(table[n], schema.field(n).type) for n in names]
-                    writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
-                if progress is not None:
-                    progress(len(cols["caps_in"]))
-        if writer is not None:
-            writer.close()
-            writer = None
-            os.replace(tmp_pq, pq_path)
-            tmp_pq = None
-        os.replace(tmp_csv, csv_path)
-    except BaseException as e:
-        if writer is not None:
-            writer.close()
-        Path(tmp_csv).unlink(missing_ok=True)
-        if tmp_pq is not None:
-            Path(tmp_pq).unlink(missing_ok=True)
-        if isinstance(e, OSError):
+                        arrays = [_arrow_column(table[n], schema.field(n).type) for n in names]
+                        writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+                    if progress is not None:
+                        progress(len(cols["caps_in"]))
+        except OSError as e:
             where = f"{csv_path.parent}/sweep_{layer}.*"
             raise XncostError(f"cannot write {where}: {e.strerror or e}") from None
-        raise
+        finally:
+            if writer is not None:
+                writer.close()
     result.files.append(csv_path)
     if want_parquet:
         result.files.append(pq_path)

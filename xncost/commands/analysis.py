@@ -12,6 +12,7 @@ from typing import Any
 import typer
 
 from xncost.errors import XncostError
+from xncost.files import all_or_nothing
 
 CAPS_LAYERS = ("dr", "xnodr", "xnidr")
 VS_CHOICES = ("fc", "dr")
@@ -51,6 +52,7 @@ def _progress(total: int) -> Any:
     )
 
 
+@all_or_nothing("out")
 def run_sweep_command(
     layer: str,
     ranges: dict[str, str | None],
