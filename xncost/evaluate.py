@@ -370,9 +370,12 @@ def _unsafe_rows(c: CompiledLayer, cols: Sequence[np.ndarray]) -> np.ndarray:
     corner = [int(max(col.tolist()) if col.dtype == object else col.max()) for col in cols]
     if not big.any() and c.bound_int(*corner) <= INT64_MAX:
         return big
-    fcols = [np.asarray(col, dtype=np.float64) for col in cols]
-    bound = np.asarray(c.bound_float(*fcols), dtype=np.float64)
-    return big | ~(bound < _FLOAT_LIMIT)
+    small = ~big  # every value <= 2**62: converts to float64, and the bound stays finite
+    fcols = [np.asarray(col[small], dtype=np.float64) for col in cols]
+    with np.errstate(over="ignore", invalid="ignore"):
+        bound = np.asarray(c.bound_float(*fcols), dtype=np.float64)
+    big[small] = ~(bound < _FLOAT_LIMIT)
+    return big
 
 
 def evaluate(
