@@ -213,7 +213,13 @@ def _column(value: Any, name: str) -> np.ndarray:
     """A 1-d array of positive integers (int64, or object when a value exceeds int64)."""
     if isinstance(value, (list, tuple)) and any(isinstance(v, (bool, np.bool_)) for v in value):
         raise XncostError(f"{name} must hold positive integers, got booleans")
-    arr = np.asarray(value)
+    if isinstance(value, (list, tuple)) and any(
+        isinstance(v, int) and not -INT64_MAX <= v <= INT64_MAX for v in value
+    ):  # numpy would pick uint64 or float64 for these
+        arr = np.empty(len(value), dtype=object)
+        arr[:] = list(value)
+    else:
+        arr = np.asarray(value)
     if arr.ndim == 0:
         arr = arr.reshape(1)
     if arr.ndim != 1:
