@@ -25,7 +25,8 @@ GLOBALS = frozenset(
     | {(m, "_frombuffer") for m in _NUMERIC}
     | {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
 )
-U1_STATE = (3, "|", None, None, None, -1, -1, 0)  # numpy's pickled state of dtype('u1')
+# numpy's pickled state of dtype('u1'); Python 2 files hold its texts as bytes
+U1_STATES = ((3, "|", None, None, None, -1, -1, 0), (3, b"|", None, None, None, -1, -1, 0))
 MAX_DIMS = 2
 
 
@@ -77,9 +78,10 @@ def _reduce(fn: Any, args: Any) -> Any:
                 raise PickleRefused("bytes that are not latin-1 text") from None
         raise PickleRefused("an unexpected _codecs.encode call")
     if name == "dtype":
-        if len(args) == 3 and args[0] == "u1" and args[1] in (0, False) and args[2] in (1, True):
+        if len(args) == 3 and args[0] in ("u1", b"u1") and args[1] == 0 and args[2] == 1:
             return UInt8()
-        raise PickleRefused(f"an array of dtype {str(args[0])[:20]!r}, not uint8")
+        spec = args[0] if args and isinstance(args[0], (str, bytes)) else "?"
+        raise PickleRefused(f"an array of dtype {spec[:20]!r}, not uint8")
     if name == "_reconstruct":
         ndarray = args[0] if args else None
         if len(args) == 3 and isinstance(ndarray, Global) and ndarray.key == ("numpy", "ndarray"):
@@ -93,7 +95,7 @@ def _reduce(fn: Any, args: Any) -> Any:
 
 
 def _build(obj: Any, state: Any) -> None:
-    if isinstance(obj, UInt8) and state == U1_STATE:
+    if isinstance(obj, UInt8) and state in U1_STATES:
         obj.built = True
     elif isinstance(obj, PendingArray) and obj.array is None:
         if not (isinstance(state, tuple) and len(state) == 5 and state[0] == 1):
