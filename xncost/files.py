@@ -39,7 +39,6 @@ from __future__ import annotations
 import contextvars
 import errno
 import functools
-import inspect
 import json
 import os
 import shutil
@@ -481,10 +480,11 @@ def all_or_nothing(param: str) -> Callable[[F], F]:
     directory) is published all or nothing when it returns (`staged_outputs`)."""
 
     def wrap(fn: F) -> F:
-        sig = inspect.signature(fn)
-
         @functools.wraps(fn)
         def run(*args: Any, **kwargs: Any) -> Any:
+            import inspect  # at call time: keeps it off the CLI's start-up path
+
+            sig = inspect.signature(fn)
             directory = sig.bind(*args, **kwargs).arguments.get(param)
             if directory is None:
                 directory = sig.parameters[param].default
