@@ -180,8 +180,10 @@ def read_idx(path: Path, *, magic: int, what: str) -> np.ndarray:
             body = src.read(expected + 1)
             got = header + len(body)
     if got != header + expected:
+        over = src.gzipped and got > header + expected  # decompression stopped there
+        size = f"more than {header + expected}" if over else str(got)
         raise XncostError(
-            f"{path}: {got} bytes, expected {header + expected} for {shape} ({what}); "
+            f"{path}: {size} bytes, expected {header + expected} for {shape} ({what}); "
             "the file is truncated or has trailing data"
         )
     if not src.gzipped:
