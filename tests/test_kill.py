@@ -105,7 +105,8 @@ def _trials(
         d = work / "out"
         work.mkdir()
         shutil.copytree(ref_old, d)
-        sig, moment = signals[k % len(signals)], MOMENTS[k % len(MOMENTS)]
+        sig = signals[k % len(signals)]
+        moment = MOMENTS[(k // len(signals) + k) % len(MOMENTS)]  # every pair in turn
         proc = subprocess.Popen(
             [*CLI, *args_new, "--out", str(d)],
             cwd=work,
