@@ -215,9 +215,11 @@ def _move(src: Path, dst: Path) -> None:
         src.rmdir()
 
 
-def _roll_forward(base: Path, stage: Path, units: list[tuple[str, ...]]) -> OSError | None:
-    """Move every unit still in `stage` to its place under `base`; the first error, if any
-    (the other units are moved all the same)."""
+def _roll_forward(
+    base: Path, stage: Path, units: list[tuple[str, ...]]
+) -> tuple[Path, OSError] | None:
+    """Move every unit still in `stage` to its place under `base`; the first failure (target,
+    error), if any: the other units are moved all the same."""
     failure = None
     parents = set()
     for parts in units:
@@ -228,7 +230,7 @@ def _roll_forward(base: Path, stage: Path, units: list[tuple[str, ...]]) -> OSEr
             _move(src, dst)
             parents.add(dst.parent)
         except OSError as e:
-            failure = failure or e
+            failure = failure or (dst, e)
     for parent in sorted(parents):
         _fsync_dir(parent)
     return failure
@@ -396,7 +398,7 @@ class Stage:
         finally:
             self.discard()
         if failure is not None:
-            raise XncostError(f"cannot write {failure.filename or self.shown}: {_reason(failure)}")
+            raise XncostError(f"cannot write {failure[0]}: {_reason(failure[1])}")
 
     def discard(self) -> None:
         """Remove the stage (idempotent)."""
