@@ -1,8 +1,8 @@
 """Vectorised exact evaluation of a layer's per-step counts over many shapes at once.
 
 The counts are not re-derived: `compile_layer` takes the symbolic breakdown
-`breakdown(layer, CapsShape.symbols(), convention)` (Tables 2 and 3, SPEC §3) and turns every
-step's FLOPs, BOPs and parameters into one numpy function (sympy `lambdify` with common
+`breakdown(layer, CapsShape.symbols(), convention)` (Tables 2 and 3, docs/conventions.md) and turns
+every step's FLOPs, BOPs and parameters into one numpy function (sympy `lambdify` with common
 subexpressions shared), with `ceiling(x/w)` and `Piecewise` mapped to integer operations so
 that int64 arrays stay int64. Calling the accounting's step functions on int64 arrays instead
 does not work as they stand: `ceil_div` and `if_one` need scalar branch values (`int(x)`,

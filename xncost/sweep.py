@@ -1,7 +1,8 @@
 """Shape sweeps: exact per-step counts over a grid of shapes, break-even curves, CSV/Parquet.
 
 A grid is the Cartesian product of one range per shape field (`parse_range`); unset fields
-default to the paper's MobileNetV2 head (N=160, M=10, D=8, E=16, r=3, B=1; SPEC §1). Rows are
+default to the paper's MobileNetV2 head (N=160, M=10, D=8, E=16, r=3, B=1; docs/reference.md).
+Rows are
 evaluated in chunks by `xncost.evaluate` (exact: int64 where it cannot overflow, Python ints
 elsewhere) and streamed to `sweep_<layer>.csv` (and Parquet when pyarrow is present).
 Break-even: for each dim_out, the caps_in at which the layer's total FLOPs (Table 5 "Total")
