@@ -32,13 +32,194 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from xncost.files import write_atomic  # noqa: E402
 from xncost.kernels import bench as kb  # noqa: E402
 from xncost.kernels import packed  # noqa: E402
 from xncost.kernels.machine import describe, describe_markdown  # noqa: E402
-from xncost.render import write_atomic  # noqa: E402
 
 Caps = kb.CapsBenchShape
 PAPER = [Caps(caps_in=160), Caps(caps_in=256)]
+PEAK_MACS = {"popcount512": 512, "popcnt64": 64, "fma512": 16, "fma256": 8}
+PEAK_CHAINS = 12  # independent chains per probe step (`_xnor.peak`)
+PEAK_ITERS = 100_000  # steps per probe call: a few ms
+
+
+def _stats(xs: list[float]) -> tuple[float, float, float]:
+    """(median, min, max)."""
+    return statistics.median(xs), min(xs), max(xs)
+
+
+def _copy_fn(src: np.ndarray, dst: np.ndarray, threads: int) -> Any:
+    """np.copyto in `threads` slices on threads (numpy releases the GIL while copying)."""
+    if threads == 1:
+        return lambda: np.copyto(dst, src)
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(threads)
+    cuts = np.linspace(0, src.shape[0], threads + 1).astype(int)
+    parts = [(src[a:b], dst[a:b]) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+
+    def run() -> None:
+        for _ in pool.map(lambda p: np.copyto(p[1], p[0]), parts):
+            pass
+
+    return run
+
+
+def limits(shape: kb.GemmShape, repeat: int, min_time: float) -> dict[str, Any]:
+    """The machine's limit, sampled interleaved with the GEMM (so load affects all alike):
+    register-only probes of the popcount and FMA instruction throughput on one core
+    (`_xnor.peak`), a memory copy, and the GEMM's float, binary and inference calls plus
+    the binarize-and-pack of its left operand. Every fraction is paired per sample."""
+    from xncost.kernels import _xnor
+
+    cores = os.cpu_count() or 1
+    case = kb.make_case("gemm", shape)
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((shape.m, shape.k), dtype=np.float32)
+    dst = np.empty_like(a)
+    fns: dict[str, Any] = {
+        "float": case.float_fn,
+        "binary": case.binary_fn,
+        "inference": case.inference_fn,
+        "pack": lambda: packed.pack_signs(a, axis=1),
+        "copy1": _copy_fn(a, dst, 1),
+        "copy2": _copy_fn(a, dst, 2),
+    }
+    pop_kind = "popcount512" if "popcount512" in _xnor.peaks else "popcnt64"
+    fma_kind = "fma512" if "fma512" in _xnor.peaks else "fma256"
+    kinds = [k for k in PEAK_MACS if k in _xnor.peaks and k in (pop_kind, "popcnt64", fma_kind)]
+    for kind in kinds:
+        fns[kind] = lambda kind=kind: _xnor.peak(kind, PEAK_ITERS)
+    samples, _ = kb._interleaved(fns, repeat, min_time)
+    macs = shape.m * shape.k * shape.n
+
+    def rate(kind: str) -> list[float]:  # multiply-accumulates per second on one core
+        return [PEAK_ITERS * PEAK_CHAINS * PEAK_MACS[kind] / t for t in samples[kind]]
+
+    out: dict[str, Any] = {"cores": cores, "isa": packed.ISA, "shape": shape.spec()}
+    for kind in kinds:
+        out[f"{kind}_macs_per_s"] = _stats(rate(kind))
+    pop, fma = rate(pop_kind), rate(fma_kind)
+    out["ceiling"] = _stats([p / f for p, f in zip(pop, fma, strict=True)])
+    for name in ("binary", "inference"):
+        out[f"{name}_fraction"] = _stats(
+            [macs / t / (cores * p) for t, p in zip(samples[name], pop, strict=True)]
+        )
+    out["float_fraction"] = _stats(
+        [macs / t / (cores * f) for t, f in zip(samples["float"], fma, strict=True)]
+    )
+    out["speedup"] = _stats(kb._paired(samples["float"], samples["binary"]))
+    out["inference_speedup"] = _stats(kb._paired(samples["float"], samples["inference"]))
+    copy = [
+        2 * a.nbytes / min(t1, t2)
+        for t1, t2 in zip(samples["copy1"], samples["copy2"], strict=True)
+    ]
+    pack_bytes = a.nbytes + shape.m * -(-shape.k // 64) * 8  # floats read, words written
+    out["copy_bytes_per_s"] = _stats(copy)
+    out["pack_bytes_per_s"] = _stats([pack_bytes / t for t in samples["pack"]])
+    out["pack_fraction"] = _stats(
+        [pack_bytes / t / c for t, c in zip(samples["pack"], copy, strict=True)]
+    )
+    out["pack_s"] = _stats(samples["pack"])
+    out["binary_s"] = _stats(samples["binary"])
+    return out
+
+
+def _range(x: tuple[float, float, float], scale: float = 1, fmt: str = ".2f") -> str:
+    med, lo, hi = (v * scale for v in x)
+    return f"{med:{fmt}} [{lo:{fmt}}, {hi:{fmt}}]"
+
+
+def limits_text(lim: dict[str, Any], info: dict[str, Any]) -> list[str]:
+    """The limit section of speed.md (figures of this run: median [min, max])."""
+    mhz = _nominal_mhz()
+
+    def per_cycle(key: str) -> str:
+        if not mhz:
+            return ""
+        return f" = {_range(lim[key], 1e-6 / mhz, '.0f')} per cycle at the reported {mhz:.0f} MHz"
+
+    lines = [
+        "## The machine's limit",
+        "",
+        f"CPU flags (from /proc/cpuinfo): {info.get('cpu_flags') or 'n/a'}. Instruction-set "
+        f"paths of the compiled kernels this CPU can run: {', '.join(_isas())} (in use: "
+        f"`{lim['isa']}`; `XNCOST_KERNEL_ISA` forces another).",
+        "",
+        "Measured throughput on one core, register-only probes (`_xnor.peak`: 12 independent "
+        "chains, no memory), interleaved with the GEMM samples below; multiply-accumulates "
+        "(MACs) per second, median [min, max]:",
+        "",
+    ]
+    labels = {
+        "popcount512": "XOR + VPOPCNTQ + add on 512 bits (the GEMM's inner step), 512 "
+        "binary MACs each",
+        "popcnt64": "XOR + POPCNT + add on 64 bits, 64 binary MACs each",
+        "fma512": "512-bit float32 FMA, 16 MACs each",
+        "fma256": "256-bit float32 FMA, 8 MACs each",
+    }
+    for kind, label in labels.items():
+        key = f"{kind}_macs_per_s"
+        if key in lim:
+            lines.append(f"- {label}: {_range(lim[key], 1e-9, '.0f')} G/s{per_cycle(key)}")
+    lines += [
+        "",
+        f"The popcount ceiling of the binary GEMM over the float one is the ratio of the "
+        f"512-bit popcount and FMA lines, binary MACs per float MAC a core can issue: "
+        f"**{_range(lim['ceiling'])}x** (paired per sample). A 512-bit VPOPCNTQ does 512 "
+        "binary MACs against 16 for a 512-bit FMA (32x per instruction), but Intel's cores "
+        "with two 512-bit FMA units issue two FMAs per cycle and one VPOPCNTQ (port 5 only), "
+        "and the XOR and the add share the vector ports with it. Memory: a copy of the "
+        "GEMM's A (float32, np.copyto, best of one and two "
+        f"threads) moves {_range(lim['copy_bytes_per_s'], 1e-9, '.1f')} GB/s (read + write).",
+        "",
+        f"Measured against it ({lim['shape']}, {lim['cores']} cores, paired per sample):",
+        "",
+        f"- binary GEMM kernel: **{_range(lim['binary_fraction'], 100, '.0f')} %** of "
+        f"{lim['cores']} cores x the popcount peak (kernel "
+        f"{_range(lim['binary_s'], 1e3)} ms); speed-up over numpy float32 "
+        f"{_range(lim['speedup'])}x.",
+        f"- inference (A binarized and packed per call, B packed once): "
+        f"{_range(lim['inference_fraction'], 100, '.0f')} % of the popcount peak; speed-up "
+        f"{_range(lim['inference_speedup'])}x.",
+        f"- numpy float32 GEMM: {_range(lim['float_fraction'], 100, '.0f')} % of "
+        f"{lim['cores']} cores x the FMA peak"
+        + (
+            ". The binary kernel beats float32 by more than the ceiling ratio because BLAS "
+            "runs further below its peak than the kernel below its own."
+            if lim["speedup"][0] > lim["ceiling"][0]
+            else "."
+        ),
+        f"- binarize-and-pack of A ({_range(lim['pack_s'], 1e3, '.3f')} ms): "
+        f"{_range(lim['pack_bytes_per_s'], 1e-9, '.1f')} GB/s (4 bytes read and 1/8 byte "
+        f"written per element) = {_range(lim['pack_fraction'], 100, '.0f')} % of the copy "
+        "bandwidth (the pass reads every float once; it cannot beat the copy by much).",
+        "",
+    ]
+    return lines
+
+
+def _nominal_mhz() -> float | None:
+    """The clock /proc/cpuinfo reports (a VM may report its nominal, not its actual, clock)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "cpu MHz":
+            try:
+                return float(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _isas() -> tuple[str, ...]:
+    from xncost.kernels import _xnor
+
+    return _xnor.isas
 
 
 def packing_rows(repeat: int, min_time: float) -> list[dict[str, Any]]:
@@ -198,7 +379,9 @@ def explanation(
         "products themselves when k is 8 or 16, and XnODR also packs its weights "
         "(Table 2 binarizes W_Cap each pass; they are most of the packing time). The "
         "`with packing` column shows the ratio falling well below the kernel-only ratio; "
-        "the packing table above gives the cost per operand.",
+        "the packing table above gives the cost per operand. A deployed layer packs its "
+        "weights once (`inference`), so only the activations are packed per call; the "
+        "compiled packing runs at memory speed (see the limit section).",
         "3. **Memory traffic.** With 8 or 16 multiply-accumulates per output, both the "
         "float and the binary versions spend their time moving data (reading operands, "
         "writing the N·M·E or N·M results), not computing; the binary kernel writes as many "
@@ -226,10 +409,10 @@ def explanation(
         "5. **What a popcount costs.** Eq. 9 counts one XNOR-popcount as 1/64 of a "
         "multiply-accumulate. On this CPU a 512-bit float32 FMA does 16 multiply-accumulates; "
         "the compiled kernel needs three 512-bit instructions (XOR, VPOPCNTQ, add) for 8 "
-        "words, 512 binary multiply-accumulates, about 171 per instruction: roughly 11 times "
-        "the float work per instruction, not 64, before either side's memory traffic (the "
-        "AVX-512 GEMM kernel broadcasts each word of A against 16 words of B and keeps 8 x 16 "
-        "counts in registers, so it needs no horizontal sums)." + arith,
+        "words, 512 binary multiply-accumulates, and the core issues fewer VPOPCNTQs than "
+        "FMAs per cycle: the limit section measures the resulting ceiling, far below 64 "
+        "(the AVX-512 GEMM kernel broadcasts each word of A against 16 words of B and keeps "
+        "8 x 16 counts in registers, so it needs no horizontal sums)." + arith,
         "",
         _sweep_text(main, sweep),
     ]
@@ -242,9 +425,71 @@ def _compiled_note() -> str:
     from xncost.kernels import _xnor
 
     return (
-        f"Compiled kernels: `xncost.kernels._xnor`, instruction set `{_xnor.isa}` (this CPU "
-        f"can run {', '.join(_xnor.isas)}; chosen at import, built without -march)."
+        f"Compiled kernels: `xncost.kernels._xnor`, instruction set `{packed.ISA}` (this CPU "
+        f"can run {', '.join(_xnor.isas)}; the best is chosen at import, built without "
+        f"-march; `{packed.ISA_ENV}` forces one). Threads: a persistent pool, started once."
     )
+
+
+def _ratio(r: dict[str, Any], key: str) -> str:
+    """A paired ratio of a row with its range: `key` and `key`_min / _max (speedup_min and
+    speedup_max for measured_speedup)."""
+    base = "speedup" if key == "measured_speedup" else key
+    return f"{r[key]:.2f}x [{r[base + '_min']:.2f}, {r[base + '_max']:.2f}]"
+
+
+def summary(main: list[dict[str, Any]], lim: dict[str, Any] | None) -> list[str]:
+    """The headline ratios of this run (median [min, max] over the paired samples)."""
+    lines = ["## Summary", ""]
+    gemm = _row(main, "gemm", "1024x4096x1024")
+    if gemm:
+        peak = (
+            f"; {_range(lim['binary_fraction'], 100, '.0f')} % of the popcount peak "
+            f"(ceiling over float: {_range(lim['ceiling'])}x)"
+            if lim
+            else ""
+        )
+        torch_x = (
+            f", {_ratio(gemm, 'torch_inference_speedup')} vs torch float32"
+            if "torch_inference_speedup" in gemm
+            else ""
+        ) + (
+            f" ({_ratio(gemm, 'torch1_inference_speedup')} on one thread)"
+            if "torch1_inference_speedup" in gemm
+            else ""
+        )
+        lines += [
+            "- 1024x4096x1024 binary GEMM, kernel only, vs numpy float32: "
+            f"**{_ratio(gemm, 'measured_speedup')}**{peak}.",
+            "- The same GEMM in inference mode (A binarized and packed per call, B packed "
+            f"once): **{_ratio(gemm, 'inference_speedup')}** vs numpy float32{torch_x}.",
+        ]
+    for layer, name in (("xnodr", "XnODR"), ("xnidr", "XnIDR")):
+        for s in (Caps(caps_in=256, batch=64), *PAPER):
+            r = _row(main, layer, s.spec())
+            if r is None or "torch_inference_speedup" not in r:
+                continue
+            torch1 = (
+                f" ({_ratio(r, 'torch1_inference_speedup')} vs torch on one thread)"
+                if "torch1_inference_speedup" in r
+                else ""
+            )
+            lines.append(
+                f"- {name} {s.spec()}, inference mode: "
+                f"**{_ratio(r, 'torch_inference_speedup')}** vs torch float32{torch1}, "
+                f"{_ratio(r, 'inference_speedup')} vs numpy float32 (kernel only: "
+                f"{_ratio(r, 'measured_speedup')} vs numpy)."
+            )
+    lines += [
+        "",
+        "The machine is shared (other processes ran during the measurement): absolute times "
+        "and ratios vary with its load from run to run and within a run, which the "
+        "[min, max] ranges show. Every binary result was checked equal to the float +-1 "
+        "computation before timing; `tests/test_kernels.py` checks every instruction-set "
+        "path bit for bit.",
+        "",
+    ]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -296,6 +541,10 @@ def main(argv: list[str] | None = None) -> int:
         numpy_rows = kb.run_bench(main_items, repeat, min_time, backend="numpy")
     print("packing ...", flush=True)
     pack_rows = packing_rows(repeat, min_time)
+    lim = None
+    if packed.COMPILED and backend == "c":
+        print("the machine's limit ...", flush=True)
+        lim = limits(big, repeat, min_time)
     load_after = os.getloadavg()
 
     info = describe()
@@ -311,12 +560,14 @@ def main(argv: list[str] | None = None) -> int:
         f"(1 min) {load_before[0]:.2f} before, {load_after[0]:.2f} after: the machine is "
         "shared, so absolute times vary between runs; the ratios are the result.",
         "",
+        *summary(main_rows, lim),
         "## Machine",
         "",
         describe_markdown(info),
         "",
         _compiled_note(),
         "",
+        *(limits_text(lim, info) if lim else []),
         "## What is timed",
         "",
         "- **float (numpy)**: the same dot products in float32 with numpy's BLAS matmul "
@@ -326,7 +577,9 @@ def main(argv: list[str] | None = None) -> int:
         "kernel (after a numpy BLAS call OpenBLAS threads keep spinning and slow a torch "
         "call on two cores, and vice versa). torch runs its intra-op threads even on tiny "
         "matmuls; on this shared two-core machine a busy second core stalls their "
-        "synchronisation, so its small-shape times measure that, not arithmetic. "
+        "synchronisation, so its small-shape times measure that, not arithmetic; **float "
+        "(torch, 1 thread)** times the same matmuls with torch.set_num_threads(1) in a third "
+        "interleaved loop against inference, the fairer baseline on a loaded machine. "
         f"OPENBLAS_THREAD_TIMEOUT={OPENBLAS_THREAD_TIMEOUT}: OpenBLAS threads sleep "
         "right after a call instead of spinning for about 0.1 s on the second core, which "
         "slowed the two-thread binary GEMM timed next (from about 3.7 to 7 ms); float "
@@ -335,7 +588,12 @@ def main(argv: list[str] | None = None) -> int:
         "as float32), with the backend in the `backend` column: `c` is the compiled "
         "extension `xncost.kernels._xnor`, `numpy` the numpy kernels.",
         "- **binary + packing**: binarization (sign, 0 -> -1) and packing of every operand "
-        "from float32, then the kernel.",
+        "from float32, then the kernel (the compiled backend packs in C, the numpy one in "
+        "numpy).",
+        "- **inference**: what a deployed layer runs: weights packed once, outside the timed "
+        "region (XnODR's W, the GEMM's B); activations binarized and packed per call, inside "
+        "it (XnODR's input u, the GEMM's A, XnIDR's u_hat and v: for XnIDR inference is "
+        "binary + packing). The torch ratio of inference is timed in the torch loop.",
         "- **theoretical (Eq.)**: Eq. 12 (xnodr) and Eq. 15 (xnidr) as printed; Eq. 9 for "
         "GEMM with c·N_W = K and N_I = M·N. **Eq. 9 corrected**: 64k / (k + 64), one "
         "non-binary operation per output. **word bound**: k / ceil(k / 64).",

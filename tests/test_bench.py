@@ -24,6 +24,8 @@ REQUIRED = [
     "measured_speedup",
     "theoretical_speedup",
     "word_bound",
+    "inference_s",
+    "inference_speedup",
 ]
 TINY_CAPS = "caps_in=4,caps_out=3,dim_in=8,dim_out=16,batch=2"
 FAST = ["--repeat", "1", "--min-time", "0"]
@@ -41,8 +43,16 @@ def test_json_keys_and_one_row_per_layer_and_shape():
     row = rows[0]
     assert set(REQUIRED) <= set(row)
     assert row["layer"] == "xnodr" and row["shape"] == TINY_CAPS
-    for key in ("float_s", "binary_s", "binary_with_packing_s", "measured_speedup"):
+    for key in (
+        "float_s",
+        "binary_s",
+        "binary_with_packing_s",
+        "measured_speedup",
+        "inference_s",
+        "inference_speedup",
+    ):
         assert isinstance(row[key], float) and row[key] > 0
+    assert row["inference_speedup"] == pytest.approx(row["float_s"] / row["inference_s"], rel=0)
     assert row["word_bound"] == 8.0  # D = 8 bits in one 64-bit word
 
 
@@ -90,6 +100,9 @@ BAD = [
     ["--shape", "2x2x2", "--format", "yaml"],
     ["--shape", "2x2x2", "--repeat", "0"],
     ["--shape", "2x2x2", "--threads", "0"],
+    ["--shape", "2x2x2", "--threads", "65"],
+    ["--shape", "2x2x2", "--threads", "2147483648"],
+    ["--shape", "2x2x2", "--threads", "99999999999999999999"],
     ["--shape", "2x2x2", "--min-time", "nan"],
     ["--shape", "2x2x2", "--min-time", "inf"],
     ["--shape", "2x2x2", "--min-time", "-1"],
@@ -201,3 +214,40 @@ def test_machine_description_has_versions_and_cpu(tmp_path):
     assert info["cpu_model"] == "Test CPU @ 1GHz" and info["physical_cores"] == 2
     assert info["cpu_flags"] == "popcnt avx2"
     assert "- CPU: Test CPU @ 1GHz" in describe_markdown(info)
+
+
+def test_an_unusable_forced_instruction_set_is_one_line_exit_2(monkeypatch):
+    from xncost.kernels import packed
+
+    monkeypatch.setattr(packed, "COMPILED", True)
+    monkeypatch.setattr(packed, "ISA_ERROR", "XNCOST_KERNEL_ISA=avx512: this CPU cannot run it")
+    r = bench("--shape", "2x2x2", *FAST)
+    assert r.exit_code == 2
+    assert r.stderr.strip().startswith("xncost: error: ") and "cannot run" in r.stderr
+    assert "\n" not in r.stderr.strip()
+
+
+def test_inference_packs_activations_per_call_and_weights_once(monkeypatch):
+    """The inference callable packs only activations; the kernel-only one packs nothing."""
+    from xncost.kernels import packed
+
+    calls = []
+    real = packed.pack_signs
+
+    def counting(x, axis=-1, **kw):
+        calls.append(x.shape)
+        return real(x, axis, **kw)
+
+    monkeypatch.setattr(packed, "pack_signs", counting)
+    for layer, shape, packed_per_call in (
+        ("gemm", kb.GemmShape(5, 70, 3), [(5, 70)]),
+        ("xnodr", kb.CapsBenchShape(caps_in=3, caps_out=2, batch=2), [(2, 3, 8)]),
+        ("xnidr", kb.CapsBenchShape(caps_in=3, caps_out=2, batch=2), [(2, 3, 2, 16), (2, 2, 16)]),
+    ):
+        case = kb.make_case(layer, shape)
+        calls.clear()
+        case.binary_fn()
+        assert calls == []
+        case.inference_fn()
+        assert calls == packed_per_call
+        kb.check_case(case)

@@ -169,3 +169,17 @@ def test_unknown_layer_and_missing_field():
         evaluate("fc", caps_in=1)
     with pytest.raises(XncostError):
         evaluate("dr", caps_in=1, caps_out=1)
+
+
+@pytest.mark.parametrize("power", [62, 63, 64, 1023, 1024, 4000])
+def test_any_size_is_exact_without_numpy_warnings(power):
+    """Mixed small and huge rows (lists of Python ints, as a sweep passes them): exact,
+    and no OverflowError or numpy warning (float64 holds neither 2**1024 nor its products)."""
+    values = [3, 2**power, 5]
+    with np.errstate(all="raise"):
+        ev = evaluate("xnidr", "paper", caps_in=values, caps_out=10, dim_in=8, dim_out=values,
+                      iterations=3, batch=1)  # fmt: skip
+    for i, v in enumerate(values):
+        b = breakdown("xnidr", CapsShape(v, 10, 8, v, 3, 1), "paper")
+        assert ev.totals(i) == b.totals
+    assert ev.exact_rows.tolist() == [False, power > 60, False]

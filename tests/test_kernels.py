@@ -1,6 +1,9 @@
 """Packed XNOR kernels: exact against +-1 arithmetic for every dot length, sign convention,
 on both backends (numpy and the compiled `xncost.kernels._xnor`), bit-identical."""
 
+import os
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -256,6 +259,7 @@ GEMM_SHAPES = [
     (1, 4096, 3),
     (33, 4096, 30),
     (3, 40000, 5),
+    (4, 40001, 3),
     (9, 38400, 41),
 ]
 
@@ -363,3 +367,207 @@ def test_backend_selection(monkeypatch):
         packed.resolve_backend("c")
     w = pack_signs(np.ones((2, 70)), 1).words
     np.testing.assert_array_equal(binary_gemm(w, w, 70), np.full((2, 2), 70))  # numpy path
+
+
+# ---- compiled binarize-and-pack, forced instruction sets, the thread pool ----------------------
+
+PACK_SHAPES = [  # (shape, axis): k = 1, ragged, multiples of 64, past 40,000; last and middle axes
+    ((5, 1), -1),
+    ((3, 7), -1),
+    ((4, 64), -1),
+    ((2, 3, 65), -1),
+    ((3, 200), -1),
+    ((2, 40001), -1),
+    ((1, 5), 0),
+    ((64, 9), 0),
+    ((130, 300), 0),
+    ((2, 70, 3), 1),
+    ((3, 9, 257), 1),
+    ((40001, 2), 0),
+]
+
+
+def special_values(rng, shape, dtype):
+    """Random values with 0, -0, eps/2 (-> -1, as sign_ste), eps, tiny, inf and NaN mixed in."""
+    x = rng.standard_normal(shape).astype(dtype)
+    flat = x.reshape(-1)
+    half_eps = np.finfo(dtype).eps / 2
+    for step, value in zip(
+        (5, 7, 11, 13, 17, 19),
+        (0.0, half_eps, 2 * half_eps, np.finfo(dtype).tiny, -np.inf, np.nan),
+        strict=True,
+    ):
+        flat[::step] = value
+    flat[1::23] = -0.0
+    return x
+
+
+@needs_c
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,axis", PACK_SHAPES)
+def test_compiled_pack_equals_numpy_on_every_isa(rng, shape, axis, dtype):
+    from xncost.kernels import _xnor
+
+    x = special_values(rng, shape, dtype)
+    axis %= len(shape)
+    k = shape[axis]
+    want = packed._pack_packbits(x, axis, k).words
+    lead, rest = shape[:axis], shape[axis + 1 :]
+    outer, inner = int(np.prod(lead)), int(np.prod(rest))
+    for isa in _isas():
+        for threads in (1, 2, 3):
+            out = np.full((outer, inner, -(-k // 64)), 0xDEAD, dtype=np.uint64)
+            _xnor.pack(x.reshape(outer, k, inner), out, threads=threads, isa=isa)
+            np.testing.assert_array_equal(out.reshape(want.shape), want, err_msg=f"{isa}")
+    np.testing.assert_array_equal(pack_signs(x, axis, backend="c").words, want)
+    np.testing.assert_array_equal(pack_signs(x, axis, backend="numpy").words, want)
+
+
+@needs_c
+def test_pack_signs_compiled_handles_views_byte_order_and_other_dtypes(rng):
+    x = special_values(rng, (6, 130, 4), np.float32)
+    for view, axis in ((x[:, ::2], 1), (x.transpose(2, 0, 1), 2), (x.astype(">f4"), 1)):
+        want = packed._pack_packbits(np.asarray(view, dtype=np.float32), axis, view.shape[axis])
+        np.testing.assert_array_equal(pack_signs(view, axis, backend="c").words, want.words)
+    half = x.astype(np.float16)  # not a compiled dtype: the numpy code packs it
+    np.testing.assert_array_equal(
+        pack_signs(half, 1, backend="c").words, packed._pack_packbits(half, 1, 130).words
+    )
+
+
+@needs_c
+def test_compiled_pack_rejects_bad_buffers():
+    from xncost.kernels import _xnor
+
+    x = np.ones((2, 70, 3), np.float32)
+    out = np.empty((2, 3, 2), np.uint64)
+    _xnor.pack(x, out)
+    for bad_x, bad_out in (
+        (x.astype(np.int32), out),  # not float
+        (x[0], out),  # 2-D
+        (x, out.astype(np.int64)),  # signed words
+        (x, np.empty((2, 3, 1), np.uint64)),  # 70 bits need 2 words
+        (x, np.empty((3, 2, 2), np.uint64)),  # outer and inner swapped
+    ):
+        with pytest.raises(ValueError):
+            _xnor.pack(bad_x, bad_out)
+    with pytest.raises(ValueError, match="no-such-isa"):
+        _xnor.pack(x, out, isa="no-such-isa")
+
+
+def test_forced_isa_names_and_refusals(monkeypatch):
+    class FakeExtension:
+        isas = ("popcnt", "generic")
+        isa = "popcnt"
+
+    monkeypatch.setattr(packed, "_xnor", FakeExtension)
+    assert packed._forced_isa(None) == (None, None)
+    assert packed._forced_isa("") == (None, None)
+    assert packed._forced_isa("Generic") == ("generic", None)
+    assert packed._forced_isa("popcnt") == ("popcnt", None)
+    name, err = packed._forced_isa("avx512")
+    assert name is None and "cannot run the avx512vpopcntdq kernels" in err
+    name, err = packed._forced_isa("sse9")
+    assert name is None and "not an instruction set" in err and "avx2" in err
+    monkeypatch.setattr(packed, "COMPILED", True)
+    monkeypatch.setattr(packed, "ISA_ERROR", err)
+    for backend in ("auto", "c"):
+        with pytest.raises(RuntimeError, match="not an instruction set"):
+            packed.resolve_backend(backend)
+    assert packed.resolve_backend("numpy") == "numpy"
+
+
+@needs_c
+def test_environment_variable_forces_each_path():
+    import subprocess
+    import sys
+
+    from xncost.kernels import _xnor
+
+    code = (
+        "import numpy as np; from xncost.kernels import packed as p; "
+        "a = np.random.default_rng(0).standard_normal((9, 300)); "
+        "got = p.binary_gemm(p.pack_signs(a, 1).words, p.pack_signs(a.T, 0).words, 300); "
+        "want = np.where(a > 0, 1, -1) @ np.where(a > 0, 1, -1).T; "
+        "print(p.ISA, bool((got == want).all()))"
+    )
+    forced = {"avx512vpopcntdq": "avx512"}
+    for isa in _xnor.isas:
+        env = {**os.environ, packed.ISA_ENV: forced.get(isa, isa)}
+        r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.split() == [isa, "True"]
+
+
+@needs_c
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_thread_pool_under_concurrent_callers_and_after_fork(rng):
+    """Calls from several Python threads at once (one uses the pool, the others run alone)
+    and a forked child (no workers inherited: the pool restarts) all give exact results."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    a, b = rand(rng, (64, 700)), rand(rng, (700, 48))
+    pa, pb = pack_signs(a, 1).words, pack_signs(b, 0).words
+    want = signs(a) @ signs(b)
+
+    def run(_):
+        return binary_gemm(pa, pb, 700, threads=2, backend="c")
+
+    with ThreadPoolExecutor(4) as pool:
+        for got in pool.map(run, range(16)):
+            np.testing.assert_array_equal(got, want)
+    pid = os.fork()
+    if pid == 0:  # child: must not wait for workers that do not exist here
+        os._exit(0 if np.array_equal(run(0), want) else 1)
+    for _ in range(400):
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("forked child hung in the thread pool")
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+# ---- packed inference in the layers (xncost.nn.inference) ---------------------------------------
+
+
+def test_packed_xnodr_keeps_its_packed_weights_until_they_change():
+    from xncost.nn import XnODR, inference, use_packed
+
+    torch.manual_seed(3)
+    layer = XnODR(12, 4, 8, 16, 3).eval()
+    x = torch.randn(5, 12, 8)
+    step = layer.projector.xnor_affine
+    with torch.no_grad():
+        want = layer(x)
+        use_packed(layer)
+        assert torch.equal(layer(x), want)
+        first = step._packed_weight
+        assert torch.equal(layer(x), want)
+        assert step._packed_weight is first  # packed once, reused
+        layer.projector.weight.weight.mul_(-1.5)  # an in-place update (optimizer step)
+        use_packed(layer, False)
+        want2 = layer(x)
+        use_packed(layer)
+        assert torch.equal(layer(x), want2) and not torch.equal(want2, want)
+        assert step._packed_weight is not first
+    words, alpha = inference.packed_weight(step, layer.projector.weight.weight)
+    assert words.words.shape == (12, 4, 16, 1) and alpha.shape == (12, 4, 1, 16)
+
+
+def test_packed_xnbdr_equals_its_float_path_bit_for_bit():
+    """XnBDR packs both binary steps: its projector's weights once, the agreement per call."""
+    from xncost.nn import XnBDR, use_packed
+
+    torch.manual_seed(5)
+    layer = XnBDR(20, 6, 8, 16, 3).eval()
+    x = torch.randn(3, 20, 8)
+    x[0, 0] = 0.0  # sign(0) = -1 on both paths
+    with torch.no_grad():
+        want = layer(x)
+        use_packed(layer)
+        assert torch.equal(layer(x), want)
+        assert layer.projector.xnor_affine._packed_weight is not None

@@ -162,7 +162,7 @@ def test_mobilenet_fc_head_params_and_flops() -> None:
     assert head.dims == dims
     assert count_parameters(head) == _linear_params(dims) == 821_386
     macs = sum(a * b for a, b in zip(dims[:-1], dims[1:], strict=True))
-    assert 2 * macs == 1_640_960  # SPEC section 3, Table 9 "1.64M"
+    assert 2 * macs == 1_640_960  # Table 9 "1.64M" (docs/conventions.md)
 
 
 @pytest.mark.parametrize(("s", "flops"), [(4, 68_167_680), (3, 38_807_552), (2, 17_836_032)])
@@ -172,7 +172,7 @@ def test_resnet_flattened_fc_head_params_and_flops(s: int, flops: int) -> None:
     assert head.dims == dims
     assert count_parameters(head) == _linear_params(dims)
     weights = count_parameters(head) - (1024 + 512 + 10)
-    assert 2 * weights == flops  # SPEC section 3: Table 5/9 FC figures are of a flattened map
+    assert 2 * weights == flops  # Table 5/9 FC figures are of a flattened map (docs/paper.md)
     out = head(torch.randn(2, 2048, s, s))
     assert out.shape == (2, 10)
 

@@ -209,3 +209,9 @@ def test_measure_rejects_bad_requests() -> None:
         measure_layer("dr", shape, convention="paper", method="dispatch")
     with pytest.raises(XncostError):
         measure_layer("dr", SimpleNamespace(**{**vars(shape), "caps_in": 0}))
+
+
+def test_prelu_is_priced_per_element() -> None:
+    counter = count_ops(nn.PReLU(3), torch.randn(2, 3, 4, 5))
+    assert not counter.unknown_ops
+    assert counter.flops == 2 * 2 * 3 * 4 * 5  # multiply by the slope, select

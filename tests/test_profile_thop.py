@@ -1,5 +1,5 @@
 """thop custom ops (xncost.profile.thop_ops): agreement with the dispatch counter under `ops`,
-hand counts of SPEC §3 under `paper`, and the paper's published XnODR figures."""
+hand counts of docs/conventions.md under `paper`, and the paper's published XnODR figures."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ layers = st.sampled_from(["dr", "xnodr", "xnidr"])
 
 
 def paper_by_hand(layer: str, n: int, m: int, d: int, e: int, r: int, b: int) -> dict:
-    """SPEC §3 per step, generalised by batch: 2 FLOPs per MAC, 9 per binarized element,
+    """docs/conventions.md per step, generalised by batch: 2 FLOPs per MAC, 9 per binarized element,
     softmax 2 per pair, squash / b-add / alpha rescale free, 3 BOPs per 64-bit word.
     W_Cap is binarized once per forward pass, whatever the batch."""
     words_d, words_e = -(-d // 64), -(-e // 64)
@@ -95,7 +95,7 @@ PAPER_SHAPE = SimpleNamespace(caps_in=160, caps_out=10, dim_in=8, dim_out=16, it
 
 
 def test_paper_xnodr_mobilenet_figures() -> None:
-    """Table 5 at N = 160 (SPEC §3): 1.96M binarization, 76,800 BOPs, 2.23M in total."""
+    """Table 5 at N = 160 (docs/conventions.md): 1.96M binarization, 76,800 BOPs, 2.23M in total."""
     totals = measure_layer("xnodr", PAPER_SHAPE, convention="paper").totals
     assert totals["binarization_flops"] == 1_958_400
     assert totals["xnor_bops"] == 76_800
@@ -105,7 +105,7 @@ def test_paper_xnodr_mobilenet_figures() -> None:
 
 
 def test_paper_dr_and_fc_figures() -> None:
-    """Table 9 DR at N = 160 (675,200) and the MobileNetV2 FC head (1,640,960), SPEC §3."""
+    """Table 9 DR at N = 160 (675,200) and the MobileNetV2 FC head (1,640,960)."""
     assert measure_layer("dr", PAPER_SHAPE, convention="paper").totals["flops"] == 675_200
     fc = SimpleNamespace(dims=(1280, 512, 256, 128, 10), batch=1)
     assert measure_layer("fc", fc, convention="paper").totals["flops"] == 1_640_960

@@ -3,6 +3,7 @@
 import csv
 import io
 import sys
+import warnings
 from fractions import Fraction
 
 import pytest
@@ -13,6 +14,7 @@ from xncost.accounting import breakdown
 from xncost.cli import app as main_app
 from xncost.commands.analysis import register
 from xncost.errors import XncostError
+from xncost.evaluate import FIELDS
 from xncost.exact import exact_str
 from xncost.shapes import CapsShape, FCShape
 from xncost.sweep import MAX_ROWS, Grid, break_even, parse_range
@@ -263,3 +265,83 @@ def test_output_file_that_is_a_directory_is_one_error(tmp_path):
     assert r.exit_code == 2, r.output
     assert r.stderr.startswith("xncost: error: cannot write") and "sweep_dr.csv" in r.stderr
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_breakeven_path_that_is_a_directory_publishes_nothing(tmp_path):
+    """The sweep CSV and Parquet are staged first; the break-even CSV then fails: the old
+    files stay, no new file and no staging directory appear."""
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "sweep_xnodr.csv").write_text("old csv\n")
+    (out / "breakeven_xnodr.csv").mkdir()
+    r = runner.invoke(
+        main_app, ["sweep", "xnodr", "--caps-in", "8:64", "--no-plots", "--out", str(out)]
+    )
+    assert r.exit_code == 2, r.output
+    assert r.stderr.strip().endswith("breakeven_xnodr.csv: it is a directory")
+    assert sorted(p.name for p in out.iterdir()) == ["breakeven_xnodr.csv", "sweep_xnodr.csv"]
+    assert (out / "sweep_xnodr.csv").read_text() == "old csv\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["o"]
+
+
+@pytest.mark.parametrize(
+    "ranges,most",
+    [
+        ({"caps_in": "1:3000000000:1"}, 3_000_000_000),
+        ({"caps_in": f"1:{2**1024}:1"}, 2**1024),
+        ({"caps_in": "1:4000:1", "dim_out": "1:3000:1"}, 12_000_000),
+        ({"caps_in": "1:3000:1,1:3000:1", "batch": "1:2000:1"}, 12_000_000),
+    ],
+)
+def test_ranges_are_counted_before_they_are_made(ranges, most, monkeypatch):
+    """The count is arithmetic: no value is made (a made range would fail the test)."""
+    import xncost.sweep as S
+
+    monkeypatch.setattr(S, "_expand", lambda items: pytest.fail("expanded"))
+    with pytest.raises(XncostError, match=f"up to {most:,} shapes") as e:
+        Grid.from_ranges(**ranges)
+    assert "\n" not in str(e.value)
+    with pytest.raises(XncostError, match=r"--caps-in: 3,000,000,000 values \(more than"):
+        parse_range("1:1000000000:1,2:3000000000:3,1:2000000000:2", "caps-in")
+
+
+@pytest.mark.parametrize("text", ["8,,16", ",", "8:", "1:2:", "::", " , 8"])
+def test_empty_values_in_ranges_are_named(text):
+    with pytest.raises(XncostError, match="empty value|empty range"):
+        parse_range(text, "caps-in")
+
+
+@pytest.mark.parametrize("field", ["caps-in", "caps-out", "dim-in", "dim-out", "batch"])
+@pytest.mark.parametrize("power", [63, 1023, 1024])
+def test_huge_shapes_are_exact_without_warnings(tmp_path, field, power):
+    """Shapes beyond int64 and float64: exact CSV rows, no numpy warning, no traceback."""
+    value = 2**power
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = run("sweep", "xnodr", f"--{field}", f"7,{value}", "--vs", "fc", "--no-plots",
+                "--out", str(tmp_path))  # fmt: skip
+    assert r.exit_code == 0, r.output
+    rows = rows_of(tmp_path / "sweep_xnodr.csv")
+    assert len(rows) == 2
+    big = rows[1]
+    assert int(big[field.replace("-", "_")]) == value
+    shape = CapsShape(*(int(big[f]) for f in FIELDS))
+    totals = breakdown("xnodr", shape, "paper").totals
+    assert Fraction(big["flops"]) == totals["flops"]
+    assert int(big["params"]) == totals["params"]
+
+
+def test_plots_refuse_values_beyond_float64_in_one_line(tmp_path):
+    r = runner.invoke(main_app, ["sweep", "xnodr", "--caps-in", str(2**60), "--out", str(tmp_path)])
+    assert r.exit_code == 2, r.output
+    assert "plots take shape values up to 2**53" in r.stderr and "--no-plots" in r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_decimal_text_is_exact():
+    from xncost.sweep import decimal_text
+
+    assert decimal_text(Fraction(10502144, 10243), 6) == "1025.299619"
+    assert decimal_text(Fraction(1, 8), 2) == "0.12"  # half to even
+    assert decimal_text(Fraction(3, 8), 2) == "0.38"
+    assert decimal_text(Fraction(2**1100 + 1, 3), 1).startswith(str((2**1100 + 1) // 3))

@@ -1,8 +1,8 @@
 """Vectorised exact evaluation of a layer's per-step counts over many shapes at once.
 
 The counts are not re-derived: `compile_layer` takes the symbolic breakdown
-`breakdown(layer, CapsShape.symbols(), convention)` (Tables 2 and 3, SPEC §3) and turns every
-step's FLOPs, BOPs and parameters into one numpy function (sympy `lambdify` with common
+`breakdown(layer, CapsShape.symbols(), convention)` (Tables 2 and 3, docs/conventions.md) and turns
+every step's FLOPs, BOPs and parameters into one numpy function (sympy `lambdify` with common
 subexpressions shared), with `ceiling(x/w)` and `Piecewise` mapped to integer operations so
 that int64 arrays stay int64. Calling the accounting's step functions on int64 arrays instead
 does not work as they stand: `ceil_div` and `if_one` need scalar branch values (`int(x)`,
@@ -214,7 +214,13 @@ def _column(value: Any, name: str) -> np.ndarray:
     """A 1-d array of positive integers (int64, or object when a value exceeds int64)."""
     if isinstance(value, (list, tuple)) and any(isinstance(v, (bool, np.bool_)) for v in value):
         raise XncostError(f"{name} must hold positive integers, got booleans")
-    arr = np.asarray(value)
+    if isinstance(value, (list, tuple)) and any(
+        isinstance(v, int) and not -INT64_MAX <= v <= INT64_MAX for v in value
+    ):  # numpy would pick uint64 or float64 for these
+        arr = np.empty(len(value), dtype=object)
+        arr[:] = list(value)
+    else:
+        arr = np.asarray(value)
     if arr.ndim == 0:
         arr = arr.reshape(1)
     if arr.ndim != 1:
@@ -371,9 +377,12 @@ def _unsafe_rows(c: CompiledLayer, cols: Sequence[np.ndarray]) -> np.ndarray:
     corner = [int(max(col.tolist()) if col.dtype == object else col.max()) for col in cols]
     if not big.any() and c.bound_int(*corner) <= INT64_MAX:
         return big
-    fcols = [np.asarray(col, dtype=np.float64) for col in cols]
-    bound = np.asarray(c.bound_float(*fcols), dtype=np.float64)
-    return big | ~(bound < _FLOAT_LIMIT)
+    small = ~big  # every value <= 2**62: converts to float64, and the bound stays finite
+    fcols = [np.asarray(col[small], dtype=np.float64) for col in cols]
+    with np.errstate(over="ignore", invalid="ignore"):
+        bound = np.asarray(c.bound_float(*fcols), dtype=np.float64)
+    big[small] = ~(bound < _FLOAT_LIMIT)
+    return big
 
 
 def evaluate(

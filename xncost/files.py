@@ -1,16 +1,68 @@
-"""Atomic file writes: a temporary file in the target's directory, then a rename.
+"""All-or-nothing file outputs: staged beside the targets, published through a journal.
 
-A reader never sees a half-written report, and a failed run leaves no partial file. Any
-OSError becomes one clear `XncostError` ("cannot write PATH: reason").
+Every file xncost writes goes through this module (docs/files.md). One *publish* writes a
+set of files (one command's outputs) in four steps:
+
+1. Stage: a hidden directory `.xncost-stage-*` is made in the *base*, the targets' common
+   directory (or its deepest existing ancestor, so that a failed run creates no directory).
+   Each output is written, or streamed (`staged_outputs`), to its path relative to the base
+   under `<stage>/root/` and fsynced. The writer holds an `flock` on its stage directory
+   until the stage is gone; the kernel drops it when the process dies, even by `kill -9`.
+2. Commit: once every file is staged and checked (no target is a directory, every target
+   on the stage's file system), a manifest `COMMIT` listing the *units* to move is written
+   atomically (temporary file, fsync, rename, fsync). A unit is a target file, or the
+   top-most directory that does not exist yet, moved as a whole. One unit needs no manifest:
+   its rename is the commit.
+3. Publish: each unit is renamed over its target, the directories fsynced, the stage removed.
+4. Recover: before staging and before publishing, a writer locks the base directory and,
+   for every stage there (and in the base's parent) whose owner is gone, rolls a committed
+   one forward (step 3 for the units still in it) and deletes an uncommitted one.
+   `recover(directory)` does the same on demand.
+
+Guarantee, for the targets of one publish:
+- an error in any file (a directory where a target goes, a full disk), SIGINT or SIGTERM
+  before the commit: nothing is published and the stage is removed at once; SIGINT and
+  SIGTERM during the commit and renames are deferred until the publish is complete;
+- `kill -9` (or power loss) before the commit: the targets are untouched; the hidden stage
+  stays until the next writer into that directory (or `recover`) deletes it;
+- `kill -9` during the renames: the directory holds a mix until the next writer into it
+  (or `recover`) completes the publish from the journal: the renames last microseconds;
+- concurrent writers: publishes into one base are serialized by its lock; each is complete
+  and the last one wins.
+Where `flock` is unavailable (not POSIX, or a file system without it), stages of other
+processes are never deleted automatically. Any OSError becomes one clear `XncostError`
+("cannot write PATH: reason").
 """
 
 from __future__ import annotations
 
+import contextvars
+import errno
+import functools
+import json
 import os
+import shutil
+import signal
 import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 from xncost.errors import XncostError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None  # type: ignore[assignment]
+
+STAGE_PREFIX = ".xncost-stage-"
+COMMIT_NAME = "COMMIT"
+ROOT_NAME = "root"
+
+PathLike = str | os.PathLike[str]
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _file_mode() -> int:
@@ -19,57 +71,461 @@ def _file_mode() -> int:
     return 0o666 & ~mask
 
 
-FILE_MODE = _file_mode()  # read once at import, while single-threaded
+FILE_MODE = _file_mode()  # the mode of new files (read once at import, single-threaded)
 
 
-def _check_target(path: Path) -> None:
-    if str(path) in ("", "."):
-        raise XncostError("an output path must not be empty")
-    if path.is_dir():
-        raise XncostError(f"cannot write {path}: it is a directory")
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM (or SIGINT) while outputs were being staged: the stage was removed."""
 
 
-def _stage(path: Path, data: str | bytes) -> str:
-    """Write `data` to a temporary file next to `path`; return the temporary name."""
-    _check_target(path)
+# ----------------------------------------------------------------------------- signals
+
+
+class _SignalState:
+    depth = 0  # nesting of `_signals_handled`
+    critical = 0  # nesting of `_critical`
+    pending: int | None = None
+    saved: dict[int, Any] = {}
+
+
+def _on_signal(signum: int, frame: Any) -> None:
+    if _SignalState.critical:
+        _SignalState.pending = signum
+        return
+    raise Interrupted(signal.Signals(signum).name)
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+@contextmanager
+def _signals_handled() -> Iterator[None]:
+    """SIGTERM raises `Interrupted` (as SIGINT raises KeyboardInterrupt), so that staged
+    files are cleaned up; handlers the program set itself are left alone."""
+    if not _main_thread():
+        yield
+        return
+    if _SignalState.depth == 0:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            current = signal.getsignal(sig)
+            if current in (signal.SIG_DFL, signal.default_int_handler):
+                _SignalState.saved[sig] = current
+                signal.signal(sig, _on_signal)
+    _SignalState.depth += 1
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as e:
-        reason = (
-            "a parent is not a directory"
-            if isinstance(e, (FileExistsError, NotADirectoryError))
-            else e.strerror
-        )
-        raise XncostError(f"cannot write {path}: {reason}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.chmod(tmp, FILE_MODE)
-    except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        raise XncostError(f"cannot write {path}: {e.strerror}") from None
-    return tmp
-
-
-def write_atomic_many(items: dict[str | os.PathLike[str], str | bytes]) -> list[Path]:
-    """Write several files all or nothing: every temporary file first, then the renames."""
-    staged: list[tuple[str, Path]] = []
-    try:
-        for target, data in items.items():
-            path = Path(target)
-            staged.append((_stage(path, data), path))
-        for tmp, path in staged:
-            try:
-                os.replace(tmp, path)
-            except OSError as e:
-                raise XncostError(f"cannot write {path}: {e.strerror}") from None
+        yield
     finally:
-        for tmp, _ in staged:
-            Path(tmp).unlink(missing_ok=True)
-    return [path for _, path in staged]
+        _SignalState.depth -= 1
+        if _SignalState.depth == 0:
+            for sig, handler in _SignalState.saved.items():
+                signal.signal(sig, handler)
+            _SignalState.saved.clear()
 
 
-def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:
+@contextmanager
+def _critical() -> Iterator[None]:
+    """Defer SIGINT/SIGTERM (handled by `_signals_handled`) until the block is done."""
+    if not _main_thread():
+        yield
+        return
+    _SignalState.critical += 1
+    try:
+        yield
+    finally:
+        _SignalState.critical -= 1
+        if _SignalState.critical == 0 and _SignalState.pending is not None:
+            signum, _SignalState.pending = _SignalState.pending, None
+            raise Interrupted(signal.Signals(signum).name)
+
+
+# ----------------------------------------------------------------------------- low level
+
+
+def _reason(e: OSError) -> str:
+    if isinstance(e, (FileExistsError, NotADirectoryError)):
+        return "a parent is not a directory"
+    return e.strerror or str(e)
+
+
+def _open_dir(path: PathLike) -> int:
+    return os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+
+
+def _lock(fd: int, wait: bool) -> bool:
+    """An exclusive flock on `fd`; False if it is held elsewhere or unsupported."""
+    if fcntl is None:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except OSError:
+        return False
+    return True
+
+
+@contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    """Hold the lock of `directory` (best effort: an unlockable directory is not locked)."""
+    try:
+        fd = _open_dir(directory)
+    except OSError:
+        yield
+        return
+    try:
+        _lock(fd, wait=True)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(directory: PathLike) -> None:
+    try:
+        fd = _open_dir(directory)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot fsync a directory
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _is_within(path: str, directory: str) -> bool:
+    return os.path.commonpath([path, directory]) == directory
+
+
+def _move(src: Path, dst: Path) -> None:
+    """Rename `src` over `dst`; a directory onto an existing one is merged file by file."""
+    try:
+        os.replace(src, dst)
+    except OSError as e:
+        if e.errno not in (errno.ENOTEMPTY, errno.EEXIST) or not (src.is_dir() and dst.is_dir()):
+            raise
+        for child in sorted(src.iterdir()):
+            _move(child, dst / child.name)
+        src.rmdir()
+
+
+def _roll_forward(
+    base: Path, stage: Path, units: list[tuple[str, ...]]
+) -> tuple[Path, OSError] | None:
+    """Move every unit still in `stage` to its place under `base`; the first failure (target,
+    error), if any: the other units are moved all the same."""
+    failure = None
+    parents = set()
+    for parts in units:
+        src, dst = stage.joinpath(ROOT_NAME, *parts), base.joinpath(*parts)
+        if not os.path.lexists(src):
+            continue  # moved before an interruption
+        try:
+            _move(src, dst)
+            parents.add(dst.parent)
+        except OSError as e:
+            failure = failure or (dst, e)
+    for parent in sorted(parents):
+        _fsync_dir(parent)
+    return failure
+
+
+def _read_commit(stage: Path) -> list[tuple[str, ...]] | None:
+    """The committed units of a stage, or None if it was not committed."""
+    try:
+        units = json.loads((stage / COMMIT_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    ok = isinstance(units, list) and all(
+        isinstance(u, list)
+        and u
+        and all(isinstance(p, str) and p not in ("", ".", "..") and "/" not in p for p in u)
+        for u in units
+    )
+    return [tuple(u) for u in units] if ok else None
+
+
+def _recover_locked(directory: Path) -> None:
+    """Finish or delete the stages in `directory` whose writer is gone (lock held)."""
+    try:
+        entries = [e for e in os.scandir(directory) if e.name.startswith(STAGE_PREFIX)]
+    except OSError:
+        return
+    for entry in sorted(entries, key=lambda e: e.name):
+        if not entry.is_dir(follow_symlinks=False):
+            continue
+        try:
+            fd = _open_dir(entry.path)
+        except OSError:
+            continue
+        try:
+            if not _lock(fd, wait=False):
+                continue  # its writer is alive (or locks are unavailable)
+            units = _read_commit(Path(entry.path))
+            if units:
+                _roll_forward(directory, Path(entry.path), units)
+            shutil.rmtree(entry.path, ignore_errors=True)
+        finally:
+            os.close(fd)
+    _fsync_dir(directory)
+
+
+def recover(directory: PathLike) -> None:
+    """Complete the committed publishes and delete the abandoned stages in `directory`
+    (every writer does this before it stages and publishes)."""
+    d = Path(os.path.abspath(directory))
+    if d.is_dir():
+        with _critical(), _locked(d):
+            _recover_locked(d)
+
+
+# ----------------------------------------------------------------------------- stages
+
+
+def _existing_ancestor(directory: Path, shown: PathLike) -> Path:
+    """The deepest existing directory at or above `directory`."""
+    d = directory
+    while not d.is_dir():
+        if os.path.lexists(d):
+            raise XncostError(f"cannot write {shown}: a parent is not a directory")
+        d = d.parent
+    return d
+
+
+class Stage:
+    """Files staged for one all-or-nothing publish of targets under `directory`."""
+
+    def __init__(self, directory: PathLike, shown: PathLike | None = None) -> None:
+        self.directory = Path(os.path.abspath(directory))
+        self.shown = shown if shown is not None else directory
+        self.base = _existing_ancestor(self.directory, self.shown)
+        self.path: Path | None = None  # the stage directory
+        self._fd: int | None = None
+        self._files: dict[Path, tuple[Path, PathLike]] = {}  # target -> (staged, shown)
+
+    def create(self) -> None:
+        if self.base.parent != self.base:
+            recover(self.base.parent)
+        try:
+            with _locked(self.base):
+                _recover_locked(self.base)
+                self.path = Path(tempfile.mkdtemp(prefix=STAGE_PREFIX, dir=self.base))
+                self._fd = _open_dir(self.path)
+                _lock(self._fd, wait=False)
+            (self.path / ROOT_NAME).mkdir()
+        except OSError as e:
+            raise XncostError(f"cannot write {self.shown}: {_reason(e)}") from None
+
+    def staged_path(self, target: PathLike) -> Path:
+        """Where to write (or stream) `target`; checked, its staged parents made."""
+        assert self.path is not None, "stage not created"
+        t = Path(os.path.abspath(target))
+        if str(target) in ("", ".") or not _is_within(str(t.parent), str(self.directory)):
+            raise XncostError(f"cannot write {target!s}: not a file in {self.shown}")
+        if t.is_dir():
+            raise XncostError(f"cannot write {target}: it is a directory")
+        _existing_ancestor(t.parent, target)
+        staged = self.path.joinpath(ROOT_NAME, t.relative_to(self.base))
+        try:
+            staged.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise XncostError(f"cannot write {target}: {_reason(e)}") from None
+        self._files[t] = (staged, target)
+        return staged
+
+    def write(self, target: PathLike, data: str | bytes) -> None:
+        staged = self.staged_path(target)
+        try:
+            with open(staged, "wb") as f:
+                f.write(data.encode("utf-8") if isinstance(data, str) else data)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:
+            raise XncostError(f"cannot write {target}: {_reason(e)}") from None
+
+    def _units(self, targets: list[Path]) -> list[tuple[str, ...]]:
+        units: set[tuple[str, ...]] = set()
+        for t in targets:
+            parts = t.relative_to(self.base).parts
+            missing = next(
+                (k for k in range(1, len(parts)) if not self.base.joinpath(*parts[:k]).exists()),
+                len(parts),
+            )
+            units.add(parts[:missing])
+        return sorted(units)
+
+    def _check(self, files: dict[Path, tuple[Path, PathLike]]) -> None:
+        device = os.stat(self.path).st_dev  # type: ignore[arg-type]
+        for t, (_, shown) in files.items():
+            if t.is_dir():
+                raise XncostError(f"cannot write {shown}: it is a directory")
+            parent = _existing_ancestor(t.parent, shown)
+            if os.stat(parent).st_dev != device:
+                raise XncostError(f"cannot write {shown}: not on the file system of {self.base}")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise XncostError(f"cannot write {shown}: permission denied")
+
+    def publish(self) -> None:
+        """Commit and publish every staged file that exists, then remove the stage."""
+        assert self.path is not None, "stage not created"
+        files = {t: v for t, v in self._files.items() if v[0].is_file()}
+        try:
+            for staged, _ in files.values():
+                _fsync_file(staged)
+            for parent in sorted({s.parent for s, _ in files.values()}):
+                _fsync_dir(parent)
+            with _locked(self.base):
+                _recover_locked(self.base)
+                self._check(files)
+                units = self._units(list(files))
+                if len(units) > 1:
+                    manifest = self.path / (COMMIT_NAME + ".tmp")
+                    with open(manifest, "w", encoding="utf-8") as f:
+                        json.dump([list(u) for u in units], f)
+                        f.flush()
+                        os.fsync(f.fileno())
+                    os.replace(manifest, self.path / COMMIT_NAME)
+                    _fsync_dir(self.path)
+                failure = _roll_forward(self.base, self.path, units)
+        except OSError as e:
+            raise XncostError(f"cannot write {self.shown}: {_reason(e)}") from None
+        finally:
+            self.discard()
+        if failure is not None:
+            raise XncostError(f"cannot write {failure[0]}: {_reason(failure[1])}")
+
+    def discard(self) -> None:
+        """Remove the stage (idempotent)."""
+        if self.path is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
+            _fsync_dir(self.base)
+            self.path = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+_ACTIVE: contextvars.ContextVar[tuple[Stage, ...]] = contextvars.ContextVar(
+    "xncost_stages", default=()
+)
+
+
+def _active_stage(target: Path) -> Stage | None:
+    parent = os.path.abspath(target.parent)
+    for stage in reversed(_ACTIVE.get()):
+        if _is_within(parent, str(stage.directory)):
+            return stage
+    return None
+
+
+class StagedDir:
+    """A directory's outputs being staged: `path(name)` is where to write file `name`."""
+
+    def __init__(self, stage: Stage, directory: PathLike) -> None:
+        self.stage = stage
+        self.directory = Path(directory)
+
+    def target(self, name: str) -> Path:
+        """Where file `name` is published."""
+        return self.directory / name
+
+    def path(self, name: str) -> Path:
+        """The staging path to write (or stream) file `name` into."""
+        return self.stage.staged_path(self.target(name))
+
+    def write(self, name: str, data: str | bytes) -> Path:
+        self.stage.write(self.target(name), data)
+        return self.target(name)
+
+
+@contextmanager
+def staged_outputs(directory: PathLike) -> Iterator[StagedDir]:
+    """Stage the outputs of one command in `directory`; published all or nothing on exit,
+    removed on an exception, SIGINT or SIGTERM (see the module docstring).
+
+    Inside, `write_atomic`, `write_atomic_many` and nested `staged_outputs` for files under
+    `directory` join this publish.
+    """
+    if str(directory) == "":
+        raise XncostError("an output directory must not be empty")
+    active = _active_stage(Path(os.path.abspath(directory)) / "x")
+    if active is not None:
+        yield StagedDir(active, directory)
+        return
+    with _signals_handled():
+        stage = Stage(directory)
+        token = None
+        try:
+            with _critical():
+                stage.create()
+            token = _ACTIVE.set((*_ACTIVE.get(), stage))
+            yield StagedDir(stage, directory)
+            with _critical():
+                stage.publish()
+        except BaseException:
+            with _critical():
+                stage.discard()
+            raise
+        finally:
+            if token is not None:
+                _ACTIVE.reset(token)
+
+
+def all_or_nothing(param: str) -> Callable[[F], F]:
+    """Decorate a function so that every file it writes under its argument `param` (a
+    directory) is published all or nothing when it returns (`staged_outputs`)."""
+
+    def wrap(fn: F) -> F:
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            import inspect  # at call time: keeps it off the CLI's start-up path
+
+            sig = inspect.signature(fn)
+            directory = sig.bind(*args, **kwargs).arguments.get(param)
+            if directory is None:
+                directory = sig.parameters[param].default
+            with staged_outputs(directory):
+                return fn(*args, **kwargs)
+
+        return run  # type: ignore[return-value]
+
+    return wrap
+
+
+def write_atomic_many(items: dict[PathLike, str | bytes]) -> list[Path]:
+    """Write several files all or nothing (see the module docstring); the paths as given."""
+    targets = [Path(t) for t in items]
+    for t in targets:
+        if str(t) in ("", "."):
+            raise XncostError("an output path must not be empty")
+    own = {}
+    for t, data in zip(targets, items.values(), strict=True):
+        stage = _active_stage(t)
+        if stage is not None:
+            stage.write(t, data)
+        else:
+            own[t] = data
+    if own:
+        parents = [os.path.abspath(t.parent) for t in own]
+        common = os.path.commonpath(parents)
+        with _signals_handled(), _critical():
+            stage = Stage(common, next(iter(own)) if len(own) == 1 else common)
+            try:
+                stage.create()
+                for t, data in own.items():
+                    stage.write(t, data)
+                stage.publish()
+            finally:
+                stage.discard()
+    return targets
+
+
+def write_atomic(path: PathLike, data: str | bytes) -> Path:
     """Write one file atomically."""
     return write_atomic_many({path: data})[0]

@@ -139,7 +139,7 @@ def table_markdown(table: Table) -> str:
 
 
 def table_csv(table: Table) -> str:
-    """Long format, one row per cell (SPEC §7 columns)."""
+    """Long format, one row per cell (the columns the README lists)."""
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
     w.writeheader()

@@ -1,4 +1,4 @@
-"""Validated layer shapes and the paper's presets (SPEC §1, Table 10, Table 5 settings).
+"""Validated layer shapes and the paper's presets (docs/reference.md, Table 10, Table 5 settings).
 
 Symbols: N = caps_in, M = caps_out, D = dim_in, E = dim_out, r = iterations, B = batch.
 A shape holds plain positive ints; `CapsShape.symbols()` returns the same dataclass holding
@@ -133,7 +133,8 @@ def parse_dims(text: str) -> tuple[int, ...]:
     return FCShape(tuple(out)).dims
 
 
-# Paper heads (SPEC §1): 1280 channels / 8 = 160 capsules, 2048 / 8 = 256; authors' code: 128.
+# Paper heads (docs/reference.md): 1280 channels / 8 = 160 capsules, 2048 / 8 = 256;
+# authors' code: 128.
 CAPS_OUT, DIM_IN, DIM_OUT, ITERATIONS = 10, 8, 16, 3
 CAPS_PRESETS: dict[str, CapsShape] = {
     "mobilenet": CapsShape(160, CAPS_OUT, DIM_IN, DIM_OUT, ITERATIONS, 1),
@@ -142,7 +143,7 @@ CAPS_PRESETS: dict[str, CapsShape] = {
 }
 
 # Table 10 FC heads. MobileNetV2 pools to 1280 features; ResNet-50's printed figures are of a
-# flattened side x side x 2048 map (SPEC §3).
+# flattened side x side x 2048 map (docs/paper.md).
 MOBILENET_FC_DIMS = (1280, 512, 256, 128, 10)
 RESNET_FC_HIDDEN = (1024, 512, 10)
 RESNET_CHANNELS = 2048
@@ -158,7 +159,8 @@ def _conv_out(side: int, kernel: int, stride: int, padding: int) -> int:
 
 
 def resnet50_map_side(input_side: int, upsampling: bool) -> int:
-    """Side of ResNet-50's last feature map (stem, max-pool, three stride-2 stages; SPEC §4).
+    """Side of ResNet-50's last feature map (stem, max-pool, three stride-2 stages;
+    docs/reference.md).
 
     Without upsampling the paper changes the stem to a 3x3/1 conv and the max-pool to size 1.
     """
@@ -179,11 +181,11 @@ class Setting:
     label: str
     upsampling: bool
     input_side: int
-    paper_map_side: int  # the side the printed ResNet FC figure implies (SPEC §3, §5)
+    paper_map_side: int  # the side the printed ResNet FC figure implies (docs/paper.md)
 
     @property
     def real_map_side(self) -> int:
-        """What ResNet-50 really produces at this input (SPEC §5)."""
+        """What ResNet-50 really produces at this input (docs/paper.md)."""
         return resnet50_map_side(self.input_side, self.upsampling)
 
 

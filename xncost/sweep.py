@@ -1,7 +1,8 @@
 """Shape sweeps: exact per-step counts over a grid of shapes, break-even curves, CSV/Parquet.
 
 A grid is the Cartesian product of one range per shape field (`parse_range`); unset fields
-default to the paper's MobileNetV2 head (N=160, M=10, D=8, E=16, r=3, B=1; SPEC §1). Rows are
+default to the paper's MobileNetV2 head (N=160, M=10, D=8, E=16, r=3, B=1; docs/reference.md).
+Rows are
 evaluated in chunks by `xncost.evaluate` (exact: int64 where it cannot overflow, Python ints
 elsewhere) and streamed to `sweep_<layer>.csv` (and Parquet when pyarrow is present).
 Break-even: for each dim_out, the caps_in at which the layer's total FLOPs (Table 5 "Total")
@@ -18,8 +19,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -43,12 +42,13 @@ from xncost.evaluate import (
     quotient_text,
 )
 from xncost.exact import is_power_of_two
-from xncost.files import FILE_MODE
+from xncost.files import staged_outputs
 from xncost.shapes import CAPS_PRESETS, MOBILENET_FC_DIMS
 
 DEFAULTS: dict[str, int] = CAPS_PRESETS["mobilenet"].as_dict()
 MAX_ROWS = 10_000_000
 CHUNK_ROWS = 1 << 16
+PLOT_MAX = 2**53
 VS_LAYERS = ("fc", "dr")
 
 
@@ -57,6 +57,8 @@ VS_LAYERS = ("fc", "dr")
 
 def _int(text: str, what: str) -> int:
     t = text.strip()
+    if not t:
+        raise XncostError(f"{what}: empty value")
     try:
         value = int(t)
     except ValueError:
@@ -66,21 +68,20 @@ def _int(text: str, what: str) -> int:
     return value
 
 
-def parse_range(text: str, name: str = "range") -> tuple[int, ...]:
-    """Parse a range of positive ints, sorted and without repeats.
+RangeItem = tuple[int, int, int]  # (a, b, step); step 0: the powers of two from a to b
 
-    `a:b` the powers of two from a to b (both must be powers of two: `3:9` is an error, not
-    4,8); `a:b:step` a, a+step, ... <= b; `8,16,32` a list; `160` one value.
-    Comma-separated items may mix the forms (`8:64,100`).
-    """
+
+def _range_items(text: str, name: str) -> list[RangeItem]:
+    """The items of a range, checked, not expanded (see `parse_range`)."""
     if not isinstance(text, str) or not text.strip():
         raise XncostError(f"--{name}: empty range")
-    values: set[int] = set()
+    items: list[RangeItem] = []
     for item in text.split(","):
         what = f"--{name} {item.strip()!r}"
         parts = item.split(":")
         if len(parts) == 1:
-            values.add(_int(parts[0], what))
+            v = _int(parts[0], what)
+            items.append((v, v, 1))
             continue
         if len(parts) > 3:
             raise XncostError(f"{what}: expected a:b or a:b:step")
@@ -88,8 +89,7 @@ def parse_range(text: str, name: str = "range") -> tuple[int, ...]:
         if a > b:
             raise XncostError(f"{what}: start {a} is greater than end {b}")
         if len(parts) == 3:
-            step = _int(parts[2], what)
-            values.update(range(a, b + 1, step))
+            items.append((a, b, _int(parts[2], what)))
             continue
         odd = [v for v in (a, b) if not is_power_of_two(v)]
         if odd:
@@ -97,8 +97,40 @@ def parse_range(text: str, name: str = "range") -> tuple[int, ...]:
                 f"{what}: a:b takes the powers of two from a to b, and {odd[0]} is not one; "
                 f"use a:b:step for a linear range or list the values (a,b,c)"
             )
-        values.update(1 << k for k in range(a.bit_length() - 1, b.bit_length()))
+        items.append((a, b, 0))
+    return items
+
+
+def _item_count(item: RangeItem) -> int:
+    a, b, step = item
+    return b.bit_length() - a.bit_length() + 1 if step == 0 else (b - a) // step + 1
+
+
+def _expand(items: list[RangeItem]) -> tuple[int, ...]:
+    values: set[int] = set()
+    for a, b, step in items:
+        if step:
+            values.update(range(a, b + 1, step))
+        else:
+            values.update(1 << k for k in range(a.bit_length() - 1, b.bit_length()))
     return tuple(sorted(values))
+
+
+def parse_range(text: str, name: str = "range") -> tuple[int, ...]:
+    """Parse a range of positive ints, sorted and without repeats.
+
+    `a:b` the powers of two from a to b (both must be powers of two: `3:9` is an error, not
+    4,8); `a:b:step` a, a+step, ... <= b; `8,16,32` a list; `160` one value.
+    Comma-separated items may mix the forms (`8:64,100`). The number of values is counted
+    before any is made: more than `MAX_ROWS` is refused.
+    """
+    items = _range_items(text, name)
+    count = sum(_item_count(i) for i in items)
+    if count > MAX_ROWS:
+        raise XncostError(
+            f"--{name}: {count:,} values (more than {MAX_ROWS:,} rows); narrow the range"
+        )
+    return _expand(items)
 
 
 @dataclass(frozen=True)
@@ -123,13 +155,18 @@ class Grid:
         unknown = set(ranges) - set(FIELDS)
         if unknown:
             raise XncostError(f"unknown shape fields: {', '.join(sorted(unknown))}")
-        axes = {
-            f: (DEFAULTS[f],)
+        items = {
+            f: [(DEFAULTS[f], DEFAULTS[f], 1)]
             if ranges.get(f) is None
-            else parse_range(ranges[f], f.replace("_", "-"))
+            else _range_items(ranges[f], f.replace("_", "-"))  # type: ignore[arg-type]
             for f in FIELDS
         }
-        return cls(axes)
+        most = math.prod(sum(_item_count(i) for i in items[f]) for f in FIELDS)
+        if most > MAX_ROWS:
+            raise XncostError(
+                f"the grid has up to {most:,} shapes (more than {MAX_ROWS:,}); narrow the ranges"
+            )
+        return cls({f: _expand(items[f]) for f in FIELDS})
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -160,6 +197,16 @@ class Grid:
     def corner(self) -> dict[str, int]:
         return {f: max(self.axes[f]) for f in FIELDS}
 
+    def check_plottable(self) -> None:
+        """Plots draw float64 values: every shape value must be exact in float64 (<= 2**53,
+        so no count can overflow it either)."""
+        big = [f for f, v in self.corner().items() if v > PLOT_MAX]
+        if big:
+            raise XncostError(
+                f"plots take shape values up to 2**53, and {big[0]} goes beyond; "
+                "pass --no-plots (the CSV and Parquet files hold any size exactly)"
+            )
+
 
 # ----------------------------------------------------------------------------- comparison
 
@@ -180,13 +227,23 @@ def _vs_totals(
     return ev.float_flops, ev.xnor_bops
 
 
-def _percent_text(num: int, den: int) -> str:
-    """100 * num / den to 6 decimals, rounded half to even (as `xncost.tables.value_text`)."""
-    q, r = divmod(num * 10**8, den)
+def _decimal_text(num: int, den: int, places: int) -> str:
+    """num / den (>= 0) to `places` decimals, rounded half to even, on integers."""
+    q, r = divmod(num * 10**places, den)
     if 2 * r > den or (2 * r == den and q % 2):
         q += 1
-    whole, frac = divmod(q, 10**6)
-    return f"{whole}.{frac:06d}"
+    whole, frac = divmod(q, 10**places)
+    return f"{whole}.{frac:0{places}d}" if places else str(whole)
+
+
+def decimal_text(value: Fraction, places: int) -> str:
+    """A non-negative exact value to `places` decimals (rounded half to even), any size."""
+    return _decimal_text(value.numerator, value.denominator, places)
+
+
+def _percent_text(num: int, den: int) -> str:
+    """100 * num / den to 6 decimals, rounded half to even (as `xncost.tables.value_text`)."""
+    return _decimal_text(100 * num, den, 6)
 
 
 def ratio_texts(ev: Evaluation, vs: tuple[np.ndarray, np.ndarray]) -> list[str]:
@@ -226,23 +283,6 @@ def _text_column(values: Any) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- files
-
-
-def _tmp_in(path: Path) -> tuple[int, str]:
-    """A temporary file next to `path` for a streamed write (renamed over `path` when
-    complete), with the permissions `xncost.files` gives new files."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as e:
-        raise XncostError(f"cannot write {path}: {e.strerror or e}") from None
-    try:
-        os.fchmod(fd, FILE_MODE)
-    except OSError as e:
-        os.close(fd)
-        Path(tmp).unlink(missing_ok=True)
-        raise XncostError(f"cannot write {path}: {e.strerror or e}") from None
-    return fd, tmp
 
 
 @dataclass
@@ -346,49 +386,35 @@ def run_sweep(
         except ImportError:
             want_parquet = False
             result.notes.append("Parquet skipped: pyarrow is not installed")
-    for path in (csv_path, pq_path) if want_parquet else (csv_path,):
-        if path.is_dir():
-            raise XncostError(f"cannot write {path}: it is a directory")
-    fd, tmp_csv = _tmp_in(csv_path)
-    tmp_pq = None
     writer = None
-    try:
-        if want_parquet:
-            fd_pq, tmp_pq = _tmp_in(pq_path)
-            os.close(fd_pq)
-            bound = _grid_bound(grid, layer, conv, vs, fc_dims)
-            writer, schema = _parquet_writer(tmp_pq, names, bound, conv, vs)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            w = csv.writer(f, lineterminator="\n")
-            w.writerow(names)
-            for cols in grid.chunks():
-                table, exact = sweep_columns(layer, cols, conv, vs, fc_dims)
-                result.exact_rows += exact
-                texts = [_text_column(table[n]) for n in names]
-                w.writerows(zip(*texts, strict=True))
-                if writer is not None:
-                    import pyarrow as pa
+    with staged_outputs(out_dir) as staged:
+        try:
+            stage_csv = staged.path(csv_path.name)
+            if want_parquet:
+                bound = _grid_bound(grid, layer, conv, vs, fc_dims)
+                stage_pq = str(staged.path(pq_path.name))
+                writer, schema = _parquet_writer(stage_pq, names, bound, conv, vs)
+            with open(stage_csv, "w", encoding="utf-8", newline="") as f:
+                w = csv.writer(f, lineterminator="\n")
+                w.writerow(names)
+                for cols in grid.chunks():
+                    table, exact = sweep_columns(layer, cols, conv, vs, fc_dims)
+                    result.exact_rows += exact
+                    texts = [_text_column(table[n]) for n in names]
+                    w.writerows(zip(*texts, strict=True))
+                    if writer is not None:
+                        import pyarrow as pa
 
-                    arrays = [_arrow_column(table[n], schema.field(n).type) for n in names]
-                    writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
-                if progress is not None:
-                    progress(len(cols["caps_in"]))
-        if writer is not None:
-            writer.close()
-            writer = None
-            os.replace(tmp_pq, pq_path)
-            tmp_pq = None
-        os.replace(tmp_csv, csv_path)
-    except BaseException as e:
-        if writer is not None:
-            writer.close()
-        Path(tmp_csv).unlink(missing_ok=True)
-        if tmp_pq is not None:
-            Path(tmp_pq).unlink(missing_ok=True)
-        if isinstance(e, OSError):
+                        arrays = [_arrow_column(table[n], schema.field(n).type) for n in names]
+                        writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+                    if progress is not None:
+                        progress(len(cols["caps_in"]))
+        except OSError as e:
             where = f"{csv_path.parent}/sweep_{layer}.*"
             raise XncostError(f"cannot write {where}: {e.strerror or e}") from None
-        raise
+        finally:
+            if writer is not None:
+                writer.close()
     result.files.append(csv_path)
     if want_parquet:
         result.files.append(pq_path)
@@ -475,7 +501,7 @@ def break_even(
     if vs not in VS_LAYERS:
         raise XncostError(f"--vs must be one of {', '.join(VS_LAYERS)}, got {vs!r}")
     conv = get_convention(convention)
-    es = np.asarray(dim_outs, dtype=np.int64)
+    es = tuple(dim_outs)
     diffs = [
         [
             a - b
@@ -521,7 +547,7 @@ def break_even_csv(curves: list[BreakEven]) -> str:
                 else str(root.numerator)
             )
             first = c.first_integer(root) if c.cheaper_below else ""
-            w.writerow([c.layer, c.vs, e, exact, f"{float(root):.6f}", first])
+            w.writerow([c.layer, c.vs, e, exact, decimal_text(root, 6), first])
     return buf.getvalue()
 
 
@@ -530,5 +556,12 @@ def dim_out_samples(values: tuple[int, ...], most: int = 256) -> tuple[int, ...]
     lo, hi = min(values), max(values)
     if hi - lo + 1 <= most:
         return tuple(range(lo, hi + 1))
-    geo = np.unique(np.round(np.geomspace(lo, hi, most)).astype(np.int64))
-    return tuple(sorted(set(geo.tolist()) | set(values)))
+    if hi < 2**53:  # exact in float64
+        geo = np.unique(np.round(np.geomspace(lo, hi, most)).astype(np.int64)).tolist()
+    else:  # 2**x for x evenly spaced in [log2 lo, log2 hi], on ints: 53 significant bits
+        a, b = math.log2(lo), math.log2(hi)
+        geo = []
+        for k in range(most):
+            whole, frac = divmod(a + (b - a) * k / (most - 1), 1.0)
+            geo.append(round(2.0 ** (frac + 52)) << int(whole) >> 52)
+    return tuple(sorted({min(max(v, lo), hi) for v in geo} | set(values)))

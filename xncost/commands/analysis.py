@@ -22,6 +22,7 @@ from xncost.commands.common import (
     write_outputs,
 )
 from xncost.errors import XncostError
+from xncost.files import all_or_nothing
 from xncost.layers import LAYERS, caps_layers, choices_text
 
 CAPS_LAYERS = caps_layers()
@@ -47,6 +48,7 @@ def _range_opt(name: str, default_text: str) -> Any:
     )
 
 
+@all_or_nothing("out")
 def run_sweep_command(
     layer: str,
     ranges: dict[str, str | None],
@@ -67,6 +69,7 @@ def run_sweep_command(
         Grid,
         break_even,
         break_even_csv,
+        decimal_text,
         dim_out_samples,
         run_sweep,
     )
@@ -84,6 +87,7 @@ def run_sweep_command(
         from xncost.plots import require_matplotlib
 
         require_matplotlib()
+        grid.check_plottable()
     with Progress(f"sweep {layer}", total=len(grid), quiet=quiet) as bar:
         result = run_sweep(layer, grid, out, conv, vs, dims, parquet=parquet, progress=bar.advance)
     lines = [
@@ -110,7 +114,7 @@ def run_sweep_command(
         on_grid = [(e, r) for e, r in found if e in grid.axes["dim_out"]]
         if len(on_grid) > 8:
             on_grid = [on_grid[round(k * (len(on_grid) - 1) / 7)] for k in range(8)]
-        shown = ", ".join(f"E={e}: {float(r):.2f}" for e, r in on_grid)
+        shown = ", ".join(f"E={e}: {decimal_text(r, 2)}" for e, r in on_grid)
         lines.append(f"  N* at dim_out {shown} (all: breakeven_{layer}.csv)" if shown else "")
     if plots:
         from xncost import plots as P

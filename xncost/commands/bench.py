@@ -36,7 +36,10 @@ def register(app: typer.Typer) -> None:
             False, "--torch/--no-torch", help="Also time torch float32 matmul."
         ),
         threads: int | None = typer.Option(
-            None, "--threads", help="Threads for the binary GEMM (default: all CPUs if large)."
+            None,
+            "--threads",
+            help="Threads for the binary kernels and packing, 1 to 64 (default: all CPUs if "
+            "large).",
         ),
         check: bool = typer.Option(
             True, "--check/--no-check", help="Verify the binary results equal float +-1 first."
@@ -57,11 +60,11 @@ def register(app: typer.Typer) -> None:
             raise XncostError(f"--repeat must be at least 1, got {repeat}")
         if not math.isfinite(min_time) or min_time < 0:
             raise XncostError(f"--min-time must be a finite number >= 0, got {min_time}")
-        if threads is not None and threads < 1:
-            raise XncostError(f"--threads must be at least 1, got {threads}")
-        try:
-            from xncost.kernels.packed import resolve_backend
+        from xncost.kernels.packed import MAX_THREADS, resolve_backend
 
+        if threads is not None and not 1 <= threads <= MAX_THREADS:
+            raise XncostError(f"--threads must be between 1 and {MAX_THREADS}, got {threads}")
+        try:
             resolve_backend(backend)
         except (ValueError, RuntimeError) as e:
             raise XncostError(f"--backend {backend}: {e}") from None

@@ -72,6 +72,9 @@ static int xn_popcount_portable(uint64_t x)
 #ifndef XN_SMALL_W
 #define XN_SMALL_W 4 /* below this many words, vectorise over columns */
 #endif
+#ifndef XN_PACK_COLS
+#define XN_PACK_COLS 256 /* columns per unit of a pack over a non-last axis */
+#endif
 #define XN_MAX_THREADS 64
 
 /* out[idx] as int32 or int64. */
@@ -94,6 +97,7 @@ typedef struct xn_isa_s xn_isa;
 typedef struct {
     const xn_isa *isa;
     const uint64_t *a, *b, *bt; /* bt: B word-major [w, n] for the small-w path */
+    const uint64_t *bp;         /* NULL, or B's 16-column panels for gemm_panel (xn_panels) */
     void *out;
     Py_ssize_t m, n, w, lda, ldb, ldo_i, ldo_j;
     int64_t k;
@@ -112,8 +116,21 @@ typedef struct {
     int out64;
 } xn_caps_job;
 
+/* Binarize-and-pack: x [outer, k, inner] float32 or float64 -> out [outer, inner, w] words,
+ * bit t of word q = x[.., 64 q + t, ..] > thr (sign with 0 -> -1; see packed.sign_threshold). */
+typedef struct {
+    const xn_isa *isa;
+    const void *x;
+    uint64_t *out;
+    Py_ssize_t outer, k, inner, w;
+    float thr32;
+    double thr64;
+    int f64;
+} xn_pack_job;
+
 typedef void (*xn_gemm_fn)(const xn_gemm_job *, Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t);
 typedef void (*xn_caps_fn)(const xn_caps_job *, Py_ssize_t, Py_ssize_t);
+typedef void (*xn_pack_fn)(const xn_pack_job *, Py_ssize_t, Py_ssize_t);
 typedef void (*xn_panel_fn)(const xn_gemm_job *, Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t,
                             uint64_t *);
 
@@ -121,6 +138,7 @@ struct xn_isa_s {
     const char *name;
     xn_gemm_fn gemm_blocked, gemm_small;
     xn_caps_fn xnodr, xnidr, xnodr_blocked;
+    xn_pack_fn pack_last, pack_mid;
     xn_panel_fn gemm_panel; /* NULL: this instruction set uses gemm_blocked */
 };
 
@@ -130,6 +148,14 @@ struct xn_isa_s {
 #define XN_AVX512 1
 #include "_xnor_impl.h"
 #undef XN_AVX512
+#undef XN_TARGET
+#undef XN_SUFFIX
+
+#define XN_SUFFIX avx2
+#define XN_TARGET __attribute__((target("avx2,popcnt")))
+#define XN_AVX2 1
+#include "_xnor_impl.h"
+#undef XN_AVX2
 #undef XN_TARGET
 #undef XN_SUFFIX
 
@@ -150,6 +176,7 @@ struct xn_isa_s {
 static const xn_isa *xn_all[] = {
 #ifdef XN_X86
     &isa_avx512vpopcntdq,
+    &isa_avx2,
     &isa_popcnt,
 #endif
     &isa_generic,
@@ -167,7 +194,8 @@ static void xn_detect(void)
                       __builtin_cpu_supports("avx512vl") &&
                       __builtin_cpu_supports("avx512vpopcntdq") &&
                       __builtin_cpu_supports("popcnt");
-    xn_supported[1] = __builtin_cpu_supports("popcnt");
+    xn_supported[1] = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+    xn_supported[2] = __builtin_cpu_supports("popcnt");
 #endif
     xn_supported[XN_N_ISA - 1] = 1;
     for (i = 0; i < XN_N_ISA; i++)
@@ -180,63 +208,151 @@ static void xn_detect(void)
 /* ---- threads ------------------------------------------------------------------------ */
 
 typedef void (*xn_range_fn)(const void *job, Py_ssize_t lo, Py_ssize_t hi);
+#ifndef XN_CHUNKS_PER_THREAD
+#define XN_CHUNKS_PER_THREAD 4 /* chunks a call is cut into, per thread */
+#endif
 
-typedef struct {
+#ifdef XN_PTHREADS
+/* A persistent pool: workers are started on first use (as many as a call needs, at most
+ * XN_MAX_THREADS - 1) and then sleep on a condition variable until the next call. A call
+ * is cut into chunks that the calling thread and the woken workers claim one at a time
+ * (under the lock), so a worker that wakes late, its core busy with another process, costs
+ * no waiting: the caller takes its chunks, and waits only for chunks already being run. A
+ * worker that wakes after the call finds nothing left to claim. One call uses the pool at a
+ * time: a concurrent call (another Python thread; the GIL is released) runs its chunks in
+ * its own thread instead of waiting. After fork() the child has no workers: the pool is
+ * reset and restarted there on demand. */
+static pthread_mutex_t xn_pool_busy = PTHREAD_MUTEX_INITIALIZER; /* held by the running call */
+static pthread_mutex_t xn_pool_mu = PTHREAD_MUTEX_INITIALIZER;   /* guards the fields below */
+static pthread_cond_t xn_pool_wake = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t xn_pool_done = PTHREAD_COND_INITIALIZER;
+static xn_range_fn xn_pool_fn;
+static const void *xn_pool_job;
+static Py_ssize_t xn_pool_total, xn_pool_per, xn_pool_next; /* chunks of xn_pool_per items */
+static int xn_pool_workers, xn_pool_running, xn_pool_atfork;
+static unsigned long xn_pool_generation;
+
+/* Claim the next chunk of the current call (lock held): 0 when none is left. */
+static int xn_pool_claim(xn_range_fn *fn, const void **job, Py_ssize_t *lo, Py_ssize_t *hi)
+{
+    if (xn_pool_fn == NULL || xn_pool_next >= xn_pool_total)
+        return 0;
+    *fn = xn_pool_fn;
+    *job = xn_pool_job;
+    *lo = xn_pool_next;
+    *hi = xn_pool_next + xn_pool_per < xn_pool_total ? xn_pool_next + xn_pool_per
+                                                     : xn_pool_total;
+    xn_pool_next = *hi;
+    xn_pool_running++;
+    return 1;
+}
+
+/* Run chunks until none is left to claim (lock held on entry and exit). */
+static void xn_pool_drain(void)
+{
     xn_range_fn fn;
     const void *job;
     Py_ssize_t lo, hi;
-} xn_part;
+    while (xn_pool_claim(&fn, &job, &lo, &hi)) {
+        pthread_mutex_unlock(&xn_pool_mu);
+        fn(job, lo, hi);
+        pthread_mutex_lock(&xn_pool_mu);
+        if (--xn_pool_running == 0 && xn_pool_next >= xn_pool_total)
+            pthread_cond_signal(&xn_pool_done);
+    }
+}
 
-#ifdef XN_PTHREADS
-static void *xn_part_main(void *arg)
+static void *xn_pool_main(void *arg)
 {
-    const xn_part *p = (const xn_part *)arg;
-    p->fn(p->job, p->lo, p->hi);
+    unsigned long seen = (unsigned long)(uintptr_t)arg; /* the generation it was started in */
+    pthread_mutex_lock(&xn_pool_mu);
+    for (;;) {
+        xn_pool_drain();
+        while (xn_pool_generation == seen)
+            pthread_cond_wait(&xn_pool_wake, &xn_pool_mu);
+        seen = xn_pool_generation;
+    }
     return NULL;
+}
+
+static void xn_pool_after_fork(void)
+{
+    pthread_mutex_init(&xn_pool_busy, NULL);
+    pthread_mutex_init(&xn_pool_mu, NULL);
+    pthread_cond_init(&xn_pool_wake, NULL);
+    pthread_cond_init(&xn_pool_done, NULL);
+    xn_pool_workers = xn_pool_running = 0;
+    xn_pool_fn = NULL;
+}
+
+/* Start workers until `want` run (lock held); returns how many run. */
+static int xn_pool_grow(int want)
+{
+    pthread_attr_t attr;
+    if (!xn_pool_atfork)
+        xn_pool_atfork = pthread_atfork(NULL, NULL, xn_pool_after_fork) == 0 ? 1 : -1;
+    if (xn_pool_atfork < 0) /* without a fork handler a forked child could wait forever */
+        return 0;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    while (xn_pool_workers < want) {
+        pthread_t tid;
+        if (pthread_create(&tid, &attr, xn_pool_main, (void *)(uintptr_t)xn_pool_generation))
+            break;
+        xn_pool_workers++;
+    }
+    pthread_attr_destroy(&attr);
+    return xn_pool_workers;
 }
 #endif
 
-/* fn(job, lo, hi) over [0, total) split into `threads` parts of a multiple of `align`; the
- * calling thread runs the first part. Called without the GIL. */
-static void xn_parallel(xn_range_fn fn, const void *job, Py_ssize_t total, Py_ssize_t align,
-                        int threads)
+/* fn(job, lo, hi) over [0, total), on `threads` threads (the caller and threads - 1 pool
+ * workers) in chunks of a multiple of `align` items, `chunks` per thread. Called without
+ * the GIL. */
+static void xn_parallel_chunks(xn_range_fn fn, const void *job, Py_ssize_t total,
+                               Py_ssize_t align, int threads, int chunks)
 {
 #ifdef XN_PTHREADS
-    xn_part parts[XN_MAX_THREADS];
-    pthread_t tids[XN_MAX_THREADS];
-    int started[XN_MAX_THREADS];
     Py_ssize_t per;
-    int t, nparts = 0;
     if (threads > XN_MAX_THREADS)
         threads = XN_MAX_THREADS;
-    if (threads > 1 && total > align) {
-        per = (total + threads - 1) / threads;
-        per = (per + align - 1) / align * align;
-        for (t = 0; t < threads && (Py_ssize_t)t * per < total; t++) {
-            parts[t].fn = fn;
-            parts[t].job = job;
-            parts[t].lo = (Py_ssize_t)t * per;
-            parts[t].hi = parts[t].lo + per < total ? parts[t].lo + per : total;
+    if (threads > 1 && total > align && pthread_mutex_trylock(&xn_pool_busy) == 0) {
+        pthread_mutex_lock(&xn_pool_mu);
+        threads = 1 + xn_pool_grow(threads - 1);
+        if (threads > 1) {
+            per = (total + (Py_ssize_t)threads * chunks - 1) / ((Py_ssize_t)threads * chunks);
+            per = (per + align - 1) / align * align;
+            xn_pool_fn = fn;
+            xn_pool_job = job;
+            xn_pool_total = total;
+            xn_pool_per = per;
+            xn_pool_next = 0;
+            xn_pool_running = 0;
+            xn_pool_generation++;
+            pthread_cond_broadcast(&xn_pool_wake);
+            xn_pool_drain();
+            while (xn_pool_running > 0)
+                pthread_cond_wait(&xn_pool_done, &xn_pool_mu);
+            xn_pool_fn = NULL;
+            pthread_mutex_unlock(&xn_pool_mu);
+            pthread_mutex_unlock(&xn_pool_busy);
+            return;
         }
-        nparts = t;
-    }
-    if (nparts > 1) {
-        for (t = 1; t < nparts; t++)
-            started[t] = pthread_create(&tids[t], NULL, xn_part_main, &parts[t]) == 0;
-        fn(job, parts[0].lo, parts[0].hi);
-        for (t = 1; t < nparts; t++) {
-            if (started[t])
-                pthread_join(tids[t], NULL);
-            else
-                fn(job, parts[t].lo, parts[t].hi);
-        }
-        return;
+        pthread_mutex_unlock(&xn_pool_mu);
+        pthread_mutex_unlock(&xn_pool_busy);
     }
 #else
     (void)align;
     (void)threads;
+    (void)chunks;
 #endif
     fn(job, 0, total);
+}
+
+static void xn_parallel(xn_range_fn fn, const void *job, Py_ssize_t total, Py_ssize_t align,
+                        int threads)
+{
+    xn_parallel_chunks(fn, job, total, align, threads, XN_CHUNKS_PER_THREAD);
 }
 
 static void xn_gemm_blocked_part(const void *job, Py_ssize_t lo, Py_ssize_t hi)
@@ -248,10 +364,32 @@ static void xn_gemm_blocked_part(const void *job, Py_ssize_t lo, Py_ssize_t hi)
         g->isa->gemm_blocked(g, 0, g->m, lo, hi);
 }
 
+/* B [n, w] (row stride ldb) as ceil(n/16) panels of 16 word-interleaved columns, zero past
+ * n: bp[(j / 16) * 16 w + q * 16 + j % 16] = b[j, q]; NULL when out of memory. */
+static uint64_t *xn_panels(const uint64_t *b, Py_ssize_t n, Py_ssize_t w, Py_ssize_t ldb)
+{
+    const Py_ssize_t np = (n + 15) / 16;
+    uint64_t *bp = (uint64_t *)calloc((size_t)(np * 16 * w), sizeof(uint64_t));
+    Py_ssize_t j, q;
+    if (bp == NULL)
+        return NULL;
+    for (j = 0; j < n; j++) {
+        uint64_t *dst = bp + (j / 16) * 16 * w + j % 16;
+        for (q = 0; q < w; q++)
+            dst[q * 16] = b[j * ldb + q];
+    }
+    return bp;
+}
+
 static void xn_gemm_panel_part(const void *job, Py_ssize_t lo, Py_ssize_t hi)
 {
     const xn_gemm_job *g = (const xn_gemm_job *)job;
-    uint64_t *panel = (uint64_t *)malloc((size_t)g->w * 16 * sizeof(uint64_t));
+    uint64_t *panel;
+    if (g->bp != NULL && g->split_rows) {
+        g->isa->gemm_panel(g, lo, hi, 0, g->n, NULL);
+        return;
+    }
+    panel = (uint64_t *)malloc((size_t)g->w * 16 * sizeof(uint64_t));
     if (panel == NULL) { /* no memory for the panel: the unpacked tiles need none */
         xn_gemm_blocked_part(job, lo, hi);
         return;
@@ -468,9 +606,13 @@ static PyObject *xn_py_gemm(PyObject *self, PyObject *args, PyObject *kwargs)
         }
         g.split_rows = g.m >= g.n;
         Py_BEGIN_ALLOW_THREADS
-        if (isa->gemm_panel != NULL && XN_USE_PANEL)
+        if (isa->gemm_panel != NULL && XN_USE_PANEL) {
+            /* rows split into chunks: pack B's panels once, not once per chunk */
+            if (g.split_rows && threads > 1)
+                g.bp = bt = xn_panels(g.b, g.n, g.w, g.ldb);
             xn_parallel(xn_gemm_panel_part, &g, g.split_rows ? g.m : g.n,
                         g.split_rows ? 8 : 16, threads);
+        }
         else
             xn_parallel(xn_gemm_blocked_part, &g, g.split_rows ? g.m : g.n, 4, threads);
         Py_END_ALLOW_THREADS
@@ -590,7 +732,224 @@ static PyObject *xn_py_xnidr(PyObject *self, PyObject *args, PyObject *kwargs)
     return xn_caps_call(args, kwargs, 0);
 }
 
+static void xn_pack_last_part(const void *job, Py_ssize_t lo, Py_ssize_t hi)
+{
+    const xn_pack_job *g = (const xn_pack_job *)job;
+    g->isa->pack_last(g, lo, hi);
+}
+
+static void xn_pack_mid_part(const void *job, Py_ssize_t lo, Py_ssize_t hi)
+{
+    const xn_pack_job *g = (const xn_pack_job *)job;
+    g->isa->pack_mid(g, lo, hi);
+}
+
+PyDoc_STRVAR(pack_doc,
+             "pack(x, out, threads=1, isa=None)\n--\n\n"
+             "Binarize and pack: out[o, j, q] bit t = x[o, 64 q + t, j] > eps/2 (sign with\n"
+             "0 -> -1, as packed.sign_threshold), bits past k zero. x [outer, k, inner] is a\n"
+             "C-contiguous float32 or float64 array; out [outer, inner, ceil(k/64)] a\n"
+             "C-contiguous uint64 array, overwritten. threads and isa as in gemm.");
+
+static PyObject *xn_py_pack(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"x", "out", "threads", "isa", NULL};
+    PyObject *xo, *oo;
+    int threads = 1;
+    const char *isa_name = NULL;
+    const xn_isa *isa;
+    Py_buffer x, out;
+    xn_pack_job g;
+    char c;
+    PyObject *ret = NULL;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|iz:pack", kwlist, &xo, &oo, &threads,
+                                     &isa_name))
+        return NULL;
+    if (xn_pick_isa(isa_name, &isa) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(xo, &x, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(oo, &out, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0) {
+        PyBuffer_Release(&x);
+        return NULL;
+    }
+    c = xn_format_char(&x);
+    if (x.ndim != 3 || !((c == 'f' && x.itemsize == 4) || (c == 'd' && x.itemsize == 8))) {
+        PyErr_SetString(PyExc_ValueError, "x must be a 3-dimensional float32 or float64 array");
+        goto done;
+    }
+    c = xn_format_char(&out);
+    if (out.ndim != 3 || out.itemsize != 8 || !c || !strchr("LQN", c)) {
+        PyErr_SetString(PyExc_ValueError, "out must be a 3-dimensional uint64 array");
+        goto done;
+    }
+    memset(&g, 0, sizeof(g));
+    g.x = x.buf;
+    g.out = (uint64_t *)out.buf;
+    g.outer = XN_SHAPE(x, 0);
+    g.k = XN_SHAPE(x, 1);
+    g.inner = XN_SHAPE(x, 2);
+    g.w = (g.k + 63) / 64;
+    g.f64 = x.itemsize == 8;
+    g.thr32 = 0x1p-24f; /* float32 eps / 2 */
+    g.thr64 = 0x1p-53;  /* float64 eps / 2 */
+    if (XN_SHAPE(out, 0) != g.outer || XN_SHAPE(out, 1) != g.inner || XN_SHAPE(out, 2) != g.w) {
+        PyErr_Format(PyExc_ValueError, "pack: out must be [%zd, %zd, %zd], got [%zd, %zd, %zd]",
+                     g.outer, g.inner, g.w, XN_SHAPE(out, 0), XN_SHAPE(out, 1),
+                     XN_SHAPE(out, 2));
+        goto done;
+    }
+    g.isa = isa;
+    if (threads < 1)
+        threads = 1;
+    if (g.outer > 0 && g.inner > 0 && g.w > 0) {
+        Py_BEGIN_ALLOW_THREADS
+        if (g.inner == 1)
+            xn_parallel(xn_pack_last_part, &g, g.outer, 1, threads);
+        else
+            xn_parallel(xn_pack_mid_part, &g, g.outer * ((g.inner + XN_PACK_COLS - 1) /
+                                                           XN_PACK_COLS), 1, threads);
+        Py_END_ALLOW_THREADS
+    }
+    ret = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&x);
+    PyBuffer_Release(&out);
+    return ret;
+}
+
+/* ---- peak throughput probes (benchmarks/bench_kernels.py states the machine's limit) ---- */
+
+#define XN_PEAK_CHAINS 12 /* independent chains: enough to hide each instruction's latency */
+
+#ifdef XN_X86
+/* iters x 12 x (XOR, VPOPCNTQ, add) on 512-bit registers: the GEMM's inner step without
+ * memory; each step is 512 binary multiply-accumulates. */
+__attribute__((target("avx512f,avx512vpopcntdq"), noinline)) static uint64_t
+xn_peak_popcount512(long long iters)
+{
+    __m512i acc[XN_PEAK_CHAINS];
+    const __m512i b = _mm512_set1_epi64(0x5DEECE66DLL);
+    uint64_t sum = 0;
+    long long i;
+    int c;
+    for (c = 0; c < XN_PEAK_CHAINS; c++)
+        acc[c] = _mm512_set1_epi64(c + 1);
+    for (i = 0; i < iters; i++)
+        for (c = 0; c < XN_PEAK_CHAINS; c++)
+            acc[c] = _mm512_add_epi64(acc[c], _mm512_popcnt_epi64(_mm512_xor_si512(acc[c], b)));
+    for (c = 0; c < XN_PEAK_CHAINS; c++)
+        sum += (uint64_t)_mm512_reduce_add_epi64(acc[c]);
+    return sum;
+}
+
+/* iters x 12 x 512-bit float32 FMA: 16 multiply-accumulates each. */
+__attribute__((target("avx512f,fma"), noinline)) static uint64_t xn_peak_fma512(long long iters)
+{
+    __m512 acc[XN_PEAK_CHAINS];
+    const __m512 x = _mm512_set1_ps(0.999f), y = _mm512_set1_ps(1e-3f);
+    float sum = 0.0f;
+    long long i;
+    int c;
+    for (c = 0; c < XN_PEAK_CHAINS; c++)
+        acc[c] = _mm512_set1_ps((float)c);
+    for (i = 0; i < iters; i++)
+        for (c = 0; c < XN_PEAK_CHAINS; c++)
+            acc[c] = _mm512_fmadd_ps(acc[c], x, y);
+    for (c = 0; c < XN_PEAK_CHAINS; c++)
+        sum += _mm512_reduce_add_ps(acc[c]);
+    return (uint64_t)sum;
+}
+
+/* iters x 12 x 256-bit float32 FMA: 8 multiply-accumulates each. */
+__attribute__((target("avx2,fma"), noinline)) static uint64_t xn_peak_fma256(long long iters)
+{
+    __m256 acc[XN_PEAK_CHAINS];
+    const __m256 x = _mm256_set1_ps(0.999f), y = _mm256_set1_ps(1e-3f);
+    float out[8], sum = 0.0f;
+    long long i;
+    int c, l;
+    for (c = 0; c < XN_PEAK_CHAINS; c++)
+        acc[c] = _mm256_set1_ps((float)c);
+    for (i = 0; i < iters; i++)
+        for (c = 0; c < XN_PEAK_CHAINS; c++)
+            acc[c] = _mm256_fmadd_ps(acc[c], x, y);
+    for (c = 0; c < XN_PEAK_CHAINS; c++) {
+        _mm256_storeu_ps(out, acc[c]);
+        for (l = 0; l < 8; l++)
+            sum += out[l];
+    }
+    return (uint64_t)sum;
+}
+
+/* iters x 12 x 64-bit (XOR, POPCNT, add): 64 binary multiply-accumulates each. */
+__attribute__((target("popcnt"), noinline)) static uint64_t xn_peak_popcnt64(long long iters)
+{
+    uint64_t acc[XN_PEAK_CHAINS], sum = 0;
+    long long i;
+    int c;
+    for (c = 0; c < XN_PEAK_CHAINS; c++)
+        acc[c] = (uint64_t)c + 1;
+    for (i = 0; i < iters; i++)
+        for (c = 0; c < XN_PEAK_CHAINS; c++)
+            acc[c] += (uint64_t)__builtin_popcountll(acc[c] ^ 0x5DEECE66DULL);
+    for (c = 0; c < XN_PEAK_CHAINS; c++)
+        sum += acc[c];
+    return sum;
+}
+#endif
+
+PyDoc_STRVAR(peak_doc,
+             "peak(kind, iters)\n--\n\n"
+             "Run iters x 12 independent register-only steps of one kind and return a checksum\n"
+             "(time the call to get a throughput): 'popcount512' (XOR, VPOPCNTQ, add on 512 bits:\n"
+             "512 binary multiply-accumulates), 'popcnt64' (the same on 64 bits: 64), 'fma512'\n"
+             "(16 float32 multiply-accumulates), 'fma256' (8). `peaks` lists the kinds this CPU\n"
+             "can run.");
+
+static PyObject *xn_py_peak(PyObject *self, PyObject *args)
+{
+    const char *kind;
+    long long iters;
+    uint64_t r = 0;
+    int ok = 0;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "sL:peak", &kind, &iters))
+        return NULL;
+    if (iters < 0) {
+        PyErr_SetString(PyExc_ValueError, "iters must be >= 0");
+        return NULL;
+    }
+#ifdef XN_X86
+    Py_BEGIN_ALLOW_THREADS
+    if (strcmp(kind, "popcount512") == 0 && xn_supported[0]) {
+        r = xn_peak_popcount512(iters);
+        ok = 1;
+    } else if (strcmp(kind, "fma512") == 0 && __builtin_cpu_supports("avx512f") &&
+               __builtin_cpu_supports("fma")) {
+        r = xn_peak_fma512(iters);
+        ok = 1;
+    } else if (strcmp(kind, "fma256") == 0 && __builtin_cpu_supports("avx2") &&
+               __builtin_cpu_supports("fma")) {
+        r = xn_peak_fma256(iters);
+        ok = 1;
+    } else if (strcmp(kind, "popcnt64") == 0 && __builtin_cpu_supports("popcnt")) {
+        r = xn_peak_popcnt64(iters);
+        ok = 1;
+    }
+    Py_END_ALLOW_THREADS
+#endif
+    if (!ok) {
+        PyErr_Format(PyExc_ValueError, "peak '%s' is unknown or not supported by this CPU", kind);
+        return NULL;
+    }
+    return PyLong_FromUnsignedLongLong(r);
+}
+
 static PyMethodDef xn_methods[] = {
+    {"peak", (PyCFunction)xn_py_peak, METH_VARARGS, peak_doc},
+    {"pack", (PyCFunction)(void (*)(void))xn_py_pack, METH_VARARGS | METH_KEYWORDS, pack_doc},
     {"gemm", (PyCFunction)(void (*)(void))xn_py_gemm, METH_VARARGS | METH_KEYWORDS, gemm_doc},
     {"xnodr", (PyCFunction)(void (*)(void))xn_py_xnodr, METH_VARARGS | METH_KEYWORDS, xnodr_doc},
     {"xnidr", (PyCFunction)(void (*)(void))xn_py_xnidr, METH_VARARGS | METH_KEYWORDS, xnidr_doc},
@@ -623,6 +982,32 @@ static int xn_exec(PyObject *mod)
     }
     if (PyModule_AddStringConstant(mod, "isa", xn_best->name) < 0)
         return -1;
+    {
+        PyObject *peaks = PyTuple_New(0);
+#ifdef XN_X86
+        const char *kinds[4] = {"popcount512", "popcnt64", "fma512", "fma256"};
+        const int have[4] = {
+            xn_supported[0], __builtin_cpu_supports("popcnt"),
+            __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma"),
+            __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")};
+        for (i = 0; peaks != NULL && i < 4; i++) {
+            PyObject *name;
+            if (!have[i])
+                continue;
+            name = PyUnicode_FromString(kinds[i]);
+            if (name == NULL || _PyTuple_Resize(&peaks, PyTuple_GET_SIZE(peaks) + 1) < 0) {
+                Py_XDECREF(name);
+                Py_XDECREF(peaks);
+                return -1;
+            }
+            PyTuple_SET_ITEM(peaks, PyTuple_GET_SIZE(peaks) - 1, name);
+        }
+#endif
+        if (peaks == NULL || PyModule_AddObject(mod, "peaks", peaks) < 0) {
+            Py_XDECREF(peaks);
+            return -1;
+        }
+    }
     return PyModule_AddIntConstant(mod, "threads_supported",
 #ifdef XN_PTHREADS
                                    1

@@ -3,7 +3,8 @@
  * _xnor.c includes this file several times, each time after defining
  *   XN_SUFFIX  the name suffix of this copy's functions (avx512, popcnt, generic);
  *   XN_TARGET  the function attribute selecting its instruction set (may be empty);
- *   XN_AVX512  (optional) to use the AVX-512 VPOPCNTDQ register-blocked GEMM micro-kernel.
+ *   XN_AVX512  (optional) to use the AVX-512 VPOPCNTDQ register-blocked GEMM micro-kernel;
+ *   XN_AVX2    (optional) to use AVX2 nibble-lookup popcounts in the GEMM tiles.
  * There is deliberately no include guard. The simple loops are written so that the compiler
  * vectorises them for the copy's instruction set (vpopcntq under AVX-512 VPOPCNTDQ).
  *
@@ -346,7 +347,7 @@ XN_TARGET static void XN(panel_rows)(const xn_gemm_job *g, const uint64_t *panel
 #undef XN_PACC
 
 /* Output rows [i0, i1) x columns [j0, j1): pack 16 columns of B at a time (in `panel`,
- * 16 w words) and sweep every row of A over it, XN_PANEL_WORDS words at a time (the panel
+ * 16 w words; or take them from g->bp, packed once per call) and sweep every row of A over it, XN_PANEL_WORDS words at a time (the panel
  * block stays in L1); partial counts of a word block live in the output. */
 XN_TARGET static void XN(gemm_panel)(const xn_gemm_job *g, Py_ssize_t i0, Py_ssize_t i1,
                                      Py_ssize_t j0, Py_ssize_t j1, uint64_t *panel)
@@ -355,10 +356,14 @@ XN_TARGET static void XN(gemm_panel)(const xn_gemm_job *g, Py_ssize_t i0, Py_ssi
     Py_ssize_t j, q0;
     for (j = j0; j < j1; j += 16) {
         const Py_ssize_t cols = j1 - j < 16 ? j1 - j : 16;
-        XN(pack_panel)(g->b + j * g->ldb, g->ldb, cols, w, panel);
+        const uint64_t *pp = panel;
+        if (g->bp != NULL) /* packed for the whole call (j0 is then a multiple of 16) */
+            pp = g->bp + (j / 16) * 16 * w;
+        else
+            XN(pack_panel)(g->b + j * g->ldb, g->ldb, cols, w, panel);
         for (q0 = 0; q0 < w; q0 += XN_PANEL_WORDS) {
             const Py_ssize_t q1 = q0 + XN_PANEL_WORDS < w ? q0 + XN_PANEL_WORDS : w;
-            XN(panel_rows)(g, panel, j, cols, i0, i1, q0, q1, q0 == 0, q1 == w);
+            XN(panel_rows)(g, pp, j, cols, i0, i1, q0, q1, q0 == 0, q1 == w);
         }
     }
 }
@@ -367,6 +372,72 @@ XN_TARGET static void XN(gemm_panel)(const xn_gemm_job *g, Py_ssize_t i0, Py_ssi
 #undef XN_ROW4
 #undef XN_ACC
 #undef XN_XPC
+#elif defined(XN_AVX2)
+/* AVX2 has no vector popcount: nibble lookup (vpshufb) counts the bits of each byte; byte
+ * counts accumulate for at most 31 steps of 4 words (8 bits x 31 <= 255), then vpsadbw adds
+ * them into 64-bit lanes. Two rows x four columns of B per call. */
+XN_TARGET static inline __m256i XN(pc_bytes)(__m256i v, __m256i lut, __m256i low)
+{
+    return _mm256_add_epi8(_mm256_shuffle_epi8(lut, _mm256_and_si256(v, low)),
+                           _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), low)));
+}
+
+XN_TARGET static inline uint64_t XN(hsum4)(__m256i v)
+{
+    const __m128i s = _mm_add_epi64(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    return (uint64_t)_mm_cvtsi128_si64(s) + (uint64_t)_mm_extract_epi64(s, 1);
+}
+
+#define XN_BACC(R, C) \
+    c##R##C = _mm256_add_epi8(c##R##C, XN(pc_bytes)(_mm256_xor_si256(a##R, b##C), lut, low))
+#define XN_BFLUSH(R, C) t##R##C = _mm256_add_epi64(t##R##C, _mm256_sad_epu8(c##R##C, zero))
+
+XN_TARGET static void XN(tile2x4)(const uint64_t *a0p, const uint64_t *a1p,
+                                  const uint64_t *const b[4], Py_ssize_t q0, Py_ssize_t q1,
+                                  uint64_t s0[4], uint64_t s1[4])
+{
+    const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1,
+                                         2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+    const __m256i low = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
+    __m256i t00 = zero, t01 = zero, t02 = zero, t03 = zero;
+    __m256i t10 = zero, t11 = zero, t12 = zero, t13 = zero;
+    const uint64_t *b0p = b[0], *b1p = b[1], *b2p = b[2], *b3p = b[3];
+    Py_ssize_t q = q0, c;
+    while (q1 - q >= 4) {
+        Py_ssize_t steps = (q1 - q) / 4;
+        const Py_ssize_t qe = q + 4 * (steps < 31 ? steps : 31);
+        __m256i c00 = zero, c01 = zero, c02 = zero, c03 = zero;
+        __m256i c10 = zero, c11 = zero, c12 = zero, c13 = zero;
+        for (; q < qe; q += 4) {
+            const __m256i a0 = _mm256_loadu_si256((const __m256i *)(a0p + q));
+            const __m256i a1 = _mm256_loadu_si256((const __m256i *)(a1p + q));
+            const __m256i b0 = _mm256_loadu_si256((const __m256i *)(b0p + q));
+            const __m256i b1 = _mm256_loadu_si256((const __m256i *)(b1p + q));
+            const __m256i b2 = _mm256_loadu_si256((const __m256i *)(b2p + q));
+            const __m256i b3 = _mm256_loadu_si256((const __m256i *)(b3p + q));
+            XN_BACC(0, 0); XN_BACC(0, 1); XN_BACC(0, 2); XN_BACC(0, 3);
+            XN_BACC(1, 0); XN_BACC(1, 1); XN_BACC(1, 2); XN_BACC(1, 3);
+        }
+        XN_BFLUSH(0, 0); XN_BFLUSH(0, 1); XN_BFLUSH(0, 2); XN_BFLUSH(0, 3);
+        XN_BFLUSH(1, 0); XN_BFLUSH(1, 1); XN_BFLUSH(1, 2); XN_BFLUSH(1, 3);
+    }
+    s0[0] = XN(hsum4)(t00); s0[1] = XN(hsum4)(t01); s0[2] = XN(hsum4)(t02); s0[3] = XN(hsum4)(t03);
+    s1[0] = XN(hsum4)(t10); s1[1] = XN(hsum4)(t11); s1[2] = XN(hsum4)(t12); s1[3] = XN(hsum4)(t13);
+    for (; q < q1; q++)
+        for (c = 0; c < 4; c++) {
+            s0[c] += (uint64_t)XN_POPCOUNT(a0p[q] ^ b[c][q]);
+            s1[c] += (uint64_t)XN_POPCOUNT(a1p[q] ^ b[c][q]);
+        }
+}
+#undef XN_BFLUSH
+#undef XN_BACC
+
+XN_TARGET static void XN(tile1x4)(const uint64_t *a, const uint64_t *const b[4], Py_ssize_t q0,
+                                  Py_ssize_t q1, uint64_t s[4])
+{
+    uint64_t unused[4];
+    XN(tile2x4)(a, a, b, q0, q1, s, unused);
+}
 #else
 /* Scalar popcount: two rows at a time keep 8 counters and 6 operands in registers. */
 XN_TARGET static void XN(tile2x4)(const uint64_t *a0p, const uint64_t *a1p,
@@ -388,13 +459,6 @@ XN_TARGET static void XN(tile2x4)(const uint64_t *a0p, const uint64_t *a1p,
     s1[0] = s10; s1[1] = s11; s1[2] = s12; s1[3] = s13;
 }
 
-XN_TARGET static void XN(tile4x4)(const uint64_t *const a[4], const uint64_t *const b[4],
-                                  Py_ssize_t q0, Py_ssize_t q1, uint64_t s[16])
-{
-    XN(tile2x4)(a[0], a[1], b, q0, q1, s, s + 4);
-    XN(tile2x4)(a[2], a[3], b, q0, q1, s + 8, s + 12);
-}
-
 XN_TARGET static void XN(tile1x4)(const uint64_t *a, const uint64_t *const b[4], Py_ssize_t q0,
                                   Py_ssize_t q1, uint64_t s[4])
 {
@@ -407,6 +471,16 @@ XN_TARGET static void XN(tile1x4)(const uint64_t *a, const uint64_t *const b[4],
         s02 += (uint64_t)XN_POPCOUNT(a0 ^ b2p[q]); s03 += (uint64_t)XN_POPCOUNT(a0 ^ b3p[q]);
     }
     s[0] = s00; s[1] = s01; s[2] = s02; s[3] = s03;
+}
+#endif
+
+#ifndef XN_AVX512
+/* Four rows as two pairs (tile2x4 of the AVX2 or the scalar copy). */
+XN_TARGET static void XN(tile4x4)(const uint64_t *const a[4], const uint64_t *const b[4],
+                                  Py_ssize_t q0, Py_ssize_t q1, uint64_t s[16])
+{
+    XN(tile2x4)(a[0], a[1], b, q0, q1, s, s + 4);
+    XN(tile2x4)(a[2], a[3], b, q0, q1, s + 8, s + 12);
 }
 #endif
 
@@ -507,9 +581,125 @@ XN_TARGET static void XN(xnodr_blocked)(const xn_caps_job *g, Py_ssize_t lo, Py_
 #endif
 }
 
+/* ---- binarize and pack --------------------------------------------------------------- */
+
+#if !defined(XN_X86)
+/* Eight 0/1 bytes (byte i = bit i) -> the 8-bit number they spell: the product by
+ * 0x0102040810204080 puts bit i at position 56 + i, without carries. */
+XN_TARGET static inline uint64_t XN(gather8)(uint64_t bytes)
+{
+    return (bytes * 0x0102040810204080ULL) >> 56;
+}
+#endif
+
+/* Bits [0, n) of one packed word from x[0 .. n) (n <= 64): bit t = x[t] > thr; one
+ * function per element type T (float: __m512 and ps intrinsics, 16/8/4 lanes; double:
+ * __m512d and pd, 8/4/2). */
+#if defined(XN_AVX512)
+#define XN_PACK_VECTOR(V, S, L512, L256, L128)                                                 \
+    const __m512##V tv = _mm512_set1_##S(thr);                                                 \
+    for (; t < n; t += L512) {                                                                 \
+        const uint32_t mk = n - t >= L512 ? (1u << L512) - 1u : (1u << (n - t)) - 1u;          \
+        word |= (uint64_t)_mm512_mask_cmp_##S##_mask(mk, _mm512_maskz_loadu_##S(mk, x + t), tv, \
+                                                     _CMP_GT_OQ)                               \
+                << t;                                                                          \
+    }
+#elif defined(XN_AVX2)
+#define XN_PACK_VECTOR(V, S, L512, L256, L128)                                                 \
+    const __m256##V tv = _mm256_set1_##S(thr);                                                 \
+    for (; t + L256 <= n; t += L256)                                                           \
+        word |= (uint64_t)(unsigned)_mm256_movemask_##S(                                       \
+                    _mm256_cmp_##S(_mm256_loadu_##S(x + t), tv, _CMP_GT_OQ))                   \
+                << t;
+#elif defined(XN_X86) /* SSE2, part of every x86-64 CPU */
+#define XN_PACK_VECTOR(V, S, L512, L256, L128)                                                 \
+    const __m128##V tv = _mm_set1_##S(thr);                                                    \
+    for (; t + L128 <= n; t += L128)                                                           \
+        word |= (uint64_t)(unsigned)_mm_movemask_##S(_mm_cmpgt_##S(_mm_loadu_##S(x + t), tv)) << t;
+#else
+#define XN_PACK_VECTOR(V, S, L512, L256, L128)                                                 \
+    for (; t + 8 <= n; t += 8)                                                                 \
+        word |= XN(gather8)((uint64_t)(x[t] > thr) | (uint64_t)(x[t + 1] > thr) << 8 |         \
+                            (uint64_t)(x[t + 2] > thr) << 16 | (uint64_t)(x[t + 3] > thr) << 24 | \
+                            (uint64_t)(x[t + 4] > thr) << 32 | (uint64_t)(x[t + 5] > thr) << 40 | \
+                            (uint64_t)(x[t + 6] > thr) << 48 | (uint64_t)(x[t + 7] > thr) << 56)  \
+                << t;
+#endif
+#define XN_PACK_WORD(NAME, T, V, S, L512, L256, L128)                                             \
+    XN_TARGET static inline uint64_t XN(NAME)(const T *x, Py_ssize_t n, T thr)                 \
+    {                                                                                          \
+        uint64_t word = 0;                                                                     \
+        Py_ssize_t t = 0;                                                                      \
+        XN_PACK_VECTOR(V, S, L512, L256, L128)                                                 \
+        for (; t < n; t++)                                                                     \
+            word |= (uint64_t)(x[t] > thr) << t;                                               \
+        return word;                                                                           \
+    }
+XN_PACK_WORD(pack_word_f32, float, , ps, 16, 8, 4)
+XN_PACK_WORD(pack_word_f64, double, d, pd, 8, 4, 2)
+#undef XN_PACK_WORD
+#undef XN_PACK_VECTOR
+
+/* Rows [lo, hi) of x [rows, k] (packed axis last, inner == 1) into out [rows, w]. */
+XN_TARGET static void XN(pack_last)(const xn_pack_job *g, Py_ssize_t lo, Py_ssize_t hi)
+{
+    const Py_ssize_t k = g->k, w = g->w;
+    Py_ssize_t r, q;
+    for (r = lo; r < hi; r++) {
+        uint64_t *o = g->out + r * w;
+        if (g->f64) {
+            const double *x = (const double *)g->x + r * k;
+            for (q = 0; q < w; q++)
+                o[q] = XN(pack_word_f64)(x + 64 * q, k - 64 * q < 64 ? k - 64 * q : 64,
+                                         g->thr64);
+        } else {
+            const float *x = (const float *)g->x + r * k;
+            for (q = 0; q < w; q++)
+                o[q] = XN(pack_word_f32)(x + 64 * q, k - 64 * q < 64 ? k - 64 * q : 64,
+                                         g->thr32);
+        }
+    }
+}
+
+/* Units [lo, hi) of x [outer, k, inner] packed over k (inner > 1) into out [outer, inner, w]:
+ * a unit is XN_PACK_COLS columns of one outer index. Rows are read contiguously; 64 of them
+ * fill one word per column (acc), written with stride w. The loops vectorise over columns. */
+XN_TARGET static void XN(pack_mid)(const xn_pack_job *g, Py_ssize_t lo, Py_ssize_t hi)
+{
+    const Py_ssize_t k = g->k, w = g->w, inner = g->inner;
+    const Py_ssize_t blocks = (inner + XN_PACK_COLS - 1) / XN_PACK_COLS;
+    uint64_t acc[XN_PACK_COLS];
+    Py_ssize_t u, q0, t, c;
+    for (u = lo; u < hi; u++) {
+        const Py_ssize_t o = u / blocks, j0 = (u % blocks) * XN_PACK_COLS;
+        const Py_ssize_t cols = inner - j0 < XN_PACK_COLS ? inner - j0 : XN_PACK_COLS;
+        for (q0 = 0; q0 < k; q0 += 64) {
+            const Py_ssize_t n = k - q0 < 64 ? k - q0 : 64;
+            for (c = 0; c < cols; c++)
+                acc[c] = 0;
+            for (t = 0; t < n; t++) {
+                const Py_ssize_t base = (o * k + q0 + t) * inner + j0;
+                if (g->f64) {
+                    const double *x = (const double *)g->x + base;
+                    const double thr = g->thr64;
+                    for (c = 0; c < cols; c++)
+                        acc[c] |= (uint64_t)(x[c] > thr) << t;
+                } else {
+                    const float *x = (const float *)g->x + base;
+                    const float thr = g->thr32;
+                    for (c = 0; c < cols; c++)
+                        acc[c] |= (uint64_t)(x[c] > thr) << t;
+                }
+            }
+            for (c = 0; c < cols; c++)
+                g->out[(o * inner + j0 + c) * w + q0 / 64] = acc[c];
+        }
+    }
+}
+
 static const xn_isa XN(isa) = {
     XN_STR(XN_SUFFIX), XN(gemm_blocked), XN(gemm_small), XN(xnodr_range), XN(xnidr_range),
-    XN(xnodr_blocked),
+    XN(xnodr_blocked), XN(pack_last), XN(pack_mid),
 #ifdef XN_AVX512
     XN(gemm_panel),
 #else

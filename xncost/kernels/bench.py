@@ -8,7 +8,12 @@ Each row times, interleaved within one run (so machine load affects all alike):
     says which ran);
   - binary with packing: binarization (sign, 0 -> -1) and packing of every operand from
     float32, then the kernel. XnODR packs the weights too (Table 2 binarizes W_Cap on
-    every forward pass).
+    every forward pass);
+  - inference: what a deployed layer runs. Weights are packed once, outside the timed
+    region (XnODR's W, the GEMM's right operand B); activations are binarized and packed
+    from float32 on every call, inside it (XnODR's input u, the GEMM's A, and both of
+    XnIDR's operands u_hat and v, which are activations: for XnIDR inference equals "with
+    packing"). `inference_speedup` = float / inference, paired per sample.
 The binary results are int32, as wide as the float32 results (exact; the kernels' default
 int64 doubles the bytes written where outputs dominate). The kernels compute the integer
 dot products only; the alpha scaling (Eq. 18) is timed on neither side. The speed-up is the
@@ -22,13 +27,14 @@ is k / ceil(k/64): the ceiling set by 64-bit words when a dot product has k bits
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import math
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +53,8 @@ ROW_KEYS = (
     "measured_speedup",
     "theoretical_speedup",
     "word_bound",
+    "inference_s",
+    "inference_speedup",
 )
 CAPS_KEYS = ("caps_in", "caps_out", "dim_in", "dim_out", "batch")
 CAPS_DEFAULTS = {"caps_in": 160, "caps_out": 10, "dim_in": 8, "dim_out": 16, "batch": 1}
@@ -184,13 +192,15 @@ def theory(layer: str, s: Shape) -> dict[str, Any]:
 
 @dataclass
 class Case:
-    """One benchmark row's callables: float baseline(s), binary kernel, kernel with packing."""
+    """One benchmark row's callables: float baseline(s), binary kernel, kernel with packing,
+    inference (weights packed once, activations packed per call)."""
 
     layer: str
     shape: Shape
     float_fn: Callable[[], Any]
     binary_fn: Callable[[], np.ndarray]
     packing_fn: Callable[[], np.ndarray]
+    inference_fn: Callable[[], np.ndarray]
     reference: Callable[[], np.ndarray]
     torch_fn: Callable[[], Any] | None = None
     backend: str = "numpy"
@@ -219,23 +229,26 @@ def make_case(
     except (ValueError, RuntimeError) as exc:
         raise XncostError(str(exc)) from None
     opts = {"threads": threads, "backend": be}
+
+    def pack(x: np.ndarray, axis: int = -1) -> packed.Packed:
+        return packed.pack_signs(x, axis=axis, **opts)
+
     if layer == "gemm":
         assert isinstance(s, GemmShape)
         a = rng.standard_normal((s.m, s.k), dtype=np.float32)
         b = rng.standard_normal((s.k, s.n), dtype=np.float32)
-        pa, pb = packed.pack_signs(a, axis=1), packed.pack_signs(b, axis=0)
+        pa, pb = pack(a, axis=1), pack(b, axis=0)
+
+        def gemm(a_words: np.ndarray, b_words: np.ndarray) -> np.ndarray:
+            return packed.binary_gemm(a_words, b_words, s.k, dtype=OUT_DTYPE, **opts)
+
         case = Case(
             layer,
             s,
             float_fn=lambda: a @ b,
-            binary_fn=lambda: packed.binary_gemm(pa.words, pb.words, pa.k, dtype=OUT_DTYPE, **opts),
-            packing_fn=lambda: packed.binary_gemm(
-                packed.pack_signs(a, axis=1).words,
-                packed.pack_signs(b, axis=0).words,
-                s.k,
-                dtype=OUT_DTYPE,
-                **opts,
-            ),
+            binary_fn=lambda: gemm(pa.words, pb.words),
+            packing_fn=lambda: gemm(pack(a, axis=1).words, pack(b, axis=0).words),
+            inference_fn=lambda: gemm(pack(a, axis=1).words, pb.words),
             reference=lambda: _signs(a) @ _signs(b),
         )
         torch_args: tuple[Any, ...] = (a, b)
@@ -245,15 +258,14 @@ def make_case(
         u = rng.standard_normal((bsz, n, d), dtype=np.float32)
         w = rng.standard_normal((n, m, d, e), dtype=np.float32)
         w_mm = np.ascontiguousarray(w.transpose(0, 2, 1, 3).reshape(n, d, m * e))
-        pu, pw = packed.pack_signs(u), packed.pack_signs(w, axis=2)
+        pu, pw = pack(u), pack(w, axis=2)
         case = Case(
             layer,
             s,
             float_fn=lambda: np.matmul(u.transpose(1, 0, 2), w_mm),
             binary_fn=lambda: packed.xnodr_projector(pu, pw, OUT_DTYPE, **opts),
-            packing_fn=lambda: packed.xnodr_projector(
-                packed.pack_signs(u), packed.pack_signs(w, axis=2), OUT_DTYPE, **opts
-            ),
+            packing_fn=lambda: packed.xnodr_projector(pack(u), pack(w, axis=2), OUT_DTYPE, **opts),
+            inference_fn=lambda: packed.xnodr_projector(pack(u), pw, OUT_DTYPE, **opts),
             reference=lambda: np.einsum("bnd,nmde->bnme", _signs(u), _signs(w)),
         )
         torch_args = (u.transpose(1, 0, 2).copy(), w_mm)
@@ -262,15 +274,18 @@ def make_case(
         n, m, e, bsz = s.caps_in, s.caps_out, s.dim_out, s.batch
         uh = rng.standard_normal((bsz, n, m, e), dtype=np.float32)
         v = rng.standard_normal((bsz, m, e), dtype=np.float32)
-        pu, pv = packed.pack_signs(uh), packed.pack_signs(v)
+        pu, pv = pack(uh), pack(v)
+
+        def agreement() -> np.ndarray:
+            return packed.xnidr_agreement(pack(uh), pack(v), OUT_DTYPE, **opts)
+
         case = Case(
             layer,
             s,
             float_fn=lambda: np.matmul(uh.transpose(0, 2, 1, 3), v[..., None]),
             binary_fn=lambda: packed.xnidr_agreement(pu, pv, OUT_DTYPE, **opts),
-            packing_fn=lambda: packed.xnidr_agreement(
-                packed.pack_signs(uh), packed.pack_signs(v), OUT_DTYPE, **opts
-            ),
+            packing_fn=agreement,
+            inference_fn=agreement,  # u_hat and v are both activations
             reference=lambda: np.einsum("bnme,bme->bnm", _signs(uh), _signs(v)),
         )
         torch_args = (uh.transpose(0, 2, 1, 3).copy(), v[..., None].copy())
@@ -294,10 +309,23 @@ def _torch_matmul(x: np.ndarray, y: np.ndarray) -> Callable[[], Any]:
     return run
 
 
+@contextlib.contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    """torch's intra-op thread count set to `n` inside the block."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def check_case(case: Case) -> None:
-    """Both binary paths must equal the float +-1 result exactly (raises AssertionError)."""
+    """Every binary path must equal the float +-1 result exactly (raises AssertionError)."""
     ref = np.rint(case.reference()).astype(np.int64)
-    for fn in (case.binary_fn, case.packing_fn):
+    for fn in (case.binary_fn, case.packing_fn, case.inference_fn):
         got = fn()
         if got.shape != ref.shape or not np.array_equal(got, ref):
             raise AssertionError(f"{case.layer} {case.shape.spec()}: binary result differs")
@@ -341,27 +369,33 @@ def measure(case: Case, repeat: int = 7, min_time: float = 0.02) -> dict[str, An
     """Time one case and return its row (keys in the module docstring and `ROW_KEYS`).
 
     The torch baseline, if any, is timed in a second interleaved loop against the binary
-    kernel only: right after a numpy BLAS call, OpenBLAS threads still spin and would slow a
-    torch call that follows (and vice versa) on a small machine.
+    kernel and inference only: right after a numpy BLAS call, OpenBLAS threads still spin and
+    would slow a torch call that follows (and vice versa) on a small machine; and in a third
+    with torch on one thread (`torch1_*`), since torch's intra-op threads wait on a busy
+    core of a loaded machine.
     """
     if not math.isfinite(min_time) or min_time < 0:
         raise XncostError(f"min_time must be a finite number >= 0, got {min_time}")
-    samples, number = _interleaved(
-        {"float": case.float_fn, "binary": case.binary_fn, "packing": case.packing_fn},
-        repeat,
-        min_time,
-    )
+    fns = {"float": case.float_fn, "binary": case.binary_fn, "packing": case.packing_fn}
+    if case.inference_fn is not case.packing_fn:
+        fns["inference"] = case.inference_fn
+    samples, number = _interleaved(fns, repeat, min_time)
+    samples.setdefault("inference", samples["packing"])
     ratios = _paired(samples["float"], samples["binary"])
+    inference = _paired(samples["float"], samples["inference"])
     stats = {name: _quartiles(xs) for name, xs in samples.items()}
     th = theory(case.layer, case.shape)
     row: dict[str, Any] = {
         "layer": case.layer,
         "shape": case.shape.spec(),
         "backend": case.backend,
+        "isa": packed.ISA if case.backend == "c" else None,
         "float_s": stats["float"][1],
         "binary_s": stats["binary"][1],
         "binary_with_packing_s": stats["packing"][1],
+        "inference_s": stats["inference"][1],
         "measured_speedup": statistics.median(ratios),
+        "inference_speedup": statistics.median(inference),
         "theoretical_speedup": float(th["printed"]),
         "word_bound": float(th["word_bound"]),
         "dot_length": dot_length(case.layer, case.shape),
@@ -372,18 +406,36 @@ def measure(case: Case, repeat: int = 7, min_time: float = 0.02) -> dict[str, An
         ),
         "speedup_min": min(ratios),
         "speedup_max": max(ratios),
+        "inference_speedup_min": min(inference),
+        "inference_speedup_max": max(inference),
         "float_iqr_s": stats["float"][2] - stats["float"][0],
         "binary_iqr_s": stats["binary"][2] - stats["binary"][0],
         "binary_with_packing_iqr_s": stats["packing"][2] - stats["packing"][0],
+        "inference_iqr_s": stats["inference"][2] - stats["inference"][0],
         "repeat": repeat,
         "calls_per_sample": ";".join(f"{k}:{v}" for k, v in number.items()),
     }
     if case.torch_fn is not None:
         tsamples, _ = _interleaved(
-            {"torch": case.torch_fn, "binary": case.binary_fn}, repeat, min_time
+            {"torch": case.torch_fn, "binary": case.binary_fn, "inference": case.inference_fn},
+            repeat,
+            min_time,
         )
+        torch_inference = _paired(tsamples["torch"], tsamples["inference"])
         row["torch_float_s"] = statistics.median(tsamples["torch"])
         row["torch_speedup"] = statistics.median(_paired(tsamples["torch"], tsamples["binary"]))
+        row["torch_inference_speedup"] = statistics.median(torch_inference)
+        row["torch_inference_speedup_min"] = min(torch_inference)
+        row["torch_inference_speedup_max"] = max(torch_inference)
+        with _torch_threads(1):  # torch without its intra-op threads, the same loop again
+            tsamples, _ = _interleaved(
+                {"torch": case.torch_fn, "inference": case.inference_fn}, repeat, min_time
+            )
+        torch_inference = _paired(tsamples["torch"], tsamples["inference"])
+        row["torch1_float_s"] = statistics.median(tsamples["torch"])
+        row["torch1_inference_speedup"] = statistics.median(torch_inference)
+        row["torch1_inference_speedup_min"] = min(torch_inference)
+        row["torch1_inference_speedup_max"] = max(torch_inference)
     return row
 
 
@@ -449,8 +501,10 @@ DISPLAY_COLUMNS = (
     "float (numpy)",
     "binary",
     "binary + packing",
+    "inference",
     "measured speed-up [min, max]",
     "with packing",
+    "inference speed-up [min, max]",
     "theoretical (Eq.)",
     "Eq. 9 corrected",
     "word bound",
@@ -469,14 +523,28 @@ def display_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
             f"{human_seconds(r['float_s'])} ± {human_seconds(r['float_iqr_s'] / 2)}",
             f"{human_seconds(r['binary_s'])} ± {human_seconds(r['binary_iqr_s'] / 2)}",
             human_seconds(r["binary_with_packing_s"]),
+            human_seconds(r["inference_s"]),
             f"{r['measured_speedup']:.2f} [{r['speedup_min']:.2f}, {r['speedup_max']:.2f}]",
             f"{r['measured_speedup_with_packing']:.2f}",
+            f"{r['inference_speedup']:.2f} [{r['inference_speedup_min']:.2f}, "
+            f"{r['inference_speedup_max']:.2f}]",
             f"{r['theoretical_speedup']:.2f} ({r['theoretical_equation']})",
             f"{r['corrected_speedup']:.2f}",
             f"{r['word_bound']:.2f}",
         ]
         if "torch_float_s" in r:
-            cells += [human_seconds(r["torch_float_s"]), f"{r['torch_speedup']:.2f}"]
+            cells += [
+                human_seconds(r["torch_float_s"]),
+                f"{r['torch_speedup']:.2f}",
+                f"{r['torch_inference_speedup']:.2f} [{r['torch_inference_speedup_min']:.2f}, "
+                f"{r['torch_inference_speedup_max']:.2f}]",
+            ]
+        if "torch1_float_s" in r:
+            cells += [
+                human_seconds(r["torch1_float_s"]),
+                f"{r['torch1_inference_speedup']:.2f} [{r['torch1_inference_speedup_min']:.2f}, "
+                f"{r['torch1_inference_speedup_max']:.2f}]",
+            ]
         out.append(cells)
     return out
 
@@ -484,7 +552,9 @@ def display_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
 def display_columns(rows: list[dict[str, Any]]) -> list[str]:
     cols = list(DISPLAY_COLUMNS)
     if any("torch_float_s" in r for r in rows):
-        cols += ["float (torch)", "torch / binary"]
+        cols += ["float (torch)", "torch / binary", "torch / inference [min, max]"]
+    if any("torch1_float_s" in r for r in rows):
+        cols += ["float (torch, 1 thread)", "torch 1 thread / inference [min, max]"]
     return cols
 
 

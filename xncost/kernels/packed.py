@@ -22,9 +22,12 @@ fused xor-popcount-accumulate, so every step is one ufunc pass over memory.
 Backends: `binary_gemm`, `xnodr_projector` and `xnidr_agreement` take `backend="auto"`
 (default), `"numpy"` or `"c"`. `"c"` is the compiled extension `xncost.kernels._xnor`
 (built from `_xnor.c` at install time when a C compiler is available; `COMPILED` says whether
-it imported): fused XOR-popcount-accumulate loops, AVX-512 VPOPCNTDQ or POPCNT chosen at
-import from the CPU, register-blocked GEMM tiles over cache-sized panels of B, POSIX threads,
-GIL released (measured in `reports/speed.md`).
+it imported): fused XOR-popcount-accumulate loops, AVX-512 VPOPCNTDQ, AVX2 (nibble-lookup
+popcount), POPCNT or plain C chosen at import from the CPU (`ISA`; the environment variable
+`XNCOST_KERNEL_ISA` forces one, see `ISA_NAMES`), register-blocked GEMM tiles over
+cache-sized panels of B, a persistent pool of POSIX threads, GIL released (measured in
+`reports/speed.md`). It also binarizes and packs float32/float64 arrays (`pack_signs`), with
+the same bits as the numpy code.
 `"auto"` uses it when built, else numpy. Both backends return bit-identical results.
 """
 
@@ -48,6 +51,39 @@ except ImportError:  # not built (no C compiler at install time): numpy kernels 
 
 COMPILED: bool = _xnor is not None
 """Whether the compiled kernels (`xncost.kernels._xnor`) are available."""
+ISA_ENV = "XNCOST_KERNEL_ISA"
+ISA_NAMES = {  # the values ISA_ENV accepts -> the extension's instruction-set names
+    "avx512": "avx512vpopcntdq",
+    "avx512vpopcntdq": "avx512vpopcntdq",
+    "avx2": "avx2",
+    "popcnt": "popcnt",
+    "generic": "generic",
+}
+
+
+def _forced_isa(value: str | None) -> tuple[str | None, str | None]:
+    """(instruction set, error) for a value of ISA_ENV: (None, None) when unset."""
+    if not value:
+        return None, None
+    name = ISA_NAMES.get(value.strip().lower())
+    if name is None:
+        return None, (
+            f"{ISA_ENV}={value!r} is not an instruction set; expected one of "
+            f"{', '.join(sorted(set(ISA_NAMES) - {'avx512vpopcntdq'}))}"
+        )
+    if _xnor is not None and name not in _xnor.isas:
+        return None, (
+            f"{ISA_ENV}={value}: this CPU cannot run the {name} kernels (it supports "
+            f"{', '.join(_xnor.isas)})"
+        )
+    return name, None
+
+
+ISA, ISA_ERROR = _forced_isa(os.environ.get(ISA_ENV))
+if ISA is None and ISA_ERROR is None and _xnor is not None:
+    ISA = _xnor.isa
+"""ISA: the compiled kernels' instruction set (None when not built); ISA_ERROR: why the
+value of ISA_ENV cannot be used (the compiled backend then refuses to run)."""
 BACKENDS = ("auto", "numpy", "c")
 WORD_BITS = 64
 BLOCK_WORDS = 1 << 16  # about 512 KiB of uint64 temporaries per block: fits in L2
@@ -56,11 +92,15 @@ BLOCK_WORDS = 1 << 16  # about 512 KiB of uint64 temporaries per block: fits in 
 # short ufunc calls keep the threads waiting on each other for the GIL.
 GEMM_TILE_WORDS = 1 << 18
 GEMM_TILE_COLS = 256
+MAX_THREADS = 64  # the compiled kernels' thread pool runs at most this many parts per call
 PARALLEL_MIN_WORDS = 1 << 23  # below this many XORed words one thread was faster (measured)
-# Compiled kernels: below these many XORed words one thread was faster (measured).
-# Starting a thread costs about 0.1 ms here, so only work of about 0.5 ms or more is split.
+# Compiled kernels: below these many XORed words one thread was faster (measured when every
+# call started its threads, about 0.1 ms; waking the persistent pool costs about 10 µs, so
+# smaller problems might now gain from threads too: not re-measured).
 C_GEMM_PARALLEL_MIN_WORDS = 1 << 23
 C_CAPS_PARALLEL_MIN_WORDS = 1 << 21
+C_PACK_PARALLEL_MIN_ELEMENTS = 1 << 18  # binarize-and-pack: 1 MiB of float32 or more
+_C_PACK_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _C_OUT_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
 _GATHER_BITS = np.uint64(0x0102040810204080)
 _TOP_BYTE = np.uint64(56)
@@ -89,24 +129,43 @@ def sign_threshold(dtype: DTypeLike) -> np.generic | int:
     return 0
 
 
-def pack_signs(x: np.ndarray, axis: int = -1) -> Packed:
+def pack_signs(
+    x: np.ndarray, axis: int = -1, backend: str = "auto", threads: int | None = None
+) -> Packed:
     """Binarize `x` as `xncost.nn.binarize.sign_ste` does (+1 if x > 0, else -1, so 0 -> -1;
     see `sign_threshold` for positive floats below eps/2) and pack the bits along `axis`.
 
     The packed axis becomes the last axis of `words` (length ceil(k/64)); the other axes keep
     their order. Element j of the vector is bit j % 64 (least significant first) of word
-    j // 64; the bits past k are zero. Returns `Packed(words, k)`.
+    j // 64; the bits past k are zero. Returns `Packed(words, k)`. float32 and float64 input
+    is packed by the compiled extension when `backend` resolves to "c" (`threads` workers;
+    default all CPUs for large arrays), everything else by numpy; the bits are the same.
     """
     x = np.asarray(x)
     if x.ndim == 0:
         raise ValueError("pack_signs needs at least one axis")
     axis = axis % x.ndim
     k = int(x.shape[axis])
+    if x.dtype in _C_PACK_DTYPES and x.size and resolve_backend(backend) == "c":
+        return _pack_compiled(x, axis, k, threads)
     if sys.byteorder != "little":  # the fast paths below rely on little-endian memory
         return _pack_packbits(x, axis, k)
     if axis == x.ndim - 1 or k < WORD_BITS:
         return _pack_lanes(x, axis, k)
     return _pack_strided(x, axis, k)
+
+
+def _pack_compiled(x: np.ndarray, axis: int, k: int, threads: int | None) -> Packed:
+    """`_xnor.pack` on x viewed as [outer, k, inner] (C order; other layouts copied first)."""
+    x = np.ascontiguousarray(x)
+    if not x.dtype.isnative:
+        x = x.astype(x.dtype.newbyteorder("="))
+    lead, rest = x.shape[:axis], x.shape[axis + 1 :]
+    outer, inner = math.prod(lead), math.prod(rest)
+    out = np.empty((outer, inner, n_words(k)), dtype=np.uint64)
+    nthreads = _default_threads(threads, x.size, C_PACK_PARALLEL_MIN_ELEMENTS)
+    _xnor.pack(x.reshape(outer, k, inner), out, threads=nthreads, isa=ISA)
+    return Packed(out.reshape(lead + rest + (n_words(k),)), k)
 
 
 def _pack_packbits(x: np.ndarray, axis: int, k: int) -> Packed:
@@ -191,11 +250,14 @@ def _out_dtype(dtype: DTypeLike, k: int) -> np.dtype:
 def resolve_backend(backend: str = "auto") -> str:
     """The backend that runs: "c" or "numpy" ("auto": "c" when `COMPILED`).
 
-    ValueError for an unknown name; RuntimeError for "c" when the extension is not built."""
+    ValueError for an unknown name; RuntimeError for "c" when the extension is not built,
+    and for "c" or "auto" when `XNCOST_KERNEL_ISA` names an instruction set this CPU lacks."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     if backend == "numpy" or (backend == "auto" and not COMPILED):
         return "numpy"
+    if ISA_ERROR is not None:
+        raise RuntimeError(ISA_ERROR)
     if not COMPILED:
         raise RuntimeError(
             "backend='c' needs the compiled kernels (xncost.kernels._xnor), which are not "
@@ -211,13 +273,13 @@ def _c_call(
     directly; narrower types computed in int32, then cast: exact, `_out_dtype` checked)."""
     out = np.empty(shape, dtype=dt if dt in _C_OUT_DTYPES else np.int32)
     args = [np.ascontiguousarray(x) for x in operands]
-    getattr(_xnor, fn_name)(*args, k, out, threads=threads)
+    getattr(_xnor, fn_name)(*args, k, out, threads=threads, isa=ISA)
     return out if out.dtype == dt else out.astype(dt)
 
 
 def _default_threads(threads: int | None, words: int, minimum: int) -> int:
     if threads is not None:
-        return max(1, threads)
+        return min(max(1, threads), MAX_THREADS)
     return (os.cpu_count() or 1) if words >= minimum else 1
 
 

@@ -1,11 +1,11 @@
 """Classification heads: the FC heads of Table 10 and the capsule heads (paper Fig. 1).
 
-FC heads (Table 10, SPEC section 3): MobileNetV2: global average pool, then
+FC heads (Table 10, docs/reference.md): MobileNetV2: global average pool, then
 1280-512-256-128-10; ResNet-50: the s x s x 2048 map flattened into 1024-512-10 (the
 figures of Tables 5 and 9 are of a flattened map), or with ``pool="gap"`` global average
 pooling first (the authors' code). ReLU between the linear layers.
 
-Capsule heads (SPEC section 4): PrimaryCaps -> capsule layer (DR, XnODR or XnIDR with
+Capsule heads (docs/reference.md): PrimaryCaps -> capsule layer (DR, XnODR or XnIDR with
 M = num_classes, E = 16, r = 3) -> BatchNorm -> ReLU -> length (the L2 norm over E), giving
 [B, M] class scores. The capsule layer is the attribute ``caps``. PrimaryCaps replaces the
 backbone's last stage (Fig. 1: "we exchange the last convolutional layer and all FC

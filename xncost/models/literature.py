@@ -4,7 +4,7 @@ The BNN literature (Bi-Real Net, ReActNet, Real-to-Binary Net, ...) reports FLOP
 multiply-accumulates of the real-valued convolutions and FC layers, BOPs = the 1-bit
 multiply-accumulates of the binary convolutions, and OPs = FLOPs + BOPs/64; batch norm,
 activations, pooling, shortcuts' additions, signs and scaling factors are left out.
-`bnn_figures` reads these from an `xncost.profile.summary.Summary`; the printed figures,
+`bnn_figures` reads them from a summary taken with `convention="bnn"`; the printed figures,
 with their paper and table, are in ``published_bnn.json`` beside this module.
 
     python -m xncost.models.literature [--out reports/literature.md]
@@ -51,10 +51,12 @@ class BnnFigures:
 
 
 def bnn_figures(s: Any) -> BnnFigures:
-    """The `bnn` convention from a summary: FLOPs = float MACs of conv/linear/matmul,
-    BOPs = 1-bit MACs, OPs = FLOPs + BOPs/64 (stand-in for `summary --convention bnn`)."""
+    """The literature's figures of a summary taken under `convention="bnn"`
+    (docs/conventions.md): FLOPs = float MACs of conv/linear/matmul, BOPs = 1-bit MACs."""
+    if s.convention != "bnn":
+        raise ValueError(f"bnn_figures needs a bnn-convention summary, not {s.convention}")
     t = s.totals
-    return BnnFigures(flops=t["float_macs"], bops=t["binary_macs"])
+    return BnnFigures(flops=t["float_flops"], bops=t["bops"])
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ def measure(model: str) -> Measured:
     """xncost's figures of registry model `model` at its default input (one summary)."""
     from xncost.profile.summary import summarize_model
 
-    s = summarize_model(model)
+    s = summarize_model(model, convention="bnn")
     t = s.totals
     return Measured(
         model=model,
@@ -332,7 +334,7 @@ def literature_markdown(measured: dict[str, Measured] | None = None) -> str:
         "real-valued convolutions and FC layers; BOPs = 1-bit multiply-accumulates of the binary "
         f"convolutions; OPs = FLOPs + BOPs/{LITERATURE_WORD}. Batch norm, activations, pooling, "
         "the shortcuts' additions, signs and scaling factors are not counted. xncost reads "
-        "FLOPs and BOPs from `xncost summary MODEL` (its float MACs and binary MACs; "
+        "FLOPs and BOPs from `xncost summary MODEL --convention bnn` ("
         "`xncost.models.literature.bnn_figures`), counted on one forward pass of the networks "
         "in `xncost.models` at 3x224x224 with 1000 classes. Memory: 1 bit per binary weight, "
         "32 bits per other parameter and per scale (one alpha per binary filter); memory "

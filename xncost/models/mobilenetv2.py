@@ -2,7 +2,7 @@
 
 The standard inverted-residual configuration, 1280 output channels, ReLU6, convolutions
 without bias (as in Keras applications, the authors' framework). ``upsampling=False`` is the
-paper's low-resolution variant (Section 4.3.2, SPEC section 4): the first convolution's
+paper's low-resolution variant (Section 4.3.2, docs/reference.md): the first convolution's
 stride 2 becomes 1. ``include_last_conv=False`` drops the final 1x1 conv 320 -> 1280, which
 the capsule models replace by their PrimaryCaps layer (paper Fig. 1).
 """

@@ -4,7 +4,7 @@ Follows Keras applications' ResNet50, the authors' framework (paper Section 4.3)
 convolution has a bias and a stage's stride sits on the first 1x1 convolution of its first
 block and on the projection shortcut (ResNet v1). With these, the backbone has 23,534,592
 trainable parameters, Keras' figure. ``upsampling=False`` is the paper's low-resolution
-variant (Section 4.3.2, SPEC section 4): the 7x7/2 stem conv becomes 3x3/1 and the first
+variant (Section 4.3.2, docs/reference.md): the 7x7/2 stem conv becomes 3x3/1 and the first
 max-pool kernel 1, stride 1. ``include_last_block=False`` drops the last identity bottleneck,
 which the capsule models replace by their PrimaryCaps block (paper Fig. 1).
 """

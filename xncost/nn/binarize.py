@@ -1,4 +1,4 @@
-"""Binarization as in the authors' code (SPEC §4; paper Appendix A, Eqs. 16-18).
+"""Binarization as in the authors' code (docs/reference.md; paper Appendix A, Eqs. 16-18).
 
 Forward: B = 2 * round(clip(0.5 x + 0.5, 0, 1)) - 1, i.e. sign(x) with 0 -> -1
 (torch.round rounds half to even, as tf.round does). In floating point this also maps the
@@ -9,7 +9,7 @@ without gradient (Eq. 18).
 
 The forward runs exactly these element-wise ops, one FLOP each by the `ops` convention:
 mul, add, clamp (two: min and max), round, mul, sub; alpha adds abs and mean. That is
-9 FLOPs per binarized element, the figure the paper's Table 5 uses (SPEC §3).
+9 FLOPs per binarized element, the figure the paper's Table 5 uses (docs/conventions.md).
 """
 
 from __future__ import annotations

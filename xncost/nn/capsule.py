@@ -67,20 +67,11 @@ class CapsuleWeight(nn.Module):
         return self.weight
 
 
-def _packed_dots(kernel: str, a: torch.Tensor, b: torch.Tensor, b_axis: int) -> torch.Tensor:
-    """+-1 dot products on bit-packed 64-bit words (xor, popcount; `xncost.kernels.packed`)."""
-    from xncost.kernels import packed
-
-    pa = packed.pack_signs(a.detach().cpu().numpy(), axis=-1)
-    pb = packed.pack_signs(b.detach().cpu().numpy(), axis=b_axis)
-    dots = getattr(packed, kernel)(pa, pb)
-    return torch.from_numpy(dots).to(device=a.device, dtype=a.dtype)
-
-
 class _BinaryDots(nn.Module):
-    """A binary dot-product step. With `packed` set (inference, no autograd) the products run
-    on bit-packed words instead of float +-1 matmuls; the result is the same, bit for bit.
-    Packed work runs outside torch's dispatcher: profile in the default (float) mode."""
+    """A binary dot-product step. With `packed` set (inference, no autograd) its layer runs
+    the step on bit-packed words (`xncost.nn.inference`) instead of float +-1 matmuls; the
+    result is the same, bit for bit. Packed work runs outside torch's dispatcher: profile in
+    the default (float) mode."""
 
     packed: bool = False
 
@@ -98,10 +89,7 @@ class XnorAffine(_BinaryDots):
         b_w: torch.Tensor,
         alpha_w: torch.Tensor,
     ) -> torch.Tensor:
-        if self._use_packed():
-            dots = _packed_dots("xnodr_projector", b_in, b_w, b_axis=2)
-        else:
-            dots = torch.einsum("bnmd,nmde->bnme", b_in, b_w)
+        dots = torch.einsum("bnmd,nmde->bnme", b_in, b_w)
         return dots * (alpha_in * alpha_w.squeeze(2))
 
 
@@ -147,6 +135,10 @@ class XnorAgreementUpdate(nn.Module):
         self.xnor_agreement = XnorDotUpdate()
 
     def forward(self, b: torch.Tensor, u_hat: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        if self.xnor_agreement._use_packed():
+            from xncost.nn import inference
+
+            return inference.agreement(b, u_hat, v)
         b_u, alpha_u = self.binarize_uhat(u_hat)
         b_v, alpha_v = self.binarize_v(v)
         return self.xnor_agreement(b, b_u, alpha_u, b_v, alpha_v)
@@ -163,10 +155,7 @@ class XnorDotUpdate(_BinaryDots):
         b_v: torch.Tensor,
         alpha_v: torch.Tensor,
     ) -> torch.Tensor:
-        if self._use_packed():
-            dots = _packed_dots("xnidr_agreement", b_u, b_v, b_axis=-1)
-        else:
-            dots = torch.einsum("bnme,bme->bnm", b_u, b_v)
+        dots = torch.einsum("bnme,bme->bnm", b_u, b_v)
         return b + dots * (alpha_u.squeeze(-1) * alpha_v.squeeze(-1).unsqueeze(1))
 
 
@@ -215,6 +204,10 @@ class XnorProjector(nn.Module):
         self.xnor_affine = XnorAffine()
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
+        if self.xnor_affine._use_packed():
+            from xncost.nn import inference
+
+            return inference.projector(self.xnor_affine, u, self.weight.weight)
         b_in, alpha_in = self.binarize_input(self.expand(u))
         b_w, alpha_w = self.binarize_weight(self.weight())
         return self.xnor_affine(b_in, alpha_in, b_w, alpha_w)

@@ -13,7 +13,7 @@ k a kh x kw box filter of weight 1/(kh kw), applied with the convolution's strid
 padding (Appendix B). For a linear layer the window is the whole input vector, so K is
 mean |x| over the features of each sample. The signs use `sign_ste` (straight-through,
 hard-tanh gradient); alpha_W and K carry no gradient, as in `xncost.nn.binarize` and the
-authors' code (SPEC section 4).
+authors' code (docs/reference.md).
 
 Every step is its own leaf module so profilers can attribute work: ``binarize_weight``,
 ``binarize_input`` (xnor mode only), the product itself as ``xnor`` (operands exactly +-1)

@@ -199,6 +199,12 @@ def clamp_rule(args: tuple, kwargs: dict, out: Any, conv: Convention = OPS) -> i
     return bounds * _first_tensor(out).numel()
 
 
+@register(*_packets(("_prelu_kernel", "prelu")))
+def prelu_rule(args: tuple, kwargs: dict, out: Any, conv: Convention = OPS) -> int:
+    """PReLU, x if x > 0 else a*x: a multiply and a select per output element."""
+    return 2 * _first_tensor(out).numel()
+
+
 REDUCTIONS = (
     "sum",
     "mean",

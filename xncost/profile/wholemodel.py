@@ -221,7 +221,7 @@ def flops_note(pc: PaperCell, count: ModelCount) -> str:
 
 @dataclass(frozen=True)
 class WholeTable:
-    """Table 4 or 8 (`table`, SPEC CSV cells) and the counts behind it."""
+    """Table 4 or 8 (`table`, the cells of reference/tableN.csv) and the counts behind it."""
 
     table: Table
     counts: dict[tuple[str, bool, int], ModelCount]

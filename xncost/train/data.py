@@ -3,7 +3,8 @@
 - `digits`: scikit-learn's bundled 8x8 digits (1797 samples, values 0..16), split once
   with a fixed seed into 1438 train / 359 test samples (20 % test).
 - `mnist`: the MNIST IDX files in a local directory (optionally gzipped).
-- `cifar10`: the CIFAR-10 python batches (`cifar-10-batches-py`).
+- `cifar10`: the CIFAR-10 python batches (`cifar-10-batches-py`, read without `pickle`)
+  or binary batches (`cifar-10-batches-bin`).
 - `multidigits` / `multimnist`: the paper's MultiMNIST procedure (Section 4.1, after
   Sabour et al. 2017) applied to digits / MNIST, see `make_multi`.
 
@@ -15,15 +16,17 @@ multi-digit sets, float32 multi-hot vectors [n, K].
 from __future__ import annotations
 
 import gzip
-import io
-import pickle
+import math
+import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from xncost.errors import XncostError
+from xncost.train.pickle_reader import PendingArray, PickleRefused, read_pickle
 
 DATASETS = ("digits", "multidigits", "mnist", "cifar10", "multimnist")
 SPLIT_SEED = 0
@@ -42,7 +45,12 @@ MNIST_FILES = {
 CIFAR_DIR = "cifar-10-batches-py"
 CIFAR_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
 CIFAR_TEST = "test_batch"
+CIFAR_BIN_DIR = "cifar-10-batches-bin"
 CIFAR_ROW = 3 * 32 * 32
+CIFAR_KEYS = (b"batch_label", b"data", b"labels", b"filenames")
+MAX_IDX_BYTES = 2**31  # what an IDX header may promise (MNIST's largest file: 47 MB)
+MAX_BATCH_BYTES = 2**30  # a CIFAR-10 batch (10000 images: 30.7 MB)
+READ_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -93,43 +101,94 @@ def load_digits_split() -> tuple[Split, Split]:
     return Split(images[train], labels[train]), Split(images[test], labels[test])
 
 
-def _read_bytes(path: Path, what: str) -> bytes:
-    """File contents, gunzipped when the file starts with the gzip magic bytes."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise XncostError(f"{path}: cannot read {what} ({exc.strerror or exc})") from exc
-    if raw[:2] == b"\x1f\x8b":
+class _Source:
+    """A data file opened for bounded reading, gunzipped when it starts with the gzip magic
+    bytes; every read error becomes one XncostError naming the file."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        self.path, self.what = path, what
         try:
-            return gzip.decompress(raw)
+            self.raw = open(path, "rb")  # noqa: SIM115 - closed by __exit__
+            self.gzipped = self.raw.read(2) == b"\x1f\x8b"
+            self.raw.seek(0)
+            self.size = os.fstat(self.raw.fileno()).st_size
+        except OSError as exc:
+            raise XncostError(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+        self.stream: Any = gzip.GzipFile(fileobj=self.raw, mode="rb") if self.gzipped else self.raw
+
+    def __enter__(self) -> _Source:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.raw.close()
+
+    def read(self, n: int) -> bytes:
+        """Up to n bytes (fewer at the end), read in chunks so a lying size costs nothing."""
+        parts, left = [], n
+        try:
+            while left > 0:
+                part = self.stream.read(min(left, READ_CHUNK))
+                if not part:
+                    break
+                parts.append(part)
+                left -= len(part)
         except (OSError, EOFError, zlib.error) as exc:
-            raise XncostError(f"{path}: corrupt gzip data in {what} ({exc})") from exc
-    return raw
+            kind = "corrupt gzip data in" if self.gzipped else "cannot read"
+            raise XncostError(f"{self.path}: {kind} {self.what} ({exc})") from None
+        return b"".join(parts)
+
+
+def _read_bytes(path: Path, what: str, limit: int) -> bytes:
+    """A whole (decompressed) file of at most `limit` bytes."""
+    with _Source(path, what) as src:
+        if not src.gzipped and src.size > limit:
+            raise XncostError(f"{path}: {src.size} bytes, more than {limit} for {what}")
+        data = src.read(limit + 1)
+    if len(data) > limit:
+        raise XncostError(f"{path}: decompresses to more than {limit} bytes, too large for {what}")
+    return data
 
 
 def read_idx(path: Path, *, magic: int, what: str) -> np.ndarray:
-    """An IDX file of unsigned bytes, checking magic number, header and file length."""
-    data = _read_bytes(path, what)
-    if len(data) < 4:
-        raise XncostError(f"{path}: truncated, {len(data)} bytes, expected an IDX header")
-    found = int.from_bytes(data[:4], "big")
-    if found != magic:
-        raise XncostError(f"{path}: bad magic number {found}, expected {magic} ({what})")
-    ndim = magic & 0xFF
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise XncostError(
-            f"{path}: truncated header, {len(data)} bytes, expected {header} ({what})"
-        )
-    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    expected = header + int(np.prod(dims, dtype=np.int64))
-    if len(data) != expected:
+    """An IDX file of unsigned bytes, checking magic number, header and length: the data is
+    read (and decompressed) only up to what the header promises, plus one byte."""
+    with _Source(path, what) as src:
+        data = src.read(4)
+        if len(data) < 4:
+            raise XncostError(f"{path}: truncated, {len(data)} bytes, expected an IDX header")
+        found = int.from_bytes(data, "big")
+        if found != magic:
+            raise XncostError(f"{path}: bad magic number {found}, expected {magic} ({what})")
+        ndim = magic & 0xFF
+        header = 4 + 4 * ndim
+        data += src.read(header - 4)
+        if len(data) < header:
+            raise XncostError(
+                f"{path}: truncated header, {len(data)} bytes, expected {header} ({what})"
+            )
+        dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
         shape = "x".join(str(d) for d in dims)
+        expected = math.prod(dims)  # Python ints: no overflow
+        if expected > MAX_IDX_BYTES:
+            raise XncostError(
+                f"{path}: header promises {shape} = {expected} bytes, more than "
+                f"{MAX_IDX_BYTES} ({what})"
+            )
+        if not src.gzipped and src.size != header + expected:
+            got = src.size
+        else:
+            body = src.read(expected + 1)
+            got = header + len(body)
+    if got != header + expected:
+        over = src.gzipped and got > header + expected  # decompression stopped there
+        size = f"more than {header + expected}" if over else str(got)
         raise XncostError(
-            f"{path}: {len(data)} bytes, expected {expected} for {shape} ({what}); "
+            f"{path}: {size} bytes, expected {header + expected} for {shape} ({what}); "
             "the file is truncated or has trailing data"
         )
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+    if not src.gzipped:
+        body = _read_bytes(path, what, header + expected)[header:]
+    return np.frombuffer(body, dtype=np.uint8).reshape(dims)
 
 
 def _find_file(data_dir: Path, name: str, what: str) -> Path:
@@ -161,58 +220,107 @@ def load_mnist_split(data_dir: Path, split: str) -> Split:
     return Split(images[:, None].copy(), labels.astype(np.int64))
 
 
-class _CifarUnpickler(pickle.Unpickler):
-    """Unpickles only what a CIFAR-10 batch holds: dicts, lists, bytes and numpy arrays."""
+def _kind(value: object) -> str:
+    """What a value is, in a few words (huge integers not spelled out)."""
+    if value is None:
+        return "None"
+    if isinstance(value, bool):
+        return f"the boolean {value}"
+    if isinstance(value, int):
+        return f"{value}" if value.bit_length() <= 64 else f"a {value.bit_length()}-bit integer"
+    if isinstance(value, float):
+        return f"the float {value!r}"
+    if isinstance(value, PendingArray):
+        return "an array"
+    return {dict: "a dict", list: "a list", tuple: "a tuple", str: "text"}.get(
+        type(value), "bytes" if isinstance(value, (bytes, bytearray)) else type(value).__name__
+    )
 
-    ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy.core.numeric", "_frombuffer"),
-        ("numpy._core.numeric", "_frombuffer"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("_codecs", "encode"),
-    }
 
-    def find_class(self, module: str, name: str) -> object:
-        if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
-        return super().find_class(module, name)
+def _cifar_labels(path: Path, labels: object, rows: int) -> np.ndarray:
+    """The labels of a batch: a list of `rows` ints 0..9, anything else refused."""
+    if not isinstance(labels, (list, tuple)):
+        raise XncostError(f"{path}: b'labels' is {_kind(labels)}, expected a list of ints 0..9")
+    for i, v in enumerate(labels):
+        if type(v) is not int:
+            raise XncostError(f"{path}: label {i} is {_kind(v)}, expected an int 0..9")
+        if not 0 <= v < NUM_CLASSES:
+            raise XncostError(f"{path}: label {i} is {_kind(v)}, out of range 0..9")
+    if len(labels) != rows:
+        raise XncostError(f"{path}: {len(labels)} labels, expected {rows} (one per image)")
+    return np.asarray(labels, dtype=np.int64)
+
+
+def _cifar_dict(path: Path, batch: object) -> dict[bytes, object]:
+    if not isinstance(batch, dict):
+        raise XncostError(f"{path}: holds {_kind(batch)}, expected a dict (a CIFAR-10 batch)")
+    out = {k.encode() if isinstance(k, str) else k: v for k, v in batch.items()}
+    for key in out:
+        if key not in CIFAR_KEYS:
+            raise XncostError(f"{path}: unexpected key {_kind(key)[:40]}: {key!r:.40}")
+    if b"data" not in out or b"labels" not in out:
+        raise XncostError(f"{path}: expected a dict with keys b'data' and b'labels'")
+    label = out.get(b"batch_label", b"")
+    names = out.get(b"filenames", [])
+    if not isinstance(label, (bytes, str)):
+        raise XncostError(f"{path}: b'batch_label' is {_kind(label)}, expected text")
+    if not isinstance(names, list) or not all(isinstance(n, (bytes, str)) for n in names):
+        raise XncostError(f"{path}: b'filenames' is not a list of names")
+    return out
 
 
 def read_cifar_batch(path: Path) -> Split:
-    """One CIFAR-10 python batch: a pickled dict with b'data' uint8 [n, 3072], b'labels'."""
+    """One CIFAR-10 python batch: a pickled dict with b'data' uint8 [n, 3072], b'labels' (a
+    list of n ints 0..9), optionally b'batch_label' and b'filenames'; read by
+    `xncost.train.pickle_reader`, which cannot build anything else."""
     if not path.is_file():
         raise XncostError(f"{path}: missing, expected a CIFAR-10 python batch")
-    raw = _read_bytes(path, "a CIFAR-10 python batch")
+    raw = _read_bytes(path, "a CIFAR-10 python batch", MAX_BATCH_BYTES)
     try:
-        batch = _CifarUnpickler(io.BytesIO(raw), encoding="bytes").load()
-    except Exception as exc:  # pickle raises many types on corrupt input
-        raise XncostError(f"{path}: not a CIFAR-10 python batch ({exc})") from exc
-    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
-        raise XncostError(f"{path}: expected a dict with keys b'data' and b'labels'")
-    data, labels = batch[b"data"], batch[b"labels"]
-    if not (
-        isinstance(data, np.ndarray)
-        and data.dtype == np.uint8
-        and data.ndim == 2
-        and data.shape[1] == CIFAR_ROW
-    ):
-        got = f"{data.dtype} {list(data.shape)}" if isinstance(data, np.ndarray) else type(data)
+        batch = _cifar_dict(path, read_pickle(raw))
+    except PickleRefused as exc:
+        raise XncostError(f"{path}: not a CIFAR-10 python batch ({exc})") from None
+    data = batch[b"data"]
+    array = data.array if isinstance(data, PendingArray) else None
+    if array is None or array.ndim != 2 or array.shape[1] != CIFAR_ROW:
+        got = f"uint8 {list(array.shape)}" if array is not None else _kind(data)
         raise XncostError(f"{path}: b'data' is {got}, expected uint8 [n, {CIFAR_ROW}]")
-    labels = np.asarray(labels, dtype=np.int64)
-    if labels.shape != (data.shape[0],):
-        raise XncostError(f"{path}: {labels.size} labels, expected {data.shape[0]} (one per image)")
-    if labels.size and (labels.min() < 0 or labels.max() >= NUM_CLASSES):
-        raise XncostError(f"{path}: labels out of range 0..9")
-    return Split(data.reshape(-1, 3, 32, 32).copy(), labels)
+    labels = _cifar_labels(path, batch[b"labels"], array.shape[0])
+    return Split(array.reshape(-1, 3, 32, 32), labels)
+
+
+def read_cifar_binary(path: Path) -> Split:
+    """One CIFAR-10 binary batch (`data_batch_N.bin`): records of 1 label byte (0..9) and
+    3072 pixel bytes (red, green, blue planes of 32x32)."""
+    if not path.is_file():
+        raise XncostError(f"{path}: missing, expected a CIFAR-10 binary batch")
+    raw = _read_bytes(path, "a CIFAR-10 binary batch", MAX_BATCH_BYTES)
+    record = CIFAR_ROW + 1
+    if not raw or len(raw) % record:
+        raise XncostError(
+            f"{path}: {len(raw)} bytes, not a whole number of {record}-byte records "
+            "(a CIFAR-10 binary batch)"
+        )
+    rows = np.frombuffer(raw, dtype=np.uint8).reshape(-1, record)
+    labels = rows[:, 0].astype(np.int64)
+    bad = np.flatnonzero(labels >= NUM_CLASSES)
+    if bad.size:
+        raise XncostError(f"{path}: label {bad[0]} is {labels[bad[0]]}, out of range 0..9")
+    return Split(rows[:, 1:].reshape(-1, 3, 32, 32).copy(), labels)
 
 
 def load_cifar10_split(data_dir: Path, split: str) -> Split:
-    """CIFAR-10 `train` (data_batch_1..5) or `test` (test_batch) from the python batches."""
-    folder = data_dir / CIFAR_DIR if (data_dir / CIFAR_DIR).is_dir() else data_dir
+    """CIFAR-10 `train` (data_batch_1..5) or `test` (test_batch): the python batches
+    (`cifar-10-batches-py`) or, failing those, the binary ones (`cifar-10-batches-bin`)."""
     names = CIFAR_TRAIN if split == "train" else (CIFAR_TEST,)
-    parts = [read_cifar_batch(folder / name) for name in names]
+    folder, read = data_dir, read_cifar_batch
+    if (data_dir / CIFAR_DIR).is_dir():
+        folder = data_dir / CIFAR_DIR
+    elif (data_dir / CIFAR_BIN_DIR).is_dir() or (data_dir / f"{names[0]}.bin").is_file():
+        folder = data_dir / CIFAR_BIN_DIR if (data_dir / CIFAR_BIN_DIR).is_dir() else data_dir
+        read = read_cifar_binary
+        names = tuple(f"{n}.bin" for n in names)
+    parts = [read(folder / name) for name in names]
     return Split(
         np.concatenate([p.images for p in parts]), np.concatenate([p.targets for p in parts])
     )
