@@ -207,16 +207,21 @@ def _rich_grid(table: Table, title: str, caption: str | None, narrow: bool) -> l
     return [rt]
 
 
-def _fit_widths(natural: list[int], least: list[int], budget: int) -> list[int]:
-    """Column widths within `budget`: the widest column (beyond its longest word) gives a
-    character at a time."""
+def _fit_widths(
+    natural: list[int], least: list[int], budget: int, first: list[int] | None = None
+) -> list[int]:
+    """Column widths within `budget`: the widest column gives a character at a time, first
+    down to `first` (e.g. what its cells need, so that a header wraps before a value),
+    then down to `least` (its longest word)."""
     widths = list(natural)
-    while sum(widths) > budget:
-        slack = [w - m for w, m in zip(widths, least, strict=True)]
-        j = max(range(len(widths)), key=lambda i: (slack[i] > 0, widths[i]))
-        if slack[j] <= 0:
-            break
-        widths[j] -= 1
+    floors = [[max(f, m) for f, m in zip(first, least, strict=True)]] if first else []
+    for floor in [*floors, least]:
+        while sum(widths) > budget:
+            slack = [w - f for w, f in zip(widths, floor, strict=True)]
+            j = max(range(len(widths)), key=lambda i: (slack[i] > 0, widths[i]))
+            if slack[j] <= 0:
+                break
+            widths[j] -= 1
     return widths
 
 
@@ -245,6 +250,7 @@ def _rich_groups(table: Table, transpose: bool, width: int | None) -> list[Any]:
             [max(len(x) for t in col for x in t.splitlines()) for col in columns],
             [max(len(w) for t in col for w in t.split()) for col in columns],
             (width or 10_000) - max(len(x) for x in lines) - 3 * len(heads) - 2,
+            [max(len(x) for t in col[1:] for x in t.splitlines()) for col in columns],
         )
         for h, w in zip(heads, widths, strict=True):
             rt.add_column(h, justify="right", width=w, overflow="fold")
