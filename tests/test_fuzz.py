@@ -43,15 +43,15 @@ runner = CliRunner()
 
 # Examples per command: default run, then the deep profile. Slow-ish commands get fewer.
 EXAMPLES = {
-    "audit": (4, 25),
-    "models": (5, 30),
-    "summary": (6, 40),
-    "formulas": (4, 20),
-    "reports": (6, 40),
-    "table4": (4, 40),
-    "table8": (4, 40),
+    "audit": (4, 50),
+    "models": (5, 60),
+    "summary": (6, 80),
+    "formulas": (4, 40),
+    "reports": (6, 80),
+    "table4": (4, 80),
+    "table8": (4, 80),
 }
-DEFAULT_EXAMPLES = (15, 120)
+DEFAULT_EXAMPLES = (15, 250)
 OUTCOMES: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
 
 # the values a real argv can hold: no NUL (exec refuses it); surrogates stand for undecodable
