@@ -13,17 +13,19 @@ run is exactly the one-process run. With N processes:
 - steps that can fail in a way the user should hear about (data, model, checkpoint,
   output) run through `agree` / `on_main`: a failure on any rank ends every rank, and
   rank 0 prints one line naming the rank that failed;
-- collective operations give up after `timeout` seconds, so a rank that stops or stalls
-  ends the run with an error instead of a hang (`rank_failures`).
+- collective operations give up after `timeout` seconds (a process group of the run's
+  own; joining the job may take longer), so a rank that stops or stalls ends the run with
+  an error instead of a hang (`rank_failures`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import torch
@@ -34,6 +36,8 @@ from xncost.errors import XncostError
 
 T = TypeVar("T")
 MAX_WORLD = 1 << 16
+JOIN_SECONDS = 300  # least time given to the processes of a job to arrive
+COMMUNICATION_WORDS = ("gloo", "nccl", "connection", "timed out", "timeout", "pair closure")
 
 
 class ReportedElsewhere(XncostError):
@@ -47,6 +51,7 @@ class Group:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    handle: Any = field(default=None, compare=False, repr=False)  # torch's process group
 
     @property
     def main(self) -> bool:
@@ -87,12 +92,10 @@ def backend_for(device_type: str) -> str:
 
 
 @contextlib.contextmanager
-def process_group(device_type: str, timeout: float) -> Iterator[Group]:
-    """Join the torchrun job for the duration of a run and leave it afterwards.
-
-    A process group the caller already initialised is used as it is and left open.
-    `timeout` (seconds) bounds the rendezvous and every collective operation.
-    """
+def join(device_type: str, timeout: float = JOIN_SECONDS) -> Iterator[Group]:
+    """Join the torchrun job described by the environment (a no-op for one process) and
+    leave it afterwards; a process group that is already open is used and left open.
+    `timeout` bounds the wait for the other processes to arrive."""
     group = group_from_env()
     if not group.active:
         yield group
@@ -119,6 +122,26 @@ def process_group(device_type: str, timeout: float) -> Iterator[Group]:
         dist.destroy_process_group()
 
 
+@contextlib.contextmanager
+def process_group(device_type: str, timeout: float) -> Iterator[Group]:
+    """The job's processes for one run (`join`ed if need be), on a process group of their
+    own whose collective operations give up after `timeout` seconds."""
+    with join(device_type, max(timeout, JOIN_SECONDS)) as group:
+        if not group.active:
+            yield group
+            return
+        try:
+            handle = dist.new_group(timeout=datetime.timedelta(seconds=timeout))
+        except RuntimeError as exc:
+            raise XncostError(
+                f"rank {group.rank}: cannot connect to the other processes: {first_line(exc)}"
+            ) from None
+        try:
+            yield dataclasses.replace(group, handle=handle)
+        finally:
+            dist.destroy_process_group(handle)
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message, without a leading `[source:line]` tag."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -130,8 +153,8 @@ def first_line(exc: BaseException) -> str:
 def _is_communication_failure(exc: BaseException) -> bool:
     if isinstance(exc, dist.DistError):
         return True
-    text = str(exc)
-    return any(s in text for s in ("gloo", "NCCL", "Connection closed", "Connection reset"))
+    text = str(exc).lower()
+    return any(s in text for s in COMMUNICATION_WORDS)
 
 
 @contextlib.contextmanager
@@ -175,7 +198,7 @@ def agree(group: Group, fn: Callable[[], T]) -> T:
     except XncostError as exc:
         error = str(exc)
     errors: list[str | None] = [None] * group.world_size
-    dist.all_gather_object(errors, error)
+    dist.all_gather_object(errors, error, group=group.handle)
     for rank, message in enumerate(errors):
         if message is not None:
             kind = XncostError if group.main else ReportedElsewhere
@@ -193,7 +216,7 @@ def on_main(group: Group, fn: Callable[[], T]) -> T:
             payload = [("ok", fn())]
         except XncostError as exc:
             payload = [("error", str(exc))]
-    dist.broadcast_object_list(payload, src=0)
+    dist.broadcast_object_list(payload, src=0, group=group.handle)
     kind, value = payload[0]
     if kind == "error":
         raise (XncostError if group.main else ReportedElsewhere)(f"rank 0: {value}")
@@ -205,7 +228,7 @@ def all_sum(group: Group, values: Sequence[float], device: torch.device) -> list
     if not group.active:
         return [float(v) for v in values]
     t = torch.tensor(list(values), dtype=torch.float64, device=device)
-    dist.all_reduce(t)
+    dist.all_reduce(t, group=group.handle)
     return [float(v) for v in t.cpu()]
 
 
@@ -214,7 +237,7 @@ def broadcast_buffers(group: Group, model: nn.Module) -> None:
     save the same model."""
     if group.active:
         for buf in model.buffers():
-            dist.broadcast(buf, src=0)
+            dist.broadcast(buf, src=0, group=group.handle)
 
 
 def rank_batches(
@@ -244,4 +267,4 @@ def wrap(model: nn.Module, group: Group, device: torch.device) -> nn.Module:
     from torch.nn.parallel import DistributedDataParallel
 
     ids = [device.index] if device.type == "cuda" else None
-    return DistributedDataParallel(model, device_ids=ids)
+    return DistributedDataParallel(model, device_ids=ids, process_group=group.handle)

@@ -83,7 +83,12 @@ def make_dirs(path: Path) -> None:
     try:
         Path(path).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise XncostError(f"cannot create directory {path}: {exc.strerror or exc}") from None
+        reason = (
+            "a file is in the way"
+            if isinstance(exc, (FileExistsError, NotADirectoryError))
+            else exc.strerror or exc
+        )
+        raise XncostError(f"cannot create directory {path}: {reason}") from None
 
 
 def read_rows(csv_path: Path) -> list[dict[str, str]]:
