@@ -484,7 +484,8 @@ def test_bad_checkpoints_are_one_line_naming_the_file(
         cfg.checkpoint_path.write_bytes(good)
     args = ["train", "--head", "fc", "--epochs", "2", "--batch-size", "16", "--no-progress"]
     args += ["--checkpoint-dir", str(tmp_path), "--resume"]
-    torch.save(_tamper(torch.load(cfg.checkpoint_path, weights_only=True), "unsafe"), cfg.checkpoint_path)
+    state = torch.load(cfg.checkpoint_path, weights_only=True)
+    torch.save(_tamper(state, "unsafe"), cfg.checkpoint_path)
     err = _one_line_error(CliRunner().invoke(_app(), args))
     assert str(cfg.checkpoint_path) in err and "safe loader" in err
 

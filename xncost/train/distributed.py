@@ -181,7 +181,7 @@ def rank_failures(group: Group, timeout: float) -> Iterator[None]:
                 "(another rank stopped or stalled)"
             )
         else:
-            what = f"lost contact with another rank ({first_line(exc)})"
+            what = "lost contact with another rank (it failed, stopped or was killed)"
         error = XncostError if group.main else ReportedElsewhere
         raise error(f"rank {group.rank}: {what}") from None
 
@@ -240,9 +240,7 @@ def broadcast_buffers(group: Group, model: nn.Module) -> None:
             dist.broadcast(buf, src=0, group=group.handle)
 
 
-def rank_batches(
-    n: int, batch_size: int, gen: torch.Generator, group: Group
-) -> list[torch.Tensor]:
+def rank_batches(n: int, batch_size: int, gen: torch.Generator, group: Group) -> list[torch.Tensor]:
     """This rank's share of each batch of one epoch.
 
     The epoch is the one-process epoch: a seeded shuffle of `n` samples cut into batches of
