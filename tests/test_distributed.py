@@ -25,7 +25,7 @@ from xncost.train.distributed import Group
 JOB_TIMEOUT = 120
 EPOCHS = 2
 BATCH = 16
-STALL = 2.5  # seconds a rank sleeps in the timeout scenario (timeout: 1 s)
+STALL = 2.0  # seconds a rank sleeps in the timeout scenario (timeout: 1 s)
 
 
 def _bundle(n_train: int = 48, n_test: int = 30) -> DataBundle:
@@ -301,3 +301,42 @@ def test_two_process_gloo_job_trains_resumes_and_fails_cleanly(tmp_path: Path) -
     assert zero["stalled"]["message"].startswith("rank 0: a collective operation timed out")
     assert one["stalled"]["error"] == "ReportedElsewhere"
     assert not (tmp_path / "stalled").exists()
+
+
+@pytest.mark.slow
+def test_torchrun_cli_writes_one_row_and_fails_in_one_line(tmp_path: Path) -> None:
+    """`torchrun -m xncost train` end to end on digits: rank 1 prints nothing, rank 0 one
+    result; a batch the processes cannot share is one error line."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("sklearn")
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    torchrun += ["--nproc-per-node", "2", "-m", "xncost", "train", "--head", "fc"]
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    ok = subprocess.run(
+        [*torchrun, "--epochs", "1", "--out", str(tmp_path / "out"), "--no-progress"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert ok.returncode == 0, ok.stderr
+    lines = ok.stdout.splitlines()
+    assert len(lines) == 2 and "on 2 processes" in lines[0] and "images/s" in lines[0]
+    assert "xncost" not in ok.stderr
+    assert len(_rows(tmp_path / "out" / "validation.csv")) == 1
+    bad = subprocess.run(
+        [*torchrun, "--batch-size", "63", "--out", str(tmp_path / "bad")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert bad.returncode != 0 and bad.stdout == ""
+    ours = [line for line in bad.stderr.splitlines() if line.startswith("xncost: error:")]
+    assert ours == [
+        "xncost: error: rank 0: --batch-size 63 is not divisible by the 2 processes "
+        "(each takes an equal share of the batch)"
+    ]
+    assert not (tmp_path / "bad").exists()
