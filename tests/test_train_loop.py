@@ -394,6 +394,7 @@ def test_train_writes_nothing_without_out(tmp_path: Path, monkeypatch: pytest.Mo
         ("--timeout", "0"),
         ("--out", ""),
         ("--checkpoint-dir", " "),
+        ("--data-dir", ""),
     ],
 )
 def test_cli_train_out_of_range_is_one_line(

@@ -57,7 +57,7 @@ def register(app: typer.Typer) -> None:
         head: Head = typer.Option(..., "--head", help="Classifier head."),
         backbone: Backbone = typer.Option(Backbone.tiny, "--backbone", help="Backbone."),
         dataset: Dataset = typer.Option(Dataset.digits, "--dataset", help="Data set."),
-        data_dir: Path | None = typer.Option(
+        data_dir: str | None = typer.Option(
             None, "--data-dir", help="Local directory with MNIST IDX / CIFAR-10 files."
         ),
         epochs: int = typer.Option(3, "--epochs", min=1, help="Training epochs."),
@@ -118,7 +118,7 @@ def register(app: typer.Typer) -> None:
             head=head.value,
             backbone=backbone.value,
             dataset=dataset.value,
-            data_dir=data_dir,
+            data_dir=_directory(data_dir, "--data-dir"),
             epochs=epochs,
             batch_size=batch_size,
             seed=seed,

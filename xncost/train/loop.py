@@ -403,8 +403,6 @@ def _device(config: TrainConfig, group: Group) -> torch.device:
     """cpu, or this process's GPU (LOCAL_RANK under torchrun)."""
     if config.device != "cuda":
         return torch.device("cpu")
-    if not torch.cuda.is_available():
-        raise XncostError("--device cuda requested but CUDA is not available")
     if group.local_rank >= torch.cuda.device_count():
         raise XncostError(
             f"LOCAL_RANK {group.local_rank} but only {torch.cuda.device_count()} GPUs"
