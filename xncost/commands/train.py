@@ -58,7 +58,10 @@ def register(app: typer.Typer) -> None:
         backbone: Backbone = typer.Option(Backbone.tiny, "--backbone", help="Backbone."),
         dataset: Dataset = typer.Option(Dataset.digits, "--dataset", help="Data set."),
         data_dir: str | None = typer.Option(
-            None, "--data-dir", help="Local directory with MNIST IDX / CIFAR-10 files."
+            None,
+            "--data-dir",
+            metavar="DIR",
+            help="Local directory with MNIST IDX / CIFAR-10 files.",
         ),
         epochs: int = typer.Option(3, "--epochs", min=1, help="Training epochs."),
         batch_size: int = typer.Option(
@@ -69,11 +72,15 @@ def register(app: typer.Typer) -> None:
         out: str | None = typer.Option(
             None,
             "--out",
+            metavar="DIR",
             help="Directory for validation.csv (a row is appended) and validation.md; "
             "without it nothing is written.",
         ),
         checkpoint_dir: str | None = typer.Option(
-            None, "--checkpoint-dir", help="Directory for the per-epoch checkpoint."
+            None,
+            "--checkpoint-dir",
+            metavar="DIR",
+            help="Directory for the per-epoch checkpoint.",
         ),
         resume: bool = typer.Option(
             False, "--resume", help="Continue from the checkpoint in --checkpoint-dir."
@@ -104,11 +111,11 @@ def register(app: typer.Typer) -> None:
         """Train a head on a small data set and print its accuracy; with --out, append the
         result to OUT/validation.csv. Several processes: run it under torchrun.
 
+        \b
         Examples:
-
           xncost train --head xnidr --epochs 3
-
-          torchrun --standalone --nproc-per-node 2 -m xncost train --head xnidr --out runs
+          torchrun --standalone --nproc-per-node 2 -m xncost train \\
+              --head xnidr --out runs --checkpoint-dir runs/ck
         """
         from xncost.train.distributed import ReportedElsewhere
         from xncost.train.loop import TrainConfig, run_training
