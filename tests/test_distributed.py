@@ -200,8 +200,10 @@ def _runs(
         report.run("stalled", _config(tmp, "stalled", timeout=1), data)
 
 
-def _run_job(tmp: Path, job: str, data: DataBundle) -> list[dict[str, Any] | None]:
-    """Run `_worker` as ranks 0 and 1; each rank's report, or None for a killed rank."""
+def _run_job(
+    tmp: Path, job: str, data: DataBundle
+) -> tuple[list[dict[str, Any] | None], list[int | None]]:
+    """Run `_worker` as ranks 0 and 1; each rank's report and exit code."""
     ctx = multiprocessing.get_context("spawn")
     port = _free_port()
     procs = [ctx.Process(target=_worker, args=(r, port, tmp, job, data)) for r in range(2)]
@@ -218,7 +220,7 @@ def _run_job(tmp: Path, job: str, data: DataBundle) -> list[dict[str, Any] | Non
     for r in range(2):
         path = tmp / f"{job}-rank{r}.json"
         reports.append(json.loads(path.read_text()) if path.exists() else None)
-    return reports
+    return reports, [p.exitcode for p in procs]
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -232,8 +234,9 @@ def _weights(path: Path) -> dict[str, torch.Tensor]:
 
 def test_two_process_gloo_job_trains_resumes_and_fails_cleanly(tmp_path: Path) -> None:
     data = _bundle()
-    zero, one = _run_job(tmp_path, "first", data)
+    (zero, one), codes = _run_job(tmp_path, "first", data)
     assert zero is not None and one is not None
+    assert codes == [0, -signal.SIGKILL]
 
     # a setup failure on rank 1: rank 0 names it, rank 1 stays silent, nothing is written
     assert zero["setup"] == {
@@ -288,8 +291,8 @@ def test_two_process_gloo_job_trains_resumes_and_fails_cleanly(tmp_path: Path) -
 
     # a new job resumes it and ends exactly where the uninterrupted run ended
     first = zero
-    zero, one = _run_job(tmp_path, "second", data)
-    assert zero is not None and one is not None
+    (zero, one), codes = _run_job(tmp_path, "second", data)
+    assert zero is not None and one is not None and codes == [0, 0]
     assert zero["resumed"] == one["resumed"]
     assert zero["resumed"] == first["full"]  # same losses per epoch, same accuracy
     a, b = _weights(full.checkpoint_path), _weights(killed.checkpoint_path)
