@@ -1,5 +1,5 @@
 """Data-parallel training: the sampler, the torchrun environment, and real 2-process gloo
-jobs (spawned processes on a loopback port) that train, get killed, resume and fail."""
+jobs (forkserver processes on a loopback port) that train, get killed, resume and fail."""
 
 from __future__ import annotations
 
@@ -204,7 +204,8 @@ def _run_job(
     tmp: Path, job: str, data: DataBundle
 ) -> tuple[list[dict[str, Any] | None], list[int | None]]:
     """Run `_worker` as ranks 0 and 1; each rank's report and exit code."""
-    ctx = multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")  # imports torch once, not per rank
+    ctx.set_forkserver_preload(["torch", "xncost.train.loop"])
     port = _free_port()
     procs = [ctx.Process(target=_worker, args=(r, port, tmp, job, data)) for r in range(2)]
     for p in procs:
