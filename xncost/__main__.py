@@ -1,0 +1,3 @@
+from xncost.cli import main
+
+main()
