@@ -140,10 +140,17 @@ def test_one_step_lowers_the_loss(head: str) -> None:
 def test_config_validation() -> None:
     with pytest.raises(XncostError, match="unknown head"):
         loop.TrainConfig(head="mlp")
-    with pytest.raises(XncostError, match="epochs must be an integer >= 1"):
+    with pytest.raises(XncostError, match=r"epochs must be an integer in 1\.\.1000000, got 0"):
         loop.TrainConfig(head="fc", epochs=0)
     with pytest.raises(XncostError, match="unknown dataset"):
         loop.TrainConfig(head="fc", dataset="svhn")
+    with pytest.raises(XncostError, match="seed must be an integer in 0..18446744073709551615"):
+        loop.TrainConfig(head="fc", seed=2**64)
+    loop.TrainConfig(head="fc", seed=2**64 - 1)
+    with pytest.raises(XncostError, match="--amp .* needs --device cuda"):
+        loop.TrainConfig(head="fc", amp=True)
+    with pytest.raises(XncostError, match="--resume needs --checkpoint-dir"):
+        loop.TrainConfig(head="fc", resume=True)
 
 
 def _state(path: Path) -> dict:
@@ -153,14 +160,15 @@ def _state(path: Path) -> dict:
 def test_resume_reproduces_the_uninterrupted_run(tmp_path: Path) -> None:
     data = _bundle()
     common = dict(head="xnidr", epochs=3, batch_size=16, seed=3)
-    full_cfg = loop.TrainConfig(**common, out=tmp_path / "a")
+    full_cfg = loop.TrainConfig(**common, out=tmp_path / "a", checkpoint_dir=tmp_path / "a")
     full = loop.run_training(full_cfg, data=data, progress=False)
 
-    part_cfg = loop.TrainConfig(**common, out=tmp_path / "b")
+    b = {"out": tmp_path / "b", "checkpoint_dir": tmp_path / "b"}
+    part_cfg = loop.TrainConfig(**common, **b)
     part = loop.run_training(part_cfg, data=data, progress=False, stop_after=1)
     assert not part.complete and part.epochs_done == 1
     assert not (tmp_path / "b" / "validation.csv").exists()  # no row for an unfinished run
-    resumed_cfg = loop.TrainConfig(**common, out=tmp_path / "b", resume=True)
+    resumed_cfg = loop.TrainConfig(**common, **b, resume=True)
     resumed = loop.run_training(resumed_cfg, data=data, progress=False)
 
     assert resumed.complete and resumed.epochs_done == 3
@@ -176,11 +184,11 @@ def test_resume_restores_exact_state(tmp_path: Path) -> None:
     """Two epochs in one session or one + one after a resume: same losses, same state."""
     data = _bundle()
     common = dict(head="fc", epochs=3, batch_size=16, seed=1)
-    one = loop.TrainConfig(**common, out=tmp_path / "one")
+    one = loop.TrainConfig(**common, checkpoint_dir=tmp_path / "one")
     straight = loop.run_training(one, data=data, progress=False, stop_after=2)
-    two = loop.TrainConfig(**common, out=tmp_path / "two")
+    two = loop.TrainConfig(**common, checkpoint_dir=tmp_path / "two")
     loop.run_training(two, data=data, progress=False, stop_after=1)
-    again = loop.TrainConfig(**common, out=tmp_path / "two", resume=True)
+    again = loop.TrainConfig(**common, checkpoint_dir=tmp_path / "two", resume=True)
     resumed = loop.run_training(again, data=data, progress=False, stop_after=1)
     assert resumed.epochs_done == straight.epochs_done == 2
     assert resumed.history[1]["loss"] == straight.history[1]["loss"]
@@ -194,12 +202,14 @@ def test_resume_restores_exact_state(tmp_path: Path) -> None:
     assert torch.equal(a["torch_rng"], b["torch_rng"])
 
 
-def test_resume_rejects_other_settings_and_corrupt_files(tmp_path: Path) -> None:
+def test_resume_rejects_corrupt_files(tmp_path: Path) -> None:
     data = _bundle()
-    cfg = loop.TrainConfig(head="fc", epochs=1, batch_size=16, seed=0, out=tmp_path)
-    loop.run_training(cfg, data=data, progress=False, record=False)
+    cfg = loop.TrainConfig(head="fc", epochs=1, batch_size=16, seed=0, checkpoint_dir=tmp_path)
+    loop.run_training(cfg, data=data, progress=False)
     cfg.checkpoint_path.write_bytes(b"not a checkpoint")
-    resume = loop.TrainConfig(head="fc", epochs=1, batch_size=16, seed=0, out=tmp_path, resume=True)
+    resume = loop.TrainConfig(
+        head="fc", epochs=1, batch_size=16, seed=0, checkpoint_dir=tmp_path, resume=True
+    )
     with pytest.raises(XncostError, match=str(cfg.checkpoint_path.name)):
         loop.run_training(resume, data=data, progress=False)
 
@@ -223,7 +233,9 @@ def test_results_append_never_overwrite(tmp_path: Path) -> None:
     rows = _rows(tmp_path / "validation.csv")
     assert [r["head"] for r in rows] == ["dr", "xnidr"]
     header = (tmp_path / "validation.csv").read_text().splitlines()[0]
-    assert header == "head,backbone,dataset,epochs,seed,accuracy,params,head_flops,seconds"
+    assert header == (
+        "head,backbone,dataset,epochs,seed,accuracy,params,head_flops,seconds,images_per_second"
+    )
     md = (tmp_path / "validation.md").read_text()
     assert "| dr |" in md and "| xnidr |" in md and "75.00%" in md
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
@@ -253,6 +265,8 @@ def test_cli_train_appends_rows(tmp_path: Path) -> None:
         "256",
         "--out",
         str(tmp_path),
+        "--checkpoint-dir",
+        str(tmp_path / "ck"),
         "--no-progress",
     ]
     first = runner.invoke(app, args)
@@ -264,7 +278,8 @@ def test_cli_train_appends_rows(tmp_path: Path) -> None:
     assert [r["seed"] for r in rows] == ["0", "1"]
     assert all(r["head"] == "fc" and r["dataset"] == "digits" for r in rows)
     assert 0.0 <= float(rows[0]["accuracy"]) <= 1.0
-    assert (tmp_path / "checkpoints" / "fc-tiny-digits-e1-b256-s0-cross-entropy.pt").exists()
+    assert float(rows[0]["images_per_second"]) > 0
+    assert (tmp_path / "ck" / "fc-tiny-digits-e1-b256-s0-cross-entropy.pt").exists()
     bad = runner.invoke(
         app, ["train", "--head", "dr", "--dataset", "mnist", "--out", str(tmp_path)]
     )
@@ -279,35 +294,44 @@ def _no_training(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(loop, "build_model", fail)
 
 
-def _bad_outputs(tmp_path: Path) -> dict[str, tuple[Path, str]]:
-    """Output directories that must be refused, and a fragment of the error."""
+def _bad_outputs(tmp_path: Path) -> dict[str, tuple[dict[str, Path], str]]:
+    """Output / checkpoint directories that must be refused, and a fragment of the error."""
     a_file = tmp_path / "afile"
     a_file.write_text("x")
     header = ",".join(results.COLUMNS)
     cases = {
-        "out is a file": (a_file, "not a directory"),
-        "out under a file": (a_file / "sub", "not a directory"),
-        "bad columns": (tmp_path / "cols", "unexpected columns"),
-        "malformed row": (tmp_path / "row", "malformed row on line 2"),
-        "checkpoints is a file": (tmp_path / "ck", "checkpoints"),
-        "validation.md is a directory": (tmp_path / "md", "validation.md"),
+        "out is a file": ({"out": a_file}, "not a directory"),
+        "out under a file": ({"out": a_file / "sub" / "deeper"}, "afile is not a directory"),
+        "bad columns": ({"out": tmp_path / "cols"}, "unexpected columns"),
+        "malformed row": ({"out": tmp_path / "row"}, "malformed row on line 2"),
+        "checkpoint dir is a file": ({"checkpoint_dir": a_file}, "not a directory"),
+        "checkpoint is a directory": (
+            {"checkpoint_dir": tmp_path / "ck"},
+            "xnidr-tiny-digits-e1-b64-s0-margin.pt: it is not a regular file",
+        ),
+        "validation.md is a directory": ({"out": tmp_path / "md"}, "validation.md"),
     }
     for name in ("cols", "row", "ck", "md"):
         (tmp_path / name).mkdir()
     (tmp_path / "cols" / "validation.csv").write_text("a,b\n1,2\n")
     (tmp_path / "row" / "validation.csv").write_text(f"{header}\nfc,tiny,digits,1\n")
-    (tmp_path / "ck" / "checkpoints").write_text("x")
+    (tmp_path / "ck" / "xnidr-tiny-digits-e1-b64-s0-margin.pt").mkdir()
     (tmp_path / "md" / "validation.md").mkdir()
     return cases
 
 
+def _tree(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
 def test_output_is_checked_before_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _no_training(monkeypatch)
-    for case, (out, fragment) in _bad_outputs(tmp_path).items():
-        cfg = loop.TrainConfig(head="xnidr", epochs=1, out=out)
+    for case, (where, fragment) in _bad_outputs(tmp_path).items():
+        before = _tree(tmp_path)
+        cfg = loop.TrainConfig(head="xnidr", epochs=1, **where)
         with pytest.raises(XncostError, match=fragment):
             loop.run_training(cfg, progress=False)
-        assert not (out / "checkpoints").is_dir() or case == "checkpoints is a file", case
+        assert _tree(tmp_path) == before, case
 
 
 def test_cli_train_bad_out_is_one_line_exit_2(
@@ -328,8 +352,158 @@ def test_cli_train_bad_out_is_one_line_exit_2(
 def test_checkpoint_write_failure_is_an_xncost_error(tmp_path: Path) -> None:
     a_file = tmp_path / "afile"
     a_file.write_text("x")
-    with pytest.raises(XncostError, match="cannot write"):
+    with pytest.raises(XncostError, match="cannot create directory .*afile: a file is in the way"):
         loop.save_checkpoint(a_file / "run.pt", {"epoch": 1})
     loop.save_checkpoint(tmp_path / "c" / "run.pt", {"epoch": 1})
     assert _state(tmp_path / "c" / "run.pt") == {"epoch": 1}
     assert not [p for p in (tmp_path / "c").iterdir() if p.name.startswith(".")]
+
+
+def _app() -> typer.Typer:
+    from xncost.cli import app
+
+    return app
+
+
+def _one_line_error(r: object) -> str:
+    assert r.exit_code == 2, r.output
+    err = r.stderr.strip()
+    assert err.startswith("xncost: error: ") and "\n" not in err, err
+    assert "Traceback" not in r.output
+    return err
+
+
+def test_train_writes_nothing_without_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(loop, "load_dataset", lambda *a: _bundle())
+    monkeypatch.chdir(tmp_path)
+    args = ["train", "--head", "fc", "--epochs", "1", "--batch-size", "16", "--no-progress"]
+    r = CliRunner().invoke(_app(), args)
+    assert r.exit_code == 0, r.output
+    assert "test accuracy" in r.stdout and "images/s" in r.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--seed", str(2**64)),
+        ("--seed", "-1"),
+        ("--epochs", str(10**7)),
+        ("--batch-size", str(2**31)),
+        ("--timeout", str(10**9)),
+        ("--timeout", "0"),
+        ("--out", ""),
+        ("--checkpoint-dir", " "),
+        ("--data-dir", ""),
+    ],
+)
+def test_cli_train_out_of_range_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, option: str, value: str
+) -> None:
+    _no_training(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(_app(), ["train", "--head", "fc", option, value])
+    assert option.lstrip("-").replace("-", "_") in _one_line_error(r).replace("-", "_")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_run_removes_the_directories_it_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = _bundle()
+    real_step = loop.train_step
+    steps = {"n": 0}
+
+    def failing_step(*args: object, **kwargs: object) -> tuple[float, int]:
+        steps["n"] += 1
+        if steps["n"] > limit:
+            raise XncostError("stop")
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "train_step", failing_step)
+    where = {"out": tmp_path / "new" / "out", "checkpoint_dir": tmp_path / "new" / "ck"}
+    cfg = loop.TrainConfig(head="fc", epochs=2, batch_size=16, **where)
+    limit = 0  # fails at the first step: nothing may remain
+    with pytest.raises(XncostError, match="stop"):
+        loop.run_training(cfg, data=data, progress=False)
+    assert list(tmp_path.iterdir()) == []
+    limit, steps["n"] = 3, 0  # fails in epoch 2: the epoch-1 checkpoint stays, no empty out
+    with pytest.raises(XncostError, match="stop"):
+        loop.run_training(cfg, data=data, progress=False)
+    assert _tree(tmp_path) == ["new", "new/ck", f"new/ck/{cfg.run_id}.pt"]
+
+
+def _tamper(state: dict, how: str) -> object:
+    import argparse
+
+    if how == "no model":
+        del state["model"]
+    elif how == "renamed key":
+        state["model"]["renamed"] = state["model"].pop(next(iter(state["model"])))
+    elif how == "wrong shape":
+        key = next(iter(state["model"]))
+        state["model"][key] = torch.zeros(3)
+    elif how == "optimizer misfit":
+        state["optimizer"]["state"][0]["exp_avg"] = torch.zeros(3)
+    elif how == "history":
+        state["history"] = [{"epoch": "one"}]
+    elif how == "not a dict":
+        return [1, 2]
+    elif how == "unsafe":
+        state["extra"] = argparse.Namespace(a=1)
+    return state
+
+
+CHECKPOINT_FAULTS = {
+    "no model": "not an xncost checkpoint \\(no model\\)",
+    "renamed key": "weights do not fit the model \\(missing .*; unexpected renamed\\)",
+    "wrong shape": "weights do not fit the model \\(wrong shape",
+    "optimizer misfit": "optimizer state does not fit the model",
+    "history": "malformed history",
+    "not a dict": "not an xncost checkpoint",
+    "unsafe": "refused by torch's safe loader",
+}
+
+
+def test_bad_checkpoints_are_one_line_naming_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = _bundle()
+    monkeypatch.setattr(loop, "load_dataset", lambda *a: data)
+    common = dict(head="fc", epochs=2, batch_size=16, checkpoint_dir=tmp_path)
+    cfg = loop.TrainConfig(**common)
+    loop.run_training(cfg, data=data, progress=False, stop_after=1)
+    good = cfg.checkpoint_path.read_bytes()
+    resume = loop.TrainConfig(**common, resume=True)
+    for how, fragment in CHECKPOINT_FAULTS.items():
+        state = torch.load(cfg.checkpoint_path, weights_only=True)
+        torch.save(_tamper(state, how), cfg.checkpoint_path)
+        with pytest.raises(XncostError, match=fragment) as info:
+            loop.run_training(resume, data=data, progress=False)
+        assert str(info.value).startswith(str(cfg.checkpoint_path)), how
+        assert "\n" not in str(info.value), how
+        cfg.checkpoint_path.write_bytes(good)
+    args = ["train", "--head", "fc", "--epochs", "2", "--batch-size", "16", "--no-progress"]
+    args += ["--checkpoint-dir", str(tmp_path), "--resume"]
+    state = torch.load(cfg.checkpoint_path, weights_only=True)
+    torch.save(_tamper(state, "unsafe"), cfg.checkpoint_path)
+    err = _one_line_error(CliRunner().invoke(_app(), args))
+    assert str(cfg.checkpoint_path) in err and "safe loader" in err
+
+
+def test_legacy_results_file_gets_the_new_column(tmp_path: Path) -> None:
+    legacy = ",".join(results.LEGACY_COLUMNS)
+    (tmp_path / "validation.csv").write_text(f"{legacy}\nfc,tiny,digits,3,0,0.98,1,2,2.01\n")
+    row = {k: "1" for k in results.COLUMNS} | {"accuracy": "0.5", "images_per_second": "812.5"}
+    results.append_result(tmp_path, row)
+    rows = _rows(tmp_path / "validation.csv")
+    assert [r["images_per_second"] for r in rows] == ["", "812.5"]
+    md = (tmp_path / "validation.md").read_text().splitlines()
+    assert md[-2].endswith("| 2.0 | - |") and md[-1].endswith("| 1.0 | 812 |")
+
+
+def test_committed_validation_report_matches_its_csv() -> None:
+    reports = Path(__file__).resolve().parent.parent / "reports"
+    rows = results.read_rows(reports / "validation.csv")
+    assert rows and all(r["images_per_second"] for r in rows)
+    assert (reports / "validation.md").read_text() == results.render_markdown(rows)

@@ -2,4 +2,5 @@
 
 from xncost.cli import main
 
-main()
+if __name__ == "__main__":  # not when re-imported as a spawned process's __mp_main__
+    main()

@@ -211,7 +211,6 @@ COMMAND_MODULES = ("tables", "models", "train", "bench", "analysis", "summary", 
 # Examples for commands whose module declares none (their owners may move them there).
 PLUGIN_EXAMPLES = {
     "summary": ("xncost summary nin-xnor", "xncost summary mobilenet_xnidr --no-upsampling -f csv"),
-    "train": ("xncost train --head xnidr --backbone tiny --dataset digits --epochs 3",),
     "bench": ("xncost bench --layer gemm --shape 256x1024x256 --repeat 3",),
 }
 

@@ -38,6 +38,14 @@ class Loss(str, Enum):
     cross_entropy = "cross-entropy"
 
 
+def _directory(value: str | None, option: str) -> Path | None:
+    if value is None:
+        return None
+    if not value.strip():
+        raise typer.BadParameter("must not be empty", param_hint=option)
+    return Path(value)
+
+
 def register(app: typer.Typer) -> None:
     """Add the `train` command to `app`."""
 
@@ -46,15 +54,34 @@ def register(app: typer.Typer) -> None:
         head: Head = typer.Option(..., "--head", help="Classifier head."),
         backbone: Backbone = typer.Option(Backbone.tiny, "--backbone", help="Backbone."),
         dataset: Dataset = typer.Option(Dataset.digits, "--dataset", help="Data set."),
-        data_dir: Path | None = typer.Option(
-            None, "--data-dir", help="Local directory with MNIST IDX / CIFAR-10 files."
+        data_dir: str | None = typer.Option(
+            None,
+            "--data-dir",
+            metavar="DIR",
+            help="Local directory with MNIST IDX / CIFAR-10 files.",
         ),
         epochs: int = typer.Option(3, "--epochs", min=1, help="Training epochs."),
-        batch_size: int = typer.Option(64, "--batch-size", min=2, help="Batch size."),
-        seed: int = typer.Option(0, "--seed", min=0, help="Random seed."),
+        batch_size: int = typer.Option(
+            64, "--batch-size", min=2, help="Global batch size (split over torchrun processes)."
+        ),
+        seed: int = typer.Option(0, "--seed", min=0, help="Random seed (< 2**64)."),
         device: Device = typer.Option(Device.cpu, "--device", help="Torch device."),
-        out: Path = typer.Option(Path("reports"), "--out", help="Output directory."),
-        resume: bool = typer.Option(False, "--resume", help="Continue from the checkpoint."),
+        out: str | None = typer.Option(
+            None,
+            "--out",
+            metavar="DIR",
+            help="Directory for validation.csv (a row is appended) and validation.md; "
+            "without it nothing is written.",
+        ),
+        checkpoint_dir: str | None = typer.Option(
+            None,
+            "--checkpoint-dir",
+            metavar="DIR",
+            help="Directory for the per-epoch checkpoint.",
+        ),
+        resume: bool = typer.Option(
+            False, "--resume", help="Continue from the checkpoint in --checkpoint-dir."
+        ),
         upsampling: bool = typer.Option(
             False,
             "--upsampling/--no-upsampling",
@@ -65,35 +92,68 @@ def register(app: typer.Typer) -> None:
             "--loss",
             help="auto = margin loss for capsule heads, cross-entropy for fc.",
         ),
-        progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar."),
+        amp: bool = typer.Option(
+            False, "--amp", help="Automatic mixed precision (float16 autocast; --device cuda)."
+        ),
+        timeout: int = typer.Option(
+            600,
+            "--timeout",
+            min=1,
+            help="Under torchrun: seconds a process waits for the others before giving up.",
+        ),
+        progress: bool = typer.Option(
+            True, "--progress/--no-progress", help="A line per epoch on stderr (bar on a tty)."
+        ),
     ) -> None:
-        """Train a head on a small data set; append the result to OUT/validation.csv."""
+        """Train a head on a small data set and print its accuracy; with --out, append the
+        result to OUT/validation.csv. Several processes: run it under torchrun.
+
+        \b
+        Examples:
+          xncost train --head xnidr --epochs 3
+          torchrun --standalone --nproc-per-node 2 -m xncost train \\
+              --head xnidr --out runs --checkpoint-dir runs/ck
+        """
+        from xncost.train.distributed import ReportedElsewhere
         from xncost.train.loop import TrainConfig, run_training
 
+        out_dir = _directory(out, "--out")
         config = TrainConfig(
             head=head.value,
             backbone=backbone.value,
             dataset=dataset.value,
-            data_dir=data_dir,
+            data_dir=_directory(data_dir, "--data-dir"),
             epochs=epochs,
             batch_size=batch_size,
             seed=seed,
             device=device.value,
-            out=out,
+            out=out_dir,
+            checkpoint_dir=_directory(checkpoint_dir, "--checkpoint-dir"),
             resume=resume,
             upsampling=upsampling,
             loss=loss.value,
+            amp=amp,
+            timeout=timeout,
         )
-        result = run_training(config, progress=progress)
+        try:
+            result = run_training(config, progress=progress)
+        except ReportedElsewhere:
+            raise SystemExit(2) from None
+        if not result.group.main:
+            return
         metric = "top-2 accuracy" if dataset.value.startswith("multi") else "test accuracy"
+        procs = f" on {result.group.world_size} processes" if result.group.active else ""
         typer.echo(
             f"{config.run_id}: {metric} {100 * result.accuracy:.2f}% after "
-            f"{result.epochs_done} epochs in {result.seconds:.1f} s; params {result.params}; "
+            f"{result.epochs_done} epochs in {result.seconds:.1f} s{procs} "
+            f"({result.images_per_second:.0f} images/s); params {result.params}; "
             f"head FLOPs {result.row()['head_flops']}"
         )
-        if result.recorded:
-            typer.echo(f"appended to {out / 'validation.csv'}; regenerated {out / 'validation.md'}")
-        elif result.complete:
+        if result.recorded and out_dir is not None:
+            typer.echo(
+                f"appended to {out_dir / 'validation.csv'}; regenerated {out_dir / 'validation.md'}"
+            )
+        elif result.complete and out_dir is not None:
             typer.echo("the run was already complete; no row appended")
-        else:
+        elif not result.complete:
             typer.echo(f"stopped early; continue with --resume ({config.checkpoint_path})")

@@ -1,12 +1,15 @@
 """The validation training loop (paper Section 4.3): seeded, deterministic on CPU,
-checkpointed every epoch, resumable to the exact same result.
+checkpointed every epoch, resumable to the exact same result, on one process or on several
+under torchrun (`xncost.train.distributed`).
 
-A run is identified by its settings (`TrainConfig.run_id`). After every epoch the model,
-optimizer, scheduler, RNG states, epoch, history and elapsed time are written atomically
-to OUT/checkpoints/<run-id>.pt; `resume=True` continues from there, so an interrupted run
-loses at most one epoch and finishes with the same weights as an uninterrupted one.
-Accuracy is top-1, or top-2 on the multi-digit sets (both of the two largest scores must
-be the two true classes). The tiny backbone runs on one intra-op thread: its ops are too
+A run is identified by its settings (`TrainConfig.run_id`). With a checkpoint directory,
+the model, optimizer, scheduler, RNG states, epoch, history and times are written there
+after every epoch (`xncost.train.checkpoint`); `resume=True` continues from there, so an
+interrupted run loses at most one epoch and finishes with the same weights as an
+uninterrupted one. With an output directory, a completed run appends its row to the
+results files (`xncost.train.results`); without either, nothing is written. Accuracy is
+top-1, or top-2 on the multi-digit sets (both of the two largest scores must be the two
+true classes). The tiny backbone runs on one intra-op thread per process: its ops are too
 small to gain from more, a busy machine slows multi-threaded runs several-fold, and a fixed
 thread count makes the floating-point results independent of the machine's core count.
 """
@@ -14,11 +17,12 @@ thread count makes the floating-point results independent of the machine's core 
 from __future__ import annotations
 
 import contextlib
-import io
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +33,11 @@ from torch.nn import functional as F
 
 from xncost.errors import XncostError
 from xncost.exact import exact_str
-from xncost.files import write_atomic
 from xncost.layers import layer_names
 from xncost.nn.capsule import _CapsFC
-from xncost.train import results
+from xncost.train import checkpoint, distributed, results
 from xncost.train.data import DATASETS, DataBundle, Split, load_dataset
+from xncost.train.distributed import Group
 from xncost.train.losses import LossFn, get_loss, resolve_loss
 from xncost.train.schedule import make_optimizer, make_scheduler
 
@@ -51,6 +55,11 @@ REGISTRY_NAMES = {
 }
 EVAL_BATCH = 512
 TINY_THREADS = 1
+MAX_SEED = 2**64 - 1  # torch's generators take unsigned 64-bit seeds
+MAX_EPOCHS = 10**6
+MAX_BATCH = 2**31 - 1
+MAX_TIMEOUT = 7 * 24 * 3600
+DEFAULT_TIMEOUT = 600
 
 
 @dataclass(frozen=True)
@@ -65,10 +74,13 @@ class TrainConfig:
     batch_size: int = 64
     seed: int = 0
     device: str = "cpu"
-    out: Path = Path("reports")
+    out: Path | None = None
+    checkpoint_dir: Path | None = None
     resume: bool = False
     upsampling: bool = False
     loss: str = "auto"
+    amp: bool = False
+    timeout: int = DEFAULT_TIMEOUT
 
     def __post_init__(self) -> None:
         for name, choices in (
@@ -85,21 +97,29 @@ class TrainConfig:
             raise XncostError(
                 f"no {self.backbone} model with head {self.head}; train it on backbone tiny"
             )
-        for name, least in (("epochs", 1), ("batch_size", 2)):
+        for name, least, most in (
+            ("epochs", 1, MAX_EPOCHS),
+            ("batch_size", 2, MAX_BATCH),
+            ("seed", 0, MAX_SEED),
+            ("timeout", 1, MAX_TIMEOUT),
+        ):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise XncostError(f"{name} must be an integer >= {least}, got {value!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise XncostError(f"seed must be a non-negative integer, got {self.seed!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= most:
+                raise XncostError(f"{name} must be an integer in {least}..{most}, got {value!r}")
+        if self.amp and self.device != "cuda":
+            raise XncostError("--amp (mixed precision) needs --device cuda")
+        if self.resume and self.checkpoint_dir is None:
+            raise XncostError("--resume needs --checkpoint-dir")
         object.__setattr__(self, "loss", resolve_loss(self.loss, self.head))
 
     @property
     def run_id(self) -> str:
         """Settings that determine the result, as a file name."""
         up = "-up" if self.upsampling and self.backbone != "tiny" else ""
+        amp = "-amp" if self.amp else ""
         return (
             f"{self.head}-{self.backbone}{up}-{self.dataset}-e{self.epochs}"
-            f"-b{self.batch_size}-s{self.seed}-{self.loss}"
+            f"-b{self.batch_size}-s{self.seed}-{self.loss}{amp}"
         )
 
     def identity(self) -> dict[str, Any]:
@@ -116,17 +136,22 @@ class TrainConfig:
                 "seed",
                 "upsampling",
                 "loss",
+                "amp",
             )
         }
 
     @property
-    def checkpoint_path(self) -> Path:
-        return Path(self.out) / "checkpoints" / f"{self.run_id}.pt"
+    def checkpoint_path(self) -> Path | None:
+        """CHECKPOINT_DIR/<run-id>.pt, or None when no checkpoint directory is given."""
+        if self.checkpoint_dir is None:
+            return None
+        return Path(self.checkpoint_dir) / f"{self.run_id}.pt"
 
 
 @dataclass
 class TrainResult:
-    """What a run produced; `complete` is False when stopped early (`stop_after`)."""
+    """What a run produced; `complete` is False when stopped early (`stop_after`).
+    `images_per_second` counts training images of all processes per second of training."""
 
     config: TrainConfig
     accuracy: float
@@ -137,6 +162,8 @@ class TrainResult:
     complete: bool
     history: list[dict[str, float]] = field(default_factory=list)
     recorded: bool = False
+    images_per_second: float = 0.0
+    group: Group = field(default_factory=Group)
 
     def row(self) -> dict[str, Any]:
         c = self.config
@@ -150,6 +177,7 @@ class TrainResult:
             "params": self.params,
             "head_flops": exact_str(self.head_flops),
             "seconds": f"{self.seconds:.2f}",
+            "images_per_second": f"{self.images_per_second:.1f}",
         }
 
 
@@ -272,36 +300,45 @@ def train_step(
     loss_fn: LossFn,
     optimizer: torch.optim.Optimizer,
     scheduler: Any = None,
+    scaler: torch.amp.GradScaler | None = None,
 ) -> tuple[float, int]:
-    """One optimisation step; returns (loss, correct count) of the batch before the step."""
+    """One optimisation step; returns (loss, correct count) of the batch before the step.
+    An enabled `scaler` runs the forward pass under float16 autocast (torch's AMP recipe)."""
     model.train()
     optimizer.zero_grad(set_to_none=True)
-    scores = model(x)
-    loss = loss_fn(scores, y)
-    loss.backward()
-    optimizer.step()
+    amp = scaler is not None and scaler.is_enabled()
+    with torch.autocast(device_type=x.device.type, dtype=torch.float16, enabled=amp):
+        scores = model(x)
+        loss = loss_fn(scores, y)
+    if amp:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()
     if scheduler is not None:
         scheduler.step()
     return float(loss.detach()), correct_count(scores.detach(), y)
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, split: Split, batches: Batches) -> float:
-    """Accuracy (fraction 0..1) on `split` in eval mode."""
+def evaluate(
+    model: nn.Module, split: Split, batches: Batches, group: Group | None = None, amp: bool = False
+) -> float:
+    """Accuracy (fraction 0..1) on `split` in eval mode; in a multi-process job each rank
+    scores a contiguous 1/N of the split and the hits are summed."""
+    group = group or Group()
     model.eval()
     n = len(split)
+    lo, hi = n * group.rank // group.world_size, n * (group.rank + 1) // group.world_size
     hits = 0
-    for start in range(0, n, EVAL_BATCH):
-        x, y = batches.get(split, torch.arange(start, min(n, start + EVAL_BATCH)))
-        hits += correct_count(model(x), y)
-    return hits / n if n else 0.0
-
-
-def epoch_batches(n: int, batch_size: int, gen: torch.Generator) -> list[torch.Tensor]:
-    """A seeded shuffle cut into batches; a last batch of one sample is dropped (BatchNorm)."""
-    perm = torch.randperm(n, generator=gen)
-    chunks = list(torch.split(perm, batch_size))
-    return [c for c in chunks if len(c) > 1] if n > 1 else chunks
+    for start in range(lo, hi, EVAL_BATCH):
+        x, y = batches.get(split, torch.arange(start, min(hi, start + EVAL_BATCH)))
+        with torch.autocast(device_type=x.device.type, dtype=torch.float16, enabled=amp):
+            hits += correct_count(model(x).float(), y)
+    (total,) = distributed.all_sum(group, [hits], batches.device)
+    return total / n if n else 0.0
 
 
 @contextlib.contextmanager
@@ -322,46 +359,77 @@ def deterministic(seed: int, threads: int | None = None) -> Iterator[None]:
         torch.set_num_threads(previous_threads)
 
 
-def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """torch.save into memory, then write atomically (XncostError on an OSError)."""
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    write_atomic(path, buf.getvalue())
-
-
-def prepare_output(config: TrainConfig, record: bool = True) -> None:
-    """Check OUT before training: create it and OUT/checkpoints, check they are writable
-    directories and, when recording, validate the existing OUT/validation.csv."""
-    out = Path(config.out)
-    if record:
-        results.check_output(out)
-    else:
-        results.make_dir(out)
+def prepare_output(config: TrainConfig) -> list[Path]:
+    """Check OUT and CHECKPOINT_DIR before training without creating them (the existing
+    OUT/validation.csv is validated); return the directories the run would create."""
+    created: list[Path] = []
+    if config.out is not None:
+        created += results.check_output(Path(config.out))
     ckpt = config.checkpoint_path
-    results.make_dir(ckpt.parent)
-    if ckpt.exists() and not ckpt.is_file():
-        raise XncostError(f"cannot write {ckpt}: it is not a regular file")
+    if ckpt is not None:
+        created += results.missing_dirs(ckpt.parent)
+        if ckpt.exists() and not ckpt.is_file():
+            raise XncostError(f"cannot write {ckpt}: it is not a regular file")
+    return sorted(set(created), key=lambda p: len(p.parts), reverse=True)
 
 
-def load_checkpoint(path: Path, config: TrainConfig) -> dict[str, Any]:
-    """A checkpoint of the same run; XncostError if unreadable or of other settings."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types on a corrupt file
-        raise XncostError(f"{path}: not a readable xncost checkpoint ({exc})") from exc
-    if not isinstance(state, dict) or state.get("config") != config.identity():
-        raise XncostError(f"{path}: checkpoint of different settings, expected {config.run_id}")
-    return state
+def remove_empty(dirs: list[Path]) -> None:
+    """Remove those of `dirs` (deepest first) that are empty: what a failed run created."""
+    for d in dirs:
+        with contextlib.suppress(OSError):
+            d.rmdir()
 
 
-def _resolve_device(name: str) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise XncostError("--device cuda requested but CUDA is not available")
-    return torch.device(name)
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Create the checkpoint's directory when first needed, then write it atomically."""
+    results.make_dirs(path.parent)
+    checkpoint.save(path, state)
+
+
+def _read_checkpoint(config: TrainConfig) -> dict[str, Any] | None:
+    path = config.checkpoint_path
+    if not config.resume or path is None:
+        return None
+    if not path.exists():
+        print(f"no checkpoint at {path}; starting from scratch", file=sys.stderr)
+        return None
+    return checkpoint.read(path, config.identity(), config.epochs)
+
+
+def _load(config: TrainConfig, data: DataBundle | None) -> DataBundle:
+    if data is None:
+        data = load_dataset(config.dataset, config.data_dir)
+    if len(data.train) < 2 or len(data.test) < 1:
+        raise XncostError(f"dataset {data.name} is too small to train on")
+    return data
+
+
+def _device(config: TrainConfig, group: Group) -> torch.device:
+    """cpu, or this process's GPU (LOCAL_RANK under torchrun)."""
+    if config.device != "cuda":
+        return torch.device("cpu")
+    if group.local_rank >= torch.cuda.device_count():
+        raise XncostError(
+            f"LOCAL_RANK {group.local_rank} but only {torch.cuda.device_count()} GPUs"
+        )
+    torch.cuda.set_device(group.local_rank)
+    return torch.device("cuda", group.local_rank)
+
+
+def _check_job(config: TrainConfig, group: Group) -> None:
+    if config.batch_size % group.world_size:
+        raise XncostError(
+            f"--batch-size {config.batch_size} is not divisible by the {group.world_size} "
+            "processes (each takes an equal share of the batch)"
+        )
+    if config.batch_size // group.world_size < 2:
+        raise XncostError(
+            f"--batch-size {config.batch_size} leaves fewer than 2 samples per process"
+        )
 
 
 def _progress(enabled: bool) -> Any:
-    if not enabled:
+    if not enabled or not sys.stderr.isatty():
         return contextlib.nullcontext(None)
     from rich.console import Console
     from rich.progress import (
@@ -379,7 +447,19 @@ def _progress(enabled: bool) -> Any:
         TextColumn("{task.fields[stats]}"),
         TimeElapsedColumn(),
         console=Console(stderr=True),
+        transient=True,
     )
+
+
+@contextlib.contextmanager
+def _quiet(enabled: bool) -> Iterator[None]:
+    """Silence warnings (on the ranks other than 0)."""
+    if not enabled:
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
 
 
 def run_training(
@@ -388,54 +468,85 @@ def run_training(
     data: DataBundle | None = None,
     progress: bool = True,
     stop_after: int | None = None,
-    record: bool = True,
 ) -> TrainResult:
-    """Train and evaluate one run; append its row to OUT/validation.csv when it completes.
+    """Train and evaluate one run, on this process or as one rank of a torchrun job.
 
     `data` overrides loading `config.dataset`; `stop_after` ends this session after that
-    many epochs (the checkpoint is kept, as after an interruption); `record=False` skips
-    the results files. The output is checked (`prepare_output`) before any training.
+    many epochs (the checkpoint is kept, as after an interruption). The output is checked
+    (`prepare_output`) before any training; a run that fails removes the directories it
+    created while they are empty. Rank 0 alone writes files and logs; `progress` prints a
+    line per epoch on stderr (and a bar on a terminal).
     """
-    device = _resolve_device(config.device)
-    prepare_output(config, record)
-    if data is None:
-        data = load_dataset(config.dataset, config.data_dir)
-    if len(data.train) < 2 or len(data.test) < 1:
-        raise XncostError(f"dataset {data.name} is too small to train on")
+    if config.device == "cuda" and not torch.cuda.is_available():
+        raise XncostError("--device cuda requested but CUDA is not available")
+    device_type = "cuda" if config.device == "cuda" else "cpu"
+    with (
+        distributed.process_group(device_type, config.timeout) as group,
+        distributed.rank_failures(group, config.timeout),
+        _quiet(not group.main),
+    ):
+        distributed.agree(group, lambda: _check_job(config, group))
+        device = distributed.agree(group, lambda: _device(config, group))
+        created = distributed.on_main(group, lambda: prepare_output(config))
+        try:
+            return _train(config, group, device, data, progress and group.main, stop_after)
+        except BaseException:
+            if group.main:
+                remove_empty(created)
+            raise
+
+
+def _train(
+    config: TrainConfig,
+    group: Group,
+    device: torch.device,
+    data: DataBundle | None,
+    progress: bool,
+    stop_after: int | None,
+) -> TrainResult:
+    data = distributed.agree(group, lambda: _load(config, data))
     ckpt_path = config.checkpoint_path
-    state = None
-    if config.resume and ckpt_path.exists():
-        state = load_checkpoint(ckpt_path, config)
-    elif config.resume:
-        print(f"no checkpoint at {ckpt_path}; starting from scratch", file=sys.stderr)
+    state = distributed.on_main(group, lambda: _read_checkpoint(config))
 
     threads = TINY_THREADS if config.backbone == "tiny" else None
     with deterministic(config.seed, threads):
-        model = build_model(config, data).to(device)
+        model = distributed.agree(group, lambda: build_model(config, data).to(device))
         batches = Batches(data, input_side(config, data), device)
         loss_fn = get_loss(config.loss)
         gen = torch.Generator().manual_seed(config.seed)
-        per_epoch = len(epoch_batches(len(data.train), config.batch_size, torch.Generator()))
+        per_epoch = len(
+            distributed.rank_batches(len(data.train), config.batch_size, torch.Generator(), group)
+        )
         optimizer = make_optimizer(model.parameters())
         scheduler = make_scheduler(optimizer, per_epoch * config.epochs)
+        scaler = torch.amp.GradScaler(device.type, enabled=config.amp)
         history: list[dict[str, float]] = []
-        seconds = 0.0
-        epoch = 0
+        seconds = train_seconds = 0.0
+        images = epoch = 0
         if state is not None:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            torch.set_rng_state(state["torch_rng"])
-            gen.set_state(state["shuffle_rng"])
+            distributed.agree(
+                group,
+                partial(
+                    checkpoint.restore,
+                    ckpt_path,
+                    state,
+                    model=model,
+                    optimizer=optimizer,
+                    scheduler=scheduler,
+                    scaler=scaler,
+                    gen=gen,
+                ),
+            )
             history = list(state["history"])
-            seconds = float(state["seconds"])
-            epoch = int(state["epoch"])
+            seconds, train_seconds = float(state["seconds"]), float(state["train_seconds"])
+            images, epoch = int(state["images"]), int(state["epoch"])
+        net = distributed.wrap(model, group, device)
         already_complete = epoch >= config.epochs
         session_epochs = 0
         with _progress(progress) as bar:
             while epoch < config.epochs and (stop_after is None or session_epochs < stop_after):
                 t0 = time.perf_counter()
-                order = epoch_batches(len(data.train), config.batch_size, gen)
+                order = distributed.rank_batches(len(data.train), config.batch_size, gen, group)
                 task = None
                 if bar is not None:
                     task = bar.add_task(
@@ -444,20 +555,21 @@ def run_training(
                 loss_sum, hits, seen = 0.0, 0, 0
                 for idx in order:
                     x, y = batches.get(data.train, idx)
-                    loss, correct = train_step(model, x, y, loss_fn, optimizer, scheduler)
+                    loss, correct = train_step(net, x, y, loss_fn, optimizer, scheduler, scaler)
                     loss_sum += loss * len(idx)
                     hits += correct
                     seen += len(idx)
                     if bar is not None:
-                        bar.update(
-                            task,
-                            advance=1,
-                            stats=f"loss {loss_sum / seen:.4f}  acc {hits / seen:.3f}",
-                        )
-                test_acc = evaluate(model, data.test, batches)
+                        bar.update(task, advance=1, stats=f"loss {loss_sum / seen:.4f}")
+                epoch_train = time.perf_counter() - t0
+                loss_sum, hits, seen = distributed.all_sum(group, [loss_sum, hits, seen], device)
+                distributed.broadcast_buffers(group, model)
+                test_acc = evaluate(model, data.test, batches, group, config.amp)
                 epoch += 1
                 session_epochs += 1
                 seconds += time.perf_counter() - t0
+                train_seconds += epoch_train
+                images += int(seen)
                 history.append(
                     {
                         "epoch": epoch,
@@ -466,27 +578,36 @@ def run_training(
                         "test_accuracy": test_acc,
                     }
                 )
-                if bar is not None:
-                    bar.update(
-                        task,
-                        stats=f"loss {loss_sum / seen:.4f}  acc {hits / seen:.3f}  "
-                        f"test {test_acc:.3f}",
+                if progress:
+                    line = (
+                        f"epoch {epoch}/{config.epochs}: loss {loss_sum / seen:.4f}, "
+                        f"train accuracy {hits / seen:.3f}, test accuracy {test_acc:.3f}, "
+                        f"{seen / epoch_train:.0f} images/s"
                     )
-                save_checkpoint(
-                    ckpt_path,
-                    {
+                    if bar is not None:
+                        bar.console.print(line, highlight=False)
+                    else:
+                        print(line, file=sys.stderr, flush=True)
+                if ckpt_path is not None:
+                    snapshot = {
                         "config": config.identity(),
                         "epoch": epoch,
                         "model": model.state_dict(),
                         "optimizer": optimizer.state_dict(),
                         "scheduler": scheduler.state_dict(),
+                        "scaler": scaler.state_dict(),
                         "torch_rng": torch.get_rng_state(),
                         "shuffle_rng": gen.get_state(),
                         "history": history,
                         "seconds": seconds,
-                    },
-                )
-        accuracy = history[-1]["test_accuracy"] if history else evaluate(model, data.test, batches)
+                        "train_seconds": train_seconds,
+                        "images": images,
+                    }
+                    distributed.on_main(group, partial(save_checkpoint, ckpt_path, snapshot))
+        if history:
+            accuracy = history[-1]["test_accuracy"]
+        else:
+            accuracy = evaluate(model, data.test, batches, group, config.amp)
 
     result = TrainResult(
         config=config,
@@ -497,8 +618,11 @@ def run_training(
         epochs_done=epoch,
         complete=epoch >= config.epochs,
         history=history,
+        images_per_second=images / train_seconds if train_seconds > 0 else 0.0,
+        group=group,
     )
-    if result.complete and record and not already_complete:
-        results.append_result(Path(config.out), result.row())
+    if result.complete and config.out is not None and not already_complete:
+        out = Path(config.out)
+        distributed.on_main(group, lambda: results.append_result(out, result.row()))
         result.recorded = True
     return result

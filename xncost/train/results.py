@@ -1,7 +1,7 @@
 """Validation-training results: one appended row per run in `OUT/validation.csv`, and
-`OUT/validation.md` regenerated from it. Both are written atomically (all or nothing); rows
+`OUT/validation.md` regenerated from it. Both are written together, all or nothing; rows
 are never overwritten. `check_output` validates OUT and the existing rows before training,
-so a bad `--out` fails at once rather than after the run.
+without creating anything, so a bad `--out` fails at once rather than after the run.
 
 head_flops is the analytic FLOP count of the head (paper convention, batch 1) from
 `xncost.accounting.breakdown`: the capsule layer's shape actually used for capsule heads
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-import tempfile
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,9 @@ COLUMNS = (
     "params",
     "head_flops",
     "seconds",
+    "images_per_second",
 )
+LEGACY_COLUMNS = COLUMNS[:-1]  # files written before images_per_second was recorded
 CSV_NAME = "validation.csv"
 MD_NAME = "validation.md"
 
@@ -55,22 +57,38 @@ def head_flops(layer: str, shape: Mapping[str, Any]) -> int | Any:
     return breakdown(layer, s, "paper").totals["flops"]
 
 
-def make_dir(path: Path) -> None:
-    """Create directory `path` (with parents) and check that files can be created in it."""
+def missing_dirs(path: Path) -> list[Path]:
+    """The directories that writing into `path` would create, deepest first; XncostError if
+    a component is not a directory or the nearest existing one is not writable."""
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise XncostError(f"cannot use {path} as an output directory: it is not a directory")
+    missing: list[Path] = []
+    probe = path
+    while not probe.exists():
+        if probe.is_symlink():
+            raise XncostError(f"cannot use {path} as a directory: {probe} is a broken link")
+        missing.append(probe)
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        where = "it is" if probe == path else f"{probe} is"
+        raise XncostError(f"cannot use {path} as a directory: {where} not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise XncostError(f"cannot write to directory {probe}: permission denied")
+    return missing
+
+
+def make_dirs(path: Path) -> None:
+    """Create `path` with its parents (XncostError on an OSError)."""
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
+        Path(path).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         reason = (
-            "a parent is not a directory"
+            "a file is in the way"
             if isinstance(exc, (FileExistsError, NotADirectoryError))
             else exc.strerror or exc
         )
-        raise XncostError(f"cannot write to directory {path}: {reason}") from None
+        raise XncostError(f"cannot create directory {path}: {reason}") from None
 
 
 def read_rows(csv_path: Path) -> list[dict[str, str]]:
@@ -86,33 +104,35 @@ def read_rows(csv_path: Path) -> list[dict[str, str]]:
     reader = csv.DictReader(io.StringIO(text))
     if reader.fieldnames is None:
         return []
-    if tuple(reader.fieldnames) != COLUMNS:
+    if tuple(reader.fieldnames) not in (COLUMNS, LEGACY_COLUMNS):
         raise XncostError(
             f"{csv_path}: unexpected columns {','.join(reader.fieldnames)}, "
             f"expected {','.join(COLUMNS)}"
         )
-    rows = list(reader)
+    rows = [{"images_per_second": ""} | row for row in reader]
     for line, row in enumerate(rows, start=2):
         try:
             if None in row or any(row[k] is None for k in COLUMNS):
                 raise ValueError
-            float(row["accuracy"])
-            float(row["seconds"])
+            for key in ("accuracy", "seconds", "images_per_second"):
+                if row[key] or key != "images_per_second":
+                    float(row[key])
         except ValueError:
             raise XncostError(f"{csv_path}: malformed row on line {line}") from None
     return rows
 
 
-def check_output(out_dir: Path) -> list[dict[str, str]]:
-    """Before a run: create OUT, check that the results files can be replaced, and read
-    (validate) the existing rows."""
+def check_output(out_dir: Path) -> list[Path]:
+    """Before a run: check that OUT can hold the results files and that the existing rows
+    are valid; return the directories the results would create (`missing_dirs`)."""
     out_dir = Path(out_dir)
-    make_dir(out_dir)
+    created = missing_dirs(out_dir)
     for name in (CSV_NAME, MD_NAME):
         path = out_dir / name
         if path.exists() and not path.is_file():
             raise XncostError(f"cannot write {path}: it is not a regular file")
-    return read_rows(out_dir / CSV_NAME)
+    read_rows(out_dir / CSV_NAME)
+    return created
 
 
 def _csv_text(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -132,16 +152,20 @@ def render_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
         "Test accuracy of the tiny/full backbones with each head (top-1; top-2 on the",
         "multi-digit sets: both of the two largest scores are the two true classes).",
         "params = trainable parameters; head FLOPs = analytic FLOPs of the head, paper",
-        "convention, batch 1; seconds = training + evaluation wall time.",
+        "convention, batch 1; seconds = training + evaluation wall time; images/s = training",
+        "images per second over all processes (machine-dependent, like seconds).",
         "",
-        "| head | backbone | dataset | epochs | seed | accuracy | params | head FLOPs | seconds |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+        "| head | backbone | dataset | epochs | seed | accuracy | params | head FLOPs | seconds "
+        "| images/s |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         acc = f"{100 * float(r['accuracy']):.2f}%"
+        ips = f"{float(r['images_per_second']):.0f}" if r["images_per_second"] else "-"
         lines.append(
             f"| {r['head']} | {r['backbone']} | {r['dataset']} | {r['epochs']} | {r['seed']} "
-            f"| {acc} | {r['params']} | {r['head_flops']} | {float(r['seconds']):.1f} |"
+            f"| {acc} | {r['params']} | {r['head_flops']} | {float(r['seconds']):.1f} "
+            f"| {ips} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -153,6 +177,7 @@ def append_result(out_dir: Path, row: Mapping[str, Any]) -> Path:
         raise ValueError(f"result row lacks {', '.join(missing)}")
     out_dir = Path(out_dir)
     csv_path = out_dir / CSV_NAME
+    make_dirs(out_dir)
     rows: list[Mapping[str, Any]] = [*read_rows(csv_path), {k: str(row[k]) for k in COLUMNS}]
     write_atomic_many({csv_path: _csv_text(rows), out_dir / MD_NAME: render_markdown(rows)})
     return csv_path
