@@ -216,9 +216,10 @@ def test_nin_xnor_eq9_per_layer(nin_pair):
 
 
 def test_cli_summary_json_csv_and_out(tmp_path):
-    out = tmp_path / "s.json"
-    r = runner.invoke(app, ["summary", "nin-xnor", "--format", "json", "--out", str(out)])
+    out = tmp_path / "summary_nin-xnor.json"
+    r = runner.invoke(app, ["summary", "nin-xnor", "--format", "json", "--out", str(tmp_path)])
     assert r.exit_code == 0, r.output
+    assert r.stdout == out.read_text()  # --out DIR: the printed result, under a fixed name
     d = json.loads(out.read_text())
     assert d["model"] == "nin-xnor" and d["input"] == [1, 3, 32, 32]
     assert set(d["totals"]) >= {
@@ -286,11 +287,13 @@ def user_file(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("fmt", ["json", "csv", "md", "table"])
 def test_cli_summary_of_a_file_model(user_file, fmt):
-    out = user_file / f"s.{fmt}"
+    out = user_file / "out" / f"summary_build.{'md' if fmt == 'table' else fmt}"
     args = ["summary", "my_models.py:build", "--input", "1x3x8x8", "--format", fmt]
-    r = runner.invoke(app, [*args, "--out", str(out)])
+    r = runner.invoke(app, [*args, "--out", "out"])
     assert r.exit_code == 0, r.output
-    assert out.exists()
+    assert [p.name for p in out.parent.iterdir()] == [out.name]
+    if fmt != "table":
+        assert r.stdout == out.read_text()
     if fmt == "json":
         d = json.loads(out.read_text())
         assert d["model"] == "build" and d["input"] == [1, 3, 8, 8]
@@ -329,6 +332,16 @@ def test_cli_summary_bad_model_lines(user_file, args, message):
     assert r.exit_code == 2
     assert r.output.count("\n") == 1 and message in r.output
     assert sorted(p.name for p in user_file.iterdir()) == ["my_models.py", "raises.py"]
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_cli_summary_fits_the_width(width, monkeypatch):
+    monkeypatch.setenv("COLUMNS", str(width))
+    out = runner.invoke(app, ["summary", "nin-xnor"]).stdout
+    assert max(len(line.rstrip()) for line in out.splitlines()) <= width
+    for value in ("207,618,048", "460,800", "48.00 (c=192, N_W=1)"):  # nothing cut to "…"
+        assert value in out
+    assert "…" not in out
 
 
 def test_bnn_convention_and_described_ops(mixed):

@@ -1,5 +1,35 @@
-"""The one exception type that the CLI turns into a single stderr line and exit code 2."""
+"""The one exception type that the CLI turns into a single stderr line and exit code 2, and
+the guard that turns whatever the user's own code raises into one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class XncostError(ValueError):
     """Bad user input: an invalid shape, an unknown name, an unreadable or corrupt file."""
+
+
+def first_line(e: BaseException) -> str:
+    """`Type: first line of the message` of `e`, for an `XncostError` about someone else's
+    code; safe when the exception's own `__str__` raises."""
+    try:
+        text = str(e).strip()
+    except BaseException:
+        text = ""
+    name = type(e).__name__
+    return f"{name}: {text.splitlines()[0]}" if text else name
+
+
+def guarded(what: str, run: Callable[[], T]) -> T:
+    """`run()`; anything the user's code raises (KeyboardInterrupt excepted) becomes one
+    `XncostError` line `what: Type: message`."""
+    try:
+        return run()
+    except (XncostError, KeyboardInterrupt):
+        raise
+    except BaseException as e:
+        raise XncostError(f"{what}: {first_line(e)}") from None

@@ -2,7 +2,9 @@
 
 `summary` counts one forward pass of a registry model, or of the user's own model
 (`PATH.py:NAME`, `package.module:NAME`), per layer (float MACs/FLOPs, binary MACs, BOPs,
-XNOR FLOPs, 1-bit parameters, memory, Eq. 9). Tables 4 and 8: xncost/commands/tables.py.
+XNOR FLOPs, 1-bit parameters, memory, Eq. 9). It prints; with `--out DIR` it also writes
+DIR/summary_MODEL.EXT. Its `--convention` takes the whole-model conventions (ops, tf, ptflops,
+bnn), not `cost`'s paper|ops: docs/conventions.md. Tables 4 and 8: xncost/commands/tables.py.
 """
 
 from __future__ import annotations
@@ -12,7 +14,15 @@ from pathlib import Path
 
 import typer
 
-from xncost.commands.common import Fmt, emit_result
+from xncost.commands.common import (
+    FILE_EXT,
+    Fmt,
+    emit_result,
+    examples,
+    format_option,
+    out_option,
+    rich_width,
+)
 from xncost.errors import XncostError
 
 
@@ -23,13 +33,30 @@ class Convention(str, Enum):
     bnn = "bnn"
 
 
-FORMAT_OPT = typer.Option(Fmt.table, "--format", "-f", help="Output format.")
+CONVENTION_OPT = typer.Option(
+    Convention.ops,
+    "--convention",
+    help="Prices of the whole model: ops (one FLOP per primitive), tf (profiler), ptflops, or "
+    "bnn (FLOPs = float MACs, BOPs = 1-bit MACs, OPs = FLOPs + BOPs/64). See "
+    "docs/conventions.md.",
+)
+OUT_SUMMARY = out_option("summary_MODEL.EXT (EXT from --format: md, csv or json)")
+EXAMPLES = examples(
+    "xncost summary nin-xnor",
+    "xncost summary mobilenet_xnidr --no-upsampling -f csv",
+    "xncost summary nin --out reports",
+)
+
+
+def file_stem(model: str) -> str:
+    """`summary_MODEL` for a registry name; for `PATH.py:NAME` / `module:NAME`, NAME."""
+    return "summary_" + model.rpartition(":")[2]
 
 
 def register(app: typer.Typer) -> None:
     """Add `summary` to the CLI."""
 
-    @app.command("summary")
+    @app.command("summary", epilog=EXAMPLES)
     def summary_cmd(
         model: str = typer.Argument(
             ...,
@@ -46,18 +73,13 @@ def register(app: typer.Typer) -> None:
         upsampling: bool = typer.Option(
             True, "--upsampling/--no-upsampling", help="Paper models: 224 input or the 32 one."
         ),
-        convention: Convention = typer.Option(
-            Convention.ops,
-            "--convention",
-            help="ops, tf (profiler), ptflops, or bnn (FLOPs = float MACs, BOPs = 1-bit MACs, "
-            "OPs = FLOPs + BOPs/64). See docs/conventions.md.",
-        ),
+        convention: Convention = CONVENTION_OPT,
         word_bits: int = typer.Option(
             64, "--word-bits", min=1, help="Packed word size (power of 2)."
         ),
         variant: str = typer.Option("paper", "--variant", help="paper or code (paper models)."),
-        fmt: Fmt = FORMAT_OPT,
-        out: Path | None = typer.Option(None, "--out", help="Also write the output to this file."),
+        fmt: Fmt = format_option(),
+        out: Path | None = OUT_SUMMARY,
     ) -> None:
         """Whole-network cost per layer: float MACs/FLOPs, BOPs, XNOR FLOPs, 1-bit params,
         memory and XNOR-Net's Eq. 9 speed-up."""
@@ -82,8 +104,11 @@ def register(app: typer.Typer) -> None:
                 variant=variant,
                 word=word_bits,
             )
+        name = f"{file_stem(model)}.{FILE_EXT[fmt]}"
         if fmt is Fmt.table:
-            emit_result(sm.summary_markdown(s), out, rich=sm.summary_rich(s))
+            emit_result(
+                sm.summary_markdown(s), out, rich=sm.summary_rich(s, rich_width()), name=name
+            )
             return
         writers = {Fmt.md: sm.summary_markdown, Fmt.csv: sm.summary_csv}
-        emit_result(writers.get(fmt, sm.summary_json)(s), out)
+        emit_result(writers.get(fmt, sm.summary_json)(s), out, name=name)

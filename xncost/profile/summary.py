@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from xncost.conventions import MODEL_CONVENTIONS, Convention, get_convention
-from xncost.errors import XncostError
+from xncost.errors import XncostError, guarded
 from xncost.profile.binary import BINARY_LAYERS, BinaryLayer, per_filter_scales, register_binary
 from xncost.profile.counter import CONVENTIONS, Eq9, LayerCounter, RowCount, is_unit
 from xncost.profile.ptflopsrules import ptflops_flops
@@ -64,7 +64,7 @@ def check_input_shape(shape: tuple, model: nn.Module | None = None) -> tuple[int
             f"{MAX_INPUT_ELEMENTS:,}); use a smaller batch or image"
         )
     if model is not None and len(shape) == 4:
-        widest = max((getattr(m, "out_channels", 0) for m in model.modules()), default=0)
+        widest = max((_out_channels(m) for m in model.modules()), default=0)
         batch, channels, h, w = shape
         estimate = 4 * batch * max(widest, channels) * h * w
         if estimate > MAX_ACTIVATION_BYTES:
@@ -74,6 +74,15 @@ def check_input_shape(shape: tuple, model: nn.Module | None = None) -> tuple[int
                 f"resolution; limit {MAX_ACTIVATION_BYTES:,}); use a smaller batch or image"
             )
     return tuple(shape)
+
+
+def _out_channels(m: nn.Module) -> int:
+    """`m.out_channels` when it is an int, else 0 (a user's module may hold anything there)."""
+    try:
+        c = getattr(m, "out_channels", 0)
+    except Exception:
+        return 0
+    return c if isinstance(c, int) and not isinstance(c, bool) else 0
 
 
 def parse_input_shape(text: str) -> tuple[int, ...]:
@@ -130,18 +139,17 @@ def summary(
         g = torch.Generator().manual_seed(0)
         x = torch.randn(shape, generator=g)
     was_training = model.training
-    model.eval()
     counter = LayerCounter(model, conv.word_bits)
-    try:
-        with torch.no_grad(), counter:
-            model(x)
-    except XncostError:
-        raise
-    except Exception as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise XncostError(f"forward pass failed on input {list(x.shape)}: {first}") from None
-    finally:
-        model.train(was_training)
+
+    def forward() -> None:
+        model.eval()
+        try:
+            with torch.no_grad(), counter:
+                model(x)
+        finally:
+            model.train(was_training)
+
+    guarded(f"forward pass failed on input {list(x.shape)}", forward)
     return _build(model, counter, tuple(x.shape), conv, name)
 
 

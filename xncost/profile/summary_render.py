@@ -258,16 +258,72 @@ def summary_json(s: Summary) -> str:
     return dumps(s.to_dict())
 
 
-def summary_rich(s: Summary) -> Any:
-    from rich.console import Group
+# At a narrow width the rich table splits in three: what each layer is, its float and binary
+# products, then its XNOR FLOPs and Eq. 9.
+NARROW_PARTS = (
+    ("name", "type", "output_shape", "params", "params_1bit", "memory_bytes"),
+    ("name", "float_macs", "float_flops", "binary_macs", "bops"),
+    ("name", "xnor_flops", "eq9"),
+)
+
+
+def _rich_part(
+    title: str, keys: tuple[str, ...], rows: list[tuple[list[str], str | None]], width: int | None
+) -> Any:
+    """One rich table of the `keys` columns, within `width` when given: numbers wrap (fold)
+    rather than being cut, and headers wrap before values do (render's column fitting)."""
+    from rich import box
+    from rich.console import Console
     from rich.table import Table
+
+    from xncost.render import _fit_widths
+
+    index = {key: i for i, (key, _) in enumerate(COLUMNS)}
+    heads = [dict(COLUMNS)[k] for k in keys]
+    cols = [[h, *(cells[index[k]] for cells, _ in rows)] for h, k in zip(heads, keys, strict=True)]
+    natural = [max(len(x) for x in col) for col in cols]
+
+    def table(widths: list[int]) -> Any:
+        rt = Table(
+            title=title, box=box.SIMPLE_HEAD if width else box.HEAVY_HEAD, pad_edge=not width
+        )
+        for key, head, w in zip(keys, heads, widths, strict=True):
+            just = "left" if key in ("name", "type", "output_shape") else "right"
+            rt.add_column(head, justify=just, width=w, overflow="fold")
+        return rt
+
+    rt = table(natural)
+    if width is not None:
+        overhead = Console(width=10_000).measure(rt).maximum - sum(natural)
+        rt = table(
+            _fit_widths(
+                natural,
+                [max(len(w) for x in col for w in x.split() or [""]) for col in cols],
+                width - overhead,
+                [max(len(x) for x in col[1:]) for col in cols],
+            )
+        )
+    for n, (cells, style) in enumerate(rows):
+        if n == len(rows) - 1:
+            rt.add_section()
+        rt.add_row(*(cells[index[k]] for k in keys), style=style)
+    return rt
+
+
+def summary_rich(s: Summary, width: int | None = None) -> Any:
+    """The summary as one rich table, or (when wider than `width`) the NARROW_PARTS tables."""
+    from rich.console import Console, Group
     from rich.text import Text
 
-    rt = Table(title=f"Summary of {_title(s)}")
-    for i, (_, head) in enumerate(COLUMNS):
-        rt.add_column(head, justify="left" if i < 3 else "right")
-    for r in s.layers:
-        rt.add_row(*_cells(r), style="cyan" if r.binary else None)
-    rt.add_section()
-    rt.add_row(*_total_cells(s), style="bold")
-    return Group(rt, *(Text(line) for line in footer_lines(s)))
+    rows = [(_cells(r), "cyan" if r.binary else None) for r in s.layers]
+    rows.append((_total_cells(s), "bold"))
+    title = f"Summary of {_title(s)}"
+    footer = [Text(line) for line in footer_lines(s)]
+    whole = _rich_part(title, tuple(k for k, _ in COLUMNS), rows, None)
+    if width is None or Console(width=10_000).measure(whole).maximum <= width:
+        return Group(whole, *footer)
+    parts = [
+        _rich_part(title if i == 0 else "", keys, rows, width)
+        for i, keys in enumerate(NARROW_PARTS)
+    ]
+    return Group(*parts, *footer)
