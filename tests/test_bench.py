@@ -85,6 +85,28 @@ def test_table_format_lists_every_row():
     assert "2x9x3" in r.stdout and "4x130x2" in r.stdout
 
 
+@pytest.mark.parametrize("width", [80, 100])
+def test_table_fits_the_width_with_every_column(width, monkeypatch):
+    monkeypatch.setenv("COLUMNS", str(width))
+    r = bench("--layer", "gemm", "--shape", "2x9x3", *FAST, "--torch")
+    assert r.exit_code == 0, r.output
+    assert max(len(line.rstrip()) for line in r.stdout.splitlines()) <= width
+    rows = json.loads(
+        bench("--layer", "gemm", "--shape", "2x9x3", *FAST, "--torch", "-f", "json").stdout
+    )
+    for col in kb.display_columns(rows)[2:]:  # one card per row: every column, whole
+        assert f"│ {col} " in r.stdout, col
+    assert "gemm 2x9x3" in r.stdout and "…" not in r.stdout
+
+
+def test_md_format_has_the_display_columns():
+    r = bench("--layer", "gemm", "--shape", "2x9x3", *FAST, "--format", "md")
+    assert r.exit_code == 0, r.output
+    head, rule, row = r.stdout.splitlines()
+    assert head.startswith("| layer | shape | k |") and "[min, max]" in head
+    assert rule.count("---|") == head.count(" | ") + 1 and "2x9x3" in row
+
+
 BAD = [
     ["--layer", "gemm", "--shape", "8x0x9"],
     ["--layer", "gemm", "--shape", "8x9"],

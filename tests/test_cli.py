@@ -290,24 +290,24 @@ SAME_MEANING = {
     "--convention": ("paper", "ops"),
 }
 
-
-# summary still takes --out FILE and --convention ops|tf|ptflops: at merge it adopts
-# out_option() and flops_style_option() of xncost.commands.common (its owner's change).
-PENDING = {"summary"}
+# summary prices a whole model: its conventions are the whole-model ones (docs/conventions.md)
+WHOLE_MODEL_CONVENTIONS = ("ops", "tf", "ptflops", "bnn")
 
 
 def test_one_meaning_per_option_name():
     import click
 
     for name, cmd in _commands().items():
-        if name in PENDING:
-            continue
         for p in cmd.params:
-            if "--format" in p.opts and name not in ("explain", "bench"):
+            if "--format" in p.opts and name != "explain":
                 assert tuple(p.type.choices) == SAME_MEANING["--format"], name
             if "--convention" in p.opts:
-                assert tuple(p.type.choices) == SAME_MEANING["--convention"], name
-            if "--out" in p.opts and name not in ("train", "summary"):
+                names = (
+                    WHOLE_MODEL_CONVENTIONS if name == "summary" else SAME_MEANING["--convention"]
+                )
+                assert tuple(p.type.choices) == names, name
+                assert all(n in p.help for n in names), name
+            if "--out" in p.opts and name != "train":
                 assert "directory" in (p.help or "").lower(), name
                 assert not isinstance(p.type, click.File)
 

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import math
-import sys
 
 import typer
 
-FORMATS = ("table", "json", "csv")
+from xncost.commands.common import Fmt, emit, emit_rich, examples, format_option, rich_width
+
 LAYER_NAMES = ("xnodr", "xnidr", "gemm")
+EXAMPLES = examples(
+    "xncost bench --layer gemm --shape 256x1024x256 --repeat 3",
+    "xncost bench --layer xnodr --shape caps_in=256,batch=64 --torch --format md",
+)
 
 
 def register(app: typer.Typer) -> None:
     """Add the `bench` command to the CLI."""
 
-    @app.command("bench")
+    @app.command("bench", epilog=EXAMPLES)
     def bench(
         layer: str | None = typer.Option(
             None, "--layer", help="xnodr, xnidr or gemm (default: all three)."
@@ -28,7 +32,7 @@ def register(app: typer.Typer) -> None:
             "runs xnodr and xnidr. Default: the paper's shapes, batch 64, and GEMMs.",
         ),
         repeat: int = typer.Option(7, "--repeat", help="Interleaved samples per timing."),
-        fmt: str = typer.Option("table", "--format", help="table, json or csv."),
+        fmt: Fmt = format_option(),
         min_time: float = typer.Option(
             0.02, "--min-time", help="Seconds each sample lasts at least (calls are repeated)."
         ),
@@ -52,8 +56,6 @@ def register(app: typer.Typer) -> None:
         from xncost.errors import XncostError
         from xncost.kernels import bench as kb
 
-        if fmt not in FORMATS:
-            raise XncostError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
         if layer is not None and layer not in LAYER_NAMES:
             raise XncostError(f"unknown layer {layer!r}; expected one of {', '.join(LAYER_NAMES)}")
         if repeat < 1:
@@ -85,20 +87,8 @@ def register(app: typer.Typer) -> None:
             threads=threads,
             backend=backend,
         )
-        if fmt == "json":
-            sys.stdout.write(kb.rows_json(rows))
-        elif fmt == "csv":
-            sys.stdout.write(kb.rows_csv(rows))
-        else:
-            from rich.console import Console
-            from rich.table import Table
-
-            table = Table(
-                title="Packed XNOR kernels vs float32 (median of interleaved samples; "
-                "± half IQR; speed-up = float / binary)"
-            )
-            for col in kb.display_columns(rows):
-                table.add_column(col, justify="left" if col in ("layer", "shape") else "right")
-            for cells in kb.display_rows(rows):
-                table.add_row(*cells)
-            Console(width=None if sys.stdout.isatty() else 240).print(table)
+        if fmt is not Fmt.table:
+            writers = {Fmt.md: kb.rows_markdown, Fmt.csv: kb.rows_csv, Fmt.json: kb.rows_json}
+            emit(writers[fmt](rows))
+            return
+        emit_rich(kb.rows_rich(rows, rich_width()))
