@@ -319,7 +319,7 @@ def test_torchrun_cli_writes_one_row_and_fails_in_one_line(tmp_path: Path) -> No
     torchrun += ["--nproc-per-node", "2", "-m", "xncost", "train", "--head", "fc"]
     env = os.environ | {"OMP_NUM_THREADS": "1"}
     ok = subprocess.run(
-        [*torchrun, "--epochs", "1", "--out", str(tmp_path / "out"), "--no-progress"],
+        [*torchrun, "--epochs", "1", "--out", str(tmp_path / "out"), "--quiet"],
         capture_output=True,
         text=True,
         env=env,

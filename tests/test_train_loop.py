@@ -267,12 +267,12 @@ def test_cli_train_appends_rows(tmp_path: Path) -> None:
         str(tmp_path),
         "--checkpoint-dir",
         str(tmp_path / "ck"),
-        "--no-progress",
+        "--quiet",
     ]
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
     assert "test accuracy" in first.output
-    second = runner.invoke(app, [*args[:-1], "--seed", "1", "--no-progress"])
+    second = runner.invoke(app, [*args[:-1], "--seed", "1", "--quiet"])
     assert second.exit_code == 0, second.output
     rows = _rows(tmp_path / "validation.csv")
     assert [r["seed"] for r in rows] == ["0", "1"]
@@ -376,7 +376,7 @@ def _one_line_error(r: object) -> str:
 def test_train_writes_nothing_without_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(loop, "load_dataset", lambda *a: _bundle())
     monkeypatch.chdir(tmp_path)
-    args = ["train", "--head", "fc", "--epochs", "1", "--batch-size", "16", "--no-progress"]
+    args = ["train", "--head", "fc", "--epochs", "1", "--batch-size", "16", "--quiet"]
     r = CliRunner().invoke(_app(), args)
     assert r.exit_code == 0, r.output
     assert "test accuracy" in r.stdout and "images/s" in r.stdout
@@ -405,6 +405,40 @@ def test_cli_train_out_of_range_is_one_line(
     r = CliRunner().invoke(_app(), ["train", "--head", "fc", option, value])
     assert option.lstrip("-").replace("-", "_") in _one_line_error(r).replace("-", "_")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("dataset", ["digits", "multidigits"])
+def test_data_dir_with_a_built_in_dataset_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dataset: str
+) -> None:
+    _no_training(monkeypatch)
+    args = ["train", "--head", "fc", "--dataset", dataset, "--data-dir", str(tmp_path)]
+    err = _one_line_error(CliRunner().invoke(_app(), args))
+    assert "--data-dir" in err and dataset in err
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ('"' + "x" * (2**17 + 1) + '"', "field larger than field limit"),
+        ('"a"b"\n', None),
+    ],
+)
+def test_unreadable_validation_csv_is_one_line_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str, reason: str | None
+) -> None:
+    from xncost.train.results import COLUMNS
+
+    _no_training(monkeypatch)
+    out = tmp_path / "out"
+    out.mkdir()
+    text = ",".join(COLUMNS) + "\n" + content + ",1" * (len(COLUMNS) - 1) + "\n"
+    (out / "validation.csv").write_text(text)
+    r = CliRunner().invoke(_app(), ["train", "--head", "fc", "--out", str(out)])
+    err = _one_line_error(r)
+    assert str(out / "validation.csv") in err
+    assert reason is None or reason in err
+    assert (out / "validation.csv").read_text() == text
 
 
 def test_failed_run_removes_the_directories_it_created(
@@ -483,7 +517,7 @@ def test_bad_checkpoints_are_one_line_naming_the_file(
         assert str(info.value).startswith(str(cfg.checkpoint_path)), how
         assert "\n" not in str(info.value), how
         cfg.checkpoint_path.write_bytes(good)
-    args = ["train", "--head", "fc", "--epochs", "2", "--batch-size", "16", "--no-progress"]
+    args = ["train", "--head", "fc", "--epochs", "2", "--batch-size", "16", "--quiet"]
     args += ["--checkpoint-dir", str(tmp_path), "--resume"]
     state = torch.load(cfg.checkpoint_path, weights_only=True)
     torch.save(_tamper(state, "unsafe"), cfg.checkpoint_path)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from xncost.commands.common import QUIET_OPT
 from xncost.layers import layer_names
 
 Head = Enum("Head", {name: name for name in layer_names()}, type=str)  # type: ignore[misc]
@@ -58,7 +59,7 @@ def register(app: typer.Typer) -> None:
             None,
             "--data-dir",
             metavar="DIR",
-            help="Local directory with MNIST IDX / CIFAR-10 files.",
+            help="Local directory with MNIST IDX / CIFAR-10 files (mnist, multimnist, cifar10).",
         ),
         epochs: int = typer.Option(3, "--epochs", min=1, help="Training epochs."),
         batch_size: int = typer.Option(
@@ -101,12 +102,11 @@ def register(app: typer.Typer) -> None:
             min=1,
             help="Under torchrun: seconds a process waits for the others before giving up.",
         ),
-        progress: bool = typer.Option(
-            True, "--progress/--no-progress", help="A line per epoch on stderr (bar on a tty)."
-        ),
+        quiet: bool = QUIET_OPT,
     ) -> None:
         """Train a head on a small data set and print its accuracy; with --out, append the
-        result to OUT/validation.csv. Several processes: run it under torchrun.
+        result to OUT/validation.csv. A line per epoch on stderr (and a bar on a terminal)
+        unless --quiet. Several processes: run it under torchrun (rank 0 alone prints).
 
         \b
         Examples:
@@ -136,7 +136,7 @@ def register(app: typer.Typer) -> None:
             timeout=timeout,
         )
         try:
-            result = run_training(config, progress=progress)
+            result = run_training(config, progress=not quiet)
         except ReportedElsewhere:
             raise SystemExit(2) from None
         if not result.group.main:

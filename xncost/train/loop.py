@@ -17,6 +17,7 @@ thread count makes the floating-point results independent of the machine's core 
 from __future__ import annotations
 
 import contextlib
+import csv
 import sys
 import time
 import warnings
@@ -31,6 +32,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from xncost.commands.common import Progress
 from xncost.errors import XncostError
 from xncost.exact import exact_str
 from xncost.layers import layer_names
@@ -57,6 +59,7 @@ EVAL_BATCH = 512
 TINY_THREADS = 1
 MAX_SEED = 2**64 - 1  # torch's generators take unsigned 64-bit seeds
 MAX_EPOCHS = 10**6
+BUILT_IN_DATASETS = ("digits", "multidigits")  # xncost.train.data reads no directory for them
 MAX_BATCH = 2**31 - 1
 MAX_TIMEOUT = 7 * 24 * 3600
 DEFAULT_TIMEOUT = 600
@@ -106,6 +109,11 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= most:
                 raise XncostError(f"{name} must be an integer in {least}..{most}, got {value!r}")
+        if self.data_dir is not None and self.dataset in BUILT_IN_DATASETS:
+            raise XncostError(
+                f"--data-dir is not used by --dataset {self.dataset} (built in); "
+                "it is for mnist, multimnist and cifar10"
+            )
         if self.amp and self.device != "cuda":
             raise XncostError("--amp (mixed precision) needs --device cuda")
         if self.resume and self.checkpoint_dir is None:
@@ -359,12 +367,28 @@ def deterministic(seed: int, threads: int | None = None) -> Iterator[None]:
         torch.set_num_threads(previous_threads)
 
 
+@contextlib.contextmanager
+def _readable_csv(out: Path) -> Iterator[None]:
+    """A csv.Error reading OUT/validation.csv (e.g. a field over the csv module's limit) as
+    one XncostError naming the file."""
+    try:
+        yield
+    except csv.Error as e:
+        raise XncostError(f"{out / results.CSV_NAME}: not a results CSV ({e})") from None
+
+
+def _append_result(out: Path, row: dict[str, Any]) -> Path:
+    with _readable_csv(out):
+        return results.append_result(out, row)
+
+
 def prepare_output(config: TrainConfig) -> list[Path]:
     """Check OUT and CHECKPOINT_DIR before training without creating them (the existing
     OUT/validation.csv is validated); return the directories the run would create."""
     created: list[Path] = []
     if config.out is not None:
-        created += results.check_output(Path(config.out))
+        with _readable_csv(Path(config.out)):
+            created += results.check_output(Path(config.out))
     ckpt = config.checkpoint_path
     if ckpt is not None:
         created += results.missing_dirs(ckpt.parent)
@@ -426,29 +450,6 @@ def _check_job(config: TrainConfig, group: Group) -> None:
         raise XncostError(
             f"--batch-size {config.batch_size} leaves fewer than 2 samples per process"
         )
-
-
-def _progress(enabled: bool) -> Any:
-    if not enabled or not sys.stderr.isatty():
-        return contextlib.nullcontext(None)
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[stats]}"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
 
 
 @contextlib.contextmanager
@@ -543,67 +544,60 @@ def _train(
         net = distributed.wrap(model, group, device)
         already_complete = epoch >= config.epochs
         session_epochs = 0
-        with _progress(progress) as bar:
-            while epoch < config.epochs and (stop_after is None or session_epochs < stop_after):
-                t0 = time.perf_counter()
-                order = distributed.rank_batches(len(data.train), config.batch_size, gen, group)
-                task = None
-                if bar is not None:
-                    task = bar.add_task(
-                        f"epoch {epoch + 1}/{config.epochs}", total=len(order), stats=""
-                    )
-                loss_sum, hits, seen = 0.0, 0, 0
+        while epoch < config.epochs and (stop_after is None or session_epochs < stop_after):
+            t0 = time.perf_counter()
+            order = distributed.rank_batches(len(data.train), config.batch_size, gen, group)
+            loss_sum, hits, seen = 0.0, 0, 0
+            label = f"epoch {epoch + 1}/{config.epochs}"
+            with Progress(label, total=len(order), quiet=not progress) as bar:
                 for idx in order:
                     x, y = batches.get(data.train, idx)
                     loss, correct = train_step(net, x, y, loss_fn, optimizer, scheduler, scaler)
                     loss_sum += loss * len(idx)
                     hits += correct
                     seen += len(idx)
-                    if bar is not None:
-                        bar.update(task, advance=1, stats=f"loss {loss_sum / seen:.4f}")
-                epoch_train = time.perf_counter() - t0
-                loss_sum, hits, seen = distributed.all_sum(group, [loss_sum, hits, seen], device)
-                distributed.broadcast_buffers(group, model)
-                test_acc = evaluate(model, data.test, batches, group, config.amp)
-                epoch += 1
-                session_epochs += 1
-                seconds += time.perf_counter() - t0
-                train_seconds += epoch_train
-                images += int(seen)
-                history.append(
-                    {
-                        "epoch": epoch,
-                        "loss": loss_sum / seen,
-                        "train_accuracy": hits / seen,
-                        "test_accuracy": test_acc,
-                    }
+                    bar.advance(1, f"loss {loss_sum / seen:.4f}")
+            epoch_train = time.perf_counter() - t0
+            loss_sum, hits, seen = distributed.all_sum(group, [loss_sum, hits, seen], device)
+            distributed.broadcast_buffers(group, model)
+            test_acc = evaluate(model, data.test, batches, group, config.amp)
+            epoch += 1
+            session_epochs += 1
+            seconds += time.perf_counter() - t0
+            train_seconds += epoch_train
+            images += int(seen)
+            history.append(
+                {
+                    "epoch": epoch,
+                    "loss": loss_sum / seen,
+                    "train_accuracy": hits / seen,
+                    "test_accuracy": test_acc,
+                }
+            )
+            if progress:
+                print(
+                    f"epoch {epoch}/{config.epochs}: loss {loss_sum / seen:.4f}, "
+                    f"train accuracy {hits / seen:.3f}, test accuracy {test_acc:.3f}, "
+                    f"{seen / epoch_train:.0f} images/s",
+                    file=sys.stderr,
+                    flush=True,
                 )
-                if progress:
-                    line = (
-                        f"epoch {epoch}/{config.epochs}: loss {loss_sum / seen:.4f}, "
-                        f"train accuracy {hits / seen:.3f}, test accuracy {test_acc:.3f}, "
-                        f"{seen / epoch_train:.0f} images/s"
-                    )
-                    if bar is not None:
-                        bar.console.print(line, highlight=False)
-                    else:
-                        print(line, file=sys.stderr, flush=True)
-                if ckpt_path is not None:
-                    snapshot = {
-                        "config": config.identity(),
-                        "epoch": epoch,
-                        "model": model.state_dict(),
-                        "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(),
-                        "scaler": scaler.state_dict(),
-                        "torch_rng": torch.get_rng_state(),
-                        "shuffle_rng": gen.get_state(),
-                        "history": history,
-                        "seconds": seconds,
-                        "train_seconds": train_seconds,
-                        "images": images,
-                    }
-                    distributed.on_main(group, partial(save_checkpoint, ckpt_path, snapshot))
+            if ckpt_path is not None:
+                snapshot = {
+                    "config": config.identity(),
+                    "epoch": epoch,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "scaler": scaler.state_dict(),
+                    "torch_rng": torch.get_rng_state(),
+                    "shuffle_rng": gen.get_state(),
+                    "history": history,
+                    "seconds": seconds,
+                    "train_seconds": train_seconds,
+                    "images": images,
+                }
+                distributed.on_main(group, partial(save_checkpoint, ckpt_path, snapshot))
         if history:
             accuracy = history[-1]["test_accuracy"]
         else:
@@ -623,6 +617,6 @@ def _train(
     )
     if result.complete and config.out is not None and not already_complete:
         out = Path(config.out)
-        distributed.on_main(group, lambda: results.append_result(out, result.row()))
+        distributed.on_main(group, partial(_append_result, out, result.row()))
         result.recorded = True
     return result
