@@ -95,6 +95,28 @@ def test_markdown_and_csv_layout():
     assert sum(r["status"] == "n/a" for r in rows) == len(rows) // 3  # the accuracy cells
 
 
+@pytest.mark.parametrize("width", [80, 100])
+def test_rich_table_fits_the_width(width):
+    from rich.console import Console
+
+    from xncost.profile.wholemodel import whole_table_rich
+
+    measure, _ = fake_measure(4, wrong={"resnet50"})
+    wt = build_whole_table(4, measure=measure)
+    console = Console(width=width, record=True, file=io.StringIO())
+    console.print(whole_table_rich(wt, width))
+    out = console.export_text()
+    assert max(len(line.rstrip()) for line in out.splitlines()) <= width
+    assert "…" not in out
+    for label in ("MNIST", "CIFAR-10", "MultiMNIST"):  # one table per data set
+        assert f" {label} " in out or f"{label}\n" in out
+    # every cell whole: the paper's value beside a mismatch, words wrapped, not cut
+    assert "(paper" in out and "n/a" in out
+    wide = Console(width=400, record=True, file=io.StringIO())
+    wide.print(whole_table_rich(wt, 400))
+    assert "MNIST Top1" in wide.export_text()  # the paper's layout when it fits
+
+
 def test_unknown_table():
     with pytest.raises(XncostError):
         build_whole_table(5)

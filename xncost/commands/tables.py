@@ -81,7 +81,10 @@ def _table_command(
         from xncost.profile import wholemodel as wm
 
         wt, files = whole_table_files(number, quiet)
-        as_json, as_rich = (lambda: wm.whole_table_json(wt)), (lambda: wm.whole_table_rich(wt))
+        as_json, as_rich = (
+            (lambda: wm.whole_table_json(wt)),
+            (lambda: wm.whole_table_rich(wt, rich_width())),
+        )
     else:
         t, files = layer_table_files(number, measure, quiet)
         as_json, as_rich = (

@@ -273,15 +273,13 @@ def _rich_part(
     """One rich table of the `keys` columns, within `width` when given: numbers wrap (fold)
     rather than being cut, and headers wrap before values do (render's column fitting)."""
     from rich import box
-    from rich.console import Console
     from rich.table import Table
 
-    from xncost.render import _fit_widths
+    from xncost.profile.richfit import fit_table
 
     index = {key: i for i, (key, _) in enumerate(COLUMNS)}
     heads = [dict(COLUMNS)[k] for k in keys]
     cols = [[h, *(cells[index[k]] for cells, _ in rows)] for h, k in zip(heads, keys, strict=True)]
-    natural = [max(len(x) for x in col) for col in cols]
 
     def table(widths: list[int]) -> Any:
         rt = Table(
@@ -292,17 +290,7 @@ def _rich_part(
             rt.add_column(head, justify=just, width=w, overflow="fold")
         return rt
 
-    rt = table(natural)
-    if width is not None:
-        overhead = Console(width=10_000).measure(rt).maximum - sum(natural)
-        rt = table(
-            _fit_widths(
-                natural,
-                [max(len(w) for x in col for w in x.split() or [""]) for col in cols],
-                width - overhead,
-                [max(len(x) for x in col[1:]) for col in cols],
-            )
-        )
+    rt = fit_table(cols, table, width)
     for n, (cells, style) in enumerate(rows):
         if n == len(rows) - 1:
             rt.add_section()
@@ -312,15 +300,17 @@ def _rich_part(
 
 def summary_rich(s: Summary, width: int | None = None) -> Any:
     """The summary as one rich table, or (when wider than `width`) the NARROW_PARTS tables."""
-    from rich.console import Console, Group
+    from rich.console import Group
     from rich.text import Text
+
+    from xncost.profile.richfit import measured_width
 
     rows = [(_cells(r), "cyan" if r.binary else None) for r in s.layers]
     rows.append((_total_cells(s), "bold"))
     title = f"Summary of {_title(s)}"
     footer = [Text(line) for line in footer_lines(s)]
     whole = _rich_part(title, tuple(k for k, _ in COLUMNS), rows, None)
-    if width is None or Console(width=10_000).measure(whole).maximum <= width:
+    if width is None or measured_width(whole) <= width:
         return Group(whole, *footer)
     parts = [
         _rich_part(title if i == 0 else "", keys, rows, width)

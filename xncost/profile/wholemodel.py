@@ -466,32 +466,77 @@ def whole_table_json(wt: WholeTable) -> str:
     )
 
 
-def whole_table_rich(wt: WholeTable) -> Any:
-    from rich.console import Group
+def _rich_part(
+    wt: WholeTable, cols: list[tuple[str, str]], title: str, caption: str | None, width: int | None
+) -> Any:
+    """The rows of `wt` under the `cols` columns; within `width` when given (cells wrap at
+    spaces, numbers fold rather than being cut; render's column fitting)."""
+    from rich import box
     from rich.table import Table as RichTable
     from rich.text import Text
 
+    from xncost.profile.richfit import fit_table
+
     rows, grid = _grid(wt)
     notes = _footnotes(wt)
-    cols = _columns()
-    rt = RichTable(title=wt.table.title, caption=_summary_text(wt))
-    rt.add_column("Models", style="bold")
-    for ds, m in cols:
-        rt.add_column(_head(ds, m), justify="right")
+    one_set = len({ds for ds, _ in cols}) == 1  # the title names the data set
+    heads = ["Models", *(_head(ds, m).split()[-1] if one_set else _head(ds, m) for ds, m in cols)]
+    body = [
+        [
+            _row_label(model, up),
+            *(_cell_text(grid.get((model, up, ds, m)), notes) for ds, m in cols),
+        ]
+        for model, up in rows
+    ]
+    columns = [[h, *(line[j] for line in body)] for j, h in enumerate(heads)]
+
+    def table(widths: list[int]) -> Any:
+        rt = RichTable(
+            title=title,
+            caption=caption,
+            box=box.HEAVY_HEAD if width is None else box.SIMPLE_HEAD,
+            pad_edge=width is None,
+        )
+        rt.add_column("Models", style="bold", width=widths[0], overflow="fold")
+        for head, w in zip(heads[1:], widths[1:], strict=True):
+            rt.add_column(Text(head), justify="right", width=w, overflow="fold")
+        return rt
+
+    rt = fit_table(columns, table, width)
     last_up = None
-    for model, up in rows:
+    for (model, up), line in zip(rows, body, strict=True):
         if last_up is not None and up != last_up:
             rt.add_section()
         cells = []
-        for ds, m in cols:
+        for (ds, m), text in zip(cols, line[1:], strict=True):
             c = grid.get((model, up, ds, m))
             style = "" if c is None else {"match": "green", "mismatch": "red"}.get(c.status, "dim")
-            cells.append(Text(_cell_text(c, notes), style=style))
-        rt.add_row(_row_label(model, up), *cells)
+            cells.append(Text(text, style=style))
+        rt.add_row(Text(line[0]), *cells)
         last_up = up
+    return rt
+
+
+def whole_table_rich(wt: WholeTable, width: int | None = None) -> Any:
+    """The paper's layout in rich; when wider than `width`, one table per data set, each
+    within `width` (so that it reads at 80 columns)."""
+    from rich.console import Group
+    from rich.text import Text
+
+    from xncost.profile.richfit import measured_width
+
+    notes = _footnotes(wt)
     lines = [Text(f"[{i}] {n}", style="dim") for n, i in notes.items()]
     lines += [Text(f"- {n}", style="dim") for n in wt.table.notes]
-    return Group(rt, *lines)
+    whole = _rich_part(wt, _columns(), wt.table.title, _summary_text(wt), None)
+    if width is None or measured_width(whole) <= width:
+        return Group(whole, *lines)
+    head = [Text(wt.table.title, style="bold"), Text(_summary_text(wt) + ".")]
+    parts = [
+        _rich_part(wt, [(d, m) for d, m in _columns() if d == ds], DATASET_LABELS[ds], None, width)
+        for ds in DATASETS
+    ]
+    return Group(*head, *parts, *lines)
 
 
 __all__ = [
