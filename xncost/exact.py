@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from xncost.errors import XncostError
 
-# The most decimal digits a shape value may have (docs/reference.md): Python's own default
+# The most decimal digits a shape value may have (README, "What you get"): Python's own default
 # limit on int <-> str conversion. Counts, products of a few such values, can be longer; they
 # are printed exactly (`all_digits`), the bound keeping the quadratic conversion fast.
 MAX_INPUT_DIGITS = 4300
