@@ -480,3 +480,21 @@ def test_interrupt_is_one_line_and_exit_130(monkeypatch):
     r = run("cost", "xnodr", "--measure")
     assert r.exit_code == 130
     assert r.stderr == "xncost: error: interrupted\n"
+
+
+@pytest.mark.parametrize("width", [16, 20, 40, 60, 80, 100])
+@pytest.mark.parametrize("number", [5, 7, 9])
+def test_rich_tables_never_cut_a_label_or_number(number, width):
+    from rich.console import Console
+
+    from xncost import render
+    from xncost.api import table
+
+    t = table(number)
+    con = Console(width=width, record=True, file=io.StringIO())
+    con.print(render.table_rich(t, width))
+    text = con.export_text()
+    notes = render._footnotes(t)
+    shown = sum(ch.isdigit() for c in t.cells for ch in render._cell_text(c, notes))
+    assert "\u2026" not in text and sum(ch.isdigit() for ch in text) >= shown
+    assert max(len(line) for line in text.splitlines()) <= width

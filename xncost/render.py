@@ -285,10 +285,29 @@ def table_rich(table: Table, width: int | None = None) -> Any:
         natural = max(measure.measure(p).maximum for p in parts)
         if natural <= width:
             break
+    else:  # no table fits: a listing, which folds but never cuts
+        parts = _table_listing(table)
     if parts is layouts[0]:
         return Group(*parts, *lines)
     head = [Text(table.title, style="bold"), Text(_summary(table) + ".")]
     return Group(*head, *parts, *lines)
+
+
+def _table_listing(table: Table) -> list[Any]:
+    """The cells of `table` as lines under their group and row headings."""
+    from rich.text import Text
+
+    cols, rows, grid = _grid(table)
+    notes = _footnotes(table)
+    out, last_group = [], None
+    for g, r in rows:
+        if g != last_group:
+            out.append(Text(g, style="bold"))
+            last_group = g
+        out.append(Text(r, style="italic"))
+        cells = [(k, _rich_cell(grid[(g, r, k)], notes, False)) for k in cols if (g, r, k) in grid]
+        out += [Text(f"  {k}: ").append_text(c) for k, c in cells]
+    return out
 
 
 # ----------------------------------------------------------------------------- breakdowns
