@@ -390,3 +390,111 @@ def test_help_examples_run(example, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     r = runner.invoke(app, shlex.split(example)[1:])
     assert r.exit_code == 0, (example, r.output)
+
+
+# ----------------------------------------------------------------------------- big counts
+
+BIG = str(10**2000)  # three such values give counts of more than 4300 digits
+
+
+def _big_breakdown():
+    from xncost.api import cost
+
+    return cost("xnidr", caps_in=10**2000, caps_out=10**2000, dim_out=10**2000)
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "md", "table"])
+def test_counts_longer_than_4300_digits_print_exactly(fmt, monkeypatch):
+    from xncost.exact import all_digits
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    r = run("cost", "xnidr", "--caps-in", BIG, "--caps-out", BIG, "--dim-out", BIG, "-f", fmt)
+    assert r.exit_code == 0, r.output[-300:]
+    flops = _big_breakdown().totals["flops"]
+    with all_digits():
+        assert len(str(flops)) > 6000
+        if fmt == "json":
+            assert json.loads(r.stdout)["totals"]["flops"] == flops
+        elif fmt == "csv":
+            rows = list(csv.DictReader(io.StringIO(r.stdout)))
+            assert int(next(x for x in rows if x["step"] == "total")["flops"]) == flops
+        elif fmt == "md":
+            assert f"flops = {flops}" in r.stdout
+        else:  # folded in its column (see test_rich_breakdown_never_cuts_a_number)
+            assert "\u2026" not in r.stdout
+            assert sum(ch.isdigit() for ch in r.stdout) > 4 * len(str(flops))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("cost", "fc", "--dims", "9" * 4301 + ",10"),
+        ("cost", "xnidr", "--caps-in", "9" * 5000),
+        ("explain", "xnidr", "--batch", "9" * 5000),
+        ("sweep", "xnidr", "--caps-in", "9" * 5000, "--out", "o"),
+        ("sweep", "xnidr", "--dim-out", "1:" + "9" * 5000 + ":2", "--out", "o"),
+    ],
+)
+def test_shape_values_beyond_the_digit_bound_are_refused_by_name(args, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = run(*args)
+    err = r.stderr.strip()
+    assert r.exit_code == 2 and err.startswith("xncost: error: ") and "\n" not in err
+    assert "more than 4300 digits" in err and len(err) < 200
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_4300_digit_shape_value_is_taken():
+    r = run("cost", "fc", "--dims", "9" * 4300 + ",10", "-f", "md")
+    assert r.exit_code == 0 and "9" * 4300 in r.stdout
+
+
+def _digit_count(renderable, width):
+    from rich.console import Console
+
+    con = Console(width=width, record=True, file=io.StringIO())
+    con.print(renderable)
+    return sum(ch.isdigit() for ch in con.export_text())
+
+
+@pytest.mark.parametrize("width", [12, 20, 40, 60, 80, 100, 109, 110, 160])
+@pytest.mark.parametrize("caps_in", [160, 10**30])
+def test_rich_breakdown_never_cuts_a_number(width, caps_in):
+    """Every digit of the unconstrained rendering is printed at any width: folded in its
+    column, or in a listing where no table fits."""
+    from xncost import render
+    from xncost.api import cost
+
+    b = cost("xnidr", caps_in=caps_in)
+    whole = _digit_count(render.breakdown_rich(b, None, None), 100_000)
+    assert _digit_count(render.breakdown_rich(b, None, width), width) == whole
+
+
+def test_interrupt_is_one_line_and_exit_130(monkeypatch):
+    import xncost.api
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(xncost.api, "measure_layer_totals", interrupted)
+    r = run("cost", "xnodr", "--measure")
+    assert r.exit_code == 130
+    assert r.stderr == "xncost: error: interrupted\n"
+
+
+@pytest.mark.parametrize("width", [16, 20, 40, 60, 80, 100])
+@pytest.mark.parametrize("number", [5, 7, 9])
+def test_rich_tables_never_cut_a_label_or_number(number, width):
+    from rich.console import Console
+
+    from xncost import render
+    from xncost.api import table
+
+    t = table(number)
+    con = Console(width=width, record=True, file=io.StringIO())
+    con.print(render.table_rich(t, width))
+    text = con.export_text()
+    notes = render._footnotes(t)
+    shown = sum(ch.isdigit() for c in t.cells for ch in render._cell_text(c, notes))
+    assert "\u2026" not in text and sum(ch.isdigit() for ch in text) >= shown
+    assert max(len(line) for line in text.splitlines()) <= width

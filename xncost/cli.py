@@ -31,6 +31,7 @@ from xncost.commands.common import (
     rich_width,
 )
 from xncost.errors import XncostError
+from xncost.exact import unlimit_int_digits
 from xncost.layers import choices_text, layer_names
 
 _CLICK_ERRORS: tuple[type[Exception], ...] = (click.ClickException,)
@@ -40,6 +41,9 @@ try:  # typer >= 0.26 vendors its own click
     _CLICK_ERRORS += (_VendoredClickException,)
 except ImportError:
     pass
+
+
+INTERRUPTED = 130  # the exit code of a command stopped by SIGINT or SIGTERM (128 + SIGINT)
 
 
 class OneLineErrors(TyperGroup):
@@ -52,8 +56,16 @@ class OneLineErrors(TyperGroup):
             _refuse_empty_values(cmd, click.Context(cmd, parent=ctx, info_name=name), rest)
         return name, cmd, rest
 
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:  # SIGINT, or SIGTERM while outputs were staged
+            click.echo("xncost: error: interrupted", err=True)
+            raise click.exceptions.Exit(INTERRUPTED) from None
+
     def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
+        unlimit_int_digits()  # shape values are bounded instead (exact.MAX_INPUT_DIGITS)
         try:
             rv = super().main(*args, **kwargs)
         except click.exceptions.Abort:

@@ -7,8 +7,20 @@ sympy symbols to produce symbolic expressions, so every number has one definitio
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from fractions import Fraction
-from typing import Any
+from functools import wraps
+from typing import Any, TypeVar
+
+from xncost.errors import XncostError
+
+# The most decimal digits a shape value may have (README, "What you get"): Python's own default
+# limit on int <-> str conversion. Counts, products of a few such values, can be longer; they
+# are printed exactly (`all_digits`), the bound keeping the quadratic conversion fast.
+MAX_INPUT_DIGITS = 4300
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def is_symbolic(value: Any) -> bool:
@@ -54,6 +66,61 @@ def is_power_of_two(n: int) -> bool:
     return n > 0 and n & (n - 1) == 0
 
 
+def unlimit_int_digits() -> None:
+    """Lift Python's limit on int <-> str conversion for the whole process (the CLI's entry
+    point: inputs are bounded by `MAX_INPUT_DIGITS` instead); a no-op before Python 3.11."""
+    if hasattr(sys, "set_int_max_str_digits"):
+        sys.set_int_max_str_digits(0)
+
+
+@contextmanager
+def all_digits() -> Iterator[None]:
+    """Within the block, ints of any length convert to text (and back) exactly."""
+    if not hasattr(sys, "get_int_max_str_digits"):
+        yield
+        return
+    saved = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:
+        yield
+    finally:
+        sys.set_int_max_str_digits(saved)
+
+
+def all_digits_in(func: _F) -> _F:
+    """Decorator: `func` runs within `all_digits()` (for functions that write counts)."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with all_digits():
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def check_digits(value: int, name: str) -> int:
+    """`value` if it has at most `MAX_INPUT_DIGITS` decimal digits, else XncostError."""
+    if abs(value) >= _DIGITS_BOUND:
+        raise XncostError(f"{name} has more than {MAX_INPUT_DIGITS} digits (the most xncost takes)")
+    return value
+
+
+def parse_int(text: str, name: str) -> int:
+    """`text` as an int of at most `MAX_INPUT_DIGITS` digits, else XncostError."""
+    digits = text.strip().lstrip("+-").replace("_", "").lstrip("0")
+    if len(digits) > MAX_INPUT_DIGITS:
+        raise XncostError(f"{name} has more than {MAX_INPUT_DIGITS} digits (the most xncost takes)")
+    try:
+        with all_digits():
+            return int(text)
+    except ValueError:
+        raise XncostError(f"{name} is not an integer: {text.strip()!r:.60}") from None
+
+
+_DIGITS_BOUND = 10**MAX_INPUT_DIGITS
+
+
+@all_digits_in
 def exact_str(value: Any) -> str:
     """Exact text of a count: '1958400', '400.640625' (dyadic fraction), '1/3' otherwise."""
     value = normalize(value)

@@ -14,7 +14,7 @@ from fractions import Fraction
 from typing import Any
 
 from xncost.accounting import Breakdown
-from xncost.exact import exact_str, normalize
+from xncost.exact import all_digits_in, exact_str, normalize
 from xncost.paper import METRIC_LABELS, MODEL_LABELS
 from xncost.shapes import SETTINGS
 from xncost.tables import COUNT_METRICS, CSV_COLUMNS, Cell, Table
@@ -44,6 +44,7 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+@all_digits_in
 def dumps(value: Any) -> str:
     """json.dumps with exact numbers (see module docstring)."""
     return _RAW_RE.sub(r"\1", json.dumps(jsonable(value), indent=2)) + "\n"
@@ -110,6 +111,7 @@ def _summary(table: Table) -> str:
     return text
 
 
+@all_digits_in
 def table_markdown(table: Table) -> str:
     """The paper's layout; each cell is xncost's value, the paper's beside it where they differ."""
     cols, rows, grid = _grid(table)
@@ -138,6 +140,7 @@ def table_markdown(table: Table) -> str:
     return "\n".join(out) + "\n"
 
 
+@all_digits_in
 def table_csv(table: Table) -> str:
     """Long format, one row per cell (the columns the README lists)."""
     buf = io.StringIO()
@@ -282,13 +285,35 @@ def table_rich(table: Table, width: int | None = None) -> Any:
         natural = max(measure.measure(p).maximum for p in parts)
         if natural <= width:
             break
+    else:  # no table fits: a listing, which folds but never cuts
+        parts = _table_listing(table)
     if parts is layouts[0]:
         return Group(*parts, *lines)
     head = [Text(table.title, style="bold"), Text(_summary(table) + ".")]
     return Group(*head, *parts, *lines)
 
 
+def _table_listing(table: Table) -> list[Any]:
+    """The cells of `table` as lines under their group and row headings."""
+    from rich.text import Text
+
+    cols, rows, grid = _grid(table)
+    notes = _footnotes(table)
+    out, last_group = [], None
+    for g, r in rows:
+        if g != last_group:
+            out.append(Text(g, style="bold"))
+            last_group = g
+        out.append(Text(r, style="italic"))
+        cells = [(k, _rich_cell(grid[(g, r, k)], notes, False)) for k in cols if (g, r, k) in grid]
+        out += [Text(f"  {k}: ").append_text(c) for k, c in cells]
+    return out
+
+
 # ----------------------------------------------------------------------------- breakdowns
+
+READABLE_COLUMN = 14  # a column narrowed no further while others can give, then
+TIGHT_COLUMN = 4  # the narrowest a folding column gets before the table becomes a listing
 
 STEP_COLUMNS = (
     "layer",
@@ -328,6 +353,7 @@ def breakdown_json(b: Breakdown, measured: dict[str, Any] | None = None) -> str:
     return dumps(d)
 
 
+@all_digits_in
 def breakdown_csv(b: Breakdown, measured: dict[str, Any] | None = None) -> str:
     """One row per step, a `total` row and, when measured, a `measured` row whose `kind`
     says whether it equals the formula."""
@@ -402,6 +428,7 @@ def _speedup_lines(b: Breakdown) -> list[str]:
     return [f"{labels[k]}: {'n/a' if v is None else f'{float(v):.4f}'}" for k, v in s.items()]
 
 
+@all_digits_in
 def breakdown_markdown(b: Breakdown, measured: dict[str, Any] | None = None) -> str:
     out = [
         f"# {b.layer}: {_shape_text(b)}",
@@ -434,6 +461,7 @@ def breakdown_markdown(b: Breakdown, measured: dict[str, Any] | None = None) -> 
     return "\n".join(out) + "\n"
 
 
+@all_digits_in
 def breakdown_rich(
     b: Breakdown, measured: dict[str, Any] | None = None, width: int | None = None
 ) -> Any:
@@ -474,17 +502,44 @@ def breakdown_rich(
     ]
     heads = [h for h in heads if not (narrow and h[0] == "ref")]
     cols = [[h, *(str(r[j]) for r in rows)] for j, (h, _) in enumerate(heads)]
+    words = [max(len(w) for c in col for w in c.split()) for col in cols]
+    budget = (width or 10_000) - 3 * len(heads) - 1
     widths = _fit_widths(
         [max(len(x) for c in col for x in c.splitlines()) for col in cols],
-        [min(max(len(w) for c in col for w in c.split()), 14) for col in cols],
-        (width or 10_000) - 3 * len(heads) - 1,
+        [min(w, TIGHT_COLUMN) for w in words],
+        budget,
+        [min(w, READABLE_COLUMN) for w in words],
     )
+    if sum(widths) > budget:  # no table fits: a listing, which folds but never cuts
+        return Group(*_breakdown_listing(rt.title, heads, rows), *_breakdown_lines(b, measured))
     for (name, just), w in zip(heads, widths, strict=True):
         rt.add_column(name, justify=just, width=w, overflow="fold")
     for r in rows[:-1]:
         rt.add_row(*r)
     rt.add_section()
     rt.add_row(*rows[-1], style="bold")
+    return Group(rt, *_breakdown_lines(b, measured))
+
+
+def _breakdown_listing(
+    title: Any, heads: list[tuple[str, str]], rows: list[list[Any]]
+) -> list[Any]:
+    """The rows of `breakdown_rich` as lines: each step's name, then one count a line."""
+    from rich.text import Text
+
+    out = [Text(str(title), style="italic")]
+    for r in rows:
+        named = [(h, str(v)) for (h, _), v in zip(heads, r, strict=True) if str(v)]
+        out.append(Text(" ".join(v for _, v in named[:1]), style="bold"))
+        out += [Text(f"  {'repeats' if h == 'x' else h}: {v}") for h, v in named[1:]]
+    return out
+
+
+def _breakdown_lines(b: Breakdown, measured: dict[str, Any] | None) -> list[Any]:
+    """The lines under the breakdown table: binarization, speed-ups, measured totals."""
+    from rich.text import Text
+
+    t = b.totals
     lines = [Text(f"binarization FLOPs: {exact_str(t['binarization_flops'])}")]
     lines += [Text(f"speed-up, {line}") for line in _speedup_lines(b)]
     if measured is not None:
@@ -497,4 +552,4 @@ def breakdown_rich(
                 style="green" if same else "bold red",
             )
         )
-    return Group(rt, *lines)
+    return lines

@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from xncost.errors import XncostError
+from xncost.exact import check_digits, parse_int
 
 
 def positive_int(value: Any, name: str) -> int:
@@ -25,7 +26,7 @@ def positive_int(value: Any, name: str) -> int:
         raise XncostError(f"{name} must be a positive integer, got {value!r}")
     if value <= 0:
         raise XncostError(f"{name} must be a positive integer, got {value}")
-    return int(value)
+    return check_digits(int(value), name)
 
 
 def _is_symbolic(value: Any) -> bool:
@@ -126,10 +127,7 @@ def parse_dims(text: str) -> tuple[int, ...]:
         )
     out = []
     for i, p in enumerate(parts):
-        try:
-            out.append(int(p))
-        except ValueError:
-            raise XncostError(f"--dims entry {i} is not an integer: {p!r}") from None
+        out.append(parse_int(p, f"--dims entry {i}"))
     return FCShape(tuple(out)).dims
 
 

@@ -41,7 +41,7 @@ from xncost.evaluate import (
     generic_branch,
     quotient_text,
 )
-from xncost.exact import is_power_of_two
+from xncost.exact import all_digits_in, is_power_of_two, parse_int
 from xncost.files import staged_outputs
 from xncost.shapes import CAPS_PRESETS, MOBILENET_FC_DIMS
 
@@ -59,10 +59,7 @@ def _int(text: str, what: str) -> int:
     t = text.strip()
     if not t:
         raise XncostError(f"{what}: empty value")
-    try:
-        value = int(t)
-    except ValueError:
-        raise XncostError(f"{what}: {t!r} is not an integer") from None
+    value = parse_int(t, what)
     if value <= 0:
         raise XncostError(f"{what}: {value} is not a positive integer")
     return value
@@ -77,7 +74,7 @@ def _range_items(text: str, name: str) -> list[RangeItem]:
         raise XncostError(f"--{name}: empty range")
     items: list[RangeItem] = []
     for item in text.split(","):
-        what = f"--{name} {item.strip()!r}"
+        what = f"--{name} {item.strip()!r:.60}"
         parts = item.split(":")
         if len(parts) == 1:
             v = _int(parts[0], what)
@@ -361,6 +358,7 @@ def _arrow_column(values: Any, typ: Any) -> Any:
     return pa.array(np.asarray(values, dtype=np.int64), type=typ)
 
 
+@all_digits_in
 def run_sweep(
     layer: str,
     grid: Grid,
@@ -531,6 +529,7 @@ def break_even(
     )
 
 
+@all_digits_in
 def break_even_csv(curves: list[BreakEven]) -> str:
     """vs, dim_out, exact caps_in, its float, first integer caps_in where the layer costs more."""
     buf = io.StringIO()

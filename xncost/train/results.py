@@ -102,14 +102,18 @@ def read_rows(csv_path: Path) -> list[dict[str, str]]:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         raise XncostError(f"{csv_path}: cannot read ({reason})") from None
     reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None:
-        return []
-    if tuple(reader.fieldnames) not in (COLUMNS, LEGACY_COLUMNS):
-        raise XncostError(
-            f"{csv_path}: unexpected columns {','.join(reader.fieldnames)}, "
-            f"expected {','.join(COLUMNS)}"
-        )
-    rows = [{"images_per_second": ""} | row for row in reader]
+    try:
+        fieldnames = reader.fieldnames
+        if fieldnames is None:
+            return []
+        if tuple(fieldnames) not in (COLUMNS, LEGACY_COLUMNS):
+            raise XncostError(
+                f"{csv_path}: unexpected columns {','.join(fieldnames)[:200]}, "
+                f"expected {','.join(COLUMNS)}"
+            )
+        rows = [{"images_per_second": ""} | row for row in reader]
+    except csv.Error as exc:  # e.g. a field longer than csv.field_size_limit()
+        raise XncostError(f"{csv_path}: malformed CSV ({exc})") from None
     for line, row in enumerate(rows, start=2):
         try:
             if None in row or any(row[k] is None for k in COLUMNS):
