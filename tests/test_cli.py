@@ -339,15 +339,15 @@ def test_piped_width_is_100_without_columns(monkeypatch):
 
 
 def test_progress_lines_on_a_non_terminal(capsys, monkeypatch):
-    from xncost.commands import common
+    from xncost import progress
 
-    monkeypatch.setattr(common, "PROGRESS_EVERY_S", 0.0)
-    with common.Progress("work", total=3) as p:
+    monkeypatch.setattr(progress, "PROGRESS_EVERY_S", 0.0)
+    with progress.Progress("work", total=3) as p:
         for k in range(3):
             p.advance(1, f"item {k}")
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 3 and err[-1].startswith("xncost: work: 3/3 done (last: item 2)")
-    with common.Progress("work", total=3, quiet=True) as p:
+    with progress.Progress("work", total=3, quiet=True) as p:
         p.advance(3)
     assert capsys.readouterr().err == ""
 

@@ -217,28 +217,12 @@ def formulas_cmd(
     emit(("% " if latex else "") + f"Symbols: {SYMBOL_KEY}\n\n" + formulas_text(latex=latex))
 
 
-COMMAND_MODULES = ("tables", "models", "train", "bench", "analysis", "summary", "profile")
-
-
-# Examples for commands whose module declares none (their owners may move them there).
-PLUGIN_EXAMPLES = {
-    "summary": ("xncost summary nin-xnor", "xncost summary mobilenet_xnidr --no-upsampling -f csv"),
-    "bench": ("xncost bench --layer gemm --shape 256x1024x256 --repeat 3",),
-}
+COMMAND_MODULES = ("tables", "models", "train", "bench", "analysis", "summary")
 
 
 def _register_plugins() -> None:
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"xncost.commands.{name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"xncost.commands.{name}":
-                raise
-            continue
-        module.register(app)
-    for info in app.registered_commands:
-        if info.epilog is None and info.name in PLUGIN_EXAMPLES:
-            info.epilog = examples(*PLUGIN_EXAMPLES[info.name])
+        importlib.import_module(f"xncost.commands.{name}").register(app)
 
 
 _register_plugins()

@@ -15,7 +15,6 @@ import typer
 from xncost.commands.common import (
     QUIET_OPT,
     Conv,
-    Progress,
     convention_option,
     examples,
     out_option,
@@ -24,6 +23,7 @@ from xncost.commands.common import (
 from xncost.errors import XncostError
 from xncost.files import all_or_nothing
 from xncost.layers import LAYERS, caps_layers, choices_text
+from xncost.progress import Progress
 
 CAPS_LAYERS = caps_layers()
 VS_CHOICES = ("fc", "dr")

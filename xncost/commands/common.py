@@ -4,15 +4,14 @@ options -> breakdown.
 One meaning per option name, in every command that offers it (docs: README, "What you get"):
 `--out DIR` is always a directory (created if needed) that receives the command's files under
 fixed names; without `--out` nothing is written. `--format` is `table|md|csv|json` wherever a
-result is a table. `--convention` names how prices are chosen (`paper|ops`); the whole-model
-float-FLOP styles of `summary` are `--flops-style`.
+result is a table. `--convention` names how prices are chosen: `paper|ops` for the layers and
+tables, `ops|tf|ptflops|bnn` for whole networks (`summary`; docs/conventions.md says why).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import time
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,6 @@ from xncost.errors import XncostError
 
 DEFAULT_FC_DIMS = "1280,512,256,128,10"
 NON_TERMINAL_WIDTH = 100  # piped or redirected output, when COLUMNS is not set
-PROGRESS_EVERY_S = 5.0  # plain progress lines on a non-terminal: at most one per this many s
 
 
 class Fmt(str, Enum):
@@ -69,11 +67,6 @@ def convention_option(default: Conv = Conv.paper) -> Any:
         "--convention",
         help="Prices: paper (reproduces the paper's tables) or ops (one FLOP per primitive).",
     )
-
-
-def flops_style_option(default: Any) -> Any:
-    """`--flops-style`: how `summary` reports float FLOPs (its own enum, e.g. ops|tf|ptflops)."""
-    return typer.Option(default, "--flops-style", help="How float FLOPs are reported.")
 
 
 QUIET_OPT = typer.Option(False, "--quiet", "-q", help="No progress lines on stderr.")
@@ -128,75 +121,14 @@ def write_outputs(out: Path | None, files: dict[str, str | bytes]) -> list[Path]
     return write_atomic_many({Path(out) / name: data for name, data in files.items()})
 
 
-def emit_result(text: str, out: Path | None, rich: Any = None, name: str | None = None) -> None:
-    """Write `text` as `out/name` first (so a failed write prints nothing), then print `rich`
-    if given (the table format) or `text`. Without `name`, `out` is the file itself: the
-    older meaning of --out, kept only until `summary` takes --out DIR."""
-    if name is not None:
-        write_outputs(out, {name: text})
-    elif out is not None:
-        from xncost.files import write_atomic
-
-        write_atomic(out, text)
+def emit_result(text: str, out: Path | None, name: str, rich: Any = None) -> None:
+    """Write `text` as `out/name` when `out` is given (first, so a failed write prints
+    nothing), then print `rich` if given (the table format) or `text`."""
+    write_outputs(out, {name: text})
     if rich is not None:
         emit_rich(rich)
     else:
         emit(text)
-
-
-# ----------------------------------------------------------------------------- progress
-
-
-class Progress:
-    """Progress of long work, on stderr: a rich bar on a terminal; elsewhere a plain line at
-    most every PROGRESS_EVERY_S seconds (none for short work); nothing when `quiet`.
-
-    with Progress("table4", total=24) as p:
-        for job in jobs:
-            ...
-            p.advance(1, "mobilenet_xnidr at 32x32")
-    """
-
-    def __init__(self, label: str, total: int | None = None, quiet: bool = False) -> None:
-        self.label, self.total, self.quiet = label, total, quiet
-        self.done = 0
-        self._bar: Any = None
-        self._task: Any = None
-        self._start = self._last = 0.0
-
-    def __enter__(self) -> Progress:
-        self._start = self._last = time.monotonic()
-        if not self.quiet and sys.stderr.isatty():
-            from rich.progress import Progress as RichProgress
-
-            self._bar = RichProgress(console=console(stderr=True), transient=True)
-            self._bar.start()
-            self._task = self._bar.add_task(self.label, total=self.total)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-
-    def advance(self, k: int = 1, what: str = "") -> None:
-        """`k` more units done; `what` names the last one."""
-        self.done += k
-        if self.quiet:
-            return
-        if self._bar is not None:
-            desc = f"{self.label}: {what}" if what else self.label
-            self._bar.update(self._task, advance=k, description=desc)
-            return
-        now = time.monotonic()
-        if now - self._last < PROGRESS_EVERY_S:
-            return
-        self._last = now
-        of = f"/{self.total:,}" if self.total is not None else ""
-        last = f" (last: {what})" if what else ""
-        sys.stderr.write(
-            f"xncost: {self.label}: {self.done:,}{of} done{last}, {now - self._start:.0f} s\n"
-        )
-        sys.stderr.flush()
 
 
 # ----------------------------------------------------------------------------- shapes

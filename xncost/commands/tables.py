@@ -16,7 +16,6 @@ import typer
 from xncost.commands.common import (
     QUIET_OPT,
     Fmt,
-    Progress,
     emit,
     emit_rich,
     examples,
@@ -26,6 +25,7 @@ from xncost.commands.common import (
     write_outputs,
 )
 from xncost.errors import XncostError
+from xncost.progress import Progress
 
 SUMMARY_REPORTS = ("nin", "nin-xnor", "alexnet-xnor")  # reports/summary_<model>.md
 REPORT_PARTS = ("4", "5", "7", "8", "9", "audit", "summaries")

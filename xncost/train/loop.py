@@ -32,11 +32,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from xncost.commands.common import Progress
 from xncost.errors import XncostError
 from xncost.exact import exact_str
 from xncost.layers import layer_names
 from xncost.nn.capsule import _CapsFC
+from xncost.progress import Progress
 from xncost.train import checkpoint, distributed, results
 from xncost.train.data import DATASETS, DataBundle, Split, load_dataset
 from xncost.train.distributed import Group
