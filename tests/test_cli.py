@@ -281,7 +281,11 @@ def test_every_command_help_has_examples(name):
     ex = r.stdout.split("Examples:", 1)[1].split("Options:", 1)[0]
     lines = [line.strip() for line in ex.splitlines() if line.strip()]
     assert any(f"xncost {name}" in line for line in lines), lines
-    assert all(line.startswith(f"$ xncost {name}") for line in lines if line.startswith("$"))
+    assert all(
+        line.startswith(f"$ xncost {name}") or f" -m xncost {name} " in line
+        for line in lines
+        if line.startswith("$")
+    )
 
 
 SAME_MEANING = {
@@ -376,7 +380,9 @@ def _help_examples():
     found = []
     for name in sorted(_commands()):
         text = run(name, "--help").stdout.split("Examples:", 1)[1]
-        found += [line.strip()[2:] for line in text.splitlines() if line.strip().startswith("$")]
+        found += [
+            line.strip()[2:] for line in text.splitlines() if line.strip().startswith("$ xncost ")
+        ]
     return found
 
 
@@ -498,3 +504,22 @@ def test_rich_tables_never_cut_a_label_or_number(number, width):
     shown = sum(ch.isdigit() for c in t.cells for ch in render._cell_text(c, notes))
     assert "\u2026" not in text and sum(ch.isdigit() for ch in text) >= shown
     assert max(len(line) for line in text.splitlines()) <= width
+
+
+@pytest.mark.parametrize("number", [5, 7, 9])
+def test_table_json_is_exact_and_agrees_with_the_api(number):
+    """Every number in the JSON reads back as the exact value the API holds (no float)."""
+    from decimal import Decimal
+    from fractions import Fraction
+
+    from xncost.api import table
+
+    text = run(f"table{number}", "--format", "json").stdout
+    cells = json.loads(text, parse_float=Decimal)["cells"]
+    exact = table(number).cells
+    assert len(cells) == len(exact)
+    for got, c in zip(cells, exact, strict=True):
+        assert not isinstance(got["xncost"], float) and not isinstance(got["paper"], float)
+        assert Fraction(got["xncost"]) == Fraction(c.xncost)
+        if c.paper is not None:
+            assert Fraction(got["paper"]) == Fraction(c.paper.value)

@@ -260,7 +260,7 @@ def test_mobilenet_primary_caps_replaces_last_conv() -> None:
 
 def _nin_hand_count() -> int:
     """Convolutions (k^2 c_in c_out + c_out) and one affine BN (2 per channel) per output
-    width: the pytorch-xnornet NIN (seed 003)."""
+    width: the NIN of github.com/jiecaoyu/XNOR-Net-PyTorch."""
     layers = [(3, 192, 5), (192, 160, 1), (160, 96, 1), (96, 192, 5), (192, 192, 1)]
     layers += [(192, 192, 1), (192, 192, 3), (192, 192, 1), (192, 10, 1)]
     return sum(k * k * a * b + b + 2 * b for a, b, k in layers)
@@ -270,7 +270,7 @@ def _nin_hand_count() -> int:
 def test_nin_params_match_seed(name: str) -> None:
     n = parameter_count(name)
     assert n == _nin_hand_count()
-    assert round(n / 1e3, 2) == 969.82  # seed 003 prints "969.82 k"
+    assert round(n / 1e3, 2) == 969.82  # XNOR-Net-PyTorch's README prints "969.82 k"
 
 
 def test_binary_models_use_xnor_layers_except_first_and_last() -> None:

@@ -361,3 +361,14 @@ def test_to_frame(mixed):
     assert list(df.index) == [r.name for r in s.layers]
     assert df["bops"].sum() == s.totals["bops"]
     assert df.loc["xnor", "binary_macs"] == s.layer("xnor").binary_macs
+
+
+def test_bnn_convention_refuses_another_word() -> None:
+    from torch import nn
+
+    from xncost.errors import XncostError
+    from xncost.profile.summary import summary
+
+    with pytest.raises(XncostError, match="fixes the word at 64"):
+        summary(nn.Linear(4, 2), (1, 4), convention="bnn", word=32)
+    assert summary(nn.Linear(4, 2), (1, 4), convention="bnn", word=64).totals["float_macs"] == 8

@@ -121,18 +121,28 @@ _DIGITS_BOUND = 10**MAX_INPUT_DIGITS
 
 
 @all_digits_in
+def _power_of(den: int, prime: int) -> int:
+    count = 0
+    while den % prime == 0:
+        den //= prime
+        count += 1
+    return count
+
+
 def exact_str(value: Any) -> str:
-    """Exact text of a count: '1958400', '400.640625' (dyadic fraction), '1/3' otherwise."""
+    """Exact text of a count: '1958400', '400.640625' or '63.99' (a fraction with a finite
+    decimal expansion: denominator 2^a 5^b), '1/3' otherwise."""
     value = normalize(value)
     if isinstance(value, int):
         return str(value)
     if isinstance(value, Fraction):
         num, den = value.numerator, value.denominator
-        twos = den.bit_length() - 1
-        if den == 1 << twos:  # dyadic: exactly `twos` decimals, computed on integers
+        twos, fives = _power_of(den, 2), _power_of(den, 5)
+        if den == 2**twos * 5**fives:  # finite decimal: max(a, b) digits, on integers
+            places = max(twos, fives)
             sign, num = ("-", -num) if num < 0 else ("", num)
             whole, rest = divmod(num, den)
-            digits = str(rest * 5**twos).rjust(twos, "0").rstrip("0")
+            digits = str(rest * 10**places // den).rjust(places, "0").rstrip("0")
             return f"{sign}{whole}.{digits}"
         return f"{num}/{den}"
     return str(value)

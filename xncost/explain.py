@@ -274,7 +274,9 @@ def explain_markdown(e: Explanation) -> str:
             label = _SPEEDUP_LABELS.get(key, key)
             label = f"{eq} {label}" if key == "printed" else label
             out.append(f"- {label}: {d.formula}")
-            out.append(f"  - = {d.substituted} = {exact_str(d.value)} (~{_ratio4(d.value)})")
+            exact = exact_str(d.value)
+            approx = f" (~{_ratio4(d.value)})" if "/" in exact else ""
+            out.append(f"  - = {d.substituted} = {exact}{approx}")
     return "\n".join(out).rstrip("\n") + "\n"
 
 

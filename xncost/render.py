@@ -1,7 +1,8 @@
-"""Rendering: rich tables, markdown in the paper's layout, long CSV, exact JSON; atomic writes.
+"""Rendering: rich tables, markdown in the paper's layout, long CSV, exact JSON.
 
-JSON keeps counts exact: ints stay ints, and BOPs/word fractions (always dyadic, word sizes
-being powers of two) are written as exact decimal literals such as 400.640625.
+JSON keeps every number exact: ints stay ints, BOPs/word fractions (always dyadic, word sizes
+being powers of two) are written as exact decimal literals such as 400.640625, and other
+ratios (speed-ups, ratios to the FC head) as exact "p/q" strings.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ _RAW_RE = re.compile(r'"\\u0000raw:([^"]*)"')
 
 
 def jsonable(value: Any) -> Any:
-    """Exact JSON-ready form: Fractions become raw exact decimals (or floats if not dyadic)."""
+    """Exact JSON-ready form: a Fraction becomes a raw exact decimal when it has one (a
+    dyadic one: BOPs / word), else the exact string "p/q" (a ratio; `fractions.Fraction(s)`
+    reads it back)."""
     if isinstance(value, dict):
         return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -40,7 +43,7 @@ def jsonable(value: Any) -> Any:
         if isinstance(value, int):
             return value
         text = exact_str(value)
-        return _RAW + text if "/" not in text else float(value)
+        return _RAW + text if "/" not in text else text
     return value
 
 
@@ -152,7 +155,8 @@ def table_csv(table: Table) -> str:
 
 
 def _cell_json(c: Cell) -> dict[str, Any]:
-    """A cell with numbers as JSON numbers: counts exact, ratios as floats, no value -> null."""
+    """A cell with exact numbers: counts as JSON integers, ratios as exact decimals or "p/q"
+    strings (see jsonable), no value -> null."""
     row: dict[str, Any] = dict(c.row())
     row["table"] = int(c.table)
     row["paper"] = None if c.paper is None else Fraction(c.paper.value)

@@ -154,7 +154,8 @@ def _add_table_command(app: typer.Typer, number: int) -> None:
     )
     command.__doc__ = doc
     epilog = examples(f"xncost table{number}", f"xncost table{number} {example}")
-    app.command(f"table{number}", epilog=epilog)(command)
+    short = doc.split(", beside")[0].split(" (")[0]  # click would cut at "Eqs."
+    app.command(f"table{number}", epilog=epilog, short_help=short)(command)
 
 
 def summary_report(model: str) -> str:

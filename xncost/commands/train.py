@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from xncost.commands.common import QUIET_OPT
+from xncost.commands.common import QUIET_OPT, examples
 from xncost.layers import layer_names
 
 Head = Enum("Head", {name: name for name in layer_names()}, type=str)  # type: ignore[misc]
@@ -50,7 +50,14 @@ def _directory(value: str | None, option: str) -> Path | None:
 def register(app: typer.Typer) -> None:
     """Add the `train` command to `app`."""
 
-    @app.command("train")
+    @app.command(
+        "train",
+        epilog=examples(
+            "xncost train --head xnidr --epochs 3",
+            "torchrun --standalone --nproc-per-node 2 -m xncost train --head xnidr --out runs "
+            "--checkpoint-dir runs/ck",
+        ),
+    )
     def train(
         head: Head = typer.Option(..., "--head", help="Classifier head."),
         backbone: Backbone = typer.Option(Backbone.tiny, "--backbone", help="Backbone."),
@@ -107,12 +114,6 @@ def register(app: typer.Typer) -> None:
         """Train a head on a small data set and print its accuracy; with --out, append the
         result to OUT/validation.csv. A line per epoch on stderr (and a bar on a terminal)
         unless --quiet. Several processes: run it under torchrun (rank 0 alone prints).
-
-        \b
-        Examples:
-          xncost train --head xnidr --epochs 3
-          torchrun --standalone --nproc-per-node 2 -m xncost train \\
-              --head xnidr --out runs --checkpoint-dir runs/ck
         """
         from xncost.train.distributed import ReportedElsewhere
         from xncost.train.loop import TrainConfig, run_training
@@ -145,7 +146,8 @@ def register(app: typer.Typer) -> None:
         procs = f" on {result.group.world_size} processes" if result.group.active else ""
         typer.echo(
             f"{config.run_id}: {metric} {100 * result.accuracy:.2f}% after "
-            f"{result.epochs_done} epochs in {result.seconds:.1f} s{procs} "
+            f"{result.epochs_done} epoch{'s' if result.epochs_done != 1 else ''} in "
+            f"{result.seconds:.1f} s{procs} "
             f"({result.images_per_second:.0f} images/s); params {result.params}; "
             f"head FLOPs {result.row()['head_flops']}"
         )

@@ -1,10 +1,11 @@
-"""AlexNet of the XNOR-Net Torch code (seed 004: models/alexnet.lua, models/alexnetxnor.lua).
+"""AlexNet of the XNOR-Net Torch code (models/alexnet.lua, models/alexnetxnor.lua).
 
 Input 3x224x224; the two FC layers of 4096 are 6x6 and 1x1 convolutions, as in the original.
 
 - ``mode="float"`` and ``"bwn"`` (alexnet.lua, trained with -binaryWeight for BWN): each
   layer is conv, BN (eps 1e-3), ReLU; max-pool 3/2 after layers 1, 2 and 5; spatial dropout
-  before the two FC layers (p = 0.1, the seed's BWN command); last a 1x1 conv to the classes.
+  before the two FC layers (p = 0.1, the BWN training command of that code); last a 1x1
+  conv to the classes.
   In BWN the convolutions 2-7 are binary-weight XnorConv2d; the first and last stay float.
 - ``mode="xnor"`` (alexnetxnor.lua): float conv 1, BN (no affine), ReLU, max-pool; then
   blocks BN (eps 1e-4, no affine) -> XnorConv2d (binary input and weights), max-pool after

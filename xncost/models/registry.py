@@ -1,6 +1,6 @@
 """Named reference models: the paper's eight ResNet-50 / MobileNetV2 models (Tables 4, 8),
 each with and without upsampling (Sections 4.3.1, 4.3.2), plus NIN and AlexNet in float,
-BWN and XNOR form (seeds 003, 004).
+BWN and XNOR form (after XNOR-Net-PyTorch and XNOR-Net's Torch7 code).
 
 Default inputs: 3x224x224 with upsampling (the MNIST / CIFAR-10 setting), 3x32x32 without;
 NIN 3x32x32, AlexNet 3x224x224. ``variant="paper"`` builds what the paper's text and tables
@@ -103,9 +103,9 @@ def _specs() -> dict[str, ModelSpec]:
                 UP_INPUT_SIDE,
                 NOUP_INPUT_SIDE,
             )
-    for family, label, seed, side in (
-        ("nin", "Network-in-Network for CIFAR-10", "003", NIN_INPUT_SIDE),
-        ("alexnet", "AlexNet of XNOR-Net", "004", ALEXNET_INPUT_SIDE),
+    for family, label, source, side in (
+        ("nin", "Network-in-Network for CIFAR-10", "jiecaoyu/XNOR-Net-PyTorch", NIN_INPUT_SIDE),
+        ("alexnet", "AlexNet of XNOR-Net", "XNOR-Net's Torch7 code", ALEXNET_INPUT_SIDE),
     ):
         for mode, mode_label in (
             ("float", "float"),
@@ -114,7 +114,7 @@ def _specs() -> dict[str, ModelSpec]:
         ):
             name = family if mode == "float" else f"{family}-{mode}"
             specs[name] = ModelSpec(
-                name, f"{label}, {mode_label} (seed {seed})", family, mode, side
+                name, f"{label}, {mode_label} (after {source})", family, mode, side
             )
     for name, family, kind, label in PUBLISHED_BNNS:
         specs[name] = ModelSpec(
@@ -236,6 +236,8 @@ def build_model(
     _check_positive("in_channels", in_channels)
     if variant not in VARIANTS:
         raise XncostError(f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+    if variant != "paper" and spec.family not in ("mobilenetv2", "resnet50"):
+        raise XncostError(f"model {name!r} has no {variant!r} variant (only the paper's models do)")
     default_side = spec.default_input_side(upsampling)
     side = default_side if input_side is None else _check_positive("input_side", input_side)
     model: nn.Module

@@ -39,7 +39,7 @@ from xncost.profile.ptflopsrules import ptflops_flops
 from xncost.profile.results import SUM_KEYS, LayerSummary, Summary
 from xncost.profile.summary_render import (
     XNOR_NET_EQ9,
-    seed_lines,
+    published_lines,
     summary_csv,
     summary_json,
     summary_markdown,
@@ -129,6 +129,11 @@ def summary(
     prices the float FLOPs and BOPs reported; every convention's FLOPs are in
     `flops_by_convention`. `word`: packed word size in bits (default 64). `name` labels the
     summary (default: the model's class name)."""
+    if convention == "bnn" and word not in (None, 64):
+        raise XncostError(
+            "the bnn convention fixes the word at 64 (OPs = FLOPs + BOPs/64, as the BNN "
+            f"literature counts); --word-bits {word} does not apply"
+        )
     conv = get_convention(convention, word, MODEL_CONVENTIONS)
     if not isinstance(model, nn.Module):
         raise XncostError(f"summary needs an nn.Module, got {type(model).__name__}")
@@ -293,7 +298,7 @@ __all__ = [
     "per_filter_scales",
     "ptflops_flops",
     "register_binary",
-    "seed_lines",
+    "published_lines",
     "summarize_model",
     "summary",
     "summary_csv",

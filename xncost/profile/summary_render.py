@@ -1,5 +1,5 @@
-"""Renderers of a whole-network summary (markdown, CSV, JSON, rich), with the seeds' printed
-figures beside xncost's where a seed printed them.
+"""Renderers of a whole-network summary (markdown, CSV, JSON, rich), with the figures other
+implementations print beside xncost's where they print them.
 """
 
 from __future__ import annotations
@@ -12,14 +12,11 @@ from xncost.exact import exact_str
 from xncost.profile.counter import Eq9
 from xncost.profile.results import LayerSummary, Summary
 
-# Figures printed by the seeds for registry models (ptflops "GMac" and parameters).
-SEED_FIGURES: dict[str, dict[str, str]] = {
-    "nin": {"params": "969.82 k", "gmac": "0.23", "source": "seed 003 (pytorch-xnornet, ptflops)"},
-    "nin-xnor": {
-        "params": "969.82 k",
-        "gmac": "0.02",
-        "source": "seed 003 (pytorch-xnornet, ptflops)",
-    },
+# Figures other implementations print for registry models (ptflops "GMac" and parameters).
+_XNOR_NET_PYTORCH = "XNOR-Net-PyTorch's README (github.com/jiecaoyu/XNOR-Net-PyTorch, ptflops)"
+PUBLISHED_FIGURES: dict[str, dict[str, str]] = {
+    "nin": {"params": "969.82 k", "gmac": "0.23", "source": _XNOR_NET_PYTORCH},
+    "nin-xnor": {"params": "969.82 k", "gmac": "0.02", "source": _XNOR_NET_PYTORCH},
 }
 XNOR_NET_EQ9 = Eq9(256, 9, 14 * 14)  # XNOR-Net's example: 62.27x theoretical, 58x reported
 
@@ -47,9 +44,9 @@ def _ptflops_parts(s: Summary) -> dict[str, int]:
     return parts
 
 
-def seed_lines(s: Summary) -> list[str]:
+def published_lines(s: Summary) -> list[str]:
     """The seed's printed figures for this model beside xncost's, with the difference explained."""
-    ref = SEED_FIGURES.get(s.model)
+    ref = PUBLISHED_FIGURES.get(s.model)
     if ref is None:
         return []
     t, ptf = s.totals, s.flops_by_convention["ptflops"]
@@ -184,7 +181,7 @@ def footer_lines(s: Summary) -> list[str]:
         )
     if s.unknown_ops:
         lines.append("Ops without a counting rule (counted 0): " + ", ".join(s.unknown_ops))
-    return lines + seed_lines(s)
+    return lines + published_lines(s)
 
 
 def _bop_rule(s: Summary) -> str:
