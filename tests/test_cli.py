@@ -488,6 +488,31 @@ def test_interrupt_is_one_line_and_exit_130(monkeypatch):
     assert r.stderr == "xncost: error: interrupted\n"
 
 
+def test_sigterm_is_the_same_one_line_and_exit_130(tmp_path):
+    """A real SIGTERM in the middle of a command (not only while files are staged)."""
+    import signal
+    import time
+
+    script = (
+        "import time, xncost.api\n"
+        "xncost.api.measure_layer_totals = lambda *a, **k: time.sleep(60)\n"
+        "from xncost.cli import main\n"
+        "main()\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, "cost", "xnodr", "--measure", "--out", str(tmp_path / "o")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(3)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert err == "xncost: error: interrupted\n"
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.parametrize("width", [16, 20, 40, 60, 80, 100])
 @pytest.mark.parametrize("number", [5, 7, 9])
 def test_rich_tables_never_cut_a_label_or_number(number, width):

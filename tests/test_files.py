@@ -57,7 +57,7 @@ def test_one_failing_file_publishes_nothing(tmp_path: Path) -> None:
 def test_a_failed_write_creates_no_directory(tmp_path: Path) -> None:
     out = tmp_path / "new"
     (tmp_path / "blocker").write_text("x")
-    with pytest.raises(XncostError, match="a parent is not a directory"):
+    with pytest.raises(XncostError, match="blocker is not a directory"):
         F.write_atomic_many({out / "a.md": "a", tmp_path / "blocker" / "b.md": "b"})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker"]
 

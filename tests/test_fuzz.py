@@ -209,6 +209,7 @@ def stand_ins():
             "upsampling": None,
             "description": "NIN",
             "input": [3, 32, 32],
+            "classes": 10,
             "params": 969822,
         }
     ]

@@ -32,6 +32,7 @@ from xncost.commands.common import (
 )
 from xncost.errors import XncostError
 from xncost.exact import unlimit_int_digits
+from xncost.files import signals_handled
 from xncost.layers import choices_text, layer_names
 
 _CLICK_ERRORS: tuple[type[Exception], ...] = (click.ClickException,)
@@ -59,7 +60,7 @@ class OneLineErrors(TyperGroup):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except KeyboardInterrupt:  # SIGINT, or SIGTERM while outputs were staged
+        except KeyboardInterrupt:  # SIGINT or SIGTERM (files.signals_handled)
             click.echo("xncost: error: interrupted", err=True)
             raise click.exceptions.Exit(INTERRUPTED) from None
 
@@ -67,7 +68,8 @@ class OneLineErrors(TyperGroup):
         kwargs["standalone_mode"] = False
         unlimit_int_digits()  # shape values are bounded instead (exact.MAX_INPUT_DIGITS)
         try:
-            rv = super().main(*args, **kwargs)
+            with signals_handled():  # SIGTERM, like SIGINT: one line, exit 130
+                rv = super().main(*args, **kwargs)
         except click.exceptions.Abort:
             _fail("aborted")
         except click.exceptions.NoArgsIsHelpError as e:
@@ -123,6 +125,11 @@ app = typer.Typer(
     add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    epilog=examples(
+        "xncost table5",
+        "xncost cost xnidr --caps-in 1152 --dim-out 32 --format json",
+        "xncost summary nin-xnor --convention bnn",
+    ),
 )
 
 

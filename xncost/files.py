@@ -82,7 +82,7 @@ class Interrupted(KeyboardInterrupt):
 
 
 class _SignalState:
-    depth = 0  # nesting of `_signals_handled`
+    depth = 0  # nesting of `signals_handled`
     critical = 0  # nesting of `_critical`
     pending: int | None = None
     saved: dict[int, Any] = {}
@@ -100,9 +100,10 @@ def _main_thread() -> bool:
 
 
 @contextmanager
-def _signals_handled() -> Iterator[None]:
+def signals_handled() -> Iterator[None]:
     """SIGTERM raises `Interrupted` (as SIGINT raises KeyboardInterrupt), so that staged
-    files are cleaned up; handlers the program set itself are left alone."""
+    files are cleaned up and the command line can say so; handlers the program set itself
+    are left alone. Nests: the command line holds it for the whole command."""
     if not _main_thread():
         yield
         return
@@ -125,7 +126,7 @@ def _signals_handled() -> Iterator[None]:
 
 @contextmanager
 def _critical() -> Iterator[None]:
-    """Defer SIGINT/SIGTERM (handled by `_signals_handled`) until the block is done."""
+    """Defer SIGINT/SIGTERM (handled by `signals_handled`) until the block is done."""
     if not _main_thread():
         yield
         return
@@ -293,7 +294,8 @@ def _existing_ancestor(directory: Path, shown: PathLike) -> Path:
     d = directory
     while not d.is_dir():
         if os.path.lexists(d):
-            raise XncostError(f"cannot write {shown}: a parent is not a directory")
+            what = "it" if Path(shown) == d else str(d)
+            raise XncostError(f"cannot write {shown}: {what} is not a directory")
         d = d.parent
     return d
 
@@ -458,7 +460,7 @@ def staged_outputs(directory: PathLike) -> Iterator[StagedDir]:
     if active is not None:
         yield StagedDir(active, directory)
         return
-    with _signals_handled():
+    with signals_handled():
         stage = Stage(directory)
         token = None
         try:
@@ -514,7 +516,7 @@ def write_atomic_many(items: dict[PathLike, str | bytes]) -> list[Path]:
     if own:
         parents = [os.path.abspath(t.parent) for t in own]
         common = os.path.commonpath(parents)
-        with _signals_handled(), _critical():
+        with signals_handled(), _critical():
             stage = Stage(common, next(iter(own)) if len(own) == 1 else common)
             try:
                 stage.create()

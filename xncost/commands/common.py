@@ -150,10 +150,15 @@ def breakdown_from_options(
 ) -> Any:
     """The breakdown that `cost` and `explain` show: fc takes --dims, capsule layers sizes."""
     from xncost.api import cost
+    from xncost.layers import get_layer
 
+    if get_layer(layer).speedup is None and word_bits != 64:
+        raise XncostError(f"{layer} has no binary products: --word-bits does not apply")
     if layer == "fc":
         if any(v is not None for v in (caps_in, caps_out, dim_in, dim_out, iterations)):
             raise XncostError("fc takes --dims and --batch, not capsule sizes")
+        if preset != "mobilenet":
+            raise XncostError("fc takes --dims, not --preset (the presets are capsule sizes)")
         return cost(
             "fc",
             dims=DEFAULT_FC_DIMS if dims is None else dims,

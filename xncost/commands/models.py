@@ -28,13 +28,14 @@ def model_rows() -> list[dict[str, Any]]:
                     "upsampling": up,
                     "description": spec.description,
                     "input": [3, side, side],
+                    "classes": spec.num_classes,
                     "params": parameter_count(name, upsampling=up is not False),
                 }
             )
     return rows
 
 
-COLUMNS = ("name", "upsampling", "input", "params", "description")
+COLUMNS = ("name", "upsampling", "input", "classes", "params", "description")
 
 
 def _rows_text(rows: list[dict[str, Any]], fmt: Fmt) -> str:
@@ -50,7 +51,7 @@ def _rows_text(rows: list[dict[str, Any]], fmt: Fmt) -> str:
         w = csv.writer(buf, lineterminator="\n")
         w.writerows([list(COLUMNS), *cells])
         return buf.getvalue()
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|---|---|---|---:|---|"]
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|---|---|---|---:|---:|---|"]
     return "\n".join(lines + ["| " + " | ".join(c) + " |" for c in cells]) + "\n"
 
 
@@ -69,21 +70,23 @@ def register(app: typer.Typer) -> None:
             return
         from rich.table import Table
 
-        table = Table(title="xncost reference models (variant 'paper', 10 classes)")
+        table = Table(title="xncost reference models (variant 'paper')")
         for col, justify in (
             ("model", "left"),
             ("upsampling", "left"),
             ("input", "left"),
+            ("classes", "right"),
             ("params", "right"),
             ("description", "left"),
         ):
-            table.add_column(col, justify=justify)  # type: ignore[arg-type]
+            table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
         for r in rows:
             up = "-" if r["upsampling"] is None else ("yes" if r["upsampling"] else "no")
             table.add_row(
                 r["name"],
                 up,
                 "x".join(str(v) for v in r["input"]),
+                str(r["classes"]),
                 f"{r['params']:,}",
                 r["description"],
             )

@@ -274,7 +274,10 @@ def read_cifar_batch(path: Path) -> Split:
     list of n ints 0..9), optionally b'batch_label' and b'filenames'; read by
     `xncost.train.pickle_reader`, which cannot build anything else."""
     if not path.is_file():
-        raise XncostError(f"{path}: missing, expected a CIFAR-10 python batch")
+        raise XncostError(
+            f"{path}: missing, expected a CIFAR-10 python batch (or the binary version: "
+            f"{path.name}.bin or {CIFAR_BIN_DIR}/)"
+        )
     raw = _read_bytes(path, "a CIFAR-10 python batch", MAX_BATCH_BYTES)
     try:
         batch = _cifar_dict(path, read_pickle(raw))
