@@ -76,7 +76,7 @@ class OneLineErrors(TyperGroup):
             click.echo(e.ctx.get_help() if e.ctx else str(e))
             sys.exit(2)
         except _CLICK_ERRORS as e:  # click's own line breaks and tabs are layout
-            _fail(" ".join(e.format_message().split()))
+            _fail(_one_suggestion(" ".join(e.format_message().split())))
         except XncostError as e:
             _fail(str(e))
         except BrokenPipeError:
@@ -105,6 +105,13 @@ def _refuse_empty_values(cmd: click.Command, ctx: click.Context, args: list[str]
 def one_line(message: str) -> str:
     """`message` on one line: newlines and other unprintable characters escaped."""
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
+
+
+def _one_suggestion(message: str) -> str:
+    """click and typer both suggest close command names: keep the first suggestion."""
+    first = message.find("Did you mean")
+    second = message.find(" (Did you mean", first + 1) if first >= 0 else -1
+    return message[:second] if second > 0 else message
 
 
 def _fail(message: str) -> None:

@@ -485,7 +485,7 @@ def breakdown_rich(
             if s is None
             else (s.flops, s.bops, s.xnor_flops, s.params)
         )
-        counts = [f"{x:,}" if isinstance(x, int) else exact_str(x) for x in v]
+        counts = [_count_text(x) for x in v]
         if s is None:
             rows.append(["total", *([] if narrow else [""]), "", "", *counts])
             continue
@@ -539,19 +539,24 @@ def _breakdown_listing(
     return out
 
 
+def _count_text(x: Any) -> str:
+    """A count as the tables print it: ints with thousands separators, fractions exact."""
+    return f"{x:,}" if isinstance(x, int) else exact_str(x)
+
+
 def _breakdown_lines(b: Breakdown, measured: dict[str, Any] | None) -> list[Any]:
     """The lines under the breakdown table: binarization, speed-ups, measured totals."""
     from rich.text import Text
 
     t = b.totals
-    lines = [Text(f"binarization FLOPs: {exact_str(t['binarization_flops'])}")]
+    lines = [Text(f"binarization FLOPs: {_count_text(t['binarization_flops'])}")]
     lines += [Text(f"speed-up, {line}") for line in _speedup_lines(b)]
     if measured is not None:
         same = not measured_differences(b, measured)
         lines.append(
             Text(
                 "measured: "
-                + ", ".join(f"{k}={exact_str(v)}" for k, v in measured.items())
+                + ", ".join(f"{k}={_count_text(v)}" for k, v in measured.items())
                 + f" ({_measured_verdict(b, measured)})",
                 style="green" if same else "bold red",
             )
