@@ -226,9 +226,15 @@ def formulas_cmd(
 ) -> None:
     """The paper's equations 9-15, as printed and corrected, with limits in caps_in, after
     the key to their symbols."""
+    import textwrap
+
     from xncost.api import formulas_text
 
-    emit(("% " if latex else "") + f"Symbols: {SYMBOL_KEY}\n\n" + formulas_text(latex=latex))
+    lead = "% " if latex else ""
+    key = textwrap.fill(
+        f"Symbols: {SYMBOL_KEY}", width=rich_width(), initial_indent=lead, subsequent_indent=lead
+    )
+    emit(key + "\n\n" + formulas_text(latex=latex))
 
 
 COMMAND_MODULES = ("tables", "models", "train", "bench", "analysis", "summary")

@@ -131,12 +131,29 @@ def substituted(expr: Any, values: dict[Any, int]) -> str:
     return re.sub(pattern, lambda m: names[m.group(1)], text)
 
 
-def _derivation(general: Any, formula: Any, value: Any, values: dict[Any, int]) -> Derivation:
+def formula_text(expr: Any) -> str:
+    """sympy's text of `expr`, a Piecewise written as `(a if cond else b)`."""
     import sympy as sp
+    from sympy.printing.str import StrPrinter
 
+    class _Printer(StrPrinter):
+        def _print_Piecewise(self, pw: Any) -> str:
+            *branches, (last, _) = pw.args
+            text = self._print(last)
+            for value, cond in reversed(branches):
+                text = f"{self._print(value)} if {self._print(cond)} else {text}"
+            return f"({text})"
+
+        def _print_Equality(self, e: Any) -> str:
+            return f"{self._print(e.lhs)} = {self._print(e.rhs)}"
+
+    return _Printer().doprint(sp.sympify(expr))
+
+
+def _derivation(general: Any, formula: Any, value: Any, values: dict[Any, int]) -> Derivation:
     return Derivation(
-        general=sp.sstr(sp.sympify(general)),
-        formula=sp.sstr(sp.sympify(formula)),
+        general=formula_text(general),
+        formula=formula_text(formula),
         substituted=substituted(formula, values),
         value=value,
     )
