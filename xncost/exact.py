@@ -121,12 +121,17 @@ _DIGITS_BOUND = 10**MAX_INPUT_DIGITS
 
 
 @all_digits_in
-def _power_of(den: int, prime: int) -> int:
-    count = 0
-    while den % prime == 0:
-        den //= prime
-        count += 1
-    return count
+def decimal_places(den: int) -> int | None:
+    """Digits after the point of p/den's finite decimal expansion (den = 2^a 5^b: max(a, b)),
+    or None when it has none."""
+    counts = []
+    for prime in (2, 5):
+        k = 0
+        while den % prime == 0:
+            den //= prime
+            k += 1
+        counts.append(k)
+    return max(counts) if den == 1 else None
 
 
 def exact_str(value: Any) -> str:
@@ -137,9 +142,8 @@ def exact_str(value: Any) -> str:
         return str(value)
     if isinstance(value, Fraction):
         num, den = value.numerator, value.denominator
-        twos, fives = _power_of(den, 2), _power_of(den, 5)
-        if den == 2**twos * 5**fives:  # finite decimal: max(a, b) digits, on integers
-            places = max(twos, fives)
+        places = decimal_places(den)
+        if places is not None:  # a finite decimal, computed on integers
             sign, num = ("-", -num) if num < 0 else ("", num)
             whole, rest = divmod(num, den)
             digits = str(rest * 10**places // den).rjust(places, "0").rstrip("0")

@@ -6,6 +6,7 @@ import math
 from fractions import Fraction
 from typing import Any
 
+from xncost.exact import decimal_places
 from xncost.paper import Interval
 
 
@@ -30,14 +31,6 @@ def dec(x: Any, places: int = 2) -> str:
     return f"{sign}{whole:,}" + (f".{frac:0{places}d}" if places else "")
 
 
-def _multiplicity(n: int, p: int) -> int:
-    k = 0
-    while n % p == 0:
-        n //= p
-        k += 1
-    return k
-
-
 def exact_text(x: Any) -> str:
     """An exact number: '127.6', '1,280', '6380/27 (~236.2963)'; irrational roots as sympy."""
     if isinstance(x, int):
@@ -46,9 +39,9 @@ def exact_text(x: Any) -> str:
         q = x.denominator
         if q == 1:
             return f"{x.numerator:,}"
-        twos, fives = _multiplicity(q, 2), _multiplicity(q, 5)
-        if q == 2**twos * 5**fives:
-            return dec(x, max(twos, fives))
+        places = decimal_places(q)
+        if places is not None:
+            return dec(x, places)
         return f"{x.numerator}/{q} (~{dec(x, 4)})"
     import sympy as sp
 
