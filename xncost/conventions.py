@@ -23,7 +23,7 @@ per MAC, softmax) and leave the capsule-step prices at 0; `get_convention` looks
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, ClassVar
 
 from xncost.errors import XncostError
@@ -51,6 +51,13 @@ class Convention:
     fc_bias: int = 0
     fc_activation: int = 0
     bops_per_binary_mac: ClassVar[int] = 0
+
+    @classmethod
+    def price_fields(cls) -> tuple[str, ...]:
+        """The fields that are prices (every field but the name, description and word size)."""
+        return tuple(
+            f.name for f in fields(cls) if f.name not in ("name", "description", "word_bits")
+        )
 
     def bops(self, dots: Any, length: Any) -> Any:
         """BOPs of `dots` +-1 dot products of `length`: per packed word and per 1-bit MAC."""

@@ -10,7 +10,7 @@ substituted, and the exact result; then the totals and the speed-up derivation (
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from xncost.accounting import Breakdown, breakdown
@@ -27,7 +27,6 @@ CAPS_SYMBOLS = {
     "iterations": "r",
     "batch": "B",
 }
-NOT_TERMS = ("name", "description", "word_bits")
 COUNTS = ("flops", "bops", "params")
 
 
@@ -84,9 +83,7 @@ def _symbolic_convention(conv: Convention) -> Convention:
     import sympy as sp
 
     terms = {
-        f.name: sp.Symbol(f.name, integer=True, nonnegative=True)
-        for f in fields(Convention)
-        if f.name not in NOT_TERMS
+        name: sp.Symbol(name, integer=True, nonnegative=True) for name in Convention.price_fields()
     }
     return replace(conv, **terms)
 
@@ -173,7 +170,7 @@ def explain(
     sym_shape, values, table = _shape_symbols(shape)
     per_conv = breakdown(layer, sym_shape, conv)
     general = breakdown(layer, sym_shape, _symbolic_convention(conv))
-    term_names = {f.name for f in fields(Convention) if f.name not in NOT_TERMS}
+    term_names = set(Convention.price_fields())
     steps = []
     for i, (n, p, g) in enumerate(zip(num.steps, per_conv.steps, general.steps, strict=True), 1):
         used: set[str] = set()

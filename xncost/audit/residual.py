@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from dataclasses import replace as dc_replace
 from fractions import Fraction
 from typing import Any
@@ -23,7 +23,6 @@ from xncost.shapes import CAPS_PRESETS, CapsShape
 
 PRESETS = {"mobilenet_xnidr": "mobilenet", "resnet_xnidr": "resnet"}
 DR_MODELS = {"mobilenet": "mobilenet_dr", "resnet": "resnet_dr"}
-FIXED_TERMS = ("name", "description", "word_bits")
 
 
 @dataclass(frozen=True)
@@ -83,13 +82,11 @@ def term_fits(res: list[Residual], limit: int = 4) -> list[TermFit]:
 
     t = sp.Symbol("t", real=True)
     out = []
-    for f in fields(Convention):
-        if f.name in FIXED_TERMS:
-            continue
+    for name in Convention.price_fields():
         per_total = []
         for r in res:
             total = sp.sympify(
-                breakdown("xnidr", r.shape, dc_replace(PAPER, **{f.name: t})).totals["flops"]
+                breakdown("xnidr", r.shape, dc_replace(PAPER, **{name: t})).totals["flops"]
             )
             if not total.has(t):
                 break
@@ -110,8 +107,8 @@ def term_fits(res: list[Residual], limit: int = 4) -> list[TermFit]:
                     k += 1
             out.append(
                 TermFit(
-                    f.name,
-                    getattr(PAPER, f.name),
+                    name,
+                    getattr(PAPER, name),
                     tuple(per_total),
                     tuple(ints[:limit]),
                     len(ints) > limit,
