@@ -6,8 +6,9 @@ Two modes (docs/files.md, "Signals"):
   for the whole life of the process the first signal raises `Interrupted` (a
   KeyboardInterrupt), so that staged files are removed while it unwinds; a further signal
   within `GRACE_S` of the first (a double Ctrl-C) is ignored so that the clean-up finishes;
-  one after that ends the process at once. After the command (`finish`), a signal ends the
-  process at once. The line is printed once (`report`), whatever happens.
+  one after that ends the process at once. Once the command's output is written (`finish`),
+  signals are ignored: the process is ending with its own exit code (Python would otherwise
+  restore the default handlers while it shuts down). The line is printed once (`report`).
 - The library (`handled`, used by `xncost.files` around a publish): SIGTERM raises
   `Interrupted` as SIGINT raises KeyboardInterrupt, while the block runs, unless the program
   set handlers of its own; nothing else changes.
@@ -38,7 +39,6 @@ class Interrupted(KeyboardInterrupt):
 
 class _State:
     cli = False  # `install` ran: the process is the command line
-    finished = False  # `finish` ran: the command is over
     reported = False  # the line was printed
     first_at: float | None = None  # when the first signal came (command line)
     depth = 0  # nesting of `handled`
@@ -83,8 +83,6 @@ def _on_signal(signum: int, frame: Any) -> None:
         _State.pending = signum
         return
     if _State.cli:
-        if _State.finished:
-            _exit_now()
         if _State.first_at is not None:
             if time.monotonic() - _State.first_at < GRACE_S:
                 return  # a double Ctrl-C: let the first one's clean-up finish
@@ -103,8 +101,10 @@ def install() -> None:
 
 
 def finish() -> None:
-    """The command is over: from now on a signal ends the process at once (one line)."""
-    _State.finished = True
+    """The command's output is written: ignore SIGINT and SIGTERM while the process ends."""
+    if _State.cli and _main_thread():
+        for sig in SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
 
 
 @contextmanager

@@ -80,11 +80,17 @@ def register(app: typer.Typer) -> None:
         variant: str = typer.Option("paper", "--variant", help="paper or code (paper models)."),
         fmt: Fmt = format_option(),
         out: Path | None = OUT_SUMMARY,
+        timeout: float | None = typer.Option(
+            None,
+            "--timeout",
+            help="Your own model: seconds its code may run (loading and counting); "
+            "default no limit.",
+        ),
     ) -> None:
         """Whole-network cost per layer: float MACs/FLOPs, BOPs, XNOR FLOPs, 1-bit params,
         memory and XNOR-Net's Eq. 9 speed-up."""
         from xncost.profile import summary as sm
-        from xncost.profile.loader import is_model_reference, load_model
+        from xncost.profile.loader import check_timeout, is_model_reference, load_model, user_code
 
         shape = None if input_shape is None else sm.parse_input_shape(input_shape)
         if is_model_reference(model):
@@ -93,9 +99,13 @@ def register(app: typer.Typer) -> None:
             if not upsampling or variant != "paper":
                 raise XncostError("--no-upsampling and --variant apply to registry models only")
             sm.check_input_shape(shape)
-            net, name = load_model(model)
-            s = sm.summary(net, shape, convention=convention.value, name=name, word=word_bits)
+            limit = check_timeout(timeout)
+            with user_code(model, limit):  # every call into the model: xncost.profile.loader
+                net, name = load_model(model, limit)
+                s = sm.summary(net, shape, convention=convention.value, name=name, word=word_bits)
         else:
+            if timeout is not None:
+                raise XncostError("--timeout applies to your own model (PATH.py:NAME) only")
             s = sm.summarize_model(
                 model,
                 upsampling=upsampling,

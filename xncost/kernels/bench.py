@@ -571,23 +571,27 @@ def rows_rich(rows: list[dict[str, Any]], width: int | None = None) -> Any:
     from rich.table import Table
     from rich.text import Text
 
+    from xncost.streams import for_stdout
+
     cols = display_columns(rows)  # plain text: "[min, max]" is no markup
-    wide = Table(title=TABLE_TITLE)
+    title = for_stdout(TABLE_TITLE)
+    shown = [[for_stdout(c) for c in cells] for cells in display_rows(rows)]
+    wide = Table(title=title)
     for col in cols:
         wide.add_column(Text(col), justify="left" if col in ("layer", "shape") else "right")
-    for cells in display_rows(rows):
+    for cells in shown:
         wide.add_row(*map(Text, cells))
     if width is None or Console(width=10_000).measure(wide).maximum <= width:
         return wide
     cards: list[Any] = []
-    for cells in display_rows(rows):
+    for cells in shown:
         card = Table(title=Text(f"{cells[0]} {cells[1]}"), show_header=False, title_justify="left")
         card.add_column("column", style="dim")
         card.add_column("value", justify="right", overflow="fold")
         for col, cell in zip(cols[2:], cells[2:], strict=False):
             card.add_row(Text(col), Text(cell))
         cards.append(card)
-    return Group(Text(TABLE_TITLE), *cards)
+    return Group(Text(title), *cards)
 
 
 def rows_markdown(rows: list[dict[str, Any]]) -> str:

@@ -26,7 +26,9 @@ The conventions' prices are described in docs/conventions.md. Registering a bina
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -111,8 +113,22 @@ def _one_bit(root: nn.Module) -> dict[int, int]:
                 raise XncostError(
                     f"registered binary layer {type(m).__name__} has no parameter {wname!r}"
                 ) from None
-            out[id(p)] = int(spec.scales(m, wname, p))
+            out[id(p)] = _scale_count(spec.scales(m, wname, p), m, wname)
     return out
+
+
+def _scale_count(n: Any, m: nn.Module, wname: str) -> int:
+    """A `scales=` callback's answer as a count of 32-bit scales (a whole number >= 0)."""
+    try:
+        count: int | None = operator.index(n)
+    except TypeError:
+        count = int(n) if isinstance(n, float) and n.is_integer() else None
+    if count is None or count < 0 or isinstance(n, bool):
+        raise XncostError(
+            f"the scales= callback of {type(m).__name__} returned {str(n)[:40]} for "
+            f"{wname!r}; expected a whole number >= 0"
+        )
+    return count
 
 
 def summary(
