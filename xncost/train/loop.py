@@ -536,6 +536,8 @@ def _train(
                     scheduler=scheduler,
                     scaler=scaler,
                     gen=gen,
+                    total_steps=per_epoch * config.epochs,
+                    max_images=int(state["epoch"]) * len(data.train),
                 ),
             )
             history = list(state["history"])
