@@ -7,6 +7,7 @@ then the standard streams are checked (`xncost.streams`)."""
 import os
 import signal
 import sys
+import threading
 
 
 def _interrupted_early(signum, frame):  # noqa: ANN001 - a signal handler
@@ -35,6 +36,11 @@ def main() -> None:
     except KeyboardInterrupt:
         code = signals.report()
     signals.finish()
+    if any(t.name.startswith("xncost-") and t.is_alive() for t in threading.enumerate()):
+        # a thread left waiting in C++ (a join that timed out) would abort the interpreter's
+        # shutdown: end here, the streams flushed
+        sys.stderr.flush()
+        os._exit(code)
     sys.exit(code)
 
 

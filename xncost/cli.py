@@ -292,6 +292,9 @@ def run(args: list[str], closed: list[str] | tuple[str, ...] = ()) -> int:
         return 2
     progress.hold()
     warnings.showwarning = _one_line_warning
+    # torch's C++ log (c10d retries with stack dumps) is not this command's output; errors
+    # reach the user as one line. An explicit setting is kept.
+    os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "FATAL")
     try:
         app(args=args, prog_name="xncost")
     except SystemExit as e:

@@ -518,6 +518,12 @@ def _train(
         per_epoch = len(
             distributed.rank_batches(len(data.train), config.batch_size, torch.Generator(), group)
         )
+        if per_epoch == 0:  # the same on every rank: each says so, rank 0 prints it
+            raise XncostError(
+                f"dataset {data.name}: {len(data.train)} training samples make no batch that "
+                f"gives each of the {group.world_size} processes 2 samples "
+                f"(--batch-size {config.batch_size})"
+            )
         optimizer = make_optimizer(model.parameters())
         scheduler = make_scheduler(optimizer, per_epoch * config.epochs)
         scaler = torch.amp.GradScaler(device.type, enabled=config.amp)
