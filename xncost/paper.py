@@ -8,6 +8,7 @@ when it rounds (half up) to the printed digits at the printed precision.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import sys
 from dataclasses import dataclass
@@ -169,29 +170,43 @@ class PaperCell:
     source: str
 
 
+MAX_TABLE_BYTES = 1 << 20  # a transcribed table: a few kB
+TABLE_COLUMNS = ("table", "setting", "model", "metric", "paper", "paper_text", "source")
+
+
 @cache
 def load_table(number: int | str) -> tuple[PaperCell, ...]:
-    """Read `reference/table{number}.csv`."""
+    """Read `reference/table{number}.csv` ($XNCOST_REFERENCE may point elsewhere: whatever
+    it holds is one clear error if it is not such a table)."""
     path = reference_dir() / f"table{number}.csv"
     try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
+        with open(path, "rb") as f:
+            data = f.read(MAX_TABLE_BYTES + 1)
     except OSError as e:
-        raise XncostError(f"cannot read {path}: {e.strerror}") from None
+        raise XncostError(f"cannot read {path}: {e.strerror or e}") from None
+    if len(data) > MAX_TABLE_BYTES:
+        raise XncostError(f"{path}: more than {MAX_TABLE_BYTES:,} bytes, not a transcribed table")
+    try:
+        text = data.decode("utf-8")
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise XncostError(f"{path}: not a transcribed table ({e})") from None
     cells = []
     for i, r in enumerate(rows, start=2):
-        try:
-            printed = parse_printed(r["paper_text"])
-            if r["paper"] != printed.value_text:
-                raise XncostError(
-                    f"{path}:{i}: paper={r['paper']!r} is not the value of "
-                    f"{r['paper_text']!r} ({printed.value_text})"
-                )
-            cells.append(
-                PaperCell(r["table"], r["setting"], r["model"], r["metric"], printed, r["source"])
+        missing = [c for c in TABLE_COLUMNS if not isinstance(r.get(c), str)]
+        if missing:
+            raise XncostError(f"{path}:{i}: missing column {missing[0]!r}")
+        printed = parse_printed(r["paper_text"])
+        if r["paper"] != printed.value_text:
+            raise XncostError(
+                f"{path}:{i}: paper={r['paper']!r} is not the value of "
+                f"{r['paper_text']!r} ({printed.value_text})"
             )
-        except KeyError as e:
-            raise XncostError(f"{path}: missing column {e}") from None
+        cells.append(
+            PaperCell(r["table"], r["setting"], r["model"], r["metric"], printed, r["source"])
+        )
+    if not cells:
+        raise XncostError(f"{path}: no rows, not a transcribed table")
     return tuple(cells)
 
 
