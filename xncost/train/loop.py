@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -36,7 +35,7 @@ from xncost.errors import XncostError
 from xncost.exact import exact_str
 from xncost.layers import layer_names
 from xncost.nn.capsule import _CapsFC
-from xncost.progress import Progress
+from xncost.progress import Progress, note
 from xncost.train import checkpoint, distributed, results
 from xncost.train.data import DATASETS, DataBundle, Split, load_dataset
 from xncost.train.distributed import Group
@@ -415,7 +414,7 @@ def _read_checkpoint(config: TrainConfig) -> dict[str, Any] | None:
     if not config.resume or path is None:
         return None
     if not path.exists():
-        print(f"no checkpoint at {path}; starting from scratch", file=sys.stderr)
+        note(f"no checkpoint at {path}; starting from scratch")
         return None
     return checkpoint.read(path, config.identity(), config.epochs)
 
@@ -583,12 +582,10 @@ def _train(
                 }
             )
             if progress:
-                print(
+                note(
                     f"epoch {epoch}/{config.epochs}: loss {loss_sum / seen:.4f}, "
                     f"train accuracy {hits / seen:.3f}, test accuracy {test_acc:.3f}, "
-                    f"{seen / epoch_train:.0f} images/s",
-                    file=sys.stderr,
-                    flush=True,
+                    f"{seen / epoch_train:.0f} images/s"
                 )
             if ckpt_path is not None:
                 snapshot = {
