@@ -41,6 +41,7 @@ processes are never deleted automatically. Any OSError becomes one clear `Xncost
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import errno
 import functools
@@ -260,6 +261,24 @@ def _read_commit(stage: Path) -> tuple[list[Parts], list[Parts]] | None:
     return (units, removals) if units is not None and removals is not None else None
 
 
+def _remove_stage(path: PathLike) -> None:
+    """Delete a stage, its marker last: a stage interrupted while being deleted keeps its
+    marker, and the next writer finishes the deletion."""
+    try:
+        entries = [e for e in os.scandir(path) if e.name != MARKER_NAME]
+    except OSError:
+        return
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+    with contextlib.suppress(OSError):
+        os.unlink(os.path.join(path, MARKER_NAME))
+        os.rmdir(path)
+
+
 def _is_stage(path: str) -> bool:
     """True if the directory holds the marker xncost writes into each of its stages."""
     try:
@@ -289,7 +308,7 @@ def _recover_locked(directory: Path) -> None:
             committed = _read_commit(Path(entry.path))
             if committed:
                 _roll_forward(directory, Path(entry.path), *committed)
-            shutil.rmtree(entry.path, ignore_errors=True)
+            _remove_stage(entry.path)
         finally:
             os.close(fd)
     _fsync_dir(directory)
@@ -469,7 +488,7 @@ class Stage:
     def discard(self) -> None:
         """Remove the stage (idempotent)."""
         if self.path is not None:
-            shutil.rmtree(self.path, ignore_errors=True)
+            _remove_stage(self.path)
             _fsync_dir(self.base)
             self.path = None
         if self._fd is not None:
