@@ -186,23 +186,22 @@ def _stop_here(*args, **kwargs):
     raise typer.Exit(0)
 
 
-@pytest.fixture(scope="module")
-def stand_ins():
-    """Quick stand-ins for the slow work behind some commands (see the module docstring)."""
+def install_stand_ins(setattr_) -> None:
+    """Quick stand-ins for the slow work behind some commands (see the module docstring);
+    `setattr_` sets one (a MonkeyPatch's, or the builtin in a child process)."""
     from xncost import audit
     from xncost.commands import models, tables
     from xncost.kernels import bench
     from xncost.profile import summary, wholemodel
     from xncost.train import loop
 
-    mp = pytest.MonkeyPatch()
     build = wholemodel.build_whole_table
     whole = functools.cache(lambda n: build(n, measure=_fake_count))
-    mp.setattr(wholemodel, "build_whole_table", lambda n, measure=None, progress=False: whole(n))
-    mp.setattr(loop, "run_training", _stop_here)
-    mp.setattr(bench, "run_bench", _stop_here)
-    mp.setattr(audit, "audit_markdown", lambda: "# Audit stand-in\n")
-    mp.setattr(tables, "summary_report", lambda model: f"# Summary stand-in of {model}\n")
+    setattr_(wholemodel, "build_whole_table", lambda n, measure=None, progress=False: whole(n))
+    setattr_(loop, "run_training", _stop_here)
+    setattr_(bench, "run_bench", _stop_here)
+    setattr_(audit, "audit_markdown", lambda: "# Audit stand-in\n")
+    setattr_(tables, "summary_report", lambda model: f"# Summary stand-in of {model}\n")
     rows = [
         {
             "name": "nin",
@@ -213,8 +212,14 @@ def stand_ins():
             "params": 969822,
         }
     ]
-    mp.setattr(models, "model_rows", lambda: rows)
-    mp.setattr(summary, "summarize_model", functools.cache(summary.summarize_model))
+    setattr_(models, "model_rows", lambda: rows)
+    setattr_(summary, "summarize_model", functools.cache(summary.summarize_model))
+
+
+@pytest.fixture(scope="module")
+def stand_ins():
+    mp = pytest.MonkeyPatch()
+    install_stand_ins(mp.setattr)
     yield
     mp.undo()
 
@@ -324,3 +329,76 @@ def test_real_process_one_line_exit_2(args, tmp_path):
     assert p.returncode == 2, (args, p.returncode, err)
     assert err.count("\n") == 1 and err.startswith("xncost: error: "), (args, err)
     assert sorted(x.name for x in tmp_path.iterdir()) == ["blocker"]
+
+
+# ----------------------------------------------------------------------------- real processes:
+# closed and ASCII-only streams, every command (its slow work replaced as above, in the child)
+
+STREAM_RUNS = (12, 120)  # subprocess invocations: default run, then the deep profile
+CONDITIONS = ("stdout closed", "stderr closed", "ascii stdout", "C locale", "stdin closed")
+BOOT = (
+    "import sys; sys.path.insert(0, {tests!r}); import test_fuzz; "
+    "test_fuzz.install_stand_ins(setattr); from xncost.__main__ import main; main()"
+)
+STREAM_OUTCOMES: collections.Counter = collections.Counter()
+
+
+def _run_in_child(args: list[str], condition: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONIOENCODING", "LC_ALL")}
+    env["COLUMNS"] = "100"
+    if condition == "ascii stdout":
+        env["PYTHONIOENCODING"] = "ascii"
+    if condition == "C locale":
+        env.update(LC_ALL="C", LANG="C", PYTHONCOERCECLOCALE="0", PYTHONUTF8="0")
+    closed = {"stdout closed": 1, "stderr closed": 2, "stdin closed": 0}.get(condition)
+    code = BOOT.format(tests=str(Path(__file__).parent))
+    kwargs: dict = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    if closed is not None:
+        kwargs[("stdin", "stdout", "stderr")[closed]] = None
+        def close_it(fd=closed):  # in the child, before exec
+            os.close(fd)
+        kwargs["preexec_fn"] = close_it
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=cwd, env=env, timeout=300, **kwargs
+    )
+
+
+@st.composite
+def stream_case(draw):
+    name = draw(st.sampled_from(FUZZED))
+    return draw(invocation(name)), draw(st.sampled_from(CONDITIONS))
+
+
+def test_fuzz_closed_and_ascii_streams(tmp_path):
+    """Any invocation, with a standard stream closed or an ASCII-only stdout: exit 0 or 2, one
+    error line, no traceback, nothing stray; a closed stdout is refused before any work."""
+
+    @settings(
+        max_examples=STREAM_RUNS[DEEP],
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(stream_case())
+    def run(case):
+        args, condition = case
+        with scratch_cwd() as root:
+            before = snapshot(root)
+            p = _run_in_child(args, condition, root)
+            new = snapshot(root) - before
+        STREAM_OUTCOMES[(condition, p.returncode)] += 1
+        err = (p.stderr or b"").decode("utf-8", "replace")
+        assert p.returncode in (0, 2), (args, condition, p.returncode, err[-2000:])
+        assert "Traceback" not in err, (args, condition, err[-2000:])
+        if condition != "stderr closed" and p.returncode == 2:
+            lines = err.splitlines()
+            assert len(lines) == 1 and lines[0].startswith("xncost: error: "), (args, err)
+        if condition == "stdout closed":
+            assert p.returncode == 2 and "standard output is closed" in err, (args, err)
+        if condition in ("ascii stdout", "C locale"):
+            assert all(b < 128 for b in p.stdout), (args, condition)
+        if p.returncode == 2 or out_value(args) is None or "--help" in args:
+            assert not new, (args, condition, new)
+
+    run()
+    print("streams:", dict(sorted(STREAM_OUTCOMES.items())))

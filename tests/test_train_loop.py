@@ -596,6 +596,7 @@ RESUME_CRASHES = {
     "maximize a string": _set(_group, "maximize", "x"),
     "step a vector": _set(_first_state, "step", torch.zeros(3)),
     "step huge": _set(_first_state, "step", torch.tensor(1e30)),
+    "scheduler steps": _set(lambda s: s["scheduler"], "_step_count", 2**60),
     "moments int64": lambda s: _first_state(s).__setitem__(
         "exp_avg", _first_state(s)["exp_avg"].long()
     ),

@@ -336,10 +336,11 @@ def _absolute(path: PathLike, shown: PathLike) -> Path:
         ) from None
 
 
-def _check_name(path: Path, shown: PathLike) -> None:
+def check_name(path: PathLike, shown: PathLike | None = None) -> None:
     """Refuse a path through a directory named like a stage (`STAGE_PREFIX`): the name is
     reserved for the stages, which their writers and recovery move and delete."""
-    if any(part.startswith(STAGE_PREFIX) for part in path.parts):
+    shown = path if shown is None else shown
+    if any(part.startswith(STAGE_PREFIX) for part in _absolute(path, shown).parts):
         raise XncostError(
             f"cannot write {shown}: names starting with {STAGE_PREFIX} are reserved for "
             "xncost's staging directories"
@@ -363,7 +364,7 @@ class Stage:
     def __init__(self, directory: PathLike, shown: PathLike | None = None) -> None:
         self.shown = shown if shown is not None else directory
         self.directory = _absolute(directory, self.shown)
-        _check_name(self.directory, self.shown)
+        check_name(self.directory, self.shown)
         self.base = _existing_ancestor(self.directory, self.shown)
         self.path: Path | None = None  # the stage directory
         self._fd: int | None = None
@@ -392,7 +393,7 @@ class Stage:
         t = _absolute(target, target)
         if str(target) in ("", ".") or not _is_within(str(t.parent), str(self.directory)):
             raise XncostError(f"cannot write {target!s}: not a file in {self.shown}")
-        _check_name(t, target)
+        check_name(t, target)
         if t.is_dir():
             raise XncostError(f"cannot write {target}: it is a directory")
         return t

@@ -185,29 +185,38 @@ def _same_value(given: Any, fresh: Any) -> bool:
     return bool(given == fresh)
 
 
-PROGRESS_KEYS = ("last_epoch", "_step_count", "_last_lr", "_is_initial")
+PROGRESS_KEYS = ("last_epoch", "_step_count", "_last_lr")
 PROGRESS_FLAGS = ("_is_initial", "_get_lr_called_within_step")
+# the cycle's length follows the steps per epoch, which may differ by one on another number
+# of processes (the last batch): a positive length and a ratio in (0, 1], not this run's own
+CYCLE_KEYS = ("total_size", "step_ratio")
+MAX_STEPS = 2**53  # a step count a float holds exactly
 
 
-def _check_scheduler(path: Path, given: Any, fresh: dict[str, Any], total_steps: int) -> None:
-    """Settings equal to this run's scheduler; its position (`last_epoch`) within the run."""
+def _check_scheduler(path: Path, given: Any, fresh: dict[str, Any]) -> None:
+    """Settings equal to this run's scheduler (the cycle's length positive); its position a
+    step count."""
 
     def refuse(why: str) -> XncostError:
         return XncostError(f"{path}: the scheduler state does not fit the run ({why})")
 
     if not isinstance(given, dict) or set(given) != set(fresh):
         raise refuse("other fields")
+    skip = (*PROGRESS_KEYS, *PROGRESS_FLAGS, *CYCLE_KEYS)
     for key, value in fresh.items():
-        if key not in (*PROGRESS_KEYS, *PROGRESS_FLAGS) and not _same_value(given[key], value):
+        if key not in skip and not _same_value(given[key], value):
             raise refuse(f"{key} differs from this run's")
     for key in PROGRESS_FLAGS:
         if type(given[key]) is not bool:
             raise refuse(f"{key} is not a flag")
-    last, count = given["last_epoch"], given["_step_count"]
-    if type(last) is not int or not 0 <= last <= total_steps:
-        raise refuse(f"last_epoch is not a step of the run's 0..{total_steps}")
-    if type(count) is not int or not 0 <= count <= total_steps + 1:
-        raise refuse("_step_count is not a step count of the run")
+    size, ratio = given["total_size"], given["step_ratio"]
+    if not (type(size) is float and _finite(size) and size >= 1):
+        raise refuse("total_size is not a cycle length")
+    if not (type(ratio) is float and 0 < ratio <= 1):
+        raise refuse("step_ratio is not a ratio in (0, 1]")
+    for key in ("last_epoch", "_step_count"):
+        if type(given[key]) is not int or not 0 <= given[key] <= MAX_STEPS:
+            raise refuse(f"{key} is not a step count")
     rates = given["_last_lr"]
     if not (
         isinstance(rates, list)
@@ -231,12 +240,10 @@ def _step_state(optimizer: torch.optim.Optimizer, group: dict[str, Any]) -> dict
     return dict(opt.state[probe])
 
 
-def _check_optimizer_state(
-    path: Path, given: Any, optimizer: torch.optim.Optimizer, total_steps: int
-) -> None:
+def _check_optimizer_state(path: Path, given: Any, optimizer: torch.optim.Optimizer) -> None:
     """Settings equal to this run's optimizer; the learning rate a finite number; per
     parameter the state a real step makes (keys, dtypes, shapes), finite, the second moments
-    non-negative and the step count within the run."""
+    non-negative and the step count a count."""
 
     def refuse(why: str) -> XncostError:
         return XncostError(f"{path}: the optimizer state does not fit the model ({why})")
@@ -279,8 +286,8 @@ def _check_optimizer_state(
             ):
                 raise refuse(f"parameter {index}: {key} is not a finite tensor of its shape")
         step = float(entry["step"]) if "step" in entry else 0.0
-        if not 0 <= step <= total_steps:
-            raise refuse(f"parameter {index}: step {step:g} is outside the run's steps")
+        if not 0 <= step <= MAX_STEPS:
+            raise refuse(f"parameter {index}: step {step:g} is not a step count")
         if "exp_avg_sq" in entry and bool((entry["exp_avg_sq"] < 0).any()):
             raise refuse(f"parameter {index}: negative second moments")
 
@@ -307,19 +314,18 @@ def restore(
     scheduler: Any,
     scaler: torch.amp.GradScaler,
     gen: torch.Generator,
-    total_steps: int,
     max_images: int | None = None,
 ) -> None:
     """Load a checked checkpoint (`read`) into the run's objects; XncostError naming
-    `path` if it does not fit them (module docstring). `total_steps`: optimisation steps of
-    the whole run; `max_images`: training images the run can have seen by the checkpoint."""
+    `path` if it does not fit them (module docstring). `max_images`: training images the
+    run can have seen by the checkpoint."""
     if max_images is not None and state["images"] > max_images:
         raise XncostError(f"{path}: images {state['images']} is more than the run has seen")
     _check_weights(path, model, state["model"])
     _check_rng(path, "torch_rng", state["torch_rng"], torch.get_rng_state())
     _check_rng(path, "shuffle_rng", state["shuffle_rng"], gen.get_state())
-    _check_scheduler(path, state["scheduler"], scheduler.state_dict(), total_steps)
-    _check_optimizer_state(path, state["optimizer"], optimizer, total_steps)
+    _check_scheduler(path, state["scheduler"], scheduler.state_dict())
+    _check_optimizer_state(path, state["optimizer"], optimizer)
     _check_scaler(path, state["scaler"], scaler.state_dict())
     try:
         model.load_state_dict(state["model"])

@@ -451,6 +451,19 @@ def _check_job(config: TrainConfig, group: Group) -> None:
         )
 
 
+def batches_per_epoch(data: DataBundle, batch_size: int, group: Group) -> int:
+    """Steps per epoch on this rank (the same on every rank); XncostError if there are none
+    (too few samples for each process to get 2 of a batch: each rank says so, rank 0 prints
+    it)."""
+    per_epoch = len(distributed.rank_batches(len(data.train), batch_size, torch.Generator(), group))
+    if per_epoch == 0:
+        raise XncostError(
+            f"dataset {data.name}: {len(data.train)} training samples make no batch that "
+            f"gives each of the {group.world_size} processes 2 samples (--batch-size {batch_size})"
+        )
+    return per_epoch
+
+
 @contextlib.contextmanager
 def _quiet(enabled: bool) -> Iterator[None]:
     """Silence warnings (on the ranks other than 0)."""
@@ -514,15 +527,7 @@ def _train(
         batches = Batches(data, input_side(config, data), device)
         loss_fn = get_loss(config.loss)
         gen = torch.Generator().manual_seed(config.seed)
-        per_epoch = len(
-            distributed.rank_batches(len(data.train), config.batch_size, torch.Generator(), group)
-        )
-        if per_epoch == 0:  # the same on every rank: each says so, rank 0 prints it
-            raise XncostError(
-                f"dataset {data.name}: {len(data.train)} training samples make no batch that "
-                f"gives each of the {group.world_size} processes 2 samples "
-                f"(--batch-size {config.batch_size})"
-            )
+        per_epoch = batches_per_epoch(data, config.batch_size, group)
         optimizer = make_optimizer(model.parameters())
         scheduler = make_scheduler(optimizer, per_epoch * config.epochs)
         scaler = torch.amp.GradScaler(device.type, enabled=config.amp)
@@ -541,7 +546,6 @@ def _train(
                     scheduler=scheduler,
                     scaler=scaler,
                     gen=gen,
-                    total_steps=per_epoch * config.epochs,
                     max_images=int(state["epoch"]) * len(data.train),
                 ),
             )

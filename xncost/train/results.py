@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from xncost.errors import XncostError
-from xncost.files import locked, write_atomic_many
+from xncost.files import check_name, locked, write_atomic_many
 
 COLUMNS = (
     "head",
@@ -62,6 +62,7 @@ def missing_dirs(path: Path) -> list[Path]:
     """The directories that writing into `path` would create, deepest first; XncostError if
     a component is not a directory or the nearest existing one is not writable."""
     path = Path(path)
+    check_name(path)
     missing: list[Path] = []
     probe = path
     while not probe.exists():
