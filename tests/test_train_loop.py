@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -499,24 +500,41 @@ CHECKPOINT_FAULTS = {
 }
 
 
-def test_bad_checkpoints_are_one_line_naming_the_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    data = _bundle()
-    monkeypatch.setattr(loop, "load_dataset", lambda *a: data)
+def _resume_each_tampered(
+    tmp_path: Path, data: DataBundle, tampers: dict[str, tuple[Callable[[dict], object], str]]
+) -> loop.TrainConfig:
+    """Resume a 2-epoch run from its epoch-1 checkpoint, tampered each way in turn (the
+    function returns what to save): one line naming the file, matching the fragment; the
+    good file is put back after each. The run's config."""
     common = dict(head="fc", epochs=2, batch_size=16, checkpoint_dir=tmp_path)
     cfg = loop.TrainConfig(**common)
     loop.run_training(cfg, data=data, progress=False, stop_after=1)
     good = cfg.checkpoint_path.read_bytes()
     resume = loop.TrainConfig(**common, resume=True)
-    for how, fragment in CHECKPOINT_FAULTS.items():
+    for how, (tamper, fragment) in tampers.items():
         state = torch.load(cfg.checkpoint_path, weights_only=True)
-        torch.save(_tamper(state, how), cfg.checkpoint_path)
+        torch.save(tamper(state), cfg.checkpoint_path)
         with pytest.raises(XncostError, match=fragment) as info:
             loop.run_training(resume, data=data, progress=False)
-        assert str(info.value).startswith(str(cfg.checkpoint_path)), how
-        assert "\n" not in str(info.value), how
+        message = str(info.value)
+        assert message.startswith(str(cfg.checkpoint_path)) and "\n" not in message, how
         cfg.checkpoint_path.write_bytes(good)
+    return cfg
+
+
+def test_bad_checkpoints_are_one_line_naming_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = _bundle()
+    monkeypatch.setattr(loop, "load_dataset", lambda *a: data)
+    cfg = _resume_each_tampered(
+        tmp_path,
+        data,
+        {
+            how: (lambda st, how=how: _tamper(st, how), frag)
+            for how, frag in CHECKPOINT_FAULTS.items()
+        },
+    )
     args = ["train", "--head", "fc", "--epochs", "2", "--batch-size", "16", "--quiet"]
     args += ["--checkpoint-dir", str(tmp_path), "--resume"]
     state = torch.load(cfg.checkpoint_path, weights_only=True)
@@ -615,20 +633,9 @@ def test_checkpoints_that_pass_the_field_checks_but_crash_resume_are_one_line(
     tmp_path: Path,
 ) -> None:
     data = _bundle()
-    common = dict(head="fc", epochs=2, batch_size=16, checkpoint_dir=tmp_path)
-    cfg = loop.TrainConfig(**common)
-    loop.run_training(cfg, data=data, progress=False, stop_after=1)
-    good = cfg.checkpoint_path.read_bytes()
-    resume = loop.TrainConfig(**common, resume=True)
-    for how, tamper in RESUME_CRASHES.items():
-        state = torch.load(cfg.checkpoint_path, weights_only=True)
-        tamper(state)
-        torch.save(state, cfg.checkpoint_path)
-        with pytest.raises(XncostError) as info:
-            loop.run_training(resume, data=data, progress=False)
-        message = str(info.value)
-        assert message.startswith(str(cfg.checkpoint_path)) and "\n" not in message, how
-        cfg.checkpoint_path.write_bytes(good)
+    tampers = {how: (lambda st, f=f: (f(st), st)[1], "") for how, f in RESUME_CRASHES.items()}
+    cfg = _resume_each_tampered(tmp_path, data, tampers)
+    resume = loop.TrainConfig(**{**cfg.__dict__, "resume": True})
     assert loop.run_training(resume, data=data, progress=False).complete  # the good one resumes
 
 
