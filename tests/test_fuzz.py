@@ -5,9 +5,11 @@ Each run must end with exit 0 (valid input) or exit 2 with exactly one stderr li
 empty temporary directory, and files may appear only under --out when the command succeeded.
 
 The options come from the commands themselves (click's parameter list), so a new option is
-fuzzed without editing this file. Runs are in-process (typer's CliRunner) for speed, plus a
-few subprocess runs for the real stderr and exit code. The default profile runs a few
-hundred invocations; HYPOTHESIS_PROFILE=ci (set by .ci/run) runs several times more.
+fuzzed without editing this file. Runs are in-process (typer's CliRunner) for speed, plus
+subprocess runs for the real stderr and exit code: a few fixed ones, and drawn invocations of
+every command with a standard stream closed (`>&-`) or an ASCII-only stdout
+(`PYTHONIOENCODING=ascii`, the C locale). The default profile runs a few hundred
+invocations; HYPOTHESIS_PROFILE=ci (set by .ci/run) runs several times more.
 
 Work that takes seconds to minutes is replaced by quick stand-ins (the input handling in
 front of it is what is fuzzed here; the work itself has its own tests): Tables 4/8 measure

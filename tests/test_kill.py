@@ -1,4 +1,6 @@
-"""Kill tests: `xncost table5 --out DIR` and `xncost sweep` killed at random moments.
+"""Kill tests: `xncost table5 --out DIR` and `xncost sweep` killed at random moments;
+writers and trainers into one directory at once; SIGINT/SIGTERM at random moments from the
+entry point's first instant of handling, once and twice.
 
 Every time, the directory must hold the complete old set or the complete new set of files
 (byte for byte) once recovered: at once after SIGINT/SIGTERM (the stage is removed before the
