@@ -188,22 +188,41 @@ def _stop_here(*args, **kwargs):
     raise typer.Exit(0)
 
 
-def install_stand_ins(setattr_) -> None:
-    """Quick stand-ins for the slow work behind some commands (see the module docstring);
-    `setattr_` sets one (a MonkeyPatch's, or the builtin in a child process)."""
-    from xncost import audit
-    from xncost.commands import models, tables
-    from xncost.kernels import bench
-    from xncost.profile import summary, wholemodel
-    from xncost.train import loop
+def _whole_table(setattr_) -> None:
+    from xncost.profile import wholemodel
 
     build = wholemodel.build_whole_table
     whole = functools.cache(lambda n: build(n, measure=_fake_count))
     setattr_(wholemodel, "build_whole_table", lambda n, measure=None, progress=False: whole(n))
+
+
+def _no_training(setattr_) -> None:
+    from xncost.train import loop
+
     setattr_(loop, "run_training", _stop_here)
+
+
+def _no_bench(setattr_) -> None:
+    from xncost.kernels import bench
+
     setattr_(bench, "run_bench", _stop_here)
+
+
+def _audit_text(setattr_) -> None:
+    from xncost import audit
+
     setattr_(audit, "audit_markdown", lambda: "# Audit stand-in\n")
+
+
+def _summary_reports(setattr_) -> None:
+    from xncost.commands import tables
+
     setattr_(tables, "summary_report", lambda model: f"# Summary stand-in of {model}\n")
+
+
+def _model_rows(setattr_) -> None:
+    from xncost.commands import models
+
     rows = [
         {
             "name": "nin",
@@ -215,7 +234,33 @@ def install_stand_ins(setattr_) -> None:
         }
     ]
     setattr_(models, "model_rows", lambda: rows)
+
+
+def _cached_summaries(setattr_) -> None:
+    from xncost.profile import summary
+
     setattr_(summary, "summarize_model", functools.cache(summary.summarize_model))
+
+
+STAND_INS = {  # command -> the stand-ins it needs (a child process installs only those)
+    "table4": (_whole_table,),
+    "table8": (_whole_table,),
+    "reports": (_whole_table, _audit_text, _summary_reports),
+    "train": (_no_training,),
+    "bench": (_no_bench,),
+    "audit": (_audit_text,),
+    "models": (_model_rows,),
+    "summary": (_cached_summaries,),
+}
+
+
+def install_stand_ins(setattr_, command: str | None = None) -> None:
+    """Quick stand-ins for the slow work behind some commands (see the module docstring):
+    all, or those `command` needs; `setattr_` sets one (a MonkeyPatch's, or the builtin in a
+    child process)."""
+    wanted = STAND_INS.get(command, ()) if command else {f for fs in STAND_INS.values() for f in fs}
+    for install in dict.fromkeys(wanted):
+        install(setattr_)
 
 
 @pytest.fixture(scope="module")
@@ -336,11 +381,11 @@ def test_real_process_one_line_exit_2(args, tmp_path):
 # ----------------------------------------------------------------------------- real processes:
 # closed and ASCII-only streams, every command (its slow work replaced as above, in the child)
 
-STREAM_RUNS = (12, 120)  # subprocess invocations: default run, then the deep profile
+STREAM_RUNS = (6, 120)  # subprocess invocations: default run, then the deep profile
 CONDITIONS = ("stdout closed", "stderr closed", "ascii stdout", "C locale", "stdin closed")
 BOOT = (
     "import sys; sys.path.insert(0, {tests!r}); import test_fuzz; "
-    "test_fuzz.install_stand_ins(setattr); from xncost.__main__ import main; main()"
+    "test_fuzz.install_stand_ins(setattr, {command!r}); from xncost.__main__ import main; main()"
 )
 STREAM_OUTCOMES: collections.Counter = collections.Counter()
 
@@ -353,12 +398,14 @@ def _run_in_child(args: list[str], condition: str, cwd: Path) -> subprocess.Comp
     if condition == "C locale":
         env.update(LC_ALL="C", LANG="C", PYTHONCOERCECLOCALE="0", PYTHONUTF8="0")
     closed = {"stdout closed": 1, "stderr closed": 2, "stdin closed": 0}.get(condition)
-    code = BOOT.format(tests=str(Path(__file__).parent))
+    code = BOOT.format(tests=str(Path(__file__).parent), command=args[0])
     kwargs: dict = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
     if closed is not None:
         kwargs[("stdin", "stdout", "stderr")[closed]] = None
+
         def close_it(fd=closed):  # in the child, before exec
             os.close(fd)
+
         kwargs["preexec_fn"] = close_it
     return subprocess.run(
         [sys.executable, "-c", code, *args], cwd=cwd, env=env, timeout=300, **kwargs
