@@ -594,6 +594,7 @@ def write_atomic_many(items: dict[PathLike, str | bytes]) -> list[Path]:
     for t in targets:
         if str(t) in ("", "."):
             raise XncostError("an output path must not be empty")
+        check_name(t)
     own = {}
     for t, data in zip(targets, items.values(), strict=True):
         stage = _active_stage(t)

@@ -144,9 +144,7 @@ def critical() -> Iterator[None]:
         _State.critical -= 1
         if _State.critical == 0 and _State.pending is not None:
             signum, _State.pending = _State.pending, None
-            if _State.cli and _State.first_at is not None:
-                pass  # already unwinding from an earlier signal
-            else:
+            if not (_State.cli and _State.first_at is not None):  # not already unwinding
                 if _State.cli:
                     _State.first_at = time.monotonic()
                 raise Interrupted(signal.Signals(signum).name)
