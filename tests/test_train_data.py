@@ -524,7 +524,7 @@ def test_a_pickle_of_cheap_opcodes_is_refused_by_count() -> None:
     """`]` is one byte that makes a 56-byte list: a file of them grew ~80-fold in memory."""
     from xncost.train.pickle_reader import MAX_VALUES, PickleRefused, read_pickle
 
-    for op in (b"]", b"}", b"(", b"N", b"]q\x00" ):
+    for op in (b"]", b"}", b"(", b"N", b"]q\x00"):
         raw = b"\x80\x02" + op * (MAX_VALUES + 10) + b"."
         with pytest.raises(PickleRefused, match="more than"):
             read_pickle(raw)

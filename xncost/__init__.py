@@ -41,6 +41,7 @@ def __getattr__(name: str) -> object:
 def __dir__() -> list[str]:
     return sorted({*globals(), *_WHERE})
 
+
 __all__ = [
     "Breakdown",
     "CAPS_PRESETS",

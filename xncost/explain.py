@@ -206,8 +206,7 @@ def explain(
         )
     general_totals, conv_totals = general.totals, per_conv.totals  # each access sums anew
     totals = {
-        k: _derivation(general_totals[k], conv_totals[k], v, values)
-        for k, v in num.totals.items()
+        k: _derivation(general_totals[k], conv_totals[k], v, values) for k, v in num.totals.items()
     }
     speed: dict[str, Derivation] = {}
     if num.speedup is not None:

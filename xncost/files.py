@@ -331,9 +331,7 @@ def _absolute(path: PathLike, shown: PathLike) -> Path:
     try:
         return Path(os.path.abspath(path))
     except FileNotFoundError:
-        raise XncostError(
-            f"cannot write {shown}: the working directory no longer exists"
-        ) from None
+        raise XncostError(f"cannot write {shown}: the working directory no longer exists") from None
 
 
 def check_name(path: PathLike, shown: PathLike | None = None) -> None:

@@ -388,9 +388,7 @@ def _blocks(
         yield (slice(None),) * axis + (slice(i, j),), block(i, j)
 
 
-def _gemm_blocks(
-    a: np.ndarray, b: np.ndarray
-) -> Iterator[tuple[tuple[slice, ...], np.ndarray]]:
+def _gemm_blocks(a: np.ndarray, b: np.ndarray) -> Iterator[tuple[tuple[slice, ...], np.ndarray]]:
     """The float reference of a @ b in tiles whose operands and result hold about
     CHECK_BLOCK_BYTES each."""
     k, items = a.shape[1], CHECK_BLOCK_BYTES // 4
