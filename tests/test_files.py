@@ -215,10 +215,12 @@ def test_recovery_deletes_only_directories_that_hold_the_marker(tmp_path: Path) 
     (out / f"{F.STAGE_PREFIX}forged").mkdir()
     (out / f"{F.STAGE_PREFIX}forged" / F.MARKER_NAME).write_text("not xncost's text")
     abandoned = _abandoned_stage(out, "abandoned")
+    unmarked = out / f"{F.STAGE_PREFIX}killed-before-its-marker"
+    unmarked.mkdir()  # empty: a writer killed between mkdtemp and its marker
     F.write_atomic_many({out / k: v for k, v in NEW.items()})
     assert all((d / "data.txt").read_text() == "precious" for d in mine)
     assert (out / f"{F.STAGE_PREFIX}forged").is_dir()
-    assert not abandoned.exists()
+    assert not abandoned.exists() and not unmarked.exists()
     assert _contents(out) == _new_bytes()
 
 

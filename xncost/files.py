@@ -19,7 +19,8 @@ set of files (one command's outputs) in four steps:
 4. Recover: before staging and before publishing, a writer locks the base directory and,
    for every stage there (and in the base's parent) that holds the marker and whose owner
    is gone, rolls a committed one forward (step 3 for what is still to do) and deletes an
-   uncommitted one. A directory without the marker is never touched, whatever its name;
+   uncommitted one. A directory without the marker is never touched, whatever its name
+   (an empty one excepted: a writer killed between making and marking its stage leaves it);
    outputs may not be written under a directory named `.xncost-stage-*` (refused).
    `recover(directory)` does the same on demand.
 
@@ -290,13 +291,16 @@ def _is_stage(path: str) -> bool:
 
 def _recover_locked(directory: Path) -> None:
     """Finish or delete the stages in `directory` whose writer is gone (lock held): only
-    directories that hold xncost's marker; any other, whatever its name, is left alone."""
+    directories that hold xncost's marker. Any other directory, whatever its name, is left
+    alone, except an empty one named like a stage: what a writer killed in the instant
+    between making its stage and marking it (or unmarking and removing it) leaves, and
+    removing an empty directory loses nothing."""
     try:
         entries = [e for e in os.scandir(directory) if e.name.startswith(STAGE_PREFIX)]
     except OSError:
         return
     for entry in sorted(entries, key=lambda e: e.name):
-        if not entry.is_dir(follow_symlinks=False) or not _is_stage(entry.path):
+        if not entry.is_dir(follow_symlinks=False):
             continue
         try:
             fd = _open_dir(entry.path)
@@ -305,6 +309,10 @@ def _recover_locked(directory: Path) -> None:
         try:
             if not _lock(fd, wait=False):
                 continue  # its writer is alive (or locks are unavailable)
+            if not _is_stage(entry.path):
+                with contextlib.suppress(OSError):
+                    os.rmdir(entry.path)  # only if empty
+                continue
             committed = _read_commit(Path(entry.path))
             if committed:
                 _roll_forward(directory, Path(entry.path), *committed)
