@@ -217,10 +217,13 @@ def test_recovery_deletes_only_directories_that_hold_the_marker(tmp_path: Path) 
     abandoned = _abandoned_stage(out, "abandoned")
     unmarked = out / f"{F.STAGE_PREFIX}killed-before-its-marker"
     unmarked.mkdir()  # empty: a writer killed between mkdtemp and its marker
+    cut = out / f"{F.STAGE_PREFIX}killed-while-marking"
+    cut.mkdir()
+    (cut / F.MARKER_NAME).write_bytes(F.MARKER_TEXT[:5])  # killed mid-write
     F.write_atomic_many({out / k: v for k, v in NEW.items()})
     assert all((d / "data.txt").read_text() == "precious" for d in mine)
     assert (out / f"{F.STAGE_PREFIX}forged").is_dir()
-    assert not abandoned.exists() and not unmarked.exists()
+    assert not abandoned.exists() and not unmarked.exists() and not cut.exists()
     assert _contents(out) == _new_bytes()
 
 

@@ -20,7 +20,8 @@ set of files (one command's outputs) in four steps:
    for every stage there (and in the base's parent) that holds the marker and whose owner
    is gone, rolls a committed one forward (step 3 for what is still to do) and deletes an
    uncommitted one. A directory without the marker is never touched, whatever its name
-   (an empty one excepted: a writer killed between making and marking its stage leaves it);
+   (one holding nothing but a marker cut short excepted: a writer killed while it made and
+   marked its stage leaves it);
    outputs may not be written under a directory named `.xncost-stage-*` (refused).
    `recover(directory)` does the same on demand.
 
@@ -289,12 +290,31 @@ def _is_stage(path: str) -> bool:
         return False
 
 
+def _remove_if_unfinished(path: str) -> None:
+    """Remove a stage-named directory that holds nothing, or nothing but a marker cut short:
+    what a writer killed while it made and marked its stage leaves (nothing to lose)."""
+    try:
+        names = os.listdir(path)
+        if names == [MARKER_NAME]:
+            marker = os.path.join(path, MARKER_NAME)
+            with open(marker, "rb") as f:
+                cut_short = MARKER_TEXT.startswith(f.read(len(MARKER_TEXT) + 1))
+            if not (cut_short and os.path.isfile(marker) and not os.path.islink(marker)):
+                return
+            os.unlink(marker)
+        elif names:
+            return
+        os.rmdir(path)
+    except OSError:
+        pass
+
+
 def _recover_locked(directory: Path) -> None:
     """Finish or delete the stages in `directory` whose writer is gone (lock held): only
     directories that hold xncost's marker. Any other directory, whatever its name, is left
-    alone, except an empty one named like a stage: what a writer killed in the instant
-    between making its stage and marking it (or unmarking and removing it) leaves, and
-    removing an empty directory loses nothing."""
+    alone, except one named like a stage that holds nothing or a marker cut short: what a
+    writer killed in the instant between making its stage and marking it (or unmarking and
+    removing it) leaves (`_remove_if_unfinished`)."""
     try:
         entries = [e for e in os.scandir(directory) if e.name.startswith(STAGE_PREFIX)]
     except OSError:
@@ -310,8 +330,7 @@ def _recover_locked(directory: Path) -> None:
             if not _lock(fd, wait=False):
                 continue  # its writer is alive (or locks are unavailable)
             if not _is_stage(entry.path):
-                with contextlib.suppress(OSError):
-                    os.rmdir(entry.path)  # only if empty
+                _remove_if_unfinished(entry.path)
                 continue
             committed = _read_commit(Path(entry.path))
             if committed:
