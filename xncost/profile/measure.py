@@ -20,15 +20,13 @@ from __future__ import annotations
 import numbers
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 import torch
 from torch import nn
 
-from xncost.conventions import Convention, get_convention
+from xncost.conventions import Convention, Count, get_convention
 from xncost.errors import XncostError
-from xncost.exact import normalize
 from xncost.layers import get_layer, layer_names
 from xncost.profile.dispatch import count_ops
 from xncost.profile.ledger import StepCount
@@ -134,14 +132,14 @@ def _fold_relus(steps: dict[str, StepCount]) -> dict[str, StepCount]:
 
 
 def _totals(steps: dict[str, StepCount], model: nn.Module, conv: Convention) -> dict[str, Any]:
-    float_flops = sum(s.flops for s in steps.values())
-    bops = sum(s.bops for s in steps.values())
-    xnor_flops = Fraction(conv.xnor_flops(bops))
+    total = Count(word=conv.word_bits)
+    for s in steps.values():
+        total.add(s)
     return {
-        "flops": normalize(float_flops + xnor_flops),
+        "flops": total.total,
         "binarization_flops": sum(s.flops for n, s in steps.items() if n.startswith("binarize")),
-        "xnor_bops": bops,
-        "xnor_flops": normalize(xnor_flops),
+        "xnor_bops": total.bops,
+        "xnor_flops": total.xnor_flops,
         "params": sum(p.numel() for p in model.parameters() if p.requires_grad),
     }
 
@@ -167,7 +165,7 @@ def measure_layer(
         model, x = build_layer(layer, shape)
     model.eval()
     if method == "thop":
-        steps = thop_count(model, x, convention=conv).recorder.steps
+        steps = thop_count(model, x, convention=conv, prepass=False).recorder.steps
         unknown: tuple[str, ...] = ()
     else:
         counter = count_ops(model, x, conv=conv)

@@ -3,20 +3,28 @@ parameters and memory, with XNOR-Net's Eq. 9 per binary product (Larq-summary st
 
 One forward pass under `torch.no_grad()` is counted by `LayerCounter`
 (`xncost.profile.counter`) into rows; `xncost.profile.results` holds the rows and totals,
-`xncost.profile.summary_render` renders them. Per row:
+`xncost.profile.summary_render` renders them. The model is built (when given as a callable),
+its inputs drawn and its forward pass run under a fixed seed (torch, numpy, random; the
+caller's RNG state restored after), so the same call gives the same figures every time. Per
+row:
 
-- `float_macs`: multiply-accumulates of the float products (conv, mm, bmm, ...);
+- `kind`: what its products are (1-bit, binary-weight, binary-activation, ternary, float;
+  `xncost.profile.detect`, docs/conventions.md "Binary work");
+- `float_macs`: multiply-accumulates of the products that are not 1-bit (conv, mm, bmm, ...),
+  of which `binary_weight_macs`, `binary_activation_macs` and `ternary_macs` have one binary
+  (or ternary) operand;
 - `float_flops`: float work under the summary's convention;
-- `binary_macs`: 1-bit multiply-accumulates of the products whose two operands hold only
-  -1/+1 inside a binary layer (qonnx's BOPs at 1x1 bits, Bi-Real's "BOPs");
+- `binary_macs`: 1-bit multiply-accumulates of the products whose two operands are binary up
+  to scale (qonnx's BOPs at 1x1 bits, Bi-Real's "BOPs");
 - `bops`: those products priced by the convention (`Convention.bops`: `ops`, `tf`, `ptflops`
   3 per packed word, Table 5; `bnn` 1 per 1-bit MAC); `xnor_flops` = bops / word;
 - `ops` = float_flops + bops / word: under `bnn` the BNN literature's OPs (FLOPs + BOPs/64);
   under the others xncost's FLOPs + XNOR FLOPs, which is not the literature's OPs;
-- `params`, `params_1bit` (weights of registered binary layers), `params_32bit` (the rest),
-  `scales` (32-bit alphas stored with binary weights), `memory_bytes`.
+- `params`, `params_1bit` (binary weights: declared, or found binary in a product, charged to
+  the parameter they were computed from), `params_32bit` (the rest), `scales` (32-bit scales
+  stored with binary weights), `memory_bytes`.
 
-The conventions' prices are described in docs/conventions.md. Registering a binary layer
+The conventions' prices are described in docs/conventions.md. Declaring a binary layer
 (one call, also usable as a class decorator; `xncost.profile.binary`):
 
     register_binary(MyXnorConv)                       # weight "weight", alpha per filter
@@ -26,17 +34,28 @@ The conventions' prices are described in docs/conventions.md. Registering a bina
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import random
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 import torch
 from torch import nn
 
 from xncost.conventions import MODEL_CONVENTIONS, Convention, get_convention
 from xncost.errors import XncostError, guarded
-from xncost.profile.binary import BINARY_LAYERS, BinaryLayer, per_filter_scales, register_binary
-from xncost.profile.counter import CONVENTIONS, Eq9, LayerCounter, RowCount, is_unit
-from xncost.profile.ptflopsrules import ptflops_flops
-from xncost.profile.results import SUM_KEYS, LayerSummary, Summary
+from xncost.profile.binary import (
+    BINARY_LAYERS,
+    BinaryDeclaration,
+    BinaryPatterns,
+    declaration,
+    declared_weights,
+    register_binary,
+)
+from xncost.profile.counter import Eq9, LayerCounter, RowCount, is_unit
+from xncost.profile.detect import ONE_BIT
+from xncost.profile.engine import DETECT, GLOBAL
+from xncost.profile.results import SUM_KEYS, Detection, LayerSummary, Summary
 from xncost.profile.summary_render import (
     XNOR_NET_EQ9,
     published_lines,
@@ -45,8 +64,8 @@ from xncost.profile.summary_render import (
     summary_markdown,
     summary_rich,
 )
-from xncost.profile.tfrules import tf_flops
 
+SEED = 0  # models are built, inputs drawn and forward passes run under this seed
 MAX_INPUT_ELEMENTS = 2**26  # the largest input a summary builds (256 MiB of float32)
 MAX_ACTIVATION_BYTES = 2**32  # activations of one forward pass a summary may allocate
 
@@ -87,7 +106,7 @@ def _out_channels(m: nn.Module) -> int:
 
 def parse_input_shape(text: str) -> tuple[int, ...]:
     """'1x3x32x32' -> (1, 3, 32, 32); every entry a positive integer."""
-    parts = text.lower().replace("×", "x").split("x")
+    parts = text.lower().replace("×", "x").strip().split("x")
     try:
         shape = tuple(int(p) for p in parts)
     except ValueError:
@@ -97,75 +116,160 @@ def parse_input_shape(text: str) -> tuple[int, ...]:
     return shape
 
 
-def _one_bit(root: nn.Module) -> dict[int, int]:
-    """id(param) -> 32-bit scales for every parameter stored at 1 bit."""
-    out: dict[int, int] = {}
-    for m in root.modules():
-        spec = BINARY_LAYERS.get(type(m))
-        if spec is None:
-            continue
-        for wname in spec.weights:
-            try:
-                p = m.get_parameter(wname)
-            except AttributeError:
-                raise XncostError(
-                    f"registered binary layer {type(m).__name__} has no parameter {wname!r}"
-                ) from None
-            out[id(p)] = int(spec.scales(m, wname, p))
-    return out
+def parse_input_shapes(text: str) -> tuple[tuple[int, ...], ...]:
+    """'1x3x32x32,1x10' -> ((1, 3, 32, 32), (1, 10)): one shape per model input."""
+    shapes = tuple(parse_input_shape(part) for part in text.split(","))
+    total = sum(math.prod(s) for s in shapes)
+    if total > MAX_INPUT_ELEMENTS:
+        raise XncostError(
+            f"--input {text} has {total:,} elements together (limit {MAX_INPUT_ELEMENTS:,}); "
+            "use a smaller batch or image"
+        )
+    return shapes
+
+
+@contextmanager
+def fixed_seed(seed: int = SEED) -> Iterator[None]:
+    """Within the block torch, numpy and random are seeded with `seed`; the caller's RNG
+    states are restored after."""
+    import numpy as np
+
+    py_state, np_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        random.seed(seed)
+        np.random.seed(seed)
+        try:
+            yield
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)
+
+
+def _is_shape(x: Any) -> bool:
+    return isinstance(x, (tuple, list, torch.Size)) and all(
+        isinstance(d, int) and not isinstance(d, bool) for d in x
+    )
+
+
+def _inputs(example: Any, model: nn.Module) -> list[torch.Tensor]:
+    """The example inputs: a tensor, a shape (batch first, N(0, 1) from the seed), or a list
+    of them (one per model argument)."""
+    if isinstance(example, torch.Tensor) or _is_shape(example):
+        items = [example]
+    elif isinstance(example, (tuple, list)) and example:
+        items = list(example)
+    else:
+        raise XncostError(f"summary needs an input shape or tensor, got {example!r}")
+    shapes = [tuple(x) for x in items if not isinstance(x, torch.Tensor)]
+    for shape in shapes:
+        if not _is_shape(shape):
+            raise XncostError(f"input shape must be positive integers, got {shape!r}")
+        check_input_shape(shape, model)
+    if sum(math.prod(s) for s in shapes) > MAX_INPUT_ELEMENTS:
+        raise XncostError(f"inputs have more than {MAX_INPUT_ELEMENTS:,} elements together")
+    g = torch.Generator().manual_seed(SEED)
+    return [x if isinstance(x, torch.Tensor) else torch.randn(tuple(x), generator=g) for x in items]
 
 
 def summary(
-    model: nn.Module,
-    example: Sequence[int] | torch.Tensor,
+    model: nn.Module | Callable[[], nn.Module],
+    example: Any,
     *,
     convention: str = "ops",
     name: str | None = None,
     word: int | None = None,
+    binary: Sequence[str] | str | None = None,
+    detect: bool = DETECT,
 ) -> Summary:
-    """Count one forward pass of `model` on `example` (an input shape, batch first, filled
-    with N(0, 1) from a fixed seed; or an example tensor) and summarize it per layer (see the
-    module docstring). `convention` (`ops`, `tf`, `ptflops` or `bnn`, docs/conventions.md)
-    prices the float FLOPs and BOPs reported; every convention's FLOPs are in
-    `flops_by_convention`. `word`: packed word size in bits (default 64). `name` labels the
-    summary (default: the model's class name)."""
-    if convention == "bnn" and word not in (None, 64):
+    """Count one forward pass of `model` on `example` and summarize it per layer (see the
+    module docstring).
+
+    `model`: an `nn.Module`, or a callable returning one (built under the fixed seed).
+    `example`: an input shape (batch first, filled with N(0, 1) from the seed), a tensor, or a
+    list of them for a model of several inputs. `convention` (`ops`, `tf`, `ptflops` or `bnn`,
+    docs/conventions.md) prices the float FLOPs and BOPs reported; every convention's FLOPs
+    are in `flops_by_convention`. `word`: packed word size in bits (default 64). `binary`:
+    module class names or qualified-name patterns whose weights were binarized outside the
+    forward pass (`--binary`). `detect`: automatic 1-bit detection (docs/conventions.md).
+    `name` labels the summary (default: the model's class name).
+    """
+    conv = get_convention(convention, None, MODEL_CONVENTIONS)
+    if conv.fixed_word and word not in (None, conv.word_bits):
         raise XncostError(
-            "the bnn convention fixes the word at 64 (OPs = FLOPs + BOPs/64, as the BNN "
-            f"literature counts); --word-bits {word} does not apply"
+            f"the {conv.name} convention fixes the word at {conv.word_bits} "
+            f"({conv.total_label} = FLOPs + BOPs/{conv.word_bits}, as the BNN literature "
+            f"counts); --word-bits {word} does not apply"
         )
-    conv = get_convention(convention, word, MODEL_CONVENTIONS)
-    if not isinstance(model, nn.Module):
-        raise XncostError(f"summary needs an nn.Module, got {type(model).__name__}")
-    if isinstance(example, torch.Tensor):
-        x = example
-    else:
-        shape = check_input_shape(tuple(example), model)
-        g = torch.Generator().manual_seed(0)
-        x = torch.randn(shape, generator=g)
-    was_training = model.training
-    counter = LayerCounter(model, conv.word_bits)
+    conv = get_convention(conv, word, MODEL_CONVENTIONS)
+    patterns = BinaryPatterns.of(binary)
+    with fixed_seed():
+        if not isinstance(model, nn.Module) and callable(model):
+            model = guarded("building the model failed", model)
+        if not isinstance(model, nn.Module):
+            raise XncostError(f"summary needs an nn.Module, got {type(model).__name__}")
+        xs = _inputs(example, model)
+        counter = LayerCounter(model, conv.word_bits, patterns, detect)
+        was_training = model.training
 
-    def forward() -> None:
-        model.eval()
-        try:
-            with torch.no_grad(), counter:
-                model(x)
-        finally:
-            model.train(was_training)
+        def forward() -> None:
+            model.eval()
+            try:
+                with torch.no_grad(), counter:
+                    model(*xs)
+            finally:
+                model.train(was_training)
 
-    guarded(f"forward pass failed on input {list(x.shape)}", forward)
-    return _build(model, counter, tuple(x.shape), conv, name)
+        shapes = ", ".join(str(list(x.shape)) for x in xs)
+        guarded(f"forward pass failed on input {shapes}", forward)
+    return _build(model, counter, tuple(tuple(x.shape) for x in xs), conv, name)
+
+
+def _one_bit(root: nn.Module, counter: LayerCounter) -> dict[int, int]:
+    """id(param) -> 32-bit scales for every parameter stored at 1 bit: found binary in a
+    product (one scale per distinct scale group seen), declared with `--binary` (one per
+    output channel) or declared by its layer (its `scales`, default one per output
+    channel of the weight as used)."""
+    found = counter.binary_weights
+
+    def channels(p: torch.Tensor) -> int:
+        use = found.get(id(p))
+        return use.channels if use is not None else (int(p.shape[0]) if p.dim() else 1)
+
+    out = {pid: use.scales for pid, use in found.items()}
+    params = {id(p): p for p in root.parameters()}
+    for pid in counter.forced_weights:
+        out[pid] = channels(params[pid])
+    for m in root.modules():
+        spec = declaration(m)
+        for wname, p in declared_weights(m):
+            out[id(p)] = int(spec.scales(m, wname, p)) if spec.scales else channels(p)
+    return out
+
+
+def _detection(counter: LayerCounter, patterns: BinaryPatterns) -> Detection:
+    one_bit: dict[tuple[str, str], int] = {}
+    for module, product in counter.products:
+        if product.kind == ONE_BIT:
+            row = GLOBAL if module is None else counter.module_name(module)
+            key = (row, product.op.replace("::", "."))
+            one_bit[key] = one_bit.get(key, 0) + 1
+    return Detection(
+        one_bit=tuple((row, op, n) for (row, op), n in one_bit.items()),
+        binarizations=tuple(sorted(counter.binarizations.items())),
+        sign_zeros=counter.sign_zeros,
+        patterns=patterns.patterns,
+    )
 
 
 def _build(
     model: nn.Module,
     counter: LayerCounter,
-    input_shape: tuple[int, ...],
+    shapes: tuple[tuple[int, ...], ...],
     conv: Convention,
     name: str | None,
 ) -> Summary:
-    one_bit = _one_bit(model)
+    one_bit = _one_bit(model, counter)
     seen: set[int] = set()
     names = list(counter.rows)
     names += [n for n, m in counter.owner.items() if n not in counter.rows and _own_params(m)]
@@ -184,8 +288,10 @@ def _build(
                     p1 += p.numel()
                     scales += one_bit[id(p)]
         if rc is None:
-            rc = RowCount(n, type(owner).__name__, True)
-        worked = params or rc.binary_macs or rc.float_macs or any(rc.flops.values())
+            rc = RowCount(n, type(owner).__name__, True, tuple(c.name for c in counter.conventions))
+        count = rc.counts[conv.name]
+        flops = {c: k.flops for c, k in rc.counts.items()}
+        worked = params or count.binary_macs or count.float_macs or any(flops.values())
         if not (worked or (rc.leaf and rc.calls)):
             continue
         rows.append(
@@ -194,30 +300,33 @@ def _build(
                 type=rc.type,
                 output_shape=rc.output_shape,
                 calls=rc.calls,
-                binary=bool(p1 or rc.binary_macs or type(owner) in BINARY_LAYERS),
+                binary=bool(p1 or count.binary_macs or declaration(owner) is not None),
                 params=params,
                 params_1bit=p1,
                 scales=scales,
-                float_macs=rc.float_macs,
-                float_flops=rc.flops[conv.name],
-                binary_macs=rc.binary_macs,
+                float_macs=count.float_macs,
+                float_flops=count.flops,
+                binary_macs=count.binary_macs,
                 binary_outputs=rc.binary_outputs,
-                bops=rc.bops[conv.name],
-                flops_by_convention=dict(rc.flops),
+                bops=count.bops,
+                flops_by_convention=flops,
                 weight_binarization_flops=rc.weight_binarization[conv.name],
                 eq9=rc.eq9,
                 word=conv.word_bits,
-                bops_by_convention=dict(rc.bops),
+                bops_by_convention={c: k.bops for c, k in rc.counts.items()},
+                macs_by_kind=dict(rc.macs_by_kind),
             )
         )
     unknown = tuple(f"{k} (x{v})" for k, v in counter.unknown.items())
     return Summary(
         model=name or type(model).__name__,
-        input_shape=input_shape,
+        input_shape=shapes[0],
         convention=conv.name,
         layers=tuple(rows),
         unknown_ops=unknown,
         word=conv.word_bits,
+        detection=_detection(counter, counter.patterns),
+        inputs=shapes if len(shapes) > 1 else (),
     )
 
 
@@ -276,27 +385,28 @@ def summarize_model(
     """Summary of the registry model `name` (see `build_registry_model`)."""
     if input_shape is not None:
         check_input_shape(tuple(input_shape))
-    model, shape = build_registry_model(
-        name, upsampling=upsampling, input_shape=input_shape, variant=variant
-    )
+    with fixed_seed():
+        model, shape = build_registry_model(
+            name, upsampling=upsampling, input_shape=input_shape, variant=variant
+        )
     return summary(model, shape, convention=convention, name=name, word=word)
 
 
 __all__ = [
     "BINARY_LAYERS",
-    "CONVENTIONS",
     "SUM_KEYS",
     "XNOR_NET_EQ9",
-    "BinaryLayer",
+    "BinaryDeclaration",
+    "Detection",
     "Eq9",
     "LayerCounter",
     "LayerSummary",
     "Summary",
     "build_registry_model",
     "check_input_shape",
+    "fixed_seed",
     "parse_input_shape",
-    "per_filter_scales",
-    "ptflops_flops",
+    "parse_input_shapes",
     "register_binary",
     "published_lines",
     "summarize_model",
@@ -305,5 +415,4 @@ __all__ = [
     "summary_json",
     "summary_markdown",
     "summary_rich",
-    "tf_flops",
 ]

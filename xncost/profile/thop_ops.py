@@ -10,10 +10,17 @@ One unit: thop's own rules for torch layers count MACs, so they are replaced: `n
 convolutions are re-priced in the convention's FLOPs (MACs x FLOPs per MAC, bias at the FC bias
 price), ReLU at the FC activation price, and the other layers thop would price itself (batch
 norm, average pooling, softmax modules, upsampling, ...) are recorded as *unpriced* (0, named
-in `ThopRecorder.unpriced`) rather than mixed in. Registered binary layers
-(`xncost.profile.binary`) are priced from their declared weight: one dot product per output
-element, of the weight's per-filter length, in BOPs when the layer declares binary inputs,
-else float MACs; thop cannot see their binarization and rescale (docs/conventions.md).
+in `ThopRecorder.unpriced`) rather than mixed in.
+
+thop sees module inputs and outputs only, so which products are 1-bit comes from the counting
+engine: `thop_count` first runs a pre-pass (`product_log`) that classifies every product and
+notes the module running it (`xncost.profile.detect`), no registration needed; convolutions
+and linear layers are then priced from their inputs and outputs, in BOPs when the pre-pass
+found their product 1-bit, and any other leaf module that ran products gets a handler pricing
+them. Without the pre-pass (`custom_ops` alone), declared binary layers (`xncost.nn.declare`,
+`register_binary`) are priced from their declared weight: one dot product per output element,
+of the weight's per-filter length, in BOPs when the layer declares binary inputs, else float
+MACs. thop cannot see a layer's binarization and rescale (docs/conventions.md).
 `ThopRecorder` keeps FLOPs, BOPs, MACs and calls per step; thop keeps one number per module
 (`total_ops`, here FLOPs + XNOR FLOPs). The handlers never call the analytic formulas.
 """
@@ -28,7 +35,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from xncost.conventions import Convention, get_convention
+from xncost.conventions import Convention, OpEvent, get_convention
+from xncost.errors import XncostError
 from xncost.nn.binarize import Binarize
 from xncost.nn.capsule import (
     AgreementUpdate,
@@ -47,8 +55,10 @@ from xncost.nn.capsule import (
     XnorDotUpdate,
     XnorProjector,
 )
-from xncost.profile import oprules
-from xncost.profile.binary import BINARY_LAYERS
+from xncost.nn.xnor import XnorConv2d, XnorLinear
+from xncost.profile.binary import BINARY_LAYERS, declaration
+from xncost.profile.detect import ONE_BIT, Product, is_pm1
+from xncost.profile.engine import DETECT, CountingEngine
 from xncost.profile.ledger import StepLedger
 
 
@@ -60,21 +70,87 @@ class Cost:
     binary_macs: int = 0
 
 
-class _Pricer:
-    """The per-class counting rules, priced by one convention."""
+class ProductLog(CountingEngine):
+    """The pre-pass: every product classified (`xncost.profile.detect`), listed per call of
+    the module running it (`calls[id(module)]`: one list of products per call)."""
 
-    def __init__(self, conv: Convention) -> None:
+    def __init__(self, root: nn.Module, binary: Any = None, detect: bool = DETECT) -> None:
+        super().__init__(root, (), binary, detect)
+        self.calls: dict[int, list[list[Product]]] = {}
+        self.classes: dict[type, bool] = {}  # classes that ran products: leaf or not
+
+    def enter(self, module: nn.Module) -> None:
+        self.calls.setdefault(id(module), []).append([])
+
+    def record(self, ev: OpEvent, info: Any, product: Product | None, *rest: Any) -> None:
+        if product is None or ev.module is None:
+            return
+        self.calls[id(ev.module)][-1].append(product)
+        leaf = not ev.module._modules
+        self.classes[type(ev.module)] = self.classes.get(type(ev.module), True) and leaf
+
+
+def product_log(
+    model: nn.Module, *inputs: torch.Tensor, binary: Any = None, detect: bool = DETECT
+) -> ProductLog:
+    """Run the pre-pass on `model(*inputs)` under `torch.no_grad()`."""
+    log = ProductLog(model, binary, detect)
+    with torch.no_grad(), log:
+        model(*inputs)
+    return log
+
+
+class _Pricer:
+    """The per-class counting rules, priced by one convention; with the pre-pass `log`,
+    convolutions and linear layers take their kind from it and other modules that ran
+    products are priced from it."""
+
+    def __init__(self, conv: Convention, log: ProductLog | None = None) -> None:
         self.conv = conv
+        self.log = log
+        self._call: dict[int, int] = {}
 
     def float_dots(self, outputs: int, length: int) -> Cost:
-        flops = oprules.contraction_flops(outputs, length, self.conv)
+        flops = self.conv.contraction_flops(outputs, length)
         return Cost(flops, float_macs=outputs * length)
+
+    def binary_dots(self, outputs: int, length: int) -> Cost:
+        return Cost(bops=self.conv.bops(outputs, length), binary_macs=outputs * length)
 
     def dots(self, lhs: torch.Tensor, rhs: torch.Tensor, outputs: int, length: int) -> Cost:
         """+-1 operands: BOPs; anything else: float FLOPs."""
-        if oprules.is_binary(lhs) and oprules.is_binary(rhs):
-            return Cost(bops=self.conv.bops(outputs, length), binary_macs=outputs * length)
+        if is_pm1(lhs) and is_pm1(rhs):
+            return self.binary_dots(outputs, length)
         return self.float_dots(outputs, length)
+
+    def logged(self, m: nn.Module) -> list[Product] | None:
+        """The pre-pass's products of this call of `m` (None without a pre-pass)."""
+        if self.log is None:
+            return None
+        calls = self.log.calls.get(id(m), [])
+        i = self._call.get(id(m), 0)
+        self._call[id(m)] = i + 1
+        return calls[i] if i < len(calls) else []
+
+    def one_bit(self, m: nn.Module) -> bool:
+        products = self.logged(m)
+        return bool(products) and all(p.kind == ONE_BIT for p in products)
+
+    def products(self, m: nn.Module, x: tuple, y: Any) -> Cost:
+        """A module the pre-pass saw run products: each priced by its kind."""
+        total = Cost()
+        for p in self.logged(m) or ():
+            c = self.binary_dots(p.count, p.length) if p.kind == ONE_BIT else self._float(p)
+            total = Cost(
+                total.flops + c.flops,
+                total.bops + c.bops,
+                total.float_macs + c.float_macs,
+                total.binary_macs + c.binary_macs,
+            )
+        return total
+
+    def _float(self, p: Product) -> Cost:
+        return Cost(self.conv.flops_per_mac * p.macs, float_macs=p.macs)
 
     def binarize(self, m: Binarize, x: tuple, y: Any) -> Cost:
         return Cost(self.conv.binarize_per_element * x[0].numel())
@@ -114,6 +190,8 @@ class _Pricer:
         return _plus(cost, (self.conv.rescale_per_output + self.conv.agreement_add) * y.numel())
 
     def _product(self, m: nn.Module, macs: int, outputs: int) -> Cost:
+        if self.one_bit(m):
+            return Cost(bops=self.conv.bops(outputs, macs // outputs), binary_macs=macs)
         bias = self.conv.fc_bias * outputs if getattr(m, "bias", None) is not None else 0
         return Cost(self.conv.flops_per_mac * macs + bias, float_macs=macs)
 
@@ -130,15 +208,16 @@ class _Pricer:
         return Cost(self.conv.fc_activation * y.numel())
 
     def registered(self, m: nn.Module, x: tuple, y: Any) -> Cost:
-        """A registered binary layer: its product from the declared weight and inputs."""
-        spec = BINARY_LAYERS[type(m)]
-        w = spec.weight(m)
-        if w is None:
+        """A declared binary layer (no pre-pass): its product from the declared weight and
+        inputs."""
+        spec = declaration(m)
+        if spec is None or not spec.weights:
             return Cost()
+        w = m.get_parameter(spec.weights[0])
         y = y if isinstance(y, torch.Tensor) else y[0]
         outputs, length = y.numel(), w[0].numel()
         if spec.binary_inputs(m):
-            return Cost(bops=self.conv.bops(outputs, length), binary_macs=outputs * length)
+            return self.binary_dots(outputs, length)
         return self.float_dots(outputs, length)
 
 
@@ -222,10 +301,13 @@ def custom_ops(
     convention: str | Convention = "ops",
     recorder: ThopRecorder | None = None,
     word_bits: int | None = None,
+    log: ProductLog | None = None,
 ) -> dict[type, Callable]:
-    """thop `custom_ops` for every capsule/binary step class, every registered binary layer,
-    nn.Linear, convolutions and nn.ReLU, priced by `convention`; the other layers thop would
-    price itself are recorded as unpriced (see the module docstring).
+    """thop `custom_ops` for every capsule/binary step class, nn.Linear, convolutions and
+    nn.ReLU, priced by `convention`; with the pre-pass `log` (`product_log`), also every other
+    leaf class that ran products, else the declared binary layers (xncost's and
+    `register_binary`'s); the other layers thop would price itself are recorded as unpriced
+    (see the module docstring).
 
     Each handler adds FLOPs + BOPs / word to the module's `total_ops` and, with a recorder,
     records FLOPs, BOPs and MACs per step. Containers map to thop's zero rule.
@@ -236,20 +318,24 @@ def custom_ops(
 
     thop_rules = importlib.import_module("thop.profile").register_hooks
     conv = get_convention(convention, word_bits)
-    pricer = _Pricer(conv)
+    pricer = _Pricer(conv, log)
     word = conv.word_bits
     unpriced = [t for t, rule in thop_rules.items() if rule is not zero_ops]
     ops: dict[type, Callable] = dict.fromkeys(unpriced, _unpriced(recorder))
     ops.update(
         {cls: _handler(getattr(pricer, name), word, recorder) for cls, name in _HANDLERS.items()}
     )
-    ops.update(
-        {
-            cls: _handler(pricer.registered, word, recorder)
-            for cls in BINARY_LAYERS
-            if cls not in _CONTAINERS
-        }
-    )
+    if log is None:
+        declared = (*BINARY_LAYERS, XnorConv2d, XnorLinear)
+        ops.update({cls: _handler(pricer.registered, word, recorder) for cls in declared})
+    else:
+        ops.update(
+            {
+                cls: _handler(pricer.products, word, recorder)
+                for cls, leaf in log.classes.items()
+                if leaf and cls not in _HANDLERS and cls not in _CONTAINERS
+            }
+        )
     ops.update({cls: zero_ops for cls in _CONTAINERS})
     return ops
 
@@ -273,13 +359,19 @@ def thop_count(
     *inputs: torch.Tensor,
     convention: str | Convention = "ops",
     word_bits: int | None = None,
+    prepass: bool = True,
+    binary: Any = None,
+    detect: bool = DETECT,
 ) -> ThopResult:
-    """Profile one forward pass of `model(*inputs)` with thop and the custom ops above."""
+    """Profile one forward pass of `model(*inputs)` with thop and the custom ops above, after
+    the engine's pre-pass classified its products (`prepass`; `binary`: `--binary` patterns;
+    `detect`: as `CountingEngine`)."""
     import thop
 
     conv = get_convention(convention, word_bits)
     recorder = ThopRecorder(model, conv)
-    ops = custom_ops(conv, recorder)
+    log = product_log(model, *inputs, binary=binary, detect=detect) if prepass else None
+    ops = custom_ops(conv, recorder, log=log)
     total, params = thop.profile(model, inputs=inputs, custom_ops=ops, verbose=False)
     return ThopResult(float(total), float(params), recorder)
 
@@ -297,11 +389,24 @@ def flop_counter_mapping(convention: str | Convention = "ops") -> dict[Any, Call
 
     conv = get_convention(convention)
 
-    def wrap(rule: oprules.OpRule) -> Callable:
+    if conv.rules is None:
+        raise XncostError(f"the {conv.name} convention has no op rules")
+
+    def wrap(op: str) -> Callable:
         def formula(*args: Any, out_val: Any = None, **kwargs: Any) -> int:
-            return int(rule(args, kwargs, out_val, conv))
+            return int(conv.count(OpEvent.of(op, args, kwargs, out_val)) or 0)
 
         formula._get_raw = True  # type: ignore[attr-defined]
         return formula
 
-    return {packet: wrap(rule) for packet, rule in oprules.OP_RULES.items()}
+    return {p: wrap(op) for op in conv.rules if (p := aten_packet(op)) is not None}
+
+
+def aten_packet(op: str) -> Any:
+    """The torch overload packet of an op name (`"aten::mm"` -> `torch.ops.aten.mm`), or None
+    when this torch has no such op."""
+    namespace, _, name = op.partition("::")
+    try:
+        return getattr(getattr(torch.ops, namespace), name)
+    except (AttributeError, RuntimeError):
+        return None
