@@ -116,7 +116,8 @@ class LayerCounter(CountingEngine):
         self._walk(root, "", None)
         self.rows: dict[str, RowCount] = {}
         self.unknown: dict[str, int] = defaultdict(int)
-        self.output_shapes: dict[str, tuple[int, ...]] = {}
+        self.modules: dict[str, tuple[str, tuple[int, ...] | None]] = {}  # name -> type, output
+        self._fqn: dict[int, str] = {id(m): n for n, m in root.named_modules() if n}
 
     def _walk(self, m: nn.Module, fqn: str, unit: str | None) -> None:
         row = unit if unit is not None else (fqn or type(m).__name__)
@@ -149,10 +150,13 @@ class LayerCounter(CountingEngine):
 
     def exit(self, module: nn.Module, out: Any) -> None:
         name = self.module_name(module)
-        if self.owner.get(name, module) is module:
-            t = _first(out)
-            if t is not None:
-                self.row(name, module).output_shape = tuple(t.shape)
+        t = _first(out)
+        shape = None if t is None else tuple(t.shape)
+        fqn = self._fqn.get(id(module))
+        if fqn is not None:
+            self.modules[fqn] = (type(module).__name__, shape)
+        if self.owner.get(name, module) is module and shape is not None:
+            self.row(name, module).output_shape = shape
 
     def record(
         self,

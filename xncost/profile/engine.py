@@ -33,7 +33,7 @@ from xncost.profile.detect import ONE_BIT, Detector, Product
 from xncost.profile.provenance import Provenance, key_of
 
 GLOBAL = "(global)"
-DETECT = False  # automatic 1-bit detection by default
+DETECT = True  # automatic 1-bit detection, on by default
 LENGTH_ONE = "aten::mul"  # einsum's lowering of a contraction of length 1
 
 

@@ -102,6 +102,7 @@ DIVS = frozenset({"aten::div", "aten::div_"})
 CLAMPS = frozenset({"aten::clamp", "aten::clamp_", "aten::hardtanh", "aten::hardtanh_"})
 ROUNDS = frozenset({"aten::round", "aten::round_"})
 COPIES = frozenset({"aten::copy_"})
+CONSTANTS = frozenset({"aten::lift_fresh", "aten::lift_fresh_copy", "aten::scalar_tensor"})
 
 
 class Provenance:
@@ -137,7 +138,7 @@ class Provenance:
                 self._set(self.static, k, frozenset({k[0]}))  # its .data was replaced
         tags = [self.tags.get(k) for k in keys if k is not None]
         static: frozenset[int] | None = frozenset()
-        for k in keys:
+        for k in keys if op not in CONSTANTS else ():
             s = None if k is None else self.static.get(k)
             if s is None:
                 static = None
@@ -145,7 +146,7 @@ class Provenance:
             static |= s
         tag = self._propagate(op, args, kwargs, keys) if any(tags) or _creates(op) else None
         if tag is not None and tag.kind == SIGN and not any(
-            t is not None and t.kind == SIGN for t in tags
+            t is not None and t.kind in (SIGN, TERNARY, PENDING) for t in tags
         ):
             self.binarizations[tag.origin] = self.binarizations.get(tag.origin, 0) + 1
         outputs = _tensors(out if isinstance(out, (tuple, list)) else (out,))

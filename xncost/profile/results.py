@@ -170,6 +170,7 @@ class Summary:
     word: int = OPS.word_bits
     detection: Detection = field(default_factory=Detection)
     inputs: tuple[tuple[int, ...], ...] = ()
+    modules: dict[str, tuple[str, tuple[int, ...] | None]] = field(default_factory=dict)
 
     @property
     def input_shapes(self) -> tuple[tuple[int, ...], ...]:
@@ -259,7 +260,13 @@ class Summary:
         groups: dict[str, list[LayerSummary]] = {}
         for r in self.layers:
             groups.setdefault(".".join(r.name.split(".")[:depth]), []).append(r)
-        return replace(self, layers=tuple(_fold(name, rows) for name, rows in groups.items()))
+        layers = tuple(_fold(name, rows, self.modules.get(name)) for name, rows in groups.items())
+        one_bit: dict[tuple[str, str], int] = {}
+        for row, op, n in self.detection.one_bit:
+            key = (".".join(row.split(".")[:depth]), op)
+            one_bit[key] = one_bit.get(key, 0) + n
+        merged = tuple((row, op, n) for (row, op), n in one_bit.items())
+        return replace(self, layers=layers, detection=replace(self.detection, one_bit=merged))
 
     @property
     def memory_saving(self) -> Fraction:
@@ -374,12 +381,14 @@ def _text(v: Any) -> str:
     return f"{v:,}" if isinstance(v, int) else f"{float(v):,.2f}"
 
 
-def _fold(name: str, rows: list[LayerSummary]) -> LayerSummary:
-    """Rows summed into one named `name` (its own row's type and output when it has one)."""
+def _fold(
+    name: str, rows: list[LayerSummary], module: tuple[str, tuple[int, ...] | None] | None
+) -> LayerSummary:
+    """Rows summed into one named `name`, with the type and output of the module `name`."""
     if len(rows) == 1 and rows[0].name == name:
         return rows[0]
     own = next((r for r in rows if r.name == name), None)
-    last = rows[-1]
+    kind, shape = module or (f"{len(rows)} layers", rows[-1].output_shape)
     eqs = [r.eq9 for r in rows if r.eq9 is not None]
     kinds: dict[str, int] = {}
     for r in rows:
@@ -388,8 +397,8 @@ def _fold(name: str, rows: list[LayerSummary]) -> LayerSummary:
     convs = tuple(rows[0].flops_by_convention)
     return LayerSummary(
         name=name,
-        type=own.type if own is not None else f"{len(rows)} layers",
-        output_shape=(own or last).output_shape,
+        type=kind,
+        output_shape=shape,
         calls=own.calls if own is not None else max(r.calls for r in rows),
         binary=any(r.binary for r in rows),
         params=sum(r.params for r in rows),

@@ -327,6 +327,7 @@ def _build(
         word=conv.word_bits,
         detection=_detection(counter, counter.patterns),
         inputs=shapes if len(shapes) > 1 else (),
+        modules=dict(counter.modules),
     )
 
 
