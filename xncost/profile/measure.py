@@ -5,9 +5,9 @@ PyTorch layer of `xncost.nn` named by the layer registry (`xncost.layers`; `fc` 
 Linear/ReLU stack `fc1, relu1, fc2, ...` with ReLU between layers), feeds it a random
 [B, N, D] (or [B, dims[0]]) input under `torch.no_grad()` and counts with thop and the custom
 ops of `xncost.profile.thop_ops` (`paper` or `ops`) or with the dispatch-level `OpCounter`
-(`ops` only), under the convention (and word size) it is given, so that a measurement and the
-formula it is compared with share one price list. Step names are the leaf modules' attribute
-names (paper Tables 2 and 3).
+(`ops`, the layer convention with op rules), under the convention (and word size) it is given,
+so that a measurement and the formula it is compared with share one price list. Step names
+are the leaf modules' attribute names (paper Tables 2 and 3).
 
 Per step: `flops` (float FLOPs, XNOR FLOPs excluded), `bops`, `xnor_flops` (= bops / word),
 `params`. Totals: `flops` (= float FLOPs + XNOR FLOPs), `binarization_flops` (the
@@ -157,8 +157,8 @@ def measure_layer(
     if method not in METHODS:
         raise XncostError(f"unknown method {method!r} (known: {', '.join(METHODS)})")
     conv = get_convention(convention, word_bits)
-    if method == "dispatch" and conv.name != "ops":
-        raise XncostError("the dispatch counter counts the 'ops' convention only")
+    if method == "dispatch" and conv.rules is None:
+        raise XncostError(f"the dispatch counter needs op rules; {conv.name} has none")
     _check_size(layer, shape)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

@@ -35,7 +35,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from xncost.conventions import Convention, OpEvent, get_convention
+from xncost.conventions import OPS, Convention, OpEvent, get_convention
 from xncost.errors import XncostError
 from xncost.nn.binarize import Binarize
 from xncost.nn.capsule import (
@@ -258,7 +258,7 @@ class ThopRecorder(StepLedger):
     `total_ops`); `unpriced` lists the layer classes thop would price in its own unit."""
 
     def __init__(self, root: nn.Module | None = None, conv: Convention | None = None) -> None:
-        super().__init__(root, conv or get_convention("ops"))
+        super().__init__(root, conv or OPS)
         self.unpriced: list[str] = []
 
     def add(self, module: nn.Module, cost: Cost) -> None:
