@@ -124,3 +124,17 @@ def test_published_networks_in_public_style_five_processes(target, registry, fig
     assert (t["binary_macs"], t["float_macs"]) == figures
     own = json.loads(_cli_json(registry, "--convention", "bnn"))["totals"]
     assert {k: t[k] for k in SAME} == {k: own[k] for k in SAME}
+
+
+def test_registering_a_flat_weight_layer_counts_one_scale_per_output_channel():
+    from xncost.profile.binary import BINARY_LAYERS, register_binary
+
+    register_binary(birealnet.HardBinaryConv, weights=("weights",))
+    try:
+        s = summary(birealnet.birealnet18, (1, 3, 32, 32), convention="bnn")
+    finally:
+        BINARY_LAYERS.pop(birealnet.HardBinaryConv)
+    binary = birealnet.HardBinaryConv
+    convs = [m for m in birealnet.birealnet18().modules() if isinstance(m, binary)]
+    assert s.totals["scales"] == sum(c.shape[0] for c in convs) == 3840  # not the (n, 1) rows
+    assert s.totals["params_1bit"] == sum(c.weights.numel() for c in convs)

@@ -26,7 +26,6 @@ from xncost.commands.common import (
     rich_width,
 )
 from xncost.conventions import MODEL_CONVENTIONS
-from xncost.errors import XncostError
 
 CONVENTION_OPT = typer.Option(
     ModelConv.ops,
@@ -96,42 +95,16 @@ def register(app: typer.Typer) -> None:
         speed-up. 1-bit work is found by itself; the model is built and run under a fixed
         seed."""
         from xncost.profile import summary as sm
-        from xncost.profile.loader import is_model_reference, load_model
 
-        shapes = None if input_shape is None else sm.parse_input_shapes(input_shape)
-        if is_model_reference(model):
-            if shapes is None:
-                raise XncostError("your own model needs --input, e.g. --input 1x3x32x32")
-            if not upsampling or variant != "paper":
-                raise XncostError("--no-upsampling and --variant apply to registry models only")
-            for shape in shapes:
-                sm.check_input_shape(shape)
-            with sm.fixed_seed():
-                net, name = load_model(model)
-            example = list(shapes) if len(shapes) > 1 else shapes[0]
-            s = sm.summary(
-                net,
-                example,
-                convention=convention.value,
-                name=name,
-                word=word_bits,
-                binary=binary,
-            )
-        else:
-            if shapes is not None and len(shapes) > 1:
-                raise XncostError(f"model {model!r} takes one input, got {len(shapes)}")
-            if binary:
-                raise XncostError(
-                    "--binary applies to your own models (registry models declare it)"
-                )
-            s = sm.summarize_model(
-                model,
-                upsampling=upsampling,
-                input_shape=None if shapes is None else shapes[0],
-                convention=convention.value,
-                variant=variant,
-                word=word_bits,
-            )
+        s = sm.summarize_reference(
+            model,
+            None if input_shape is None else sm.parse_input_shapes(input_shape),
+            convention=convention.value,
+            word=word_bits,
+            binary=binary,
+            upsampling=upsampling,
+            variant=variant,
+        )
         if depth is not None:
             s = s.folded(depth)
         name = f"{file_stem(model)}.{FILE_EXT[fmt]}"

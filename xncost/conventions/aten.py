@@ -16,9 +16,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xncost.errors import XncostError
+
+if TYPE_CHECKING:
+    from xncost.conventions.base import Convention, OpEvent
 
 
 def names(ops: Iterable[str], inplace: bool = False) -> tuple[str, ...]:
@@ -170,13 +173,38 @@ def output_elements(out: Any) -> int:
     return first_tensor(out).numel()
 
 
-def clamp_bounds(args: tuple, kwargs: dict) -> int:
-    """How many of clamp's bounds (min, max) are given: 0, 1 or 2."""
-    return sum(arg(args, kwargs, i, n) is not None for i, n in ((1, "min"), (2, "max")))
+# Rules several conventions register (the one rule signature: `rule(ev, conv) -> int`).
 
 
-def pool_window(args: tuple, kwargs: dict) -> int:
-    """Elements of a pooling window (`kernel_size`, an int meaning a square)."""
-    k = arg(args, kwargs, 1, "kernel_size")
+def product_rule(ev: OpEvent, conv: Convention) -> int:
+    """`flops_per_mac` per multiply-accumulate plus the added tensor's elements."""
+    return ev.dots.flops(conv)
+
+
+def per_output(ev: OpEvent, conv: Convention) -> int:
+    """One FLOP per output element."""
+    return output_elements(ev.out)
+
+
+def per_input(ev: OpEvent, conv: Convention) -> int:
+    """One FLOP per input element."""
+    return ev.args[0].numel()
+
+
+def per_bound(ev: OpEvent, conv: Convention) -> int:
+    """clamp: a min and/or a max per output element (1 per bound given)."""
+    bounds = sum(arg(ev.args, ev.kwargs, i, n) is not None for i, n in ((1, "min"), (2, "max")))
+    return bounds * output_elements(ev.out)
+
+
+def per_window(ev: OpEvent, conv: Convention) -> int:
+    """Window pooling: one comparison or add per window element and output."""
+    k = arg(ev.args, ev.kwargs, 1, "kernel_size")
     k = [k] if isinstance(k, int) else list(k)
-    return math.prod(k) if len(k) > 1 else k[0] ** 2
+    window = math.prod(k) if len(k) > 1 else k[0] ** 2
+    return window * output_elements(ev.out)
+
+
+def free(ev: OpEvent, conv: Convention) -> int:
+    """No arithmetic (data movement, metadata), or an op the convention does not price."""
+    return 0

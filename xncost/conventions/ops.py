@@ -49,10 +49,7 @@ OPS = Convention(
 CONVENTION = OPS
 
 
-@register(*aten.PRODUCT_OPS)
-def product_rule(ev: OpEvent, conv: Convention) -> int:
-    """`flops_per_mac` per multiply-accumulate plus the added tensor's elements."""
-    return ev.dots.flops(conv)
+register(*aten.PRODUCT_OPS)(aten.product_rule)
 
 
 ELEMENTWISE = (
@@ -63,16 +60,8 @@ ELEMENTWISE = (
 ).split()
 
 
-@register(*names(ELEMENTWISE, inplace=True))
-def elementwise_rule(ev: OpEvent, conv: Convention) -> int:
-    """One FLOP per output element."""
-    return aten.output_elements(ev.out)
-
-
-@register(*names(("clamp",), inplace=True))
-def clamp_rule(ev: OpEvent, conv: Convention) -> int:
-    """A min and/or a max per output element: 2 with both bounds, 1 with one."""
-    return aten.clamp_bounds(ev.args, ev.kwargs) * aten.output_elements(ev.out)
+register(*names(ELEMENTWISE, inplace=True))(aten.per_output)
+register(*names(("clamp",), inplace=True))(aten.per_bound)
 
 
 @register(*names(("_prelu_kernel", "prelu")))
@@ -87,10 +76,7 @@ REDUCTIONS = (
 ).split()
 
 
-@register(*names(REDUCTIONS))
-def reduction_rule(ev: OpEvent, conv: Convention) -> int:
-    """One FLOP per input element."""
-    return ev.args[0].numel()
+register(*names(REDUCTIONS))(aten.per_input)
 
 
 @register("aten::max", "aten::min")
@@ -116,16 +102,8 @@ def batch_norm_rule(ev: OpEvent, conv: Convention) -> int:
     return (4 if affine else 2) * x.numel() + 2 * x.shape[1]
 
 
-@register(*aten.POOLS)
-def pool_rule(ev: OpEvent, conv: Convention) -> int:
-    """Window pooling: one comparison or add per window element and output."""
-    return aten.pool_window(ev.args, ev.kwargs) * aten.output_elements(ev.out)
-
-
-@register(*aten.ADAPTIVE_POOLS)
-def adaptive_pool_rule(ev: OpEvent, conv: Convention) -> int:
-    """Global / adaptive pooling: one add or comparison per input element."""
-    return ev.args[0].numel()
+register(*aten.POOLS)(aten.per_window)  # one comparison or add per window element
+register(*aten.ADAPTIVE_POOLS)(aten.per_input)  # global pooling: one per input element
 
 
 ZERO_COST = (
@@ -140,7 +118,4 @@ ZERO_COST = (
 ).split()
 
 
-@register(*names(ZERO_COST))
-def zero_rule(ev: OpEvent, conv: Convention) -> int:
-    """Data movement, creation and metadata: no arithmetic."""
-    return 0
+register(*names(ZERO_COST))(aten.free)  # data movement, creation and metadata

@@ -11,13 +11,7 @@ from __future__ import annotations
 from xncost.conventions import aten
 from xncost.conventions.base import MODEL, Convention, OpEvent, RuleSet
 
-
-def unpriced(ev: OpEvent, conv: Convention) -> int:
-    """A module class ptflops has no hook for: 0."""
-    return 0
-
-
-RULES = RuleSet("ptflops rules", by="module", fallback=unpriced)
+RULES = RuleSet("ptflops rules", by="module", fallback=aten.free)  # classes without a hook
 register = RULES.register
 
 PTFLOPS = Convention(

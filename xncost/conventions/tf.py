@@ -14,13 +14,7 @@ from xncost.conventions import aten
 from xncost.conventions.aten import names
 from xncost.conventions.base import MODEL, Convention, OpEvent, RuleSet
 
-
-def unpriced(ev: OpEvent, conv: Convention) -> int:
-    """An op the profiler has no entry for: 0."""
-    return 0
-
-
-RULES = RuleSet("tf rules", by="op", fallback=unpriced)
+RULES = RuleSet("tf rules", by="op", fallback=aten.free)  # ops the profiler has no entry for
 register = RULES.register
 
 TF = Convention(
@@ -45,23 +39,10 @@ ELEMENTWISE = (
 INPLACE = ("add", "sub", "mul", "div", "clamp_min", "clamp_max")
 
 
-@register(*aten.PRODUCT_OPS)
-def product_rule(ev: OpEvent, conv: Convention) -> int:
-    """MatMul / Conv2D: FLOPs per MAC; BiasAdd 1 per output."""
-    return ev.dots.flops(conv)
-
-
-@register(*names(tuple(n for n in ELEMENTWISE if n not in INPLACE)))
-@register(*names(INPLACE, inplace=True))
-def elementwise_rule(ev: OpEvent, conv: Convention) -> int:
-    """Element-wise arithmetic and comparisons: 1 per output element."""
-    return aten.output_elements(ev.out)
-
-
-@register("aten::clamp", "aten::clamp_")
-def clamp_rule(ev: OpEvent, conv: Convention) -> int:
-    """Minimum and/or Maximum: 1 per bound per element."""
-    return aten.clamp_bounds(ev.args, ev.kwargs) * aten.output_elements(ev.out)
+register(*aten.PRODUCT_OPS)(aten.product_rule)  # MatMul / Conv2D, BiasAdd 1 per output
+register(*names(tuple(n for n in ELEMENTWISE if n not in INPLACE)))(aten.per_output)
+register(*names(INPLACE, inplace=True))(aten.per_output)
+register("aten::clamp", "aten::clamp_")(aten.per_bound)  # Minimum and/or Maximum
 
 
 @register("aten::rsqrt")
@@ -70,10 +51,7 @@ def rsqrt_rule(ev: OpEvent, conv: Convention) -> int:
     return 2 * aten.output_elements(ev.out)
 
 
-@register("aten::sum", "aten::mean", "aten::argmax", "aten::argmin")
-def reduction_rule(ev: OpEvent, conv: Convention) -> int:
-    """Sum / Mean / ArgMax / ArgMin: 1 per input element."""
-    return ev.args[0].numel()
+register("aten::sum", "aten::mean", "aten::argmax", "aten::argmin")(aten.per_input)
 
 
 @register("aten::_softmax", "aten::softmax")
@@ -88,13 +66,5 @@ def norm_rule(ev: OpEvent, conv: Convention) -> int:
     return 2 * ev.args[0].numel()
 
 
-@register(*aten.POOLS)
-def pool_rule(ev: OpEvent, conv: Convention) -> int:
-    """MaxPool / AvgPool: 1 per window element per output."""
-    return aten.pool_window(ev.args, ev.kwargs) * aten.output_elements(ev.out)
-
-
-@register(*aten.ADAPTIVE_POOLS)
-def adaptive_pool_rule(ev: OpEvent, conv: Convention) -> int:
-    """Global pooling (a Mean): 1 per input element."""
-    return ev.args[0].numel()
+register(*aten.POOLS)(aten.per_window)  # MaxPool / AvgPool
+register(*aten.ADAPTIVE_POOLS)(aten.per_input)  # global pooling: a Mean

@@ -23,8 +23,8 @@ from xncost.conventions import MODEL_CONVENTIONS, OPS, Convention, Count, OpEven
 from xncost.formulas import eq9_speedup
 from xncost.layers import LAYERS
 from xncost.profile.binary import BinaryPatterns, declaration
-from xncost.profile.detect import ONE_BIT, Product
-from xncost.profile.engine import DETECT, GLOBAL, CountingEngine, OpInfo
+from xncost.profile.detect import Product
+from xncost.profile.engine import DETECT, GLOBAL, CountingEngine, OpResult
 
 UNIT_CLASSES: tuple[type, ...] = tuple(s.module_class() for s in LAYERS.values() if s.is_caps)
 WEIGHT_STEP = "binarize_weight"
@@ -158,24 +158,17 @@ class LayerCounter(CountingEngine):
         if self.owner.get(name, module) is module and shape is not None:
             self.row(name, module).output_shape = shape
 
-    def record(
-        self,
-        ev: OpEvent,
-        info: OpInfo,
-        product: Product | None,
-        counts: dict[str, Count],
-        unknown: tuple[str, ...],
-    ) -> None:
+    def record(self, result: OpResult) -> None:
         module, name = self.stack[-1] if self.stack else (None, GLOBAL)
         rc = self.row(name, module)
-        if unknown:
-            self.unknown[f"{name}: {info.display}"] += 1
-        if product is not None:
-            rc.macs_by_kind[product.kind] += product.macs
-            if product.kind == ONE_BIT:
-                self._add_binary(rc, ev, product)
+        if result.unknown:
+            self.unknown[f"{name}: {result.info.display}"] += 1
+        if result.product is not None:
+            rc.macs_by_kind[result.product.kind] += result.product.macs
+            if result.one_bit:
+                self._add_binary(rc, result.ev, result.product)
         weight_prep = any(self._short.get(id(m)) == WEIGHT_STEP for m, _ in self.stack)
-        for conv, count in counts.items():
+        for conv, count in result.counts.items():
             rc.counts[conv].add(count)
             if weight_prep:
                 rc.weight_binarization[conv] += count.flops

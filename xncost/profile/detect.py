@@ -74,12 +74,14 @@ def levels(t: torch.Tensor, dims: tuple[int, ...], tol: float) -> Levels | None:
     x = t.detach()
     if not x.is_floating_point():
         x = x.double()
+    dims = tuple(sorted({d % t.dim() for d in dims})) if t.dim() else ()
+    if not _first_slice_level(x, dims, tol):
+        return None
     a = x.abs()
     nonzero = a != 0
     n_nonzero = int(nonzero.sum())
     if not n_nonzero:
         return None
-    dims = tuple(sorted({d % t.dim() for d in dims})) if t.dim() else ()
     inf = torch.tensor(float("inf"), dtype=a.dtype)
     low = torch.where(nonzero, a, inf)
     amax = a.amax(dim=dims) if dims else a
@@ -97,6 +99,17 @@ def levels(t: torch.Tensor, dims: tuple[int, ...], tol: float) -> Levels | None:
         unit=bool(top == 1 and bottom == 1),
         slice_size=t.numel() // amax.numel(),
     )
+
+
+def _first_slice_level(x: torch.Tensor, dims: tuple[int, ...], tol: float) -> bool:
+    """A cheap necessary condition: the first slice holds one magnitude (besides zeros)."""
+    first = x
+    for d in range(x.dim() - 1, -1, -1):
+        if d not in dims and first.shape[d]:
+            first = first.select(d, 0)
+    a = first.abs()
+    a = a[a != 0]
+    return not a.numel() or bool(a.max() - a.min() <= tol * a.max())
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from xncost.conventions import OPS, Convention, Count, OpEvent
-from xncost.profile.detect import ONE_BIT, Product
-from xncost.profile.engine import DETECT, GLOBAL, CountingEngine, OpInfo
+from xncost.conventions import OPS, Convention
+from xncost.profile.engine import DETECT, GLOBAL, CountingEngine, OpResult
 from xncost.profile.ledger import StepCount, StepLedger
 
 
@@ -51,31 +50,25 @@ class OpCounter(CountingEngine, StepLedger):
             step.calls += 1
             self.add_params(step, module, recurse=False)
 
-    def record(
-        self,
-        ev: OpEvent,
-        info: OpInfo,
-        product: Product | None,
-        counts: dict[str, Count],
-        unknown: tuple[str, ...],
-    ) -> None:
+    def record(self, result: OpResult) -> None:
         module, name = self.stack[-1] if self.stack else (None, GLOBAL)
         step = self.steps.get(name)
         if step is None:
             step = self.step(name, leaf=False)
             if module is not None:
                 self.add_params(step, module, recurse=not module._modules)
-        if unknown:
-            entry = f"{name}: {info.display}"
+        op = result.info.display
+        if result.unknown:
+            entry = f"{name}: {op}"
             if entry not in self.unknown_ops:
                 self.unknown_ops.append(entry)
             return
-        count = counts[self.conv.name]
+        count = result.counts[self.conv.name]
         step.add(count)
-        if product is not None and product.kind == ONE_BIT:
-            step.ops[info.display + " (bops)"] += count.bops
+        if result.one_bit:
+            step.ops[op + " (bops)"] += count.bops
         else:
-            step.ops[info.display] += count.flops
+            step.ops[op] += count.flops
 
     def finish(self) -> None:
         CountingEngine.finish(self)

@@ -122,6 +122,22 @@ class OpInfo:
 
 
 @dataclass(frozen=True)
+class OpResult:
+    """One op as counted: its event and `info`, its classified `product` (None for other ops),
+    one `Count` per convention, and the conventions that have no rule for it (`unknown`)."""
+
+    ev: OpEvent
+    info: OpInfo
+    product: Product | None
+    counts: dict[str, Count]
+    unknown: tuple[str, ...]
+
+    @property
+    def one_bit(self) -> bool:
+        return self.product is not None and self.product.kind == ONE_BIT
+
+
+@dataclass(frozen=True)
 class WeightUse:
     """A parameter found binary in a product: its 32-bit `scales` (distinct scale groups seen)
     and `channels` (output channels of the weight as the product uses it)."""
@@ -239,8 +255,7 @@ class CountingEngine(ModuleDispatch):
         if product is not None:
             self.products.append((module, product))
             self._charge(product)
-        counts, unknown = self.price(ev, product)
-        self.record(ev, info, product, counts, unknown)
+        self.record(OpResult(ev, info, product, *self.price(ev, product)))
 
     def _length_one(self, module: nn.Module | None, args: tuple, out: Any) -> Product | None:
         """In a binary step, an element-wise product of two binary operands is a dot product
@@ -285,15 +300,16 @@ class CountingEngine(ModuleDispatch):
             counts[c.name] = Count(float_macs=macs, flops=flops, word=c.word_bits)
         return counts, tuple(unknown)
 
-    def record(
-        self,
-        ev: OpEvent,
-        info: OpInfo,
-        product: Product | None,
-        counts: dict[str, Count],
-        unknown: tuple[str, ...],
-    ) -> None:
+    def record(self, result: OpResult) -> None:
         """Where a counter puts one op's result."""
 
 
-__all__ = ["DETECT", "GLOBAL", "CountingEngine", "ModuleDispatch", "OpInfo", "WeightUse"]
+__all__ = [
+    "DETECT",
+    "GLOBAL",
+    "CountingEngine",
+    "ModuleDispatch",
+    "OpInfo",
+    "OpResult",
+    "WeightUse",
+]

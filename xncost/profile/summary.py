@@ -33,10 +33,7 @@ The conventions' prices are described in docs/conventions.md. Declaring a binary
 
 from __future__ import annotations
 
-import math
-import random
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -55,6 +52,15 @@ from xncost.profile.binary import (
 from xncost.profile.counter import Eq9, LayerCounter, RowCount, is_unit
 from xncost.profile.detect import ONE_BIT
 from xncost.profile.engine import DETECT, GLOBAL
+from xncost.profile.inputs import (
+    MAX_ACTIVATION_BYTES,
+    MAX_INPUT_ELEMENTS,
+    check_input_shape,
+    example_inputs,
+    fixed_seed,
+    parse_input_shape,
+    parse_input_shapes,
+)
 from xncost.profile.results import SUM_KEYS, Detection, LayerSummary, Summary
 from xncost.profile.summary_render import (
     XNOR_NET_EQ9,
@@ -64,112 +70,6 @@ from xncost.profile.summary_render import (
     summary_markdown,
     summary_rich,
 )
-
-SEED = 0  # models are built, inputs drawn and forward passes run under this seed
-MAX_INPUT_ELEMENTS = 2**26  # the largest input a summary builds (256 MiB of float32)
-MAX_ACTIVATION_BYTES = 2**32  # activations of one forward pass a summary may allocate
-
-
-def check_input_shape(shape: tuple, model: nn.Module | None = None) -> tuple[int, ...]:
-    """Refuse an input shape before anything is allocated: positive ints, at most
-    `MAX_INPUT_ELEMENTS` elements, and (with a model) activations estimated from the widest
-    layer within `MAX_ACTIVATION_BYTES` (one clear error)."""
-    if not shape or any(isinstance(d, bool) or not isinstance(d, int) or d <= 0 for d in shape):
-        raise XncostError(f"input shape must be positive integers, got {shape!r}")
-    n = math.prod(shape)
-    if n > MAX_INPUT_ELEMENTS:
-        raise XncostError(
-            f"input {'x'.join(map(str, shape))} has {n:,} elements (limit "
-            f"{MAX_INPUT_ELEMENTS:,}); use a smaller batch or image"
-        )
-    if model is not None and len(shape) == 4:
-        widest = max((_out_channels(m) for m in model.modules()), default=0)
-        batch, channels, h, w = shape
-        estimate = 4 * batch * max(widest, channels) * h * w
-        if estimate > MAX_ACTIVATION_BYTES:
-            raise XncostError(
-                f"input {'x'.join(map(str, shape))} needs about {estimate:,} bytes for one "
-                f"activation of the widest layer ({max(widest, channels):,} channels at full "
-                f"resolution; limit {MAX_ACTIVATION_BYTES:,}); use a smaller batch or image"
-            )
-    return tuple(shape)
-
-
-def _out_channels(m: nn.Module) -> int:
-    """`m.out_channels` when it is an int, else 0 (a user's module may hold anything there)."""
-    try:
-        c = getattr(m, "out_channels", 0)
-    except Exception:
-        return 0
-    return c if isinstance(c, int) and not isinstance(c, bool) else 0
-
-
-def parse_input_shape(text: str) -> tuple[int, ...]:
-    """'1x3x32x32' -> (1, 3, 32, 32); every entry a positive integer."""
-    parts = text.lower().replace("×", "x").strip().split("x")
-    try:
-        shape = tuple(int(p) for p in parts)
-    except ValueError:
-        raise XncostError(f"--input must look like 1x3x32x32, got {text!r}") from None
-    if not shape or any(d <= 0 for d in shape):
-        raise XncostError(f"--input sizes must be positive integers, got {text!r}")
-    return shape
-
-
-def parse_input_shapes(text: str) -> tuple[tuple[int, ...], ...]:
-    """'1x3x32x32,1x10' -> ((1, 3, 32, 32), (1, 10)): one shape per model input."""
-    shapes = tuple(parse_input_shape(part) for part in text.split(","))
-    total = sum(math.prod(s) for s in shapes)
-    if total > MAX_INPUT_ELEMENTS:
-        raise XncostError(
-            f"--input {text} has {total:,} elements together (limit {MAX_INPUT_ELEMENTS:,}); "
-            "use a smaller batch or image"
-        )
-    return shapes
-
-
-@contextmanager
-def fixed_seed(seed: int = SEED) -> Iterator[None]:
-    """Within the block torch, numpy and random are seeded with `seed`; the caller's RNG
-    states are restored after."""
-    import numpy as np
-
-    py_state, np_state = random.getstate(), np.random.get_state()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        random.seed(seed)
-        np.random.seed(seed)
-        try:
-            yield
-        finally:
-            random.setstate(py_state)
-            np.random.set_state(np_state)
-
-
-def _is_shape(x: Any) -> bool:
-    return isinstance(x, (tuple, list, torch.Size)) and all(
-        isinstance(d, int) and not isinstance(d, bool) for d in x
-    )
-
-
-def _inputs(example: Any, model: nn.Module) -> list[torch.Tensor]:
-    """The example inputs: a tensor, a shape (batch first, N(0, 1) from the seed), or a list
-    of them (one per model argument)."""
-    if isinstance(example, torch.Tensor) or _is_shape(example):
-        items = [example]
-    elif isinstance(example, (tuple, list)) and example:
-        items = list(example)
-    else:
-        raise XncostError(f"summary needs an input shape or tensor, got {example!r}")
-    shapes = [tuple(x) for x in items if not isinstance(x, torch.Tensor)]
-    for shape in shapes:
-        if not _is_shape(shape):
-            raise XncostError(f"input shape must be positive integers, got {shape!r}")
-        check_input_shape(shape, model)
-    if sum(math.prod(s) for s in shapes) > MAX_INPUT_ELEMENTS:
-        raise XncostError(f"inputs have more than {MAX_INPUT_ELEMENTS:,} elements together")
-    g = torch.Generator().manual_seed(SEED)
-    return [x if isinstance(x, torch.Tensor) else torch.randn(tuple(x), generator=g) for x in items]
 
 
 def summary(
@@ -208,7 +108,7 @@ def summary(
             model = guarded("building the model failed", model)
         if not isinstance(model, nn.Module):
             raise XncostError(f"summary needs an nn.Module, got {type(model).__name__}")
-        xs = _inputs(example, model)
+        xs = example_inputs(example, model)
         counter = LayerCounter(model, conv.word_bits, patterns, detect)
         was_training = model.training
 
@@ -277,16 +177,7 @@ def _build(
     for n in names:
         rc = counter.rows.get(n)
         owner = counter.owner.get(n)
-        params = p1 = scales = 0
-        if owner is not None:
-            for p in _own_params(owner):
-                if id(p) in seen:
-                    continue
-                seen.add(id(p))
-                params += p.numel()
-                if id(p) in one_bit:
-                    p1 += p.numel()
-                    scales += one_bit[id(p)]
+        params, p1, scales = _storage(owner, seen, one_bit)
         if rc is None:
             rc = RowCount(n, type(owner).__name__, True, tuple(c.name for c in counter.conventions))
         count = rc.counts[conv.name]
@@ -329,6 +220,22 @@ def _build(
         inputs=shapes if len(shapes) > 1 else (),
         modules=dict(counter.modules),
     )
+
+
+def _storage(
+    owner: nn.Module | None, seen: set[int], one_bit: dict[int, int]
+) -> tuple[int, int, int]:
+    """(parameters, 1-bit parameters, 32-bit scales) of a row, each parameter counted once."""
+    params = p1 = scales = 0
+    for p in _own_params(owner) if owner is not None else ():
+        if id(p) in seen:
+            continue
+        seen.add(id(p))
+        params += p.numel()
+        if id(p) in one_bit:
+            p1 += p.numel()
+            scales += one_bit[id(p)]
+    return params, p1, scales
 
 
 def _own_params(m: nn.Module) -> list[torch.Tensor]:
@@ -393,8 +300,50 @@ def summarize_model(
     return summary(model, shape, convention=convention, name=name, word=word)
 
 
+def summarize_reference(
+    reference: str,
+    shapes: Sequence[tuple[int, ...]] | None,
+    *,
+    convention: str = "ops",
+    word: int | None = None,
+    binary: Sequence[str] = (),
+    upsampling: bool = True,
+    variant: str = "paper",
+) -> Summary:
+    """What `xncost summary MODEL` counts: a registry model (`summarize_model`), or the user's
+    model `PATH.py:NAME` / `package.module:NAME` (loaded under the fixed seed) on `shapes`,
+    one per model input."""
+    from xncost.profile.loader import is_model_reference, load_model
+
+    if not is_model_reference(reference):
+        if shapes is not None and len(shapes) > 1:
+            raise XncostError(f"model {reference!r} takes one input, got {len(shapes)}")
+        if binary:
+            raise XncostError("--binary applies to your own models (registry models declare it)")
+        return summarize_model(
+            reference,
+            upsampling=upsampling,
+            input_shape=None if shapes is None else shapes[0],
+            convention=convention,
+            variant=variant,
+            word=word,
+        )
+    if shapes is None:
+        raise XncostError("your own model needs --input, e.g. --input 1x3x32x32")
+    if not upsampling or variant != "paper":
+        raise XncostError("--no-upsampling and --variant apply to registry models only")
+    for shape in shapes:
+        check_input_shape(shape)
+    with fixed_seed():
+        net, name = load_model(reference)
+    example = list(shapes) if len(shapes) > 1 else shapes[0]
+    return summary(net, example, convention=convention, name=name, word=word, binary=binary)
+
+
 __all__ = [
     "BINARY_LAYERS",
+    "MAX_ACTIVATION_BYTES",
+    "MAX_INPUT_ELEMENTS",
     "SUM_KEYS",
     "XNOR_NET_EQ9",
     "BinaryDeclaration",
@@ -411,6 +360,7 @@ __all__ = [
     "register_binary",
     "published_lines",
     "summarize_model",
+    "summarize_reference",
     "summary",
     "summary_csv",
     "summary_json",

@@ -58,7 +58,7 @@ from xncost.nn.capsule import (
 from xncost.nn.xnor import XnorConv2d, XnorLinear
 from xncost.profile.binary import BINARY_LAYERS, declaration
 from xncost.profile.detect import ONE_BIT, Product, is_pm1
-from xncost.profile.engine import DETECT, CountingEngine
+from xncost.profile.engine import DETECT, CountingEngine, OpResult
 from xncost.profile.ledger import StepLedger
 
 
@@ -82,12 +82,13 @@ class ProductLog(CountingEngine):
     def enter(self, module: nn.Module) -> None:
         self.calls.setdefault(id(module), []).append([])
 
-    def record(self, ev: OpEvent, info: Any, product: Product | None, *rest: Any) -> None:
-        if product is None or ev.module is None:
+    def record(self, result: OpResult) -> None:
+        module = result.ev.module
+        if result.product is None or module is None:
             return
-        self.calls[id(ev.module)][-1].append(product)
-        leaf = not ev.module._modules
-        self.classes[type(ev.module)] = self.classes.get(type(ev.module), True) and leaf
+        self.calls[id(module)][-1].append(result.product)
+        leaf = not module._modules
+        self.classes[type(module)] = self.classes.get(type(module), True) and leaf
 
 
 def product_log(
