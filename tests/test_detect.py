@@ -35,6 +35,7 @@ def bnn(model, shape, **kw):
         (patterns.SteSign, (3, 64), 3 * 32 * 64),
         (patterns.ReluThenSign, (1, 8, 6, 6), CONV),
         (patterns.ZeroWeights, (1, 8, 6, 6), CONV),
+        (patterns.SignWithoutZeros, (1, 8, 6, 6), 3 * 8 * 6 * 6 * 8 * 9),
     ],
 )
 def test_each_binarization_pattern_is_one_bit(build, shape, macs):
@@ -64,6 +65,7 @@ def test_sign_zeros_are_counted_not_float():
     assert any(f"{pruned + padding:,} exact zeros from sign(0)" in w for w in zeros.warnings)
     relu = bnn(patterns.ReluThenSign, (1, 8, 6, 6))
     assert relu.detection.sign_zeros > 0 and relu.totals["binary_macs"] == CONV
+    assert bnn(patterns.SignWithoutZeros, (1, 8, 6, 6)).detection.sign_zeros == 0
 
 
 def test_one_binary_operand_is_float_work_said_so():

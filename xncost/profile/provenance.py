@@ -103,6 +103,17 @@ CLAMPS = frozenset({"aten::clamp", "aten::clamp_", "aten::hardtanh", "aten::hard
 ROUNDS = frozenset({"aten::round", "aten::round_"})
 COPIES = frozenset({"aten::copy_"})
 CONSTANTS = frozenset({"aten::lift_fresh", "aten::lift_fresh_copy", "aten::scalar_tensor"})
+FILLED = {  # op -> (argument index, name) of the value every element takes; None: 0 or 1
+    **dict.fromkeys(("aten::ones", "aten::ones_like", "aten::new_ones"), (None, 1.0)),
+    **dict.fromkeys(("aten::zeros", "aten::zeros_like", "aten::new_zeros"), (None, 0.0)),
+    "aten::full": (1, "fill_value"),
+    "aten::full_like": (1, "fill_value"),
+    "aten::new_full": (2, "fill_value"),
+    "aten::fill_": (1, "value"),
+}
+FILL_INTO = frozenset(
+    {"aten::index_put", "aten::index_put_", "aten::masked_fill", "aten::masked_fill_"}
+)
 
 
 class Provenance:
@@ -182,9 +193,16 @@ class Provenance:
             return Tag(SIGN, name.rstrip("_"))
         if op in COMPARISONS:
             return Tag(LEVELS, name.rstrip("_"), (0.0, 1.0))
+        if op in FILLED:
+            i, value = FILLED[op]
+            v = value if i is None else _scalar(_arg(args, kwargs, i, value))
+            return None if v is None else Tag(LEVELS, name, (v, v))  # every element v
         first = self._tag_of(args[0]) if args else None
         if op in MOVES:
             return first
+        if op in FILL_INTO:  # x[mask] = v on a binary x (sign(0) -> +1, or a threshold -> 0)
+            v = self._value(args[2]) if first is not None and first.kind in BINARY_KINDS else None
+            return None if v is None else (first if v else replace(first, kind=TERNARY))
         if op == "aten::constant_pad_nd":
             return first if _scalar(_arg(args, kwargs, 2, "value", 0.0)) == 0.0 else None
         if op in ("aten::cat", "aten::stack"):
@@ -215,21 +233,27 @@ class Provenance:
         k = key_of(x)
         return None if k is None else self.tags.get(k)
 
+    def _value(self, x: Any) -> float | None:
+        """The one value of a number, a one-element tensor or a constant-filled tensor."""
+        t = self._tag_of(x)
+        if t is not None:
+            return t.levels[0] if t.kind == LEVELS and t.levels[0] == t.levels[1] else None
+        return _scalar(x)
+
     def _where(self, args: tuple) -> Tag | None:
         a, b = args[1], args[2]
-        ta, tb = self._tag_of(a), self._tag_of(b)
-        va, vb = _scalar(a), _scalar(b)
-        if va is not None and vb is not None and ta is None and tb is None:
-            if {va, vb} == {0.0} or va == vb:
+        va, vb = self._value(a), self._value(b)
+        if va is not None and vb is not None:
+            if va == vb:
                 return None
             if 0.0 in (va, vb):
                 return Tag(LEVELS, "aten.where", (va, vb))
             return _levels(va, vb, "aten.where")
-        binary = [t for t in (ta, tb) if t is not None and t.kind in BINARY_KINDS]
+        binary = [t for t in (self._tag_of(a), self._tag_of(b)) if t and t.kind in BINARY_KINDS]
         if len(binary) == 2:
             return _joined(binary)
-        if len(binary) == 1 and 0.0 in (va, vb):
-            return Tag(TERNARY, "aten.where")
+        if len(binary) == 1 and (va, vb) != (None, None):  # sign(x), or c where x == 0
+            return Tag(TERNARY, "aten.where") if 0.0 in (va, vb) else binary[0]
         return None
 
     def _mul(self, x: Any, y: Any, divide: bool) -> Tag | None:
@@ -266,6 +290,10 @@ class Provenance:
             return _levels(lo + alpha * sy, hi + alpha * sy, tx.origin)
         if tx is not None and tx.kind in BINARY_KINDS and sy == 0.0:
             return tx
+        for t, other in ((tx, ty), (ty, tx) if alpha == 1 else (None, None)):
+            if t is not None and t.kind in BINARY_KINDS and other is not None:
+                if other.kind == LEVELS and 0.0 in other.levels:  # sign(x) + (x == 0)
+                    return t
         # b - q + q, b + q - q, q + (b - q): the pending half meets the same q (by storage)
         for t, other, sign in ((tx, y, alpha), (ty, x, 1.0 if alpha == 1 else 0.0)):
             if t is not None and t.kind == PENDING and sign == t.cancel_sign:
@@ -289,7 +317,9 @@ class Provenance:
 
 def _creates(op: str) -> bool:
     """Ops that make a tag from untagged inputs."""
-    return op in SIGN_OPS or op in COMPARISONS or op in CLAMPS or op == "aten::where"
+    return (
+        op in SIGN_OPS or op in COMPARISONS or op in CLAMPS or op in FILLED or op == "aten::where"
+    )
 
 
 def _scaled(t: Tag | None, s: float) -> Tag | None:
