@@ -31,7 +31,7 @@ SAME = ("params", "params_1bit", "scales", "float_macs", "binary_macs", "bops", 
     "build,registry", [(birealnet.birealnet18, "birealnet18"), (reactnet.reactnet, "reactnet-a")]
 )
 def test_public_style_counts_as_xncost_own_model(build, registry):
-    shape = (1, 3, 64, 64)
+    shape = (1, 3, 32, 32)
     public = summary(build, shape, convention="bnn")
     own = summarize_model(registry, input_shape=shape, convention="bnn")
     for key in SAME:
@@ -60,7 +60,7 @@ def test_binarynet_data_assignment_and_real_first_input():
 
 
 MODELS = {
-    "birealnet": (birealnet.birealnet18, (1, 3, 64, 64), None),
+    "birealnet": (birealnet.birealnet18, (1, 3, 32, 32), None),
     "irnet": (irnet.resnet20_1w1a, (1, 3, 32, 32), None),
     "binarynet": (binarynet.SmallCNN, (2, 3, 16, 16), None),
     "xnornet": (xnornet.Net, (1, 3, 32, 32), ["BinConv2d"]),

@@ -26,6 +26,7 @@ once per tensor storage version.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,27 +78,27 @@ def levels(t: torch.Tensor, dims: tuple[int, ...], tol: float) -> Levels | None:
     dims = tuple(sorted({d % t.dim() for d in dims})) if t.dim() else ()
     if not _first_slice_level(x, dims, tol):
         return None
-    a = x.abs()
-    nonzero = a != 0
-    n_nonzero = int(nonzero.sum())
-    if not n_nonzero:
+    kept = [d for d in range(x.dim()) if d not in dims]
+    a = x.abs().permute(kept + list(dims)) if x.dim() else x.abs()
+    a = a.reshape(math.prod(x.shape[d] for d in kept), -1)  # [slices, slice elements]
+    zeros = t.numel() - int(torch.count_nonzero(a))
+    if zeros == t.numel():
         return None
-    inf = torch.tensor(float("inf"), dtype=a.dtype)
-    low = torch.where(nonzero, a, inf)
-    amax = a.amax(dim=dims) if dims else a
-    amin = low.amin(dim=dims) if dims else low
-    empty = torch.isinf(amin)
+    amax = a.amax(dim=1)
+    amin = (a.masked_fill(a == 0, float("inf")) if zeros else a).amin(dim=1)
+    empty = torch.isinf(amin)  # slices of zeros only
     amin = torch.where(empty, amax, amin)
     if not bool(((amax - amin) <= tol * amax).all()):
         return None
     top, bottom = amax.max(), amin[~empty].min()
+    low, high = torch.aminmax(x)
     return Levels(
-        zeros=t.numel() - n_nonzero,
+        zeros=zeros,
         slices=amax.numel(),
         per_tensor=bool(top - bottom <= tol * top),
-        both_signs=bool((x > 0).any()) and bool((x < 0).any()),
+        both_signs=bool(high > 0) and bool(low < 0),
         unit=bool(top == 1 and bottom == 1),
-        slice_size=t.numel() // amax.numel(),
+        slice_size=a.shape[1],
     )
 
 
