@@ -1,0 +1,149 @@
+"""The `ops` convention's rules for transformer ops (one FLOP per primitive op executed;
+docs/conventions.md, "Transformer ops"), registered into `xncost.profile.oprules`.
+
+Prices of the work items of `xncost.profile.transformer_ops`:
+
+- a product: `flops_per_mac` per MAC plus its bias adds (as `oprules` prices mm/addmm);
+- LayerNorm: the mean and the variance 1 per element each (the price of `mean` and `var`),
+  eps-add and rsqrt 2 per row, subtract-mean and multiply by the reciprocal deviation 2 per
+  element, the weight and the bias 1 per element each: 6 per element + 2 per row with both;
+- GELU: 0.5 * x * (1 + erf(x / sqrt 2)) 5 per element; the tanh form 0.5 * x * (1 +
+  tanh(sqrt(2/pi) * (x + 0.044715 * x^3))) 9 (torch's CPU kernels compute exactly these);
+  ReLU 1;
+- softmax `softmax_per_element` per score; a sum 1 per input element; the attention's scale,
+  mask, bias and residual adds 1 per element; dropout 3 (draw, compare, multiply).
+
+A fused op (`_native_multi_head_attention`, `_transformer_encoder_layer_fwd`, the scaled
+dot-product attention kernels) costs the sum of its work items; `dot_products` extends
+`oprules.dot_products` to its products (`transformer_ops.fused_products`). Also priced here:
+the softmax variants the attention's math path dispatches (`_safe_softmax`, `_masked_softmax`),
+`masked_fill` (a select, 1 per element, as `where`), `bernoulli_` (dropout's draw, 1 per
+element) and the nested-tensor conversions of `nn.TransformerEncoder` (data movement, 0).
+"""
+
+from __future__ import annotations
+
+from functools import singledispatch
+from typing import Any
+
+from xncost.conventions import OPS, Convention
+from xncost.profile import oprules, transformer_ops
+from xncost.profile.oprules import DotProducts, register
+from xncost.profile.transformer_ops import (
+    Activation,
+    FusedProducts,
+    LayerNorm,
+    Pointwise,
+    Product,
+    Reduce,
+    Softmax,
+    Work,
+)
+
+ACTIVATION_OPS = {"relu": 1, "gelu": 5, "gelu_tanh": 9}
+
+
+@singledispatch
+def work_flops(work: Work, conv: Convention = OPS) -> int:
+    """FLOPs of one work item under `conv`'s `ops` rules."""
+    raise TypeError(f"no ops price for {type(work).__name__}")
+
+
+@work_flops.register
+def _(work: Product, conv: Convention = OPS) -> int:
+    return work.dots.flops(conv)
+
+
+@work_flops.register
+def _(work: Pointwise, conv: Convention = OPS) -> int:
+    return work.ops_per_element * work.elements
+
+
+@work_flops.register
+def _(work: Softmax, conv: Convention = OPS) -> int:
+    return conv.softmax_per_element * work.elements
+
+
+@work_flops.register
+def _(work: Reduce, conv: Convention = OPS) -> int:
+    return work.inputs
+
+
+@work_flops.register
+def _(work: LayerNorm, conv: Convention = OPS) -> int:
+    per_element = 4 + int(work.weight) + int(work.bias)
+    return per_element * work.elements + 2 * work.rows
+
+
+@work_flops.register
+def _(work: Activation, conv: Convention = OPS) -> int:
+    return ACTIVATION_OPS[work.kind] * work.elements
+
+
+def _work_rule(plan: Any) -> oprules.OpRule:
+    def rule(args: tuple, kwargs: dict, out: Any, conv: Convention = OPS) -> int:
+        """The sum of the op's work items (`transformer_ops`) under `conv`."""
+        return sum(work_flops(w, conv) for w in plan(args, kwargs, out))
+
+    rule.__name__ = f"{plan.__name__}_rule"
+    return rule
+
+
+for _packet, _plan in transformer_ops.FUSED_WORK.items():
+    register(_packet)(_work_rule(_plan))
+
+register(*oprules._packets(("native_layer_norm", "layer_norm")))(
+    _work_rule(transformer_ops.layer_norm_work)
+)
+register(*oprules._packets(("gelu",), inplace=True))(_work_rule(transformer_ops.gelu_work))
+
+
+@register(*oprules._packets(("_safe_softmax",)))
+def safe_softmax_rule(args: tuple, kwargs: dict, out: Any, conv: Convention = OPS) -> int:
+    """`softmax_per_element` (rows entirely masked give zeros, no extra arithmetic)."""
+    return conv.softmax_per_element * args[0].numel()
+
+
+@register(*oprules._packets(("_masked_softmax",)))
+def masked_softmax_rule(args: tuple, kwargs: dict, out: Any, conv: Convention = OPS) -> int:
+    """Softmax with a mask: the mask select 1 + `softmax_per_element` per element."""
+    return (1 + conv.softmax_per_element) * args[0].numel()
+
+
+@register(*oprules._packets(("masked_fill",), inplace=True))
+def masked_fill_rule(args: tuple, kwargs: dict, out: Any, conv: Convention = OPS) -> int:
+    """A select per output element (as `where`)."""
+    return oprules._first_tensor(out).numel()
+
+
+@register(*oprules._packets(("bernoulli_", "bernoulli")))
+def bernoulli_rule(args: tuple, kwargs: dict, out: Any, conv: Convention = OPS) -> int:
+    """Dropout's mask: a random draw compared with p, 1 per element."""
+    return oprules._first_tensor(out).numel()
+
+
+NESTED_CONVERSIONS = (
+    "_nested_tensor_from_mask",
+    "_nested_tensor_from_mask_left_aligned",
+    "_nested_from_padded",
+    "to_padded_tensor",
+)
+
+
+@register(*oprules._packets(NESTED_CONVERSIONS))
+def nested_conversion_rule(args: tuple, kwargs: dict, out: Any, conv: Convention = OPS) -> int:
+    """Padded <-> nested batch conversions: data movement."""
+    return 0
+
+
+_DOT_PRODUCTS = oprules.dot_products
+
+
+def dot_products(func: Any, args: tuple, kwargs: dict, out: Any) -> DotProducts | None:
+    """`oprules.dot_products`, and for a fused transformer op its products as one
+    `FusedProducts` (their MACs and FLOPs summed; the products themselves in `parts`)."""
+    dots = _DOT_PRODUCTS(func, args, kwargs, out)
+    return dots if dots is not None else transformer_ops.fused_products(func, args, kwargs, out)
+
+
+__all__ = ["ACTIVATION_OPS", "FusedProducts", "dot_products", "work_flops"]
