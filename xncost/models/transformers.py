@@ -19,19 +19,36 @@ How each convention prices them: docs/conventions.md, "Transformer ops".
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections import OrderedDict
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from xncost.errors import XncostError
 
 VIT_B16 = {"patch_size": 16, "num_layers": 12, "num_heads": 12, "hidden_dim": 768, "mlp_dim": 3072}
 VIT_IMAGE_SIDE = 224
 LAYER_NORM_EPS = 1e-6  # torchvision's ViT norm layer: partial(nn.LayerNorm, eps=1e-6)
+
+
+@contextlib.contextmanager
+def unfused_attention() -> Iterator[None]:
+    """Run attention as separate aten ops: torch's fused fast path of `nn.MultiheadAttention`
+    and `nn.TransformerEncoderLayer` off, scaled dot-product attention on its math backend
+    (products as `bmm`). Restores the fast-path setting on exit."""
+    enabled = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with sdpa_kernel(SDPBackend.MATH):
+            yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(enabled)
 
 
 def _positive(label: str, value: Any) -> int:

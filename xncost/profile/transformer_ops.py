@@ -37,9 +37,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from xncost.conventions import OPS, Convention
 from xncost.errors import XncostError
+from xncost.profile import oprules
 from xncost.profile.oprules import DotProducts
 
 aten = torch.ops.aten
@@ -431,14 +433,17 @@ def gelu_work(args: tuple, kwargs: dict, out: Any) -> list[Work]:
     return [Activation("gelu", elements, "gelu_tanh" if tanh else "gelu")]
 
 
-def _packet(name: str) -> Any:
-    return getattr(aten, name)
-
-
 FUSED_WORK: dict[Any, Callable[[tuple, dict, Any], list[Work]]] = {
     aten._native_multi_head_attention: mha_work,
     aten._transformer_encoder_layer_fwd: encoder_layer_work,
-    **{_packet(name): sdpa_work(layout) for name, layout in SDPA_LAYOUTS.items()},
+    **{getattr(aten, name): sdpa_work(layout) for name, layout in SDPA_LAYOUTS.items()},
+}
+OP_WORK: dict[Any, Callable[[tuple, dict, Any], list[Work]]] = {
+    **FUSED_WORK,
+    aten.native_layer_norm: layer_norm_work,
+    aten.layer_norm: layer_norm_work,
+    aten.gelu: gelu_work,
+    aten.gelu_: gelu_work,
 }
 
 
@@ -457,3 +462,34 @@ def fused_products(func: Any, args: tuple, kwargs: dict, out: Any) -> FusedProdu
     count = sum(p.dots.count for p in parts)
     extra = sum(p.dots.extra for p in parts)
     return FusedProducts(count, 0, extra, None, None, False, parts)
+
+
+def op_work(func: Any, args: tuple, kwargs: dict, out: Any) -> list[Work]:
+    """The work items of one dispatched op: a fused op's, a LayerNorm's or GELU's, any other
+    product as one `Product` named after its aten op (`oprules.dot_products`); else none."""
+    plan = OP_WORK.get(getattr(func, "overloadpacket", func))
+    if plan is not None:
+        return plan(args, kwargs, out)
+    dots = oprules.dot_products(func, args, kwargs, out)
+    return [] if dots is None else [Product(oprules.op_name(func), dots)]
+
+
+class _WorkTally(TorchDispatchMode):
+    def __init__(self) -> None:
+        super().__init__()
+        self.work: list[Work] = []
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: Any = None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        self.work += op_work(func, args, kwargs, out)
+        return out
+
+
+def measure_work(model: torch.nn.Module, *inputs: torch.Tensor) -> list[Work]:
+    """Every work item (`op_work`) of one forward pass of `model(*inputs)` under
+    `torch.no_grad()`, in execution order: how a model's MACs, LayerNorm and GELU elements
+    split between the plain products and the parts of its fused ops."""
+    with torch.no_grad(), _WorkTally() as tally:
+        model(*inputs)
+    return tally.work

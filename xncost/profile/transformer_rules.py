@@ -17,8 +17,8 @@ A fused op (`_native_multi_head_attention`, `_transformer_encoder_layer_fwd`, th
 dot-product attention kernels) costs the sum of its work items; `dot_products` extends
 `oprules.dot_products` to its products (`transformer_ops.fused_products`). Also priced here:
 the softmax variants the attention's math path dispatches (`_safe_softmax`, `_masked_softmax`),
-`masked_fill` (a select, 1 per element, as `where`), `bernoulli_` (dropout's draw, 1 per
-element) and the nested-tensor conversions of `nn.TransformerEncoder` (data movement, 0).
+`masked_fill` (a select, 1 per element, as `where`), `erf` 1, `bernoulli_` (dropout's draw,
+1 per element) and the nested-tensor conversions of `nn.TransformerEncoder` (data movement, 0).
 """
 
 from __future__ import annotations
@@ -89,13 +89,8 @@ def _work_rule(plan: Any) -> oprules.OpRule:
     return rule
 
 
-for _packet, _plan in transformer_ops.FUSED_WORK.items():
+for _packet, _plan in transformer_ops.OP_WORK.items():
     register(_packet)(_work_rule(_plan))
-
-register(*oprules._packets(("native_layer_norm", "layer_norm")))(
-    _work_rule(transformer_ops.layer_norm_work)
-)
-register(*oprules._packets(("gelu",), inplace=True))(_work_rule(transformer_ops.gelu_work))
 
 
 @register(*oprules._packets(("_safe_softmax",)))
@@ -110,16 +105,10 @@ def masked_softmax_rule(args: tuple, kwargs: dict, out: Any, conv: Convention = 
     return (1 + conv.softmax_per_element) * args[0].numel()
 
 
-@register(*oprules._packets(("masked_fill",), inplace=True))
-def masked_fill_rule(args: tuple, kwargs: dict, out: Any, conv: Convention = OPS) -> int:
-    """A select per output element (as `where`)."""
-    return oprules._first_tensor(out).numel()
-
-
-@register(*oprules._packets(("bernoulli_", "bernoulli")))
-def bernoulli_rule(args: tuple, kwargs: dict, out: Any, conv: Convention = OPS) -> int:
-    """Dropout's mask: a random draw compared with p, 1 per element."""
-    return oprules._first_tensor(out).numel()
+# a select (as `where`), erf, and dropout's mask (a random draw compared with p): 1 each
+register(*oprules._packets(("masked_fill", "erf", "bernoulli"), inplace=True))(
+    oprules.elementwise_rule
+)
 
 
 NESTED_CONVERSIONS = (

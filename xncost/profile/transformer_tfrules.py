@@ -91,13 +91,8 @@ def _work_rule(plan: Any) -> Any:
     return rule
 
 
-for _packet, _plan in transformer_ops.FUSED_WORK.items():
+for _packet, _plan in transformer_ops.OP_WORK.items():
     register(_packet)(_work_rule(_plan))
-
-register(*oprules._packets(("native_layer_norm", "layer_norm")))(
-    _work_rule(transformer_ops.layer_norm_work)
-)
-register(*oprules._packets(("gelu",), inplace=True))(_work_rule(transformer_ops.gelu_work))
 
 
 @register(*oprules._packets(("_safe_softmax",)))
@@ -112,10 +107,8 @@ def masked_softmax_rule(args: tuple, kwargs: dict, out: Any, conv: Convention, f
     return args[0].numel() + tfrules.softmax_rule(args, kwargs, out, conv, func)
 
 
-@register(*oprules._packets(("bernoulli_", "bernoulli")))
-def bernoulli_rule(args: tuple, kwargs: dict, out: Any, conv: Convention, func: Any) -> int:
-    """Dropout's mask: GreaterEqual on a uniform draw, 1 per element."""
-    return oprules._first_tensor(out).numel()
+# dropout's mask: GreaterEqual on a uniform draw, 1 per element
+register(*oprules._packets(("bernoulli",), inplace=True))(tfrules.elementwise_rule)
 
 
 __all__ = ["ACTIVATION_TF", "FUSED_LAYER_NORM_MIN_EPS", "tf_work_flops"]
