@@ -18,7 +18,8 @@ dot-product attention kernels) costs the sum of its work items; `dot_products` e
 `oprules.dot_products` to its products (`transformer_ops.fused_products`). Also priced here:
 the softmax variants the attention's math path dispatches (`_safe_softmax`, `_masked_softmax`),
 `masked_fill` (a select, 1 per element, as `where`), `erf` 1, `bernoulli_` (dropout's draw,
-1 per element) and the nested-tensor conversions of `nn.TransformerEncoder` (data movement, 0).
+1 per element), and as data movement (0) the causal masks' `triu`/`tril` and the
+nested-tensor conversions of `nn.TransformerEncoder`.
 """
 
 from __future__ import annotations
@@ -111,7 +112,9 @@ register(*oprules._packets(("masked_fill", "erf", "bernoulli"), inplace=True))(
 )
 
 
-NESTED_CONVERSIONS = (
+DATA_MOVEMENT = (
+    "triu",
+    "tril",
     "_nested_tensor_from_mask",
     "_nested_tensor_from_mask_left_aligned",
     "_nested_from_padded",
@@ -119,10 +122,7 @@ NESTED_CONVERSIONS = (
 )
 
 
-@register(*oprules._packets(NESTED_CONVERSIONS))
-def nested_conversion_rule(args: tuple, kwargs: dict, out: Any, conv: Convention = OPS) -> int:
-    """Padded <-> nested batch conversions: data movement."""
-    return 0
+register(*oprules._packets(DATA_MOVEMENT, inplace=True))(oprules.zero_rule)
 
 
 _DOT_PRODUCTS = oprules.dot_products
