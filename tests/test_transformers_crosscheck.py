@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEC = importlib.util.spec_from_file_location(
+MODULE_SPEC = importlib.util.spec_from_file_location(
     "compare_transformers", ROOT / "benchmarks" / "crosscheck" / "compare_transformers.py"
 )
-compare = importlib.util.module_from_spec(SPEC)
+compare = importlib.util.module_from_spec(MODULE_SPEC)
 sys.modules["compare_transformers"] = compare
-SPEC.loader.exec_module(compare)
+MODULE_SPEC.loader.exec_module(compare)
 
 
 def test_fixtures_carry_provenance() -> None:
