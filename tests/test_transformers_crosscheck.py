@@ -21,7 +21,7 @@ MODULE_SPEC.loader.exec_module(compare)
 
 
 def test_fixtures_carry_provenance() -> None:
-    fixtures = compare.load_fixtures()
+    fixtures = compare.transformer_fixtures()
     assert set(fixtures) == set(compare.RULES)
     for meta in fixtures.values():
         assert meta["tool"] and meta["command"].startswith("python benchmarks/crosscheck/")
@@ -34,17 +34,19 @@ def test_fixtures_carry_provenance() -> None:
 def test_encoder_figures_equal_their_xncost_expressions() -> None:
     rows = compare.crosscheck_rows(models=("encoder",))
     assert len(rows) == 14
-    assert [(r.tool, r.mode, r.quantity) for r in rows if not r.equal] == []
-    unfused = [r for r in rows if r.tool == "flop_counter" and r.mode == "unfused"]
+    assert [(r.tool, r.model, r.quantity) for r in rows if not r.equal] == []
+    unfused = [r for r in rows if r.tool == "flop_counter" and r.model == "encoder (unfused)"]
     facts = compare.xncost_facts("encoder", "unfused")
     assert unfused[0].tool_value == 2 * facts.totals["float_macs"]  # no adjustment needed
 
 
 def test_a_changed_tool_figure_is_caught() -> None:
-    fixtures = copy.deepcopy(compare.load_fixtures())
+    fixtures = copy.deepcopy(compare.transformer_fixtures())
     fixtures["ptflops_pytorch"]["models"]["encoder"]["eval"]["macs"] += 1
     rows = compare.crosscheck_rows(fixtures, models=("encoder",))
-    assert [(r.tool, r.mode) for r in rows if not r.equal] == [("ptflops_pytorch", "eval")]
+    assert [(r.tool, r.model) for r in rows if not r.equal] == [
+        ("ptflops_pytorch", "encoder (eval)")
+    ]
 
 
 @pytest.mark.slow

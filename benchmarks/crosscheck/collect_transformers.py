@@ -20,17 +20,18 @@ import argparse
 import contextlib
 import json
 import sys
-from collections import Counter
 from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 
 import torch
-from fvcore.nn import FlopCountAnalysis
 from ptflops import get_model_complexity_info
-from torch.utils.flop_counter import FlopCounterMode
 
-from xncost.models.transformers import EncoderClassifier, unfused_attention, vit_b16
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from collect_torch import flop_counter_figures, fvcore_figures  # noqa: E402
+
+from xncost.models.transformers import EncoderClassifier, unfused_attention, vit_b16  # noqa: E402
 
 MODELS: dict[str, tuple[Callable[[], torch.nn.Module], tuple[int, ...]]] = {
     "vit-b16": (vit_b16, (3, 224, 224)),
@@ -53,22 +54,14 @@ def _model(name: str) -> tuple[torch.nn.Module, tuple[int, ...], torch.Tensor]:
 
 def run_fvcore(name: str, how: str) -> dict[str, object]:
     model, _, x = _model(name)
-    with torch.no_grad(), mode(how):
-        fca = FlopCountAnalysis(model, x).unsupported_ops_warnings(False)
-        fca.uncalled_modules_warnings(False)
-        total = int(fca.total())
-        by_op = {k: int(v) for k, v in sorted(fca.by_operator().items())}
-        unsupported = dict(sorted(Counter(fca.unsupported_ops()).items()))
-    return {"total": total, "by_operator": by_op, "unsupported_ops": unsupported}
+    with mode(how):
+        return fvcore_figures(model, x)
 
 
 def run_flop_counter(name: str, how: str) -> dict[str, object]:
     model, _, x = _model(name)
-    counter = FlopCounterMode(display=False)
-    with torch.no_grad(), mode(how), counter:
-        model(x)
-    by_op = {str(k): int(v) for k, v in counter.get_flop_counts()["Global"].items()}
-    return {"total": int(counter.get_total_flops()), "by_operator": dict(sorted(by_op.items()))}
+    with mode(how):
+        return flop_counter_figures(model, x)
 
 
 def run_ptflops(name: str, how: str, backend: str) -> dict[str, int]:

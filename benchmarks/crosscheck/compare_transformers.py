@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +24,11 @@ from typing import Any
 
 import torch
 from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from compare import Row, load_fixtures  # noqa: E402
+from report import TOOL_TITLES, tool_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "crosscheck" / "transformers"
@@ -173,28 +177,6 @@ RULES: dict[str, dict[str, Rule]] = {
 }
 
 
-@dataclass(frozen=True)
-class Row:
-    tool: str
-    model: str
-    mode: str
-    quantity: str
-    tool_value: int
-    xncost_value: int
-    expression: str
-
-    @property
-    def equal(self) -> bool:
-        return self.tool_value == self.xncost_value
-
-
-def load_fixtures(directory: Path = FIXTURES) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for path in sorted(directory.glob("*.json")):
-        out.update(json.loads(path.read_text(encoding="utf-8")))
-    return out
-
-
 def _tool_value(tool: str, key: str, figures: dict[str, Any]) -> int:
     if tool == "fvcore":
         ops = ("conv", "linear", "matmul", "bmm", "einsum") if key == "products" else (key,)
@@ -202,11 +184,17 @@ def _tool_value(tool: str, key: str, figures: dict[str, Any]) -> int:
     return int(figures[key])
 
 
+def transformer_fixtures() -> dict[str, dict[str, Any]]:
+    """The stored tool outputs of collect_transformers.py."""
+    return load_fixtures(FIXTURES)
+
+
 def crosscheck_rows(
     fixtures: dict[str, dict[str, Any]] | None = None, models: tuple[str, ...] | None = None
 ) -> list[Row]:
-    """One row per tool, model, mode and quantity (`models`: all in the fixtures)."""
-    fixtures = load_fixtures() if fixtures is None else fixtures
+    """One row per tool, model, mode and quantity (`models`: all in the fixtures); a row's
+    model reads `name (mode)`."""
+    fixtures = transformer_fixtures() if fixtures is None else fixtures
     rows = []
     for tool, rules in RULES.items():
         for model, by_mode in sorted(fixtures[tool]["models"].items()):
@@ -215,16 +203,15 @@ def crosscheck_rows(
             for mode in MODES:
                 x = xncost_facts(model, mode)
                 for key, rule in rules.items():
-                    value = _tool_value(tool, key, by_mode[mode])
                     rows.append(
                         Row(
                             tool,
-                            model,
-                            mode,
+                            f"{model} ({mode})",
                             rule.quantity,
-                            value,
-                            rule.value(x, mode),
+                            _tool_value(tool, key, by_mode[mode]),
+                            int(rule.value(x, mode)),
                             rule.expression,
+                            rule.why,
                         )
                     )
     return rows
@@ -232,7 +219,7 @@ def crosscheck_rows(
 
 def report_markdown() -> str:
     """reports/crosscheck_transformers.md."""
-    fixtures = load_fixtures()
+    fixtures = transformer_fixtures()
     rows = crosscheck_rows(fixtures)
     out = [
         "# Cross-checks on transformers: fvcore, FlopCounterMode, ptflops beside xncost",
@@ -249,23 +236,7 @@ def report_markdown() -> str:
         "",
     ]
     for tool, rules in RULES.items():
-        meta = fixtures[tool]
-        versions = ", ".join(f"{k} {v}" for k, v in sorted(meta["versions"].items()))
-        out += [f"## {meta['tool']}", "", f"Versions: {versions}; `{meta['command']}`.", ""]
-        out += [f"- {r.quantity} = {r.expression}: {r.why}." for r in rules.values() if r.why]
-        out += [
-            "",
-            "| model | mode | quantity | tool | xncost | status |",
-            "|---|---|---|---:|---:|---|",
-        ]
-        for r in rows:
-            if r.tool == tool:
-                status = "equal" if r.equal else f"differs by {r.tool_value - r.xncost_value:,}"
-                out.append(
-                    f"| `{r.model}` | {r.mode} | {r.quantity} | {r.tool_value:,} | "
-                    f"{r.xncost_value:,} | {status} |"
-                )
-        out.append("")
+        out += tool_section(TOOL_TITLES[tool], fixtures[tool], rules.values(), rows, tool)
     return "\n".join(out)
 
 

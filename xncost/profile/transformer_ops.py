@@ -194,14 +194,6 @@ class AttentionDims:
     def scores(self) -> int:
         return self.groups * self.q_len * self.k_len
 
-    @property
-    def qk_macs(self) -> int:
-        return self.scores * self.qk_dim
-
-    @property
-    def av_macs(self) -> int:
-        return self.scores * self.v_dim
-
 
 def sdpa_dims(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> AttentionDims:
     """Dimensions of a scaled dot-product attention: query [..., Tq, E], key [..., Tk, E],

@@ -16,7 +16,8 @@ Prices of the work items of `xncost.profile.transformer_ops`:
 A fused op (`_native_multi_head_attention`, `_transformer_encoder_layer_fwd`, the scaled
 dot-product attention kernels) costs the sum of its work items; `dot_products` extends
 `oprules.dot_products` to its products (`transformer_ops.fused_products`). Also priced here:
-the softmax variants the attention's math path dispatches (`_safe_softmax`, `_masked_softmax`),
+`_safe_softmax` (the attention's math path) and `_masked_softmax` like softmax (the latter with
+its mask, 1 per element),
 `masked_fill` (a select, 1 per element, as `where`), `erf` 1, `bernoulli_` (dropout's draw,
 1 per element), and as data movement (0) the causal masks' `triu`/`tril` and the
 nested-tensor conversions of `nn.TransformerEncoder`.
@@ -24,15 +25,14 @@ nested-tensor conversions of `nn.TransformerEncoder`.
 
 from __future__ import annotations
 
-from functools import singledispatch
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from xncost.conventions import OPS, Convention
 from xncost.profile import oprules, transformer_ops
 from xncost.profile.oprules import DotProducts, register
 from xncost.profile.transformer_ops import (
-    Activation,
-    FusedProducts,
     LayerNorm,
     Pointwise,
     Product,
@@ -41,68 +41,66 @@ from xncost.profile.transformer_ops import (
     Work,
 )
 
-ACTIVATION_OPS = {"relu": 1, "gelu": 5, "gelu_tanh": 9}
+
+@dataclass(frozen=True)
+class WorkPrices:
+    """A convention's prices of the work items conventions price differently (products,
+    pointwise ops and softmax are priced alike, by the `Convention`)."""
+
+    reduce: Callable[[Reduce], int]
+    layer_norm: Callable[[LayerNorm], int]
+    activation: Mapping[str, int]  # per element, by `Activation.kind`
 
 
-@singledispatch
-def work_flops(work: Work, conv: Convention = OPS) -> int:
-    """FLOPs of one work item under `conv`'s `ops` rules."""
-    raise TypeError(f"no ops price for {type(work).__name__}")
+def _ops_layer_norm(work: LayerNorm) -> int:
+    return (4 + int(work.weight) + int(work.bias)) * work.elements + 2 * work.rows
 
 
-@work_flops.register
-def _(work: Product, conv: Convention = OPS) -> int:
-    return work.dots.flops(conv)
+OPS_PRICES = WorkPrices(
+    reduce=lambda w: w.inputs,
+    layer_norm=_ops_layer_norm,
+    activation={"relu": 1, "gelu": 5, "gelu_tanh": 9},
+)
 
 
-@work_flops.register
-def _(work: Pointwise, conv: Convention = OPS) -> int:
-    return work.ops_per_element * work.elements
+def work_flops(work: Work, conv: Convention = OPS, prices: WorkPrices = OPS_PRICES) -> int:
+    """FLOPs of one work item under `conv` and `prices` (default: the `ops` rules)."""
+    if isinstance(work, Product):
+        return work.dots.flops(conv)
+    if isinstance(work, Pointwise):
+        return work.ops_per_element * work.elements
+    if isinstance(work, Softmax):
+        return conv.softmax_per_element * work.elements
+    if isinstance(work, Reduce):
+        return prices.reduce(work)
+    if isinstance(work, LayerNorm):
+        return prices.layer_norm(work)
+    return prices.activation[work.kind] * work.elements
 
 
-@work_flops.register
-def _(work: Softmax, conv: Convention = OPS) -> int:
-    return conv.softmax_per_element * work.elements
+def work_rule(plan: Callable[[tuple, dict, Any], list[Work]], prices: WorkPrices) -> Callable:
+    """A registry rule pricing the op's work items (`transformer_ops`) by `prices`; takes
+    (args, kwargs, out, conv) and ignores the tf registry's extra `func`."""
 
-
-@work_flops.register
-def _(work: Reduce, conv: Convention = OPS) -> int:
-    return work.inputs
-
-
-@work_flops.register
-def _(work: LayerNorm, conv: Convention = OPS) -> int:
-    per_element = 4 + int(work.weight) + int(work.bias)
-    return per_element * work.elements + 2 * work.rows
-
-
-@work_flops.register
-def _(work: Activation, conv: Convention = OPS) -> int:
-    return ACTIVATION_OPS[work.kind] * work.elements
-
-
-def _work_rule(plan: Any) -> oprules.OpRule:
-    def rule(args: tuple, kwargs: dict, out: Any, conv: Convention = OPS) -> int:
-        """The sum of the op's work items (`transformer_ops`) under `conv`."""
-        return sum(work_flops(w, conv) for w in plan(args, kwargs, out))
+    def rule(args: tuple, kwargs: dict, out: Any, conv: Convention = OPS, *_: Any) -> int:
+        return sum(work_flops(w, conv, prices) for w in plan(args, kwargs, out))
 
     rule.__name__ = f"{plan.__name__}_rule"
     return rule
 
 
 for _packet, _plan in transformer_ops.OP_WORK.items():
-    register(_packet)(_work_rule(_plan))
+    register(_packet)(work_rule(_plan, OPS_PRICES))
 
 
-@register(*oprules._packets(("_safe_softmax",)))
-def safe_softmax_rule(args: tuple, kwargs: dict, out: Any, conv: Convention = OPS) -> int:
-    """`softmax_per_element` (rows entirely masked give zeros, no extra arithmetic)."""
-    return conv.softmax_per_element * args[0].numel()
+register(*oprules._packets(("_safe_softmax",)))(oprules.softmax_rule)  # 0 on masked rows
 
 
 @register(*oprules._packets(("_masked_softmax",)))
-def masked_softmax_rule(args: tuple, kwargs: dict, out: Any, conv: Convention = OPS) -> int:
-    """Softmax with a mask: the mask select 1 + `softmax_per_element` per element."""
+def masked_softmax_rule(
+    args: tuple, kwargs: dict, out: Any, conv: Convention = OPS, *_: Any
+) -> int:
+    """Softmax with a mask: the mask 1 + `softmax_per_element` per element (`ops` and `tf`)."""
     return (1 + conv.softmax_per_element) * args[0].numel()
 
 
@@ -135,4 +133,11 @@ def dot_products(func: Any, args: tuple, kwargs: dict, out: Any) -> DotProducts 
     return dots if dots is not None else transformer_ops.fused_products(func, args, kwargs, out)
 
 
-__all__ = ["ACTIVATION_OPS", "FusedProducts", "dot_products", "work_flops"]
+__all__ = [
+    "OPS_PRICES",
+    "WorkPrices",
+    "dot_products",
+    "masked_softmax_rule",
+    "work_flops",
+    "work_rule",
+]

@@ -19,54 +19,15 @@ TensorFlow ops that compute the same thing (docs/conventions.md, "Transformer op
 
 from __future__ import annotations
 
-from functools import singledispatch
-from typing import Any
-
-from xncost.conventions import TF, Convention
 from xncost.profile import oprules, tfrules, transformer_ops
 from xncost.profile.tfrules import register
-from xncost.profile.transformer_ops import (
-    Activation,
-    LayerNorm,
-    Pointwise,
-    Product,
-    Reduce,
-    Softmax,
-    Work,
-)
+from xncost.profile.transformer_ops import LayerNorm
+from xncost.profile.transformer_rules import WorkPrices, masked_softmax_rule, work_rule
 
 FUSED_LAYER_NORM_MIN_EPS = 1.001e-5  # tf-keras LayerNormalization._fused_can_be_used
-ACTIVATION_TF = {"relu": 0, "gelu": 4, "gelu_tanh": 7}
 
 
-@singledispatch
-def tf_work_flops(work: Work, conv: Convention = TF) -> int:
-    """TensorFlow profiler FLOPs of one work item."""
-    raise TypeError(f"no tf price for {type(work).__name__}")
-
-
-@tf_work_flops.register
-def _(work: Product, conv: Convention = TF) -> int:
-    return work.dots.flops(conv)
-
-
-@tf_work_flops.register
-def _(work: Pointwise, conv: Convention = TF) -> int:
-    return work.ops_per_element * work.elements
-
-
-@tf_work_flops.register
-def _(work: Softmax, conv: Convention = TF) -> int:
-    return conv.softmax_per_element * work.elements
-
-
-@tf_work_flops.register
-def _(work: Reduce, conv: Convention = TF) -> int:
-    return work.inputs - work.outputs
-
-
-@tf_work_flops.register
-def _(work: LayerNorm, conv: Convention = TF) -> int:
+def _tf_layer_norm(work: LayerNorm) -> int:
     n, rows = work.elements, work.rows
     if work.eps >= FUSED_LAYER_NORM_MIN_EPS:
         return (int(work.weight) + int(work.bias)) * n
@@ -77,38 +38,20 @@ def _(work: LayerNorm, conv: Convention = TF) -> int:
     return moments + inverse + n + shift + n  # + x * inv, + the final AddV2
 
 
-@tf_work_flops.register
-def _(work: Activation, conv: Convention = TF) -> int:
-    return ACTIVATION_TF[work.kind] * work.elements
-
-
-def _work_rule(plan: Any) -> Any:
-    def rule(args: tuple, kwargs: dict, out: Any, conv: Convention, func: Any) -> int:
-        """The sum of the op's work items (`transformer_ops`) at TensorFlow's prices."""
-        return sum(tf_work_flops(w, conv) for w in plan(args, kwargs, out))
-
-    rule.__name__ = f"{plan.__name__}_tf_rule"
-    return rule
-
+TF_PRICES = WorkPrices(
+    reduce=lambda w: w.inputs - w.outputs,  # Sum
+    layer_norm=_tf_layer_norm,
+    activation={"relu": 0, "gelu": 4, "gelu_tanh": 7},
+)
 
 for _packet, _plan in transformer_ops.OP_WORK.items():
-    register(_packet)(_work_rule(_plan))
+    register(_packet)(work_rule(_plan, TF_PRICES))
 
 
-@register(*oprules._packets(("_safe_softmax",)))
-def safe_softmax_rule(args: tuple, kwargs: dict, out: Any, conv: Convention, func: Any) -> int:
-    """Softmax: `softmax_per_element` (TF: 5)."""
-    return tfrules.softmax_rule(args, kwargs, out, conv, func)
-
-
-@register(*oprules._packets(("_masked_softmax",)))
-def masked_softmax_rule(args: tuple, kwargs: dict, out: Any, conv: Convention, func: Any) -> int:
-    """The mask's AddV2 1 + Softmax 5 per element."""
-    return args[0].numel() + tfrules.softmax_rule(args, kwargs, out, conv, func)
-
-
+register(*oprules._packets(("_safe_softmax",)))(tfrules.softmax_rule)
+register(*oprules._packets(("_masked_softmax",)))(masked_softmax_rule)  # AddV2 + Softmax
 # dropout's mask: GreaterEqual on a uniform draw, 1 per element
 register(*oprules._packets(("bernoulli",), inplace=True))(tfrules.elementwise_rule)
 
 
-__all__ = ["ACTIVATION_TF", "FUSED_LAYER_NORM_MIN_EPS", "tf_work_flops"]
+__all__ = ["FUSED_LAYER_NORM_MIN_EPS", "TF_PRICES"]
