@@ -51,9 +51,9 @@ D, H, T, B = 16, 4, 5, 2
 class Attention(nn.Module):
     """nn.MultiheadAttention called as `how` says: self/cross attention, masks, weights."""
 
-    def __init__(self, batch_first: bool = True, **how: object) -> None:
+    def __init__(self, batch_first: bool = True, dropout: float = 0.0, **how: object) -> None:
         super().__init__()
-        self.mha = nn.MultiheadAttention(D, H, batch_first=batch_first)
+        self.mha = nn.MultiheadAttention(D, H, dropout=dropout, batch_first=batch_first)
         self.how = how
         self.float_mask = torch.randn(T, T, generator=torch.Generator().manual_seed(1))
 
@@ -136,6 +136,7 @@ MHA_CALLS = {
     "padding": {"kpm": True},
     "cross-kv": {"inputs": "kv"},
     "cross-qkv": {"inputs": "qkv", "need_weights": False},
+    "dropout": {"dropout": 0.1, "need_weights": False},
 }
 ENCODER_CALLS = {
     "relu": {},
@@ -152,6 +153,7 @@ SDPA_CALLS = {
     "gqa": {"gqa": True},
     "rank3": {"rank3": True},
     "scale": {"scale": 0.3},
+    "dropout": {"dropout_p": 0.1},
 }
 CASES: dict[str, Callable[[], tuple[nn.Module, torch.Tensor]]] = {
     **{
