@@ -1,7 +1,7 @@
 """Speed of `xncost summary` on ViT-B/16 at 224x224 (run by hand:
 `PYTHONPATH=. python benchmarks/bench_summary_vit.py [--repeat 5]`).
 
-Times, in one process after a warm-up: building the model, then in interleaved rounds (so
+Times, in one process after warm-up rounds: building the model, then in interleaved rounds (so
 that load changes hit both alike) one plain forward pass (eval, `torch.no_grad()`: the fused
 attention fast path) and `summary(model, (1, 3, 224, 224))`, which runs one forward pass under
 the dispatch counter and prices every op under every convention; prints medians and spreads,
@@ -48,6 +48,7 @@ def line(label: str, times: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=3, help="untimed rounds first")
     parser.add_argument("--no-cli", action="store_true", help="skip the command-line timing")
     args = parser.parse_args()
     torch.manual_seed(0)
@@ -59,8 +60,9 @@ def main() -> None:
         with torch.no_grad():
             model(x)
 
-    forward()  # warm-up
-    s = summary(model, SHAPE)
+    for _ in range(args.warmup):
+        forward()
+        s = summary(model, SHAPE)
     if s.totals["float_macs"] != VIT_B16_MACS or s.unknown_ops:
         sys.exit(f"summary measured {s.totals['float_macs']:,} MACs, {s.unknown_ops}")
     plain, counted = [], []
