@@ -62,10 +62,9 @@ def test_shape_without_layer_runs_gemm_or_every_capsule_layer():
     rows = json.loads(r.stdout)
     assert [(x["layer"], x["shape"]) for x in rows] == [
         ("gemm", "3x70x5"),
-        ("xnodr", TINY_CAPS),
-        ("xnidr", TINY_CAPS),
-        ("xnbdr", TINY_CAPS),
+        *((layer, TINY_CAPS) for layer in kb.bench_layers()[:-1]),
     ]
+    assert {"xnodr", "xnidr", "xnbdr"} <= {x["layer"] for x in rows}
     assert rows[0]["word_bound"] == 35.0  # 70 bits in 2 words
 
 
