@@ -183,6 +183,44 @@ def test_a_layer_registered_at_run_time_reaches_every_command(toy_layer):
         layers.register(TOY)
 
 
+def test_xnbdr_bench_row_times_both_products():
+    """The bench row of a layer with two xnorized products runs both kernels per call and
+    checks, sizes and prices both (xnbdr: XnODR's LP_out, then XnIDR's agreement)."""
+    from fractions import Fraction
+
+    import numpy as np
+
+    from xncost import formulas
+    from xncost.kernels import bench as kb
+
+    s = kb.CapsBenchShape(caps_in=3, caps_out=2, batch=2)
+    case = kb.make_case("xnbdr", s)
+    kb.check_case(case)
+    affine, agreement = case.binary_fn()
+    assert affine.shape == (2, 3, 2, 16) and agreement.shape == (2, 3, 2)
+    # one generator draws the operands in order: the first product is xnodr's row's
+    assert np.array_equal(affine, kb.make_case("xnodr", s).binary_fn())
+    right = case.binary_fn
+    case.binary_fn = lambda: [right()[0], right()[1] + 1]
+    with pytest.raises(AssertionError):
+        kb.check_case(case)
+
+    n, m, d, e = 160, 10, 8, 16
+    t = kb.theory("xnbdr", kb.PAPER_SHAPES[0])
+    assert t["printed"] == formulas.xnbdr_speedup(n, m, d, e)
+    assert t["equation"] == get_layer("xnbdr").speedup_label
+    bits = d * n * m * e + e * n * m  # n·m·e dot products of length d, n·m of length e
+    assert t["corrected"] == Fraction(64 * bits, bits + 64 * (n * m * e + n * m))
+    assert t["word_bound"] == Fraction(bits, n * m * e + n * m)  # both fit one word
+    assert kb.dot_length("xnbdr", s) == "8+16"
+
+    # the size limit counts both products: XnODR's result outgrows it, XnIDR's does not
+    big = f"caps_in={kb.MAX_ELEMENTS // (10 * 16 * 2) + 1}"
+    kb.parse_shape("xnidr", big)
+    with pytest.raises(XncostError, match="elements"):
+        kb.parse_shape("xnbdr", big)
+
+
 def _synthetic_digits(n: int = 8):
     """An 8x8 one-channel data set whose class is drawn into the image."""
     import numpy as np

@@ -44,7 +44,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -198,21 +198,14 @@ def parse_shape(layer: str, text: str) -> Shape:
 
 def infer_layers(text: str) -> tuple[str, ...]:
     """Layers a --shape value applies to when --layer is not given."""
-    return (GEMM,) if "=" not in text else bench_layers()[:-1]
-
-
-def _product_sizes(product: str, s: CapsBenchShape) -> tuple[int, ...]:
-    """Elements of the operands and result (x2: float and binary) of one product."""
-    n, m, d, e, b = s.caps_in, s.caps_out, s.dim_in, s.dim_out, s.batch
-    if product == "xnor_affine":
-        return b * n * d, n * m * d * e, b * n * m * e * 2
-    return b * n * m * e, b * m * e, b * n * m * 2
+    return (GEMM,) if "=" not in text else tuple(n for n in bench_layers() if n != GEMM)
 
 
 def _sizes(layer: str, s: Shape) -> tuple[int, ...]:
+    """Elements of the operands and results (x2: float and binary) of a row's products."""
     if isinstance(s, GemmShape):
         return s.m * s.k, s.k * s.n, s.m * s.n * 2
-    return tuple(x for p in get_layer(layer).xnorizes for x in _product_sizes(p, s))
+    return tuple(x for p in get_layer(layer).xnorizes for x in KERNELS[p].sizes(s))
 
 
 def _terms(layer: str, s: Shape) -> list[tuple[int, int]]:
@@ -222,8 +215,8 @@ def _terms(layer: str, s: Shape) -> list[tuple[int, int]]:
     from xncost.accounting import PROJECTORS
 
     cs = s.caps_shape()
-    used = {p.xnor_step: p for p in PROJECTORS}
-    return [(used[p].length(cs), used[p].dots(cs)) for p in get_layer(layer).xnorizes]
+    by_step = {p.xnor_step: p for p in PROJECTORS}
+    return [(by_step[p].length(cs), by_step[p].dots(cs)) for p in get_layer(layer).xnorizes]
 
 
 def dot_length(layer: str, s: Shape) -> int | str:
@@ -347,10 +340,32 @@ def _agreement_part(s: CapsBenchShape, rng: np.random.Generator, pack: Pack, opt
     )
 
 
+class Kernel(NamedTuple):
+    """A packed kernel's benchmark: its `Part` builder and the elements of its operands and
+    results (x2: float and binary), checked against `MAX_ELEMENTS` before anything is built."""
+
+    build: Callable[..., Part]
+    sizes: Callable[[CapsBenchShape], tuple[int, ...]]
+
+
 # the packed kernel of each xnorized product (`LayerSpec.xnorizes`, `accounting.PROJECTORS`)
-KERNELS: dict[str, Callable[..., Part]] = {
-    "xnor_affine": _affine_part,
-    "xnor_agreement": _agreement_part,
+KERNELS: dict[str, Kernel] = {
+    "xnor_affine": Kernel(
+        _affine_part,
+        lambda s: (
+            s.batch * s.caps_in * s.dim_in,
+            s.caps_in * s.caps_out * s.dim_in * s.dim_out,
+            s.batch * s.caps_in * s.caps_out * s.dim_out * 2,
+        ),
+    ),
+    "xnor_agreement": Kernel(
+        _agreement_part,
+        lambda s: (
+            s.batch * s.caps_in * s.caps_out * s.dim_out,
+            s.batch * s.caps_out * s.dim_out,
+            s.batch * s.caps_in * s.caps_out * 2,
+        ),
+    ),
 }
 
 
@@ -388,7 +403,7 @@ def make_case(
         parts = [_gemm_part(s, rng, pack, opts)]
     else:
         assert isinstance(s, CapsBenchShape)
-        parts = [KERNELS[p](s, rng, pack, opts) for p in get_layer(layer).xnorizes]
+        parts = [KERNELS[p].build(s, rng, pack, opts) for p in get_layer(layer).xnorizes]
     packing = _joined([p.packing_fn for p in parts])
     same = all(p.inference_fn is p.packing_fn for p in parts)
     return Case(
