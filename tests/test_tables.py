@@ -125,12 +125,15 @@ def brute_range(model: str, text: str, reading: str) -> tuple[int, int | None] |
 
 
 def brute_common(a, b):
-    if a is None or b is None:
+    """The N both ranges hold, scanned like `brute_range` (hi None: still so at the limit)."""
+
+    def holds(n, rng):
+        return rng is not None and rng[0] <= n and (rng[1] is None or n <= rng[1])
+
+    both = [n for n in range(1, BRUTE_LIMIT + 1) if holds(n, a) and holds(n, b)]
+    if not both:
         return None
-    lo = max(a[0], b[0])
-    his = [h for h in (a[1], b[1]) if h is not None]
-    hi = min(his) if his else None
-    return (lo, hi) if hi is None or lo <= hi else None
+    return both[0], None if both[-1] == BRUTE_LIMIT else both[-1]
 
 
 @functools.cache

@@ -549,6 +549,12 @@ def _reading_note(number: int) -> str:
     return f"Compared under {READING_WORDS[v.reading]}, which the table's cells follow ({counts})"
 
 
+def _cell(pc: PaperCell, value: Any, status: str, note: str, reading: Reading) -> Cell:
+    """A printed cell rebuilt: xncost's value, its status and note under `reading`."""
+    return Cell(pc.table, pc.setting, pc.model, pc.metric, pc.printed, value, status=status,
+                note=note, reading=reading)  # fmt: skip
+
+
 def table5() -> Table:
     """Table 5: FLOPs of the original FC heads and of XnODR / XnIDR (Tables 2, 3, 10)."""
     lookup = printed_lookup(5)
@@ -568,19 +574,7 @@ def table5() -> Table:
                                    reading)  # fmt: skip
             elif metric == "total_flops" and status == "mismatch":
                 note = _residual_note(model, value, pc.printed, b, reading)
-        cells.append(
-            Cell(
-                "5",
-                pc.setting,
-                model,
-                metric,
-                pc.printed,
-                value,
-                status=status,
-                note=note,
-                reading=reading,
-            )  # fmt: skip
-        )
+        cells.append(_cell(pc, value, status, note, reading))
     return Table(5, "Table 5: FLOPs of the original FC layers and of XnODR/XnIDR", tuple(cells),
                  (_reading_note(5),))  # fmt: skip
 
@@ -596,19 +590,7 @@ def table7() -> Table:
         sr = an[(pc.setting, pc.model)][reading]
         status = "match" if sr.matches else "mismatch"
         note = "" if status == "match" else _speedup_note(pc.model, pc.printed, sr)
-        cells.append(
-            Cell(
-                "7",
-                pc.setting,
-                pc.model,
-                pc.metric,
-                pc.printed,
-                value,
-                status=status,
-                note=note,
-                reading=reading,
-            )  # fmt: skip
-        )
+        cells.append(_cell(pc, value, status, note, reading))
     eq9 = (
         "Eq. 9 applied to the projectors themselves (dot products of D = 8 and E = 16 bits) "
         "gives 64D/(D+64) = 7.11 for XnODR and 64E/(E+64) = 12.80 for XnIDR, independent of N; "
@@ -641,19 +623,7 @@ def table9() -> Table:
                 + "; "
                 + note
             )
-        cells.append(
-            Cell(
-                "9",
-                pc.setting,
-                pc.model,
-                pc.metric,
-                pc.printed,
-                value,
-                status=status,
-                note=note,
-                reading=reading,
-            )  # fmt: skip
-        )
+        cells.append(_cell(pc, value, status, note, reading))
     return Table(9, "Table 9: FLOPs of the original FC layers and of DR", tuple(cells),
                  (_reading_note(9),))  # fmt: skip
 
