@@ -61,9 +61,11 @@ def _head(findings: list[str]) -> list[str]:
         "(rounded: [p - u/2, p + u/2); truncated: [p, p + u), u its last unit), and sums of "
         "printed numbers for the sum of their intervals; across tables the rounded intervals "
         "are used (Tables 4 and 8 are not tested for their reading), and a difference of two "
-        "figures of one table has the same interval under either reading.",
+        "figures of one table printed to the same decimals has the same interval under either "
+        "reading.",
         "- Inverse problems are solved with sympy (exact roots) and exact integer search.",
-        "- Everything is exact rational arithmetic; decimals are rounded half up for display.",
+        "- Everything is exact rational arithmetic; decimals are rounded half up for display, "
+        "except in columns that read a figure truncated.",
         "",
         "## Summary",
         "",
