@@ -285,7 +285,7 @@ def _nin_hand_count() -> int:
 def test_nin_params_match_seed(name: str) -> None:
     n = parameter_count(name)
     assert n == _nin_hand_count()
-    assert round(n / 1e3, 2) == 969.82  # XNOR-Net-PyTorch's README prints "969.82 k"
+    assert round(n / 1e3, 2) == 969.82  # ptflops' "969.82 k" (docs/attributions.md)
 
 
 def test_binary_models_use_xnor_layers_except_first_and_last() -> None:
