@@ -74,6 +74,7 @@ def test_registry_names() -> None:
         "birealnet34",
         "xnor-resnet18",
         "reactnet-a",
+        "vit-b16",
     }
     assert all(MODELS[n].description for n in names)
     assert all(MODELS[n].has_noup for n in paper)

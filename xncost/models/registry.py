@@ -45,6 +45,7 @@ from xncost.models.mobilenetv2 import MobileNetV2, mobilenetv2_feature_side
 from xncost.models.nin import NIN, NIN_INPUT_SIDE
 from xncost.models.reactnet import ReActNetA
 from xncost.models.resnet import ResNet50, resnet50_feature_side
+from xncost.models.transformers import VIT_B16, VIT_IMAGE_SIDE, vit_b16
 from xncost.models.xnor_resnet import XnorResNet18
 
 UP_INPUT_SIDE = 224
@@ -141,6 +142,14 @@ def _specs(layers: tuple[LayerSpec, ...]) -> dict[str, ModelSpec]:
             IMAGENET_SIDE,
             num_classes=IMAGENET_CLASSES,
         )
+    specs["vit-b16"] = ModelSpec(
+        "vit-b16",
+        "ViT-B/16 (Dosovitskiy et al. 2021), torchvision's vit_b_16 layout (ImageNet)",
+        "vit",
+        "b16",
+        VIT_IMAGE_SIDE,
+        num_classes=IMAGENET_CLASSES,
+    )
     return specs
 
 
@@ -287,6 +296,10 @@ def build_model(
                 f"{PUBLISHED_SIDE_STEP}, got {side}"
             )
         model = _build_published(spec, num_classes, in_channels)
+    elif spec.family == "vit":
+        if side % VIT_B16["patch_size"]:
+            raise XncostError(f"model {name!r} takes sides that are multiples of 16, got {side}")
+        model = vit_b16(num_classes, in_channels, side)
     else:
         backbone = build_backbone(
             spec.family,

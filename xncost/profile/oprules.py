@@ -371,3 +371,4 @@ def contraction_flops(outputs: int, length: int, conv: Convention = OPS) -> int:
     `flops_per_mac` per multiply-accumulate through bmm, but `single_mac_flops` (one `mul`)
     per output when the contracted axis has size 1 (einsum then lowers to aten.mul)."""
     return outputs * (conv.flops_per_mac * length if length > 1 else conv.single_mac_flops)
+from xncost.profile.transformer_rules import dot_products  # noqa: E402, F811  (fused ops too)

@@ -81,3 +81,4 @@ def ptflops_flops(
     """The `ptflops` price of one aten op run by `module` (0 outside the priced classes)."""
     rule = RULES.get(type(module))
     return 0 if rule is None else int(rule(module, func, args, kwargs, out, conv))
+from xncost.profile import transformer_ptflopsrules  # noqa: E402, F401  (transformer modules)

@@ -89,3 +89,4 @@ def tf_flops(func: Any, args: tuple, kwargs: dict, out: Any, conv: Convention = 
     packet = getattr(func, "overloadpacket", func)
     rule = RULES.get(packet)
     return 0 if rule is None else int(rule(args, kwargs, out, conv, packet))
+from xncost.profile import transformer_tfrules  # noqa: E402, F401  (transformer ops)
