@@ -2,6 +2,7 @@
 checked against an independent recomputation from the transcribed tables."""
 
 import itertools
+import math
 import re
 from decimal import Decimal
 from fractions import Fraction
@@ -23,9 +24,9 @@ from xncost.audit import (
 from xncost.audit.numbers import interval_text
 from xncost.commands.analysis import register
 from xncost.formulas import eq12_speedup, eq15_speedup
-from xncost.paper import Interval, load_table, parse_printed
+from xncost.paper import READING_WORDS, Interval, load_table, parse_printed
 from xncost.shapes import CAPS_PRESETS
-from xncost.tables import build_table
+from xncost.tables import build_table, range_text, reading_verdict, speedup_readings
 
 REPO = Path(__file__).resolve().parent.parent
 app = typer.Typer()
@@ -250,28 +251,93 @@ def test_text_checks_recomputed(audit):
 # ----------------------------------------------------------------------------- inverses
 
 
-def test_every_table7_mismatch_has_an_explaining_n(audit):
-    bad = [c for c in build_table(7).cells if c.status == "mismatch"]
-    assert len(bad) == 7
-    for c in bad:
+def two_decimals(x: Fraction, reading: str) -> str:
+    q = x * 100
+    n = math.floor(q + Fraction(1, 2)) if reading == "round" else math.floor(q)
+    return f"{n // 100}.{n % 100:02d}"
+
+
+def test_table7_every_cell_under_both_readings(audit):
+    an = speedup_readings()
+    lines = audit.splitlines()
+    for c in load_table(7):
+        row = next(x for x in lines if x.startswith(f"| {c.setting} | {build_label(c.model)} |")
+                   and x.count("|") == 11)  # fmt: skip
+        cols = [x.strip() for x in row.strip("|").split("|")]
+        paper_n = CAPS_PRESETS[c.model.split("_")[0]].N
+        s = Fraction(
+            eq12_speedup(paper_n, 10, 8, 16) if c.model.endswith("xnodr")
+            else eq15_speedup(paper_n, 10, 16)
+        )  # fmt: skip
+        for i, r in enumerate(("round", "truncate")):
+            shown = two_decimals(s, r)
+            assert cols[4 + i] == shown + ("" if shown == c.printed.text else " (differs)")
+            sr = an[(c.setting, c.model)][r]
+            assert cols[6 + 2 * i] == range_text(sr.n_range)
+            assert cols[7 + 2 * i].split(" ")[0] == sr.cause
+
+
+def test_table7_verdict_and_causes_in_the_audit(audit):
+    v = reading_verdict(7)
+    word = READING_WORDS[v.reading]
+    assert f"Verdict: Table 7 follows {word}:" in audit
+    for t in v.tests:
+        row = next(x for x in audit.splitlines() if x.startswith(f"| {t.what} |"))
+        assert f"| {t.count('round')} | {t.count('truncate')} |" in row
+    an = speedup_readings()
+    for c in build_table(7).cells:
+        if c.status != "mismatch":
+            continue
+        sr = an[(c.setting, c.model)][v.used]
         pattern = (
             rf"Table 7 {build_label(c.model)} {re.escape(c.paper.text)} \([^)]*{c.setting}[^)]*\)"
-            r": Eq\. (12|15) at N=\d+ gives [\d.]+; [\d.]+ needs N in ([\d,]+) to ([\d,]+)"
+            rf", under {word}: Eq\. (12|15) at N=\d+ gives [\d.]+; "
+            + re.escape(f"{c.paper.text} needs {range_text(sr.n_range)} ")
+            + r"\(exact N = [^;]*\); cause: `"
+            + sr.cause
+            + "`"
         )
-        m = re.search(pattern, audit)
-        assert m, (c.setting, c.model)
-        lo, hi = (int(x.replace(",", "")) for x in m.groups()[1:])
-        shape = CAPS_PRESETS["resnet" if c.model.startswith("resnet") else "mobilenet"]
+        assert re.search(pattern, audit), (c.setting, c.model)
+    assert all(f"{n}, the authors' code" in audit for n in (128,))
 
-        def s(n, shape=shape, eq=m.group(1)):
-            if eq == "12":
-                return eq12_speedup(n, shape.M, shape.D, shape.E)
-            return eq15_speedup(n, shape.M, shape.E)
 
-        assert c.paper.matches(s(lo)) and c.paper.matches(s(hi))
-        assert not c.paper.matches(s(lo - 1)) and not c.paper.matches(s(hi + 1))
-    assert "N = 128 (the authors' code's MobileNet head) prints 63.80" in audit
-    assert "N = 1,280 (8·N = 10,240 channels), is a fit, not a shape" in audit
+def test_readme_table_rows_follow_the_verdicts():
+    """The README's "What the tables say" rows state each table's reading and, for Table 7,
+    the N each mismatch needs under it, as computed."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8").splitlines()
+    for n in (5, 7, 9):
+        t, v = build_table(n), reading_verdict(n)
+        k = t.counts()
+        row = next(x for x in readme if x.startswith(f"| {n} | {k['match']} | {k['mismatch']} |"))
+        assert ("truncated" if v.used == "truncate" else "rounded") in row.split("|")[4][:60]
+        if n != 7:
+            t1 = v.tests[0]
+            assert f"{t1.count('round')} of {len(t1.items)} cells, {t1.count('truncate')}" in row
+    row = next(x for x in readme if x.startswith("| 7 |"))
+    v = reading_verdict(7)
+    other = next(r for r in ("round", "truncate") if r != v.used)
+    pairs = v.tests[2]
+    assert f"{pairs.count(v.used)} of {len(pairs.items)} model pairs" in row
+    assert f"{pairs.count(other)} {'rounded' if other == 'round' else 'truncated'})" in row
+    an = speedup_readings()
+    for c in build_table(7).cells:
+        if c.status == "mismatch":
+            sr = an[(c.setting, c.model)][v.used]
+            if sr.cause == "sourced":
+                assert all(f"N = {m}" in row for m in sr.sourced)
+            else:
+                assert f"{c.paper.text} needs {range_text(sr.n_range)}" in row or (
+                    f"{c.paper.text} N in" in row and range_text(sr.n_range) in row
+                )
+            assert ("unexplained" in row) >= (sr.cause in ("fit", "none"))
+
+
+def test_docs_paper_names_the_readings():
+    doc = (REPO / "docs" / "paper.md").read_text(encoding="utf-8")
+    word = {"round": "rounded", "truncate": "truncated"}[reading_verdict(7).used]
+    assert f"## Table 7: Speed Up (Eqs. 12 and 15), {word}" in doc
+    rounding = [str(n) for n in (5, 7, 9) if reading_verdict(n).used == "round"]
+    assert f"Tables {' and '.join(rounding)} round" in doc
 
 
 def test_printed_interval_and_inverse():
@@ -285,6 +351,12 @@ def test_printed_interval_and_inverse():
     inv = solve_inverse("N", 160, eq15_speedup(n, 10, 16), lambda k: eq15_speedup(k, 10, 16),
                         parse_printed("63.80"))  # fmt: skip
     assert inv.roots == (sp.Rational(638, 5),) and inv.explains(128) and not inv.explains(160)
+    # Eq. 12 at N = 128 is 63.9875: truncated 63.98, rounded 63.99
+    e12 = eq12_speedup(n, 10, 8, 16)
+    for reading, holds in (("truncate", True), ("round", False)):
+        inv = solve_inverse("N", 160, e12, lambda k: eq12_speedup(k, 10, 8, 16),
+                            parse_printed("63.98"), reading)  # fmt: skip
+        assert inv.explains(128) == holds and not inv.explains(160)
 
 
 def test_eq12_does_not_depend_on_d():

@@ -1,6 +1,6 @@
 """Whole-network summary (xncost.profile.summary): per-layer counts against hand counts,
 totals against layer sums, thop and the plain dispatch counter, the registration API, the
-seed's NIN figures, and the `xncost summary` command."""
+NIN figures ptflops prints (docs/attributions.md), and the `xncost summary` command."""
 
 from __future__ import annotations
 
@@ -199,11 +199,11 @@ def nin_pair():
     return summarize_model("nin"), summarize_model("nin-xnor")
 
 
-def test_nin_against_seed_003(nin_pair):
+def test_nin_against_the_printed_ptflops_figures(nin_pair):
     nin, xnor = nin_pair
-    assert f"{nin.totals['params'] / 1000:.2f}" == "969.82"  # seed: 969.82 k
-    assert round(nin.flops_by_convention["ptflops"] / 1e9, 2) == 0.23  # seed: 0.23 GMac
-    assert round(xnor.flops_by_convention["ptflops"] / 1e9, 2) == 0.02  # seed: 0.02 GMac
+    assert f"{nin.totals['params'] / 1000:.2f}" == "969.82"  # docs/attributions.md: 969.82 k
+    assert round(nin.flops_by_convention["ptflops"] / 1e9, 2) == 0.23  # 0.23 GMac
+    assert round(xnor.flops_by_convention["ptflops"] / 1e9, 2) == 0.02  # 0.02 GMac
     # the binary convolutions' MACs are exactly what the float network has in excess
     assert xnor.totals["binary_macs"] == nin.totals["float_macs"] - xnor.totals["float_macs"]
     assert xnor.totals["params"] == nin.totals["params"]

@@ -1,13 +1,21 @@
 """Tables 5, 7, 9 against the transcribed paper values (reference/)."""
 
+import functools
+import math
 from fractions import Fraction
 
 import pytest
 
 from xncost.formulas import eq12_speedup, eq15_speedup
-from xncost.paper import load_table, parse_printed
+from xncost.paper import READING_WORDS, Interval, load_table, parse_printed
 from xncost.shapes import SETTINGS
-from xncost.tables import build_table, speedup_range
+from xncost.tables import (
+    build_table,
+    reading_verdict,
+    speedup_equation,
+    speedup_range,
+    speedup_readings,
+)
 
 
 def test_table5_statuses():
@@ -86,34 +94,195 @@ def test_resnet_map_side_under_both_paddings(side, up, size_keeping, keras):
     assert (f"{keras}x{keras}" in note and "ZeroPadding2D" in note) == (keras != size_keeping)
 
 
-def test_table7_17_of_24_and_explaining_n():
+# ----------------------------------------------------------------------------- Table 7
+
+SOURCED = {"mobilenet": {160, 128}, "resnet": {256}}  # the paper's N; the authors' code's 128
+BRUTE_LIMIT = 4000  # beyond every bounded N range of Table 7's figures
+
+
+def read(x: Fraction, reading: str) -> Fraction:
+    """x at two decimals, rounded half up or truncated (here, independent of xncost.paper)."""
+    q = x * 100
+    return Fraction(math.floor(q + Fraction(1, 2)) if reading == "round" else math.floor(q), 100)
+
+
+def eq(model: str, n: int) -> Fraction:
+    m, d, e = 10, 8, 16
+    if model.endswith("xnodr"):
+        return Fraction(eq12_speedup(n, m, d, e))
+    return Fraction(eq15_speedup(n, m, e))
+
+
+@functools.cache
+def brute_range(model: str, text: str, reading: str) -> tuple[int, int | None] | None:
+    """Integers N giving the printed figure, by scanning N (hi None: still so at the limit)."""
+    target = Fraction(text)
+    hits = [n for n in range(1, BRUTE_LIMIT + 1) if read(eq(model, n), reading) == target]
+    if not hits:
+        return None
+    assert hits == list(range(hits[0], hits[-1] + 1))  # S grows with N: one run
+    return hits[0], None if hits[-1] == BRUTE_LIMIT else hits[-1]
+
+
+def brute_common(a, b):
+    """The N both ranges hold, scanned like `brute_range` (hi None: still so at the limit)."""
+
+    def holds(n, rng):
+        return rng is not None and rng[0] <= n and (rng[1] is None or n <= rng[1])
+
+    both = [n for n in range(1, BRUTE_LIMIT + 1) if holds(n, a) and holds(n, b)]
+    if not both:
+        return None
+    return both[0], None if both[-1] == BRUTE_LIMIT else both[-1]
+
+
+@functools.cache
+def brute_table7():
+    """Per (setting, model, reading): matches at the paper's N, N range, sourced N, shared."""
+    cells = {(c.setting, c.model): c.printed.text for c in load_table(7)}
+    out = {}
+    for (setting, model), text in cells.items():
+        backbone, layer = model.split("_")
+        partner = f"{backbone}_{'xnidr' if layer == 'xnodr' else 'xnodr'}"
+        paper_n = 160 if backbone == "mobilenet" else 256
+        for r in ("round", "truncate"):
+            rng = brute_range(model, text, r)
+            out[(setting, model, r)] = {
+                "matches": read(eq(model, paper_n), r) == Fraction(text),
+                "range": rng,
+                "sourced": sorted(
+                    n
+                    for n in SOURCED[backbone]
+                    if rng and rng[0] <= n and (rng[1] is None or n <= rng[1])
+                ),
+                "shared": brute_common(rng, brute_range(partner, cells[(setting, partner)], r)),
+            }
+    return out
+
+
+def cause_of(o) -> str:
+    if o["matches"]:
+        return "paper"
+    if o["sourced"]:
+        return "sourced"
+    if o["shared"]:
+        return "shared"
+    return "fit" if o["range"] else "none"
+
+
+def test_table7_readings_and_causes_recomputed_by_brute_force():
+    an = speedup_readings()
+    for (setting, model, r), o in brute_table7().items():
+        sr = an[(setting, model)][r]
+        assert sr.matches == o["matches"]
+        assert sr.n_range == o["range"], (setting, model, r)
+        assert sorted(sr.sourced) == o["sourced"]
+        assert sr.shared == o["shared"]
+        assert sr.cause == cause_of(o)
+
+
+def brute_counts() -> dict[str, tuple[int, int, int]]:
+    brute = brute_table7()
+    cells = {(s, m) for s, m, _ in brute}
+    return {
+        r: (
+            sum(brute[(s, m, r)]["matches"] for s, m in cells),
+            sum(bool(brute[(s, m, r)]["sourced"]) for s, m in cells),
+            sum(brute[(s, m, r)]["shared"] is not None for s, m in cells if m.endswith("xnodr")),
+        )
+        for r in ("round", "truncate")
+    }
+
+
+def test_table7_verdict_is_the_reading_with_more_cells():
+    counts = brute_counts()
+    v = reading_verdict(7)
+    for r in ("round", "truncate"):
+        assert tuple(t.count(r) for t in v.tests) == counts[r]
+    wins = [
+        r for r, o in (("round", "truncate"), ("truncate", "round"))
+        if all(a >= b for a, b in zip(counts[r], counts[o], strict=True)) and counts[r] != counts[o]
+    ]  # fmt: skip
+    assert v.reading == (wins[0] if wins else None)
     t = build_table(7)
-    assert t.counts() == {"match": 17, "mismatch": 7, "n/a": 0}
+    assert all(c.reading == v.used for c in t.cells)
+    assert t.notes[0].startswith(f"Compared under {READING_WORDS[v.used]}")
+
+
+def test_table7_statuses_and_notes_follow_the_verdict():
+    v = reading_verdict(7)
+    brute = brute_table7()
+    t = build_table(7)
+    words = {
+        "sourced": "cause: a sourced capsule count",
+        "shared": "cause: one N for both capsule layers",
+        "fit": "cause: unexplained (a fit of this cell alone)",
+    }
     for c in t.cells:
-        if c.status == "mismatch":
-            assert "for N in [" in c.note
-    note_63_80 = next(c.note for c in t.cells if c.paper.text == "63.80")
-    assert "includes 128 (the authors' code's MobileNet head)" in note_63_80
-    note_63_98 = next(c.note for c in t.cells if c.paper.text == "63.98" and "resnet" in c.model)
-    assert "N = 1280 (8·N = 10,240 channels), is a fit, not a shape" in note_63_98
+        o = brute[(c.setting, c.model, v.used)]
+        assert (c.status == "match") == o["matches"]
+        assert c.shown == f"{float(read(Fraction(c.xncost), v.used)):.2f}"
+        if c.status == "match":
+            continue
+        lo, hi = o["range"]
+        assert f"under {READING_WORDS[v.used]} {c.paper.text} needs N in [{lo:,}, {hi:,}]" in c.note
+        assert words[cause_of(o)] in c.note, c.note
+        for n in o["sourced"]:
+            assert f"N = {n}," in c.note
+        if cause_of(o) == "shared":
+            assert f"the smallest, N = {o['shared'][0]:,}" in c.note
 
 
+@pytest.mark.parametrize("reading", ["round", "truncate"])
 @pytest.mark.parametrize(
-    "printed,k,per_n,eq",
-    [
-        ("63.80", 16, 10 * 256, lambda n: eq15_speedup(n, 10, 16)),
-        ("63.95", 16, 10 * 256, lambda n: eq15_speedup(n, 10, 16)),
-        ("63.98", 8, 10 * 256 * 8, lambda n: eq12_speedup(n, 10, 8, 16)),
-        ("63.94", 8, 10 * 256 * 8, lambda n: eq12_speedup(n, 10, 8, 16)),
-    ],
-)
-def test_speedup_range_is_exactly_the_rounding_interval(printed, k, per_n, eq):
+    "printed,model",
+    [("63.80", "mobilenet_xnidr"), ("63.95", "mobilenet_xnidr"), ("63.98", "mobilenet_xnodr"),
+     ("63.94", "mobilenet_xnodr"), ("63.98", "resnet_xnidr"), ("63.99", "mobilenet_xnodr")],
+)  # fmt: skip
+def test_speedup_range_is_exactly_the_reading_interval(printed, model, reading):
     p = parse_printed(printed)
-    lo, hi, exact = speedup_range(p, k, per_n)
-    assert lo <= hi
-    assert all(p.matches(eq(n)) for n in (lo, hi, (lo + hi) // 2))
-    assert not p.matches(eq(lo - 1)) and not p.matches(eq(hi + 1))
-    assert lo <= exact <= hi + 1
+    _, k, per_n = speedup_equation(model)
+    lo, hi, exact = speedup_range(p, k, per_n, reading=reading)
+    assert (lo, hi) == brute_range(model, printed, reading)
+    assert p.matches(eq(model, lo), reading) and not p.matches(eq(model, lo - 1), reading)
+    if hi is not None:
+        assert p.matches(eq(model, hi), reading) and not p.matches(eq(model, hi + 1), reading)
+    assert eq(model, exact) == Fraction(printed)
+
+
+def test_printed_readings():
+    p = parse_printed("63.98")
+    x = eq("mobilenet_xnodr", 128)  # 63.9875...
+    assert p.shown(x, "truncate") == Fraction("63.98") and p.shown(x, "round") == Fraction("63.99")
+    assert p.interval_for("truncate") == Interval(Fraction("63.98"), Fraction("63.99"))
+    assert p.interval_for("round") == p.interval
+    m = parse_printed("1.64M")
+    assert m.matches(1_649_999, "truncate") and not m.matches(1_649_999)
+    assert m.format(1_649_999, "truncate") == "1.64M" and m.format(1_649_999) == "1.65M"
+
+
+def test_tables_5_and_9_readings_recomputed():
+    for n in (5, 9):
+        t = build_table(n)
+        counts = {
+            r: sum(read_printed(c.paper.text, c.xncost, r) for c in t.cells)
+            for r in ("round", "truncate")
+        }
+        v = reading_verdict(n)
+        assert {r: v.tests[0].count(r) for r in counts} == counts
+        assert v.used == "round" and counts["round"] > counts["truncate"]
+        assert all(c.reading == v.used for c in t.cells)
+
+
+def read_printed(text: str, x, reading: str) -> bool:
+    """Whether x reads as the printed text ('68.17M', '135.98%', '15,360')."""
+    t = text.rstrip("%").replace(",", "")
+    scale = {"K": 10**3, "M": 10**6, "B": 10**9}.get(t[-1], 1)
+    digits = t[:-1] if scale != 1 else t
+    places = len(digits.split(".")[1]) if "." in digits else 0
+    q = Fraction(x) / scale * 10**places
+    n = math.floor(q + Fraction(1, 2)) if reading == "round" else math.floor(q)
+    return Fraction(n, 10**places) == Fraction(digits)
 
 
 def test_table9_only_the_typo_mismatches():

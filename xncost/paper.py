@@ -2,12 +2,15 @@
 
 A printed figure such as "68.17M", "740.16K", "15,360", "5.22%" or "63.99" is parsed into an
 exact value, a unit scale and its number of decimals. xncost's value *matches* a printed one
-when it rounds (half up) to the printed digits at the printed precision.
+when it reads as the printed digits at the printed precision under a *reading*: rounded half
+up (`round`) or truncated toward zero (`truncate`). Which reading a table follows is decided
+from its own cells (`ReadingVerdict`, docs/paper.md).
 """
 
 from __future__ import annotations
 
 import csv
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -15,11 +18,15 @@ from decimal import Decimal
 from fractions import Fraction
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from xncost.errors import XncostError
 
 SCALES = {"": 1, "K": 10**3, "M": 10**6, "B": 10**9}
+
+Reading = Literal["round", "truncate"]
+READINGS: tuple[Reading, ...] = ("round", "truncate")
+READING_WORDS = {"round": "rounding (half up)", "truncate": "truncation"}
 
 
 @dataclass(frozen=True)
@@ -99,24 +106,35 @@ class Printed:
         """The exact value as a plain decimal: '68170000', '135.98', '740160'."""
         return format((self.digits * self.scale).normalize(), "f")
 
-    def shown(self, x: Any) -> Fraction:
-        """x expressed in the printed unit, rounded half up to the printed decimals."""
+    def shown(self, x: Any, reading: Reading = "round") -> Fraction:
+        """x expressed in the printed unit, rounded half up (or truncated toward zero) to the
+        printed decimals."""
         q = Fraction(x) / self.scale * 10**self.decimals
+        if reading == "truncate":
+            return Fraction(math.trunc(q), 10**self.decimals)
         rounded = (q.numerator * 2 + q.denominator) // (2 * q.denominator)
         return Fraction(rounded, 10**self.decimals)
 
-    def matches(self, x: Any) -> bool:
-        return self.shown(x) == Fraction(self.digits)
+    def matches(self, x: Any, reading: Reading = "round") -> bool:
+        return self.shown(x, reading) == Fraction(self.digits)
 
     @property
     def interval(self) -> Interval:
-        """The exact values that print as this figure: [p - u/2, p + u/2), u the last unit."""
-        half = Fraction(self.scale, 2 * 10**self.decimals)
-        return Interval(self.value - half, self.value + half)
+        """The exact values that print as this figure when rounded: [p - u/2, p + u/2), u the
+        last unit."""
+        return self.interval_for("round")
 
-    def format(self, x: Any) -> str:
+    def interval_for(self, reading: Reading) -> Interval:
+        """The exact values that print as this figure under `reading`: [p - u/2, p + u/2)
+        rounded, [p, p + u) truncated (p > 0)."""
+        unit = Fraction(self.scale, 10**self.decimals)
+        if reading == "truncate":
+            return Interval(self.value, self.value + unit)
+        return Interval(self.value - unit / 2, self.value + unit / 2)
+
+    def format(self, x: Any, reading: Reading = "round") -> str:
         """x in the printed style: same unit, same decimals, thousands separators if printed."""
-        shown = self.shown(x)
+        shown = self.shown(x, reading)
         text = (
             f"{float(shown):,.{self.decimals}f}"
             if "," in self.text
@@ -124,6 +142,57 @@ class Printed:
         )
         suffix = next((k for k, v in SCALES.items() if v == self.scale and k), "")
         return text + suffix + ("%" if self.percent else "")
+
+
+@dataclass(frozen=True)
+class ReadingTest:
+    """One line of evidence on how a table's figures were printed: the items tested (cells, or
+    pairs of cells) and, per reading, those the reading reproduces."""
+
+    what: str
+    items: tuple[str, ...]
+    reproduced: dict[str, frozenset[str]]
+
+    def count(self, reading: Reading) -> int:
+        return len(self.reproduced[reading])
+
+    def only(self, reading: Reading) -> tuple[str, ...]:
+        """Items this reading reproduces and the other does not, in item order."""
+        other = next(r for r in READINGS if r != reading)
+        mine, theirs = self.reproduced[reading], self.reproduced[other]
+        return tuple(i for i in self.items if i in mine and i not in theirs)
+
+
+@dataclass(frozen=True)
+class ReadingVerdict:
+    """Which reading a table follows: the one that reproduces at least as many items as the
+    other in every test and more in at least one; `None` (undecided) otherwise."""
+
+    table: str
+    tests: tuple[ReadingTest, ...]
+
+    @property
+    def reading(self) -> Reading | None:
+        for r in READINGS:
+            other = next(o for o in READINGS if o != r)
+            counts = [(t.count(r), t.count(other)) for t in self.tests]
+            if all(a >= b for a, b in counts) and any(a > b for a, b in counts):
+                return r
+        return None
+
+    @property
+    def used(self) -> Reading:
+        """The reading the table's cells are compared under (rounding when undecided)."""
+        return self.reading or "round"
+
+
+def reading_test(what: str, outcomes: dict[str, dict[str, bool]]) -> ReadingTest:
+    """A test from {item: {reading: reproduced?}} (items in the order given)."""
+    return ReadingTest(
+        what,
+        tuple(outcomes),
+        {r: frozenset(i for i, o in outcomes.items() if o[r]) for r in READINGS},
+    )
 
 
 def parse_printed(text: str) -> Printed:
@@ -242,18 +311,25 @@ class RatioCause:
 
 
 def ratio_cause(
-    ratio: Printed, total: Printed, total_exact: Any, fc: Printed, fc_exact: Any
+    ratio: Printed,
+    total: Printed,
+    total_exact: Any,
+    fc: Printed,
+    fc_exact: Any,
+    reading: Reading = "round",
 ) -> RatioCause:
-    """The cause the numbers establish for a printed `ratio` = total / fc (in percent)."""
+    """The cause the numbers establish for a printed `ratio` = total / fc (in percent), every
+    figure read under `reading`."""
     exact = Fraction(total_exact) / Fraction(fc_exact) * 100
     of_printed = total.value / fc.value * 100
-    from_total = total.interval.scaled(Fraction(100) / Fraction(fc_exact))
-    of_printed_matches = ratio.matches(of_printed)
-    if ratio.matches(exact):
+    from_total = total.interval_for(reading).scaled(Fraction(100) / Fraction(fc_exact))
+    of_printed_matches = ratio.matches(of_printed, reading)
+    total_ok = total.matches(total_exact, reading)
+    if ratio.matches(exact, reading):
         cause = "exact"
-    elif total.matches(total_exact) and fc.matches(fc_exact) and of_printed_matches:
+    elif total_ok and fc.matches(fc_exact, reading) and of_printed_matches:
         cause = "rounding"
-    elif not total.matches(total_exact) and from_total.overlaps(ratio.interval):
+    elif not total_ok and from_total.overlaps(ratio.interval_for(reading)):
         cause = "total"
     else:
         cause = "unexplained"

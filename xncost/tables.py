@@ -2,7 +2,9 @@
 
 Every cell carries the paper's printed text, xncost's exact value, the measured value (filled
 by `--measure`), a status (`match`, `mismatch`, `n/a`) and a note. A mismatch's note names the
-cause the numbers establish (docs/paper.md); matching cells state their caveats.
+cause the numbers establish (docs/paper.md); matching cells state their caveats. Each table is
+compared under the reading (rounding or truncation) its own cells establish
+(`reading_verdict`).
 """
 
 from __future__ import annotations
@@ -17,13 +19,19 @@ from typing import Any
 from xncost.accounting import Breakdown, breakdown
 from xncost.errors import XncostError
 from xncost.exact import exact_str
+from xncost.formulas import eq12_speedup, eq15_speedup
 from xncost.paper import (
     MODEL_LABELS,
+    READING_WORDS,
+    READINGS,
     PaperCell,
     Printed,
+    Reading,
+    ReadingVerdict,
     load_table,
     printed_lookup,
     ratio_cause,
+    reading_test,
 )
 from xncost.shapes import (
     CAPS_PRESETS,
@@ -64,6 +72,7 @@ class Cell:
     measured: Any = None
     status: str = "n/a"
     note: str = ""
+    reading: Reading = "round"
 
     @property
     def xncost_text(self) -> str:
@@ -71,10 +80,10 @@ class Cell:
 
     @property
     def shown(self) -> str:
-        """xncost's value in the paper's style (unit and precision)."""
+        """xncost's value in the paper's style (unit and precision, the table's reading)."""
         if self.paper is None:
             return self.xncost_text
-        return self.paper.format(self.xncost)
+        return self.paper.format(self.xncost, self.reading)
 
     def row(self) -> dict[str, str]:
         return {
@@ -194,27 +203,29 @@ def caps_breakdown(model: str) -> Breakdown:
 # ----------------------------------------------------------------------------- notes
 
 
-def residual_interval(value: Any, printed: Printed, pairs: int) -> tuple[Fraction, Fraction]:
-    """[lo, hi) of (printed total - xncost total) per capsule pair, given the print rounding."""
-    per_pair = (printed.interval - Fraction(value)).scaled(Fraction(1, pairs))
+def residual_interval(
+    value: Any, printed: Printed, pairs: int, reading: Reading = "round"
+) -> tuple[Fraction, Fraction]:
+    """[lo, hi) of (printed total - xncost total) per capsule pair, given the print reading."""
+    per_pair = (printed.interval_for(reading) - Fraction(value)).scaled(Fraction(1, pairs))
     return per_pair.lo, per_pair.hi
 
 
-def _xnidr_residuals() -> dict[str, tuple[Fraction, Fraction]]:
+def _xnidr_residuals(reading: Reading) -> dict[str, tuple[Fraction, Fraction]]:
     """Per-pair residual intervals of the printed XnIDR totals, per capsule preset."""
     out = {}
     for pc in load_table(5):
         if pc.model.endswith("xnidr") and pc.metric == "total_flops":
             b = caps_breakdown(pc.model)
             pairs = b.shape.N * b.shape.M * b.shape.B
-            out[pc.model] = residual_interval(b.totals["flops"], pc.printed, pairs)
+            out[pc.model] = residual_interval(b.totals["flops"], pc.printed, pairs, reading)
     return out
 
 
-def _residual_note(model: str, value: Any, printed: Printed, b: Breakdown) -> str:
+def _residual_note(model: str, value: Any, printed: Printed, b: Breakdown, reading: Reading) -> str:
     pairs = b.shape.N * b.shape.M * b.shape.B
     res = printed.value - Fraction(value)
-    intervals = _xnidr_residuals()
+    intervals = _xnidr_residuals(reading)
     lo = max(i[0] for i in intervals.values())
     hi = min(i[1] for i in intervals.values())
     here = intervals[model]
@@ -229,73 +240,263 @@ def _residual_note(model: str, value: Any, printed: Printed, b: Breakdown) -> st
     )
     return (
         f"paper - xncost = {float(res):,.0f} FLOPs, i.e. [{float(here[0]):.1f}, "
-        f"{float(here[1]):.1f}) per capsule pair given the print rounding; {both} (per pair: "
-        f"{per_step}); cause: unexplained, see `xncost audit` (residual search) and "
-        "docs/paper.md"
+        f"{float(here[1]):.1f}) per capsule pair given the print {READING_WORDS[reading]}; "
+        f"{both} (per pair: {per_step}); cause: unexplained, see `xncost audit` (residual "
+        "search) and docs/paper.md"
     )
 
 
+# ----------------------------------------------------------------------------- Table 7
+
+# Capsule counts with a source, per backbone: the paper's (channels / 8) and the authors'
+# code's (docs/paper.md).
+SOURCED_CAPS_IN: dict[str, dict[int, str]] = {
+    "mobilenet": {
+        160: "the paper's N (1280 channels / 8)",
+        128: "the authors' code's N (a 1x1 conv 1280 -> 1024)",
+    },
+    "resnet": {256: "the paper's N (2048 channels / 8)"},
+}
+SPEEDUP_CAUSES = ("paper", "sourced", "shared", "fit", "none")
+
+
+def speedup_equation(model: str) -> tuple[str, int, int]:
+    """(equation, k, per_n) with Eq. 12 / 15 = x/(x/64 + k), x = per_n·N (Eq. 12: k = D,
+    per_n = M·E²·D; Eq. 15: k = E, per_n = M·E²), at the model's preset M, D, E."""
+    layer, preset = _layer(model)
+    s = CAPS_PRESETS[preset]
+    if layer == "xnodr":
+        return "Eq. 12", s.D, s.M * s.E**2 * s.D
+    return "Eq. 15", s.E, s.M * s.E**2
+
+
+def speedup_at(model: str, n: int) -> Fraction:
+    """Eq. 12 (XnODR) or Eq. 15 (XnIDR) as printed, at N = n and the preset M, D, E."""
+    layer, preset = _layer(model)
+    s = CAPS_PRESETS[preset]
+    if layer == "xnodr":
+        return Fraction(eq12_speedup(n, s.M, s.D, s.E))
+    return Fraction(eq15_speedup(n, s.M, s.E))
+
+
 def speedup_range(
-    printed: Printed, k: int, per_n: int, word: int = 64
-) -> tuple[int, int, Fraction]:
-    """Integer N for which S = x/(x/64 + k), x = per_n·N, rounds to the printed value; and the
-    exact N that gives the printed value (Eq. 12 with k = D, per_n = M·E²·D; Eq. 15 with k = E,
-    per_n = M·E²)."""
-    step = Fraction(1, 10**printed.decimals)
-    lo, hi = Fraction(printed.digits) - step / 2, Fraction(printed.digits) + step / 2
+    printed: Printed, k: int, per_n: int, word: int = 64, reading: Reading = "round"
+) -> tuple[int, int | None, Fraction]:
+    """Integers N (lo, hi) for which S = x/(x/64 + k), x = per_n·N, reads as the printed value
+    under `reading` (empty when lo > hi; hi None when every N >= lo does, S < word always);
+    and the exact N at which S equals the printed value."""
+    iv = printed.interval_for(reading)
 
     def x_at(s: Fraction) -> Fraction:
         return s * k / (1 - s / word)
 
-    n_lo = math.ceil(x_at(lo) / per_n)
-    n_hi = math.ceil(x_at(hi) / per_n) - 1
+    n_lo = max(1, math.ceil(x_at(iv.lo) / per_n))
+    n_hi = math.ceil(x_at(iv.hi) / per_n) - 1 if iv.hi < word else None
     return n_lo, n_hi, x_at(Fraction(printed.digits)) / per_n
 
 
-KNOWN_CAPS_IN = {
-    128: "the authors' code's MobileNet head",
-    160: "MobileNetV2's 1280 channels / 8",
-    256: "ResNet-50's 2048 channels / 8",
-}
+@dataclass(frozen=True)
+class SpeedupReading:
+    """One printed Table 7 cell under one reading: the value at the paper's N read at the
+    printed decimals, the integers N that give the printed figure, the sourced capsule counts
+    among them, and the N that also give the same setting's other capsule layer (`partner`)."""
+
+    reading: Reading
+    shown: Fraction
+    matches: bool
+    n_range: tuple[int, int | None] | None
+    exact_n: Fraction
+    sourced: tuple[int, ...]
+    partner: str
+    shared: tuple[int, int | None] | None
+
+    @property
+    def cause(self) -> str:
+        """`paper` (the paper's N gives it), `sourced` (another sourced capsule count does),
+        `shared` (no sourced count, but one N gives this cell and its partner), `fit` (N that
+        give this cell alone), `none` (no integer N)."""
+        if self.matches:
+            return "paper"
+        if self.sourced:
+            return "sourced"
+        if self.shared:
+            return "shared"
+        return "fit" if self.n_range else "none"
 
 
-def _speedup_note(model: str, printed: Printed, b: Breakdown) -> str:
-    s = b.shape
-    if b.layer == "xnodr":
-        eq, k, per_n = "Eq. 12", s.D, s.M * s.E**2 * s.D
-    else:
-        eq, k, per_n = "Eq. 15", s.E, s.M * s.E**2
-    n_lo, n_hi, exact_n = speedup_range(printed, k, per_n)
-    where = f"N in [{n_lo}, {n_hi}]" if n_lo <= n_hi else "no integer N"
-    known = [f"{n} ({why})" for n, why in KNOWN_CAPS_IN.items() if n_lo <= n <= n_hi]
-    if known:
-        hint = f"; includes {', '.join(known)}"
-    else:
-        near = round(exact_n)
-        hint = (
-            f"; none is a capsule count of either network (128, 160, 256): the integer nearest "
-            f"the exact solve, N = {near} (8·N = {8 * near:,} channels), is a fit, not a shape"
+NRange = tuple[int, int | None]  # lo, hi (None: unbounded)
+
+
+def _n_range(printed: Printed, model: str, reading: Reading) -> tuple[NRange | None, Fraction]:
+    _, k, per_n = speedup_equation(model)
+    lo, hi, exact = speedup_range(printed, k, per_n, reading=reading)
+    return ((lo, hi) if hi is None or lo <= hi else None), exact
+
+
+def _in_range(n: int, rng: NRange | None) -> bool:
+    return rng is not None and rng[0] <= n and (rng[1] is None or n <= rng[1])
+
+
+def _common(a: NRange | None, b: NRange | None) -> NRange | None:
+    """The integers two ranges share."""
+    if a is None or b is None:
+        return None
+    lo = max(a[0], b[0])
+    his = [h for h in (a[1], b[1]) if h is not None]
+    hi = min(his) if his else None
+    return (lo, hi) if hi is None or lo <= hi else None
+
+
+def range_text(rng: NRange | None) -> str:
+    """'N in [lo, hi]', 'N >= lo' or 'no integer N'."""
+    if rng is None:
+        return "no integer N"
+    return f"N >= {rng[0]:,}" if rng[1] is None else f"N in [{rng[0]:,}, {rng[1]:,}]"
+
+
+def _partner(model: str) -> str:
+    backbone, layer = model.split("_")
+    return f"{backbone}_{'xnidr' if layer == 'xnodr' else 'xnodr'}"
+
+
+@cache
+def speedup_readings() -> dict[tuple[str, str], dict[Reading, SpeedupReading]]:
+    """(setting, model) -> reading -> the cell under that reading (Eqs. 12, 15)."""
+    printed = {(c.setting, c.model): c.printed for c in load_table(7)}
+    out: dict[tuple[str, str], dict[Reading, SpeedupReading]] = {}
+    for (setting, model), p in printed.items():
+        _, preset = _layer(model)
+        paper_n = CAPS_PRESETS[preset].N
+        partner = _partner(model)
+        out[(setting, model)] = {}
+        for r in READINGS:
+            rng, exact = _n_range(p, model, r)
+            other, _ = _n_range(printed[(setting, partner)], partner, r)
+            shared = _common(rng, other)
+            value = speedup_at(model, paper_n)
+            sourced = tuple(n for n in SOURCED_CAPS_IN[preset] if _in_range(n, rng))
+            out[(setting, model)][r] = SpeedupReading(
+                r, p.shown(value, r), p.matches(value, r), rng, exact, sourced, partner, shared
+            )
+    return out
+
+
+def _exact_n(x: Fraction) -> str:
+    """'79.975', or '3197/120 (~26.64)' where the decimal does not end."""
+    text = exact_str(x)
+    return text if "/" not in text else f"{text} (~{float(x):.2f})"
+
+
+def _speedup_note(model: str, printed: Printed, sr: SpeedupReading) -> str:
+    eq, _, _ = speedup_equation(model)
+    _, preset = _layer(model)
+    paper_n = CAPS_PRESETS[preset].N
+    word = READING_WORDS[sr.reading]
+    head = (
+        f"{eq} at the paper's N = {paper_n} gives {float(speedup_at(model, paper_n)):.4f}; "
+        f"under {word} {printed.text} needs {range_text(sr.n_range)} (exact N = "
+        f"{_exact_n(sr.exact_n)})"
+    )
+    partner = model_label(sr.partner)
+    if sr.cause == "sourced":
+        names = ", ".join(
+            f"N = {n}, {SOURCED_CAPS_IN[preset][n]}, gives {float(speedup_at(model, n)):.4f}"
+            for n in sr.sourced
+        )
+        return f"{head}; {names}; cause: a sourced capsule count"
+    if sr.cause == "shared":
+        lo = sr.shared[0]
+        counts = ", ".join(map(str, SOURCED_CAPS_IN[preset]))
+        return (
+            f"{head}; no capsule count with a source ({counts}) does, but "
+            f"{range_text(sr.shared)} also gives this setting's {partner} cell (the smallest, "
+            f"N = {lo:,}, needs 8·N = {8 * lo:,} channels); cause: one N for both capsule "
+            "layers, a fit, not a capsule count either network has"
         )
     return (
-        f"{eq} gives {printed.text} for {where} (exact solve N = {float(exact_n):.1f}){hint}; "
-        f"the paper's N={s.N} gives {float(b.speedup.printed):.4f}"
+        f"{head}; no capsule count with a source does, and no N also gives this setting's "
+        f"{partner} cell; cause: unexplained (a fit of this cell alone)"
     )
+
+
+# ----------------------------------------------------------------------------- readings
+
+
+def _item(pc: PaperCell, with_metric: bool = True) -> str:
+    return f"{pc.setting} {model_label(pc.model)}" + (f" {pc.metric}" if with_metric else "")
+
+
+@cache
+def reading_verdict(number: int) -> ReadingVerdict:
+    """Which reading (rounding or truncation) Table `number`'s printed figures follow, from
+    the cells each reading reproduces (docs/paper.md)."""
+    if number == 7:
+        an = speedup_readings()
+        cells = {_item(pc, False): an[(pc.setting, pc.model)] for pc in load_table(7)}
+        pairs = {
+            f"{pc.setting} {model_label(pc.model).split('_')[0]}": an[(pc.setting, pc.model)]
+            for pc in load_table(7)
+            if pc.model.endswith("xnodr")
+        }
+        tests = (
+            reading_test(
+                "cells Eq. 12 / 15 gives at the paper's N (160, 256)",
+                {i: {r: a[r].matches for r in READINGS} for i, a in cells.items()},
+            ),
+            reading_test(
+                "cells a capsule count with a source gives (MobileNetV2: the paper's 160, the "
+                "authors' code's 128; ResNet-50: 256)",
+                {i: {r: bool(a[r].sourced) for r in READINGS} for i, a in cells.items()},
+            ),
+            reading_test(
+                "(setting, backbone) pairs whose XnODR and XnIDR cells one N gives",
+                {i: {r: a[r].shared is not None for r in READINGS} for i, a in pairs.items()},
+            ),
+        )
+        return ReadingVerdict("7", tests)
+    values = _values(number)
+    tests = [
+        reading_test(
+            "cells xncost's exact value gives at the paper's shapes",
+            {_item(pc): {r: pc.printed.matches(v, r) for r in READINGS} for pc, v in values},
+        )
+    ]
+    if number == 5:
+        lookup = printed_lookup(5)
+        ratio_cells = {}
+        for pc, _ in values:
+            if pc.metric != "ratio_to_fc":
+                continue
+            t = lookup[(pc.setting, pc.model, "total_flops")].printed
+            f = lookup[(pc.setting, _fc_model(pc.model), "total_flops")].printed
+            of_printed = t.value / f.value * 100
+            ratio_cells[_item(pc)] = {r: pc.printed.matches(of_printed, r) for r in READINGS}
+        tests.append(
+            reading_test("ratio cells the ratio of the two printed totals gives", ratio_cells)
+        )
+    return ReadingVerdict(str(number), tuple(tests))
 
 
 # ----------------------------------------------------------------------------- tables
 
 
-def _status(printed: Printed | None, value: Any) -> str:
+def _status(printed: Printed | None, value: Any, reading: Reading = "round") -> str:
     if printed is None or value is None:
         return "n/a"
-    return "match" if printed.matches(value) else "mismatch"
+    return "match" if printed.matches(value, reading) else "mismatch"
 
 
-def _ratio_note(cell: PaperCell, lookup: dict, fc_model: str, total: Any, fc: Any) -> str:
+def _fc_model(model: str) -> str:
+    return "resnet50" if model.startswith("resnet") else "mobilenetv2"
+
+
+def _ratio_note(
+    cell: PaperCell, lookup: dict, fc_model: str, total: Any, fc: Any, reading: Reading
+) -> str:
     """The ratio cell's note: the cause `ratio_cause` establishes, with its numbers."""
     t = lookup[(cell.setting, cell.model, "total_flops")].printed
     f = lookup[(cell.setting, fc_model, "total_flops")].printed
-    why = ratio_cause(cell.printed, t, total, f, fc)
+    why = ratio_cause(cell.printed, t, total, f, fc, reading)
     p = cell.printed.text
     note = f"exact ratio {float(why.exact):.2f}%; cause: {why.cause}"
     rounded = f"{t.text} / {f.text} = {float(why.of_printed):.4f}%"
@@ -316,89 +517,115 @@ def _ratio_note(cell: PaperCell, lookup: dict, fc_model: str, total: Any, fc: An
     return f"{note}: neither the exact totals nor the printed totals give {p} ({rounded})"
 
 
+@cache
+def _values(number: int) -> tuple[tuple[PaperCell, Any], ...]:
+    """Each printed cell of Table 5 or 9 with xncost's exact value (no reading involved)."""
+    out = []
+    for pc in load_table(number):
+        if pc.model in ("resnet50", "mobilenetv2"):
+            value, _ = fc_head(pc.model, pc.setting)
+        else:
+            b = caps_breakdown(pc.model)
+            if pc.metric == "ratio_to_fc":
+                fc_total, _ = fc_head(_fc_model(pc.model), pc.setting)
+                value = Fraction(b.totals["flops"]) / fc_total * 100
+            else:
+                value = b.totals["flops" if pc.metric == "total_flops" else pc.metric]
+        out.append((pc, value))
+    return tuple(out)
+
+
+def _reading_note(number: int) -> str:
+    """The table's reading and the evidence that decides it."""
+    v = reading_verdict(number)
+    counts = "; ".join(
+        f"{t.what}: "
+        + ", ".join(f"{READING_WORDS[r]} {t.count(r)}" for r in READINGS)
+        + f" of {len(t.items)}"
+        for t in v.tests
+    )
+    if v.reading is None:
+        return f"Compared under rounding: neither reading reproduces more ({counts})"
+    return f"Compared under {READING_WORDS[v.reading]}, which the table's cells follow ({counts})"
+
+
+def _cell(pc: PaperCell, value: Any, status: str, note: str, reading: Reading) -> Cell:
+    """A printed cell rebuilt: xncost's value, its status and note under `reading`."""
+    return Cell(pc.table, pc.setting, pc.model, pc.metric, pc.printed, value, status=status,
+                note=note, reading=reading)  # fmt: skip
+
+
 def table5() -> Table:
     """Table 5: FLOPs of the original FC heads and of XnODR / XnIDR (Tables 2, 3, 10)."""
     lookup = printed_lookup(5)
+    reading = reading_verdict(5).used
     cells = []
-    for pc in load_table(5):
+    for pc, value in _values(5):
         model, metric = pc.model, pc.metric
+        status = _status(pc.printed, value, reading)
         note = ""
         if model in ("resnet50", "mobilenetv2"):
-            value, note = fc_head(model, pc.setting)
+            _, note = fc_head(model, pc.setting)
         else:
             b = caps_breakdown(model)
-            fc_model = "resnet50" if model.startswith("resnet") else "mobilenetv2"
-            if metric == "ratio_to_fc":
-                fc_total, _ = fc_head(fc_model, pc.setting)
-                value = Fraction(b.totals["flops"]) / fc_total * 100
-                if not pc.printed.matches(value):
-                    note = _ratio_note(pc, lookup, fc_model, b.totals["flops"], fc_total)
-            else:
-                value = b.totals["flops" if metric == "total_flops" else metric]
-                if metric == "total_flops" and not pc.printed.matches(value):
-                    note = _residual_note(model, value, pc.printed, b)
-        cells.append(
-            Cell(
-                "5",
-                pc.setting,
-                model,
-                metric,
-                pc.printed,
-                value,
-                status=_status(pc.printed, value),
-                note=note,
-            )
-        )
-    return Table(5, "Table 5: FLOPs of the original FC layers and of XnODR/XnIDR", tuple(cells))
+            if metric == "ratio_to_fc" and status == "mismatch":
+                fc_total, _ = fc_head(_fc_model(model), pc.setting)
+                note = _ratio_note(pc, lookup, _fc_model(model), b.totals["flops"], fc_total,
+                                   reading)  # fmt: skip
+            elif metric == "total_flops" and status == "mismatch":
+                note = _residual_note(model, value, pc.printed, b, reading)
+        cells.append(_cell(pc, value, status, note, reading))
+    return Table(5, "Table 5: FLOPs of the original FC layers and of XnODR/XnIDR", tuple(cells),
+                 (_reading_note(5),))  # fmt: skip
 
 
 def table7() -> Table:
     """Table 7: Speed Up (Eqs. 12 and 15 as printed) of the xnorized linear projectors."""
+    reading = reading_verdict(7).used
+    an = speedup_readings()
     cells = []
     for pc in load_table(7):
         b = caps_breakdown(pc.model)
         value = b.speedup.printed
-        status = _status(pc.printed, value)
-        note = "" if status == "match" else _speedup_note(pc.model, pc.printed, b)
-        cells.append(
-            Cell("7", pc.setting, pc.model, pc.metric, pc.printed, value, status=status, note=note)
-        )
+        sr = an[(pc.setting, pc.model)][reading]
+        status = "match" if sr.matches else "mismatch"
+        note = "" if status == "match" else _speedup_note(pc.model, pc.printed, sr)
+        cells.append(_cell(pc, value, status, note, reading))
     eq9 = (
         "Eq. 9 applied to the projectors themselves (dot products of D = 8 and E = 16 bits) "
         "gives 64D/(D+64) = 7.11 for XnODR and 64E/(E+64) = 12.80 for XnIDR, independent of N; "
         "packed 64-bit words bound them by 8 and 16 (see `xncost formulas`, docs/paper.md)"
     )
-    return Table(7, "Table 7: Speed Up of XnODR / XnIDR", tuple(cells), (eq9,))
+    return Table(7, "Table 7: Speed Up of XnODR / XnIDR", tuple(cells), (_reading_note(7), eq9))
 
 
 def table9() -> Table:
     """Table 9: FLOPs of the original FC heads and of dynamic routing."""
     t5 = printed_lookup(5)
+    reading = reading_verdict(9).used
     cells = []
-    for pc in load_table(9):
+    for pc, value in _values(9):
         note = ""
         if pc.model in ("resnet50", "mobilenetv2"):
-            value, note = fc_head(pc.model, pc.setting)
-        else:
-            value = caps_breakdown(pc.model).totals["flops"]
-        status = _status(pc.printed, value)
+            _, note = fc_head(pc.model, pc.setting)
+        status = _status(pc.printed, value, reading)
         if status == "mismatch":
             twin = t5.get((pc.setting, pc.model, pc.metric))
             note = (
-                f"{value:,} rounds to {pc.printed.format(value)}"
+                f"{value:,} reads as {pc.printed.format(value, reading)} under "
+                f"{READING_WORDS[reading]}"
                 + (
                     f"; Table 5 prints {twin.printed.text} for the same head, so "
                     f"{pc.printed.text} looks like a typo"
-                    if twin and twin.printed.matches(value)
+                    if twin and twin.printed.matches(value, reading_verdict(5).used)
                     else ""
                 )
                 + "; "
                 + note
             )
-        cells.append(
-            Cell("9", pc.setting, pc.model, pc.metric, pc.printed, value, status=status, note=note)
-        )
-    return Table(9, "Table 9: FLOPs of the original FC layers and of DR", tuple(cells))
+        cells.append(_cell(pc, value, status, note, reading))
+    return Table(9, "Table 9: FLOPs of the original FC layers and of DR", tuple(cells),
+                 (_reading_note(9),))  # fmt: skip
 
 
 BUILDERS: dict[int, Callable[[], Table]] = {5: table5, 7: table7, 9: table9}

@@ -17,7 +17,7 @@ from xncost.audit.numbers import int_range
 from xncost.conventions import PAPER, Convention
 from xncost.evaluate import generic_branch
 from xncost.formulas import eq12_speedup, eq15_speedup
-from xncost.paper import Printed
+from xncost.paper import Printed, Reading
 from xncost.shapes import CapsShape
 
 SYMBOL_FIELDS = {"N": "caps_in", "M": "caps_out", "D": "dim_in", "E": "dim_out", "r": "iterations"}
@@ -39,14 +39,16 @@ def _first(pred: Callable[[int], bool], start: int = 1) -> int | None:
     return hi
 
 
-def printed_interval(f: Callable[[int], Any], printed: Printed) -> tuple[int | None, int | None]:
-    """Integers n >= 1 with f(n) printing as `printed`, for f nondecreasing: (lo, hi), hi None
-    when unbounded below the search limit, (None, None) when there is none."""
+def printed_interval(
+    f: Callable[[int], Any], printed: Printed, reading: Reading = "round"
+) -> tuple[int | None, int | None]:
+    """Integers n >= 1 with f(n) printing as `printed` under `reading`, for f nondecreasing:
+    (lo, hi), hi None when unbounded below the search limit, (None, None) when there is none."""
     target = Fraction(printed.digits)
-    lo = _first(lambda n: printed.shown(f(n)) >= target)
-    if lo is None or printed.shown(f(lo)) != target:
+    lo = _first(lambda n: printed.shown(f(n), reading) >= target)
+    if lo is None or printed.shown(f(lo), reading) != target:
         return None, None
-    hi = _first(lambda n: printed.shown(f(n)) > target, lo)
+    hi = _first(lambda n: printed.shown(f(n), reading) > target, lo)
     return lo, None if hi is None else hi - 1
 
 
@@ -75,8 +77,10 @@ def solve_inverse(
     expr: Any,
     exact: Callable[[int], Any],
     printed: Printed,
+    reading: Reading = "round",
 ) -> Inverse:
-    """Solve expr(symbol) = printed value with sympy; the integer interval by exact search."""
+    """Solve expr(symbol) = printed value with sympy; the integer interval (under `reading`)
+    by exact search."""
     import sympy as sp
 
     s = next((x for x in sp.sympify(expr).free_symbols if x.name == symbol), None)
@@ -84,7 +88,7 @@ def solve_inverse(
         return Inverse(
             symbol, paper_value, (), None, None, f"the expression does not contain {symbol}"
         )
-    lo, hi = printed_interval(exact, printed)
+    lo, hi = printed_interval(exact, printed, reading)
     at = lo if lo is not None else paper_value
     body = generic_branch(expr)
     body = body.replace(
@@ -121,8 +125,11 @@ def total_inverses(
     return out
 
 
-def speedup_inverses(layer: str, base: CapsShape, printed: Printed) -> list[Inverse]:
-    """Which N, M, D (Eq. 12 only) or E makes Eq. 12 / 15 as printed give `printed`."""
+def speedup_inverses(
+    layer: str, base: CapsShape, printed: Printed, reading: Reading = "round"
+) -> list[Inverse]:
+    """Which N, M, D (Eq. 12 only) or E makes Eq. 12 / 15 as printed give `printed` under
+    `reading`."""
     import sympy as sp
 
     out = []
@@ -142,5 +149,5 @@ def speedup_inverses(layer: str, base: CapsShape, printed: Printed) -> list[Inve
             note = f"Eq. {12 if layer == 'xnodr' else 15} does not depend on {name}"
             out.append(Inverse(name, values[name], (), None, None, note))
             continue
-        out.append(solve_inverse(name, values[name], expr, fn, printed))
+        out.append(solve_inverse(name, values[name], expr, fn, printed, reading))
     return out

@@ -16,7 +16,8 @@ from xncost.audit.report_checks import (
     section_text,
 )
 from xncost.audit.report_tables import section_table5, section_table7, section_table9
-from xncost.tables import build_table
+from xncost.paper import READING_WORDS
+from xncost.tables import build_table, reading_verdict
 
 TITLE = '# Audit of the printed numbers of "XnODR and XnIDR" (arXiv 2111.10854)'
 
@@ -27,6 +28,12 @@ SECTIONS = (section_table5, section_table7, section_table9, section_crosstable, 
 
 def _head(findings: list[str]) -> list[str]:
     counts = {n: build_table(n).counts() for n in (5, 7, 9)}
+    used = {n: READING_WORDS[reading_verdict(n).used] for n in counts}
+    by_reading: dict[str, list[str]] = {}
+    for n, word in used.items():
+        by_reading.setdefault(word, []).append(str(n))
+    readings = "; ".join(f"{word}: Table{'s' if len(ns) > 1 else ''} {' and '.join(ns)}"
+                         for word, ns in by_reading.items())  # fmt: skip
     lines = [
         TITLE,
         "",
@@ -47,17 +54,25 @@ def _head(findings: list[str]) -> list[str]:
         "binarized element, softmax 2 per capsule pair, squash and rescaling free, 3 BOPs per "
         "packed 64-bit word, XNOR FLOPs = BOPs / 64. Shapes: N = 160 (MobileNetV2), 256 "
         "(ResNet-50), M = 10, D = 8, E = 16, r = 3, batch 1.",
-        "- A printed number matches when xncost's exact value, rounded half up to the printed "
-        "unit and decimals, equals it; a printed p stands for the interval of exact values "
-        "that print as p, and sums of printed numbers for the sum of their intervals.",
+        "- A printed number matches when xncost's exact value, read at the printed unit and "
+        "decimals under the table's reading, equals it. Each table's reading (rounding half "
+        "up, or truncation) is decided from its own cells in its section: "
+        f"{readings}. A printed p stands for the interval of exact values that read as p "
+        "(rounded: [p - u/2, p + u/2); truncated: [p, p + u), u its last unit), and sums of "
+        "printed numbers for the sum of their intervals; across tables the rounded intervals "
+        "are used (Tables 4 and 8 are not tested for their reading), and a difference of two "
+        "figures of one table printed to the same decimals has the same interval under either "
+        "reading.",
         "- Inverse problems are solved with sympy (exact roots) and exact integer search.",
-        "- Everything is exact rational arithmetic; decimals are rounded half up for display.",
+        "- Everything is exact rational arithmetic; decimals are rounded half up for display, "
+        "except in columns that read a figure truncated.",
         "",
         "## Summary",
         "",
     ]
     lines += [
-        f"- Table {n}: {c['match']} match, {c['mismatch']} mismatch." for n, c in counts.items()
+        f"- Table {n}: {c['match']} match, {c['mismatch']} mismatch, under {used[n]}."
+        for n, c in counts.items()
     ]
     lines += ["- Tables 4 and 8: checked through their differences (across tables).", "",
               "Findings:", ""]  # fmt: skip

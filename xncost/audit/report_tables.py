@@ -18,9 +18,19 @@ from xncost.audit.markdown import (
     label,
 )
 from xncost.audit.numbers import dec, exact_text, int_range, interval_text, md_table
-from xncost.paper import printed_lookup
+from xncost.paper import READING_WORDS, READINGS, load_table, printed_lookup
 from xncost.shapes import CAPS_PRESETS, resnet_fc_dims
-from xncost.tables import Table, build_table, fc_flops
+from xncost.tables import (
+    SOURCED_CAPS_IN,
+    SpeedupReading,
+    Table,
+    build_table,
+    fc_flops,
+    range_text,
+    reading_verdict,
+    speedup_at,
+    speedup_readings,
+)
 
 # ----------------------------------------------------------------------------- Table 5
 
@@ -337,6 +347,7 @@ def section_table5() -> Section:
         + all_match_sentence(t),
         "",
     )
+    _reading_tests(sec, 5)
     _map_side(sec)
     _residual(sec)
     _inverses(sec, t)
@@ -347,47 +358,58 @@ def section_table5() -> Section:
 
 # ----------------------------------------------------------------------------- Table 7
 
+BACKBONE_LABELS = {"mobilenet": "MobileNetV2", "resnet": "ResNet-50"}
+READ_AS = {"round": "rounded", "truncate": "truncated"}
+
 
 def section_table7() -> Section:
     import sympy as sp
 
     t = build_table(7)
+    verdict = reading_verdict(7)
+    reading = verdict.used
     sec = Section()
+    sourced = "; ".join(
+        f"{BACKBONE_LABELS[p]}: " + ", ".join(f"{n}, {why}" for n, why in named.items())
+        for p, named in SOURCED_CAPS_IN.items()
+    )
     sec.add(
         "## Table 7: Speed Up (Eqs. 12 and 15 as printed)",
         "",
-        counts(t) + ". Eq. 12 (XnODR) and Eq. 15 (XnIDR) at the paper's shapes (N = 160 "
-        "MobileNetV2, 256 ResNet-50; M = 10, D = 8, E = 16).",
+        counts(t) + f", under {READING_WORDS[reading]} (the table's reading, decided below). "
+        "Eq. 12 (XnODR) and Eq. 15 (XnIDR) at the paper's shapes (N = 160 MobileNetV2, 256 "
+        "ResNet-50; M = 10, D = 8, E = 16).",
         "",
         "Eqs. 12 and 15 contain N and M only through N·M, so every N below has an M twin with "
-        "the same N·M; in Eq. 12, D cancels. An N is named as a source only when a network or "
-        "the authors' code has that capsule count (128, 160, 256); otherwise the integer "
-        "nearest the exact root is a fit, and 8·N is the channel count it would need.",
+        "the same N·M; in Eq. 12, D cancels. A capsule count is named as a source only when the "
+        f"paper or the authors' code has it ({sourced}); any other N is a fit, and 8·N is the "
+        "channel count it would need.",
         "",
     )
+    _reading_tests(sec, 7)
+    _speedup_cells(sec)
     for g in speedups.speedup_groups(t):
         where = ", ".join(c.setting for c in g.cells)
+        here = g.here
         sec.add(
-            f"### {label(g.model)} {g.printed} ({where}): {g.equation} gives "
-            f"{dec(g.cells[0].xncost, 4)} at N = {g.shape.N}",
+            f"### {label(g.model)} {g.printed} ({where}), under {READING_WORDS[g.reading]}: "
+            f"{g.equation} gives {dec(g.cells[0].xncost, 4)} at N = {g.shape.N}",
             "",
             *md_table(INVERSE_HEADER, inverse_rows(g.inverses)),
             "",
+            f"Cause: {_speedup_cause(here, g.model)}.",
+            "",
         )
-        known = g.known_n()
-        near = g.nearest_n()
-        if known:
-            hint = "; " + ", ".join(f"N = {n} ({why}) prints {g.printed}" for n, why in known)
-        elif near is not None:
-            hint = (f"; no network's capsule count does: the nearest integer, N = {near:,} "
-                    f"(8·N = {8 * near:,} channels), is a fit, not a shape")  # fmt: skip
-        else:
-            hint = ""
+        other = next(r for r in READINGS if r != g.reading)
+        there = g.readings[other]
         root = exact_text(g.n.roots[0]) if g.n.roots else "-"
         sec.findings.append(
-            f"Table 7 {label(g.model)} {g.printed} ({where}): {g.equation} at N={g.shape.N} "
-            f"gives {dec(g.cells[0].xncost, 2)}; {g.printed} needs N in {g.n.integers} (exact "
-            f"N = {root}){hint}."
+            f"Table 7 {label(g.model)} {g.printed} ({where}), under "
+            f"{READING_WORDS[g.reading]}: {g.equation} at N={g.shape.N} gives "
+            f"{dec(here.shown, 2)}; {g.printed} needs {range_text(here.n_range)} (exact N = "
+            f"{root}); cause: {_speedup_cause(here, g.model)}. Under "
+            f"{READING_WORDS[other]} it would need {range_text(there.n_range)}: "
+            f"{_speedup_cause(there, g.model)}."
         )
     c = speedups.corrected_speedups()
     sec.add(
@@ -404,10 +426,6 @@ def section_table7() -> Section:
         "- A 64-bit word holds the whole dot product when D, E <= 64, so the packed-word "
         "bound is k / ceil(k/64) = 8 (XnODR) and 16 (XnIDR).",
         "",
-        "### All cells",
-        "",
-        *md_table(CELL_HEADER, cell_rows(t)),
-        "",
     )
     sec.findings.append(
         f"Corrected Eqs. 12 / 15 (Eq. 9 applied to the projectors' dot products) give "
@@ -417,6 +435,116 @@ def section_table7() -> Section:
     return sec
 
 
+def _speedup_cause(sr: SpeedupReading, model: str) -> str:
+    """A cell's cause under one reading, in words, from `SpeedupReading.cause`."""
+    preset = "resnet" if model.startswith("resnet") else "mobilenet"
+    partner = label(sr.partner)
+    if sr.cause == "paper":
+        return f"`paper`: the paper's N = {CAPS_PRESETS[preset].N} gives it"
+    if sr.cause == "sourced":
+        return "`sourced`: " + ", ".join(
+            f"N = {n}, {SOURCED_CAPS_IN[preset][n]}, gives {dec(speedup_at(model, n), 4)}"
+            for n in sr.sourced
+        )
+    if sr.cause == "shared":
+        return (
+            f"`shared`: no sourced capsule count gives it, but {range_text(sr.shared)} gives "
+            f"it and the same setting's {partner} cell (smallest N = {sr.shared[0]:,}, 8·N = "
+            f"{8 * sr.shared[0]:,} channels): a fit, not a capsule count either network has"
+        )
+    if sr.cause == "fit":
+        return (
+            f"`fit`: only {range_text(sr.n_range)}, none a sourced capsule count, and none "
+            f"gives the same setting's {partner} cell: unexplained"
+        )
+    return "`none`: no integer N gives it: unexplained"
+
+
+def _speedup_cells(sec: Section) -> None:
+    """Every Table 7 cell under both readings."""
+    an = speedup_readings()
+    rows = []
+    for pc in load_table(7):
+        a = an[(pc.setting, pc.model)]
+        exact = speedup_at(pc.model, CAPS_PRESETS[pc.model.split("_")[0]].N)  # the paper's N
+        row = [pc.setting, label(pc.model), pc.printed.text, dec(exact, 6)]
+        row += [dec(a[r].shown, 2) + ("" if a[r].matches else " (differs)") for r in READINGS]
+        for r in READINGS:
+            cause = a[r].cause
+            extra = {"sourced": ", ".join(map(str, a[r].sourced)),
+                     "shared": range_text(a[r].shared)}.get(cause)  # fmt: skip
+            row += [range_text(a[r].n_range), f"{cause} ({extra})" if extra else cause]
+        rows.append(row)
+    header = ["setting", "model", "printed", "at the paper's N"]
+    header += [READ_AS[r] for r in READINGS]
+    for r in READINGS:
+        header += [f"N ({READ_AS[r]})", f"cause ({READ_AS[r]})"]
+    sec.add(
+        "### Every cell under both readings",
+        "",
+        "Each printed cell against Eq. 12 / 15 at the paper's N, read at two decimals both "
+        "ways, with the integers N that give the printed figure under each reading and the "
+        "cause they establish: `paper` (the paper's N gives it), `sourced` (another capsule "
+        "count with a source does: the N named), `shared` (no sourced count does, but the N "
+        "named also give the same setting's other capsule layer), `fit` (N that give this "
+        "cell alone), `none` (no integer N).",
+        "",
+        *md_table(header, rows),
+        "",
+    )
+
+
+def _reading_tests(sec: Section, number: int) -> None:
+    """The tests that decide the table's reading, and the verdict."""
+    v = reading_verdict(number)
+    rows = [
+        [
+            t.what,
+            str(len(t.items)),
+            *(str(t.count(r)) for r in READINGS),
+            *("; ".join(t.only(r)) or "-" for r in READINGS),
+        ]
+        for t in v.tests
+    ]
+    header = ["test", "items"] + [READ_AS[r] for r in READINGS]
+    header += [f"only {READ_AS[r]} gives" for r in READINGS]
+    if v.reading is None:
+        verdict = ("Neither reading reproduces more items in every test: undecided; the table "
+                   "is compared under rounding.")  # fmt: skip
+    else:
+        other = next(r for r in READINGS if r != v.reading)
+        verdict = (
+            f"Verdict: Table {number} follows {READING_WORDS[v.reading]}: it reproduces at "
+            f"least as many items as {READING_WORDS[other]} in every test and more in "
+            + join([t.what for t in v.tests if t.count(v.reading) > t.count(other)])
+            + "."
+        )
+    sec.add(
+        "### Rounding or truncation",
+        "",
+        "Every printed figure is read both ways: rounded half up to its printed decimals, and "
+        "truncated to them. The table's reading is the one that reproduces at least as many "
+        "items as the other in every test below and more in at least one.",
+        "",
+        *md_table(header, rows),
+        "",
+        verdict,
+        "",
+    )
+    sec.findings.append(
+        f"Table {number} follows "
+        + (READING_WORDS[v.reading] if v.reading else "no reading more than the other")
+        + ": "
+        + "; ".join(
+            f"{t.what}: "
+            + ", ".join(f"{READING_WORDS[r]} {t.count(r)}" for r in READINGS)
+            + f" of {len(t.items)}"
+            for t in v.tests
+        )
+        + "."
+    )
+
+
 # ----------------------------------------------------------------------------- Table 9
 
 
@@ -424,6 +552,7 @@ def section_table9() -> Section:
     t = build_table(9)
     sec = Section()
     sec.add("## Table 9: FLOPs of the FC heads and of dynamic routing", "", counts(t) + ".", "")
+    _reading_tests(sec, 9)
     twins = printed_lookup(5)
     for c in (c for c in t.cells if c.status == "mismatch"):
         root = fchead.side_root(c.paper)

@@ -1,4 +1,6 @@
-"""Table 7: the N each mismatching Speed Up needs (Eqs. 12, 15), and the corrected speed-ups."""
+"""Table 7: each printed Speed Up under rounding and truncation (the N that give it, the
+cause), the N, M, D, E solves of the mismatches under the table's reading, and the corrected
+speed-ups."""
 
 from __future__ import annotations
 
@@ -7,20 +9,24 @@ from typing import Any
 
 from xncost.audit.inverse import Inverse, speedup_inverses
 from xncost.formulas import eq12_corrected, eq15_corrected
+from xncost.paper import Reading
 from xncost.shapes import CAPS_PRESETS, CapsShape
-from xncost.tables import KNOWN_CAPS_IN, Cell, Table
+from xncost.tables import Cell, SpeedupReading, Table, reading_verdict, speedup_readings
 
 
 @dataclass(frozen=True)
 class SpeedupGroup:
-    """The mismatching Table 7 cells of one model printing one value."""
+    """The mismatching Table 7 cells of one model printing one value, under the table's
+    reading."""
 
     model: str
     printed: str
     cells: tuple[Cell, ...]
     layer: str
     shape: CapsShape
+    reading: Reading
     inverses: tuple[Inverse, ...]
+    readings: dict[Reading, SpeedupReading]
 
     @property
     def equation(self) -> str:
@@ -30,16 +36,15 @@ class SpeedupGroup:
     def n(self) -> Inverse:
         return self.inverses[0]
 
-    def known_n(self) -> list[tuple[int, str]]:
-        """Capsule counts with a known source (KNOWN_CAPS_IN) that print the value."""
-        return [(n, why) for n, why in KNOWN_CAPS_IN.items() if self.n.explains(n)]
-
-    def nearest_n(self) -> int | None:
-        """The integer nearest the exact N (a fit, not a shape, unless in KNOWN_CAPS_IN)."""
-        return round(float(self.n.roots[0])) if self.n.roots else None
+    @property
+    def here(self) -> SpeedupReading:
+        """The group's cells under the table's reading."""
+        return self.readings[self.reading]
 
 
 def speedup_groups(table7: Table) -> list[SpeedupGroup]:
+    reading = reading_verdict(7).used
+    an = speedup_readings()
     groups: dict[tuple[str, str], list[Cell]] = {}
     for c in table7.cells:
         if c.status == "mismatch":
@@ -48,8 +53,11 @@ def speedup_groups(table7: Table) -> list[SpeedupGroup]:
     for (model, text), cells in groups.items():
         layer = model.split("_")[1]
         shape = CAPS_PRESETS["resnet" if model.startswith("resnet") else "mobilenet"]
-        invs = speedup_inverses(layer, shape, cells[0].paper)
-        out.append(SpeedupGroup(model, text, tuple(cells), layer, shape, tuple(invs)))
+        invs = speedup_inverses(layer, shape, cells[0].paper, reading)
+        readings = an[(cells[0].setting, model)]
+        out.append(
+            SpeedupGroup(model, text, tuple(cells), layer, shape, reading, tuple(invs), readings)
+        )
     return out
 
 

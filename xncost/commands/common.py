@@ -16,6 +16,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+import click
 import typer
 
 from xncost.conventions import CONVENTIONS, MODEL_CONVENTIONS, Convention
@@ -48,6 +49,24 @@ def convention_help(conventions: dict[str, Convention]) -> str:
 
 
 FILE_EXT = {Fmt.table: "md", Fmt.md: "md", Fmt.csv: "csv", Fmt.json: "json"}
+
+
+class RegistryChoice(click.Choice):
+    """A choice among a registry's names, read when the command is parsed or its help shown,
+    never at import: a name registered after the CLI was built is offered too. `names` is a
+    "module:attribute" path (`xncost.layers.resolve`) to the names or to a function returning
+    them, so a heavy registry is imported only by the command that asks."""
+
+    def __init__(self, names: str) -> None:
+        self.names = names
+        self.case_sensitive = True
+
+    @property
+    def choices(self) -> tuple[str, ...]:  # type: ignore[override]
+        from xncost.layers import resolve
+
+        found = resolve(self.names)
+        return tuple(found() if callable(found) else found)
 
 
 def format_option(default: Fmt = Fmt.table) -> Any:

@@ -84,6 +84,42 @@ class DotProducts:
         return conv.flops_per_mac * self.macs + self.extra
 
 
+@dataclass(frozen=True)
+class FusedProducts(DotProducts):
+    """The products of one fused op (an attention kernel) as one `DotProducts`: `parts`, each
+    with a `name` and its own `dots` (operands where the op's arguments hold them, None for a
+    tensor made inside the kernel); `macs`, `count`, `extra` and `flops` are their sums. The
+    counting engine classifies every part; a rule sees only the parts that are not 1-bit."""
+
+    parts: tuple[Any, ...] = ()
+
+    @classmethod
+    def of(cls, parts: Iterable[Any]) -> FusedProducts:
+        parts = tuple(parts)
+        count = sum(p.dots.count for p in parts)
+        extra = sum(p.dots.extra for p in parts)
+        return cls(count, 0, extra, None, None, binary_ok=False, parts=parts)
+
+    @property
+    def macs(self) -> int:
+        return sum(p.dots.macs for p in self.parts)
+
+    def flops(self, conv: Any) -> int:
+        return sum(p.dots.flops(conv) for p in self.parts)
+
+    def without(self, dropped: Iterable[int]) -> FusedProducts:
+        """The same op with the parts at the indices `dropped` left out."""
+        gone = set(dropped)
+        return FusedProducts.of(p for i, p in enumerate(self.parts) if i not in gone)
+
+
+def parts_of(dots: DotProducts) -> tuple[DotProducts, ...]:
+    """The dot products a product op computes: its parts when fused, else itself."""
+    if isinstance(dots, FusedProducts):
+        return tuple(p.dots for p in dots.parts)
+    return (dots,)
+
+
 Decomposer = Callable[[tuple, dict, Any], "DotProducts | None"]
 PRODUCTS: dict[str, Decomposer] = {}
 

@@ -163,10 +163,10 @@ class LayerCounter(CountingEngine):
         rc = self.row(name, module)
         if result.unknown:
             self.unknown[f"{name}: {result.info.display}"] += 1
-        if result.product is not None:
-            rc.macs_by_kind[result.product.kind] += result.product.macs
-            if result.one_bit:
-                self._add_binary(rc, result.ev, result.product)
+        for product in result.products:
+            rc.macs_by_kind[product.kind] += product.macs
+        for product in result.one_bit:
+            self._add_binary(rc, result.ev, product)
         weight_prep = any(self._short.get(id(m)) == WEIGHT_STEP for m, _ in self.stack)
         for conv, count in result.counts.items():
             rc.counts[conv].add(count)

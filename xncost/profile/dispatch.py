@@ -67,7 +67,7 @@ class OpCounter(CountingEngine, StepLedger):
         step.add(count)
         if result.one_bit:
             step.ops[op + " (bops)"] += count.bops
-        else:
+        if len(result.one_bit) < len(result.products) or not result.products:
             step.ops[op] += count.flops
 
     def finish(self) -> None:

@@ -28,6 +28,11 @@ from torch.nn.modules.module import (
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from xncost.conventions import Convention, Count, OpEvent, aten
+from xncost.profile import (  # noqa: F401  (they register torch's transformer ops' rules)
+    transformer_ptflopsrules,
+    transformer_rules,
+    transformer_tfrules,
+)
 from xncost.profile.binary import BinaryPatterns, declaration
 from xncost.profile.detect import ONE_BIT, Detector, Product
 from xncost.profile.provenance import Provenance, key_of
@@ -123,18 +128,19 @@ class OpInfo:
 
 @dataclass(frozen=True)
 class OpResult:
-    """One op as counted: its event and `info`, its classified `product` (None for other ops),
-    one `Count` per convention, and the conventions that have no rule for it (`unknown`)."""
+    """One op as counted: its event and `info`, its classified `products` (one per dot-product
+    part; none for other ops), one `Count` per convention, and the conventions that have no
+    rule for it (`unknown`)."""
 
     ev: OpEvent
     info: OpInfo
-    product: Product | None
+    products: tuple[Product, ...]
     counts: dict[str, Count]
     unknown: tuple[str, ...]
 
     @property
-    def one_bit(self) -> bool:
-        return self.product is not None and self.product.kind == ONE_BIT
+    def one_bit(self) -> tuple[Product, ...]:
+        return tuple(p for p in self.products if p.kind == ONE_BIT)
 
 
 @dataclass(frozen=True)
@@ -245,28 +251,33 @@ class CountingEngine(ModuleDispatch):
         info = self.op_info(func)
         module = self.stack[-1][0] if self.stack else None
         dots = aten.dot_products(info.name, args, kwargs, out) if info.product else None
-        ev = OpEvent(info.name, args, kwargs, out, module, dots)
-        product = None
+        products: tuple[Product, ...] = ()
         if dots is not None:
-            product = self.detector.product(info.name, dots, self.in_declared())
+            declared = self.in_declared()
+            parts = aten.parts_of(dots)
+            products = tuple(self.detector.product(info.name, d, declared) for d in parts)
         elif info.name == LENGTH_ONE and len(args) == 2:
-            product = self._length_one(module, args, out)
+            products = self._length_one(module, args, out)
         self.provenance.update(info.name, info.mutable, args, kwargs, out)
-        if product is not None:
+        for product in products:
             self.products.append((module, product))
             self._charge(product)
-        self.record(OpResult(ev, info, product, *self.price(ev, product)))
+        binary = [i for i, p in enumerate(products) if p.kind == ONE_BIT]
+        if binary and isinstance(dots, aten.FusedProducts):
+            dots = dots.without(binary)  # the rules price the parts that are not 1-bit
+        ev = OpEvent(info.name, args, kwargs, out, module, dots)
+        self.record(OpResult(ev, info, products, *self.price(ev, products)))
 
-    def _length_one(self, module: nn.Module | None, args: tuple, out: Any) -> Product | None:
+    def _length_one(self, module: nn.Module | None, args: tuple, out: Any) -> tuple[Product, ...]:
         """In a binary step, an element-wise product of two binary operands is a dot product
         of length 1 (einsum over an axis of size 1)."""
         spec = declaration(module)
         if spec is None or not spec.step or not all(isinstance(a, torch.Tensor) for a in args):
-            return None
+            return ()
         every = tuple(range(-args[0].dim(), 0)) if args[0].dim() else ()
         dots = aten.DotProducts(out.numel(), 1, 0, args[0], args[1], every, every)
         product = self.detector.product(LENGTH_ONE, dots, True)
-        return product if product.kind == ONE_BIT else None
+        return (product,) if product.kind == ONE_BIT else ()
 
     def _charge(self, product: Product) -> None:
         """Remember which storages hold binary (or ternary) weights."""
@@ -282,14 +293,15 @@ class CountingEngine(ModuleDispatch):
             elif operand.state == "ternary":
                 self._ternary_ptrs |= operand.ptrs
 
-    def price(self, ev: OpEvent, product: Product | None) -> tuple[dict[str, Count], tuple]:
-        """One `Count` per convention; the conventions that have no rule for the op."""
+    def price(
+        self, ev: OpEvent, products: tuple[Product, ...]
+    ) -> tuple[dict[str, Count], tuple[str, ...]]:
+        """One `Count` per convention (1-bit products in BOPs, the rest of the op by the
+        convention's rules); the conventions that have no rule for the op."""
+        binary = [p for p in products if p.kind == ONE_BIT]
+        if binary and len(binary) == len(products):
+            return {c.name: self._binary(c, binary) for c in self.conventions}, ()
         counts: dict[str, Count] = {}
-        if product is not None and product.kind == ONE_BIT:
-            for c in self.conventions:
-                bops = c.bops(product.count, product.length)
-                counts[c.name] = Count(binary_macs=product.macs, bops=bops, word=c.word_bits)
-            return counts, ()
         unknown = []
         macs = 0 if ev.dots is None else ev.dots.macs
         for c in self.conventions:
@@ -297,8 +309,19 @@ class CountingEngine(ModuleDispatch):
             if flops is None:
                 unknown.append(c.name)
                 flops = 0
-            counts[c.name] = Count(float_macs=macs, flops=flops, word=c.word_bits)
+            count = Count(float_macs=macs, flops=flops, word=c.word_bits)
+            count.add(self._binary(c, binary))
+            counts[c.name] = count
         return counts, tuple(unknown)
+
+    @staticmethod
+    def _binary(conv: Convention, products: list[Product]) -> Count:
+        """1-bit products priced in BOPs by `conv`."""
+        return Count(
+            binary_macs=sum(p.macs for p in products),
+            bops=sum(conv.bops(p.count, p.length) for p in products),
+            word=conv.word_bits,
+        )
 
     def record(self, result: OpResult) -> None:
         """Where a counter puts one op's result."""

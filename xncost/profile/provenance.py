@@ -40,7 +40,9 @@ Key = tuple
 
 
 def key_of(t: Any) -> Key | None:
-    """The storage key of a tensor (None for tensors without storage)."""
+    """The storage key of a tensor (None for tensors without storage, and nested ones)."""
+    if getattr(t, "is_nested", False):
+        return None
     try:
         ptr = t.untyped_storage().data_ptr()
     except (RuntimeError, NotImplementedError, AttributeError):

@@ -13,7 +13,10 @@ from xncost.profile.counter import Eq9
 from xncost.profile.results import LayerSummary, Summary
 
 # Figures other implementations print for registry models (ptflops "GMac" and parameters).
-_XNOR_NET_PYTORCH = "XNOR-Net-PyTorch's README (github.com/jiecaoyu/XNOR-Net-PyTorch, ptflops)"
+_XNOR_NET_PYTORCH = (
+    "The XNOR-Net README of github.com/onion-rain/MCTS (ptflops' output for the NIN of "
+    "github.com/jiecaoyu/XNOR-Net-PyTorch; docs/attributions.md)"
+)
 PUBLISHED_FIGURES: dict[str, dict[str, str]] = {
     "nin": {"params": "969.82 k", "gmac": "0.23", "source": _XNOR_NET_PYTORCH},
     "nin-xnor": {"params": "969.82 k", "gmac": "0.02", "source": _XNOR_NET_PYTORCH},
@@ -45,7 +48,8 @@ def _ptflops_parts(s: Summary) -> dict[str, int]:
 
 
 def published_lines(s: Summary) -> list[str]:
-    """The seed's printed figures for this model beside xncost's, with the difference explained."""
+    """The figures another implementation prints for this model beside xncost's, with the
+    difference explained."""
     ref = PUBLISHED_FIGURES.get(s.model)
     if ref is None:
         return []

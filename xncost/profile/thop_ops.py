@@ -84,9 +84,9 @@ class ProductLog(CountingEngine):
 
     def record(self, result: OpResult) -> None:
         module = result.ev.module
-        if result.product is None or module is None:
+        if not result.products or module is None:
             return
-        self.calls[id(module)][-1].append(result.product)
+        self.calls[id(module)][-1].extend(result.products)
         leaf = not module._modules
         self.classes[type(module)] = self.classes.get(type(module), True) and leaf
 
