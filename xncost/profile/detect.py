@@ -254,6 +254,7 @@ def _slices(t: torch.Tensor, dims: tuple[int, ...]) -> int:
 
 
 __all__ = [
+    "BINARY",
     "BINARY_ACTIVATION",
     "BINARY_WEIGHT",
     "FLOAT",

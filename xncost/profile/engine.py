@@ -34,7 +34,7 @@ from xncost.profile import (  # noqa: F401  (they register torch's transformer o
     transformer_tfrules,
 )
 from xncost.profile.binary import BinaryPatterns, declaration
-from xncost.profile.detect import ONE_BIT, Detector, Product
+from xncost.profile.detect import BINARY, ONE_BIT, Detector, Product
 from xncost.profile.provenance import Provenance, key_of
 
 GLOBAL = "(global)"
@@ -159,8 +159,7 @@ class CountingEngine(ModuleDispatch):
     modules matched by `binary` (`BinaryPatterns`, `--binary`) declare their weights binary.
     `detect` False: only declared layers' products can be 1-bit (`Detector`).
     After the context: `products` (every classified product, with its module), `binary_weights`
-    (id(param) -> `WeightUse`), `ternary_weights` (ids), `sign_zeros`, `binarizations`
-    (origin -> sign-like ops run).
+    (id(param) -> `WeightUse`), `sign_zeros`, `binarizations` (origin -> sign-like ops run).
     """
 
     def __init__(
@@ -177,12 +176,10 @@ class CountingEngine(ModuleDispatch):
         self.patterns = binary if isinstance(binary, BinaryPatterns) else BinaryPatterns.of(binary)
         self.products: list[tuple[nn.Module | None, Product]] = []
         self.binary_weights: dict[int, WeightUse] = {}
-        self.ternary_weights: set[int] = set()
         self.forced_weights: dict[int, str] = {}
         self._info: dict[Any, OpInfo] = {}
         self._declared: set[int] = set()
         self._uses: dict[int, WeightUse] = {}
-        self._ternary_ptrs: set[int] = set()
         self.provenance = Provenance({})
         self.detector = Detector(self.provenance)
 
@@ -219,8 +216,6 @@ class CountingEngine(ModuleDispatch):
             use = self._uses.get(k[0])
             if use is not None:
                 self.binary_weights[id(p)] = use
-            elif k[0] in self._ternary_ptrs:
-                self.ternary_weights.add(id(p))
 
     @property
     def sign_zeros(self) -> int:
@@ -280,18 +275,16 @@ class CountingEngine(ModuleDispatch):
         return (product,) if product.kind == ONE_BIT else ()
 
     def _charge(self, product: Product) -> None:
-        """Remember which storages hold binary (or ternary) weights."""
+        """Remember which storages hold binary weights (operands computed from the weights
+        alone), with the most scales any product saw."""
         for operand in (product.weight, product.input):
-            if not operand.static:
+            if not operand.static or operand.state != BINARY:
                 continue
-            if operand.state == "binary":
-                use = WeightUse(operand.scales, operand.slices)
-                for ptr in operand.ptrs:
-                    old = self._uses.get(ptr)
-                    if old is None or use.scales > old.scales:
-                        self._uses[ptr] = use
-            elif operand.state == "ternary":
-                self._ternary_ptrs |= operand.ptrs
+            use = WeightUse(operand.scales, operand.slices)
+            for ptr in operand.ptrs:
+                old = self._uses.get(ptr)
+                if old is None or use.scales > old.scales:
+                    self._uses[ptr] = use
 
     def price(
         self, ev: OpEvent, products: tuple[Product, ...]

@@ -240,8 +240,9 @@ class Summary:
             )
         if d.sign_zeros:
             out.append(
-                f"note: {d.sign_zeros:,} exact zeros from sign(0) were seen in binary operands; "
-                "they are counted as 1-bit (a deployed network stores every value as +1 or -1)."
+                f"note: {d.sign_zeros:,} exact zeros from sign(0) were seen in binary operands, "
+                "counted as binary values, not as float work (a deployed network stores each as "
+                "+1 or -1)."
             )
         return tuple(out)
 
