@@ -3,10 +3,10 @@
 Run by hand: `python benchmarks/bench_summary.py [--repeat 5] [--model birealnet18]`. For
 each model (xncost's own `birealnet18`, and the public-style Bi-Real Net-18 of
 `tests/fixtures/public_style/birealnet.py`, counted with no registration) it builds the model
-once and times, in one process: a plain forward pass under `torch.no_grad()` (the floor), the
-first summary (dispatch-mode warm-up included) and the median of `--repeat` further
-summaries, with their ratio to the plain forward. The machine is shared: the load average is
-printed beside the times.
+once and times, in one process: the first summary (dispatch-mode warm-up included), then
+`--repeat` rounds of a plain forward pass under `torch.no_grad()` (the floor) and a summary,
+interleaved; it prints min and median of each and the ratio of the minima. The machine is
+shared: the load average is printed beside the times.
 """
 
 from __future__ import annotations
@@ -58,13 +58,16 @@ def bench(name: str, model: torch.nn.Module, shape: tuple[int, ...], repeat: int
         summary(model, shape, convention="bnn")
 
     forward()
-    plain = statistics.median(_timed(forward) for _ in range(repeat))
     first = _timed(count)
-    warm = statistics.median(_timed(count) for _ in range(repeat))
+    plain, warm = [], []
+    for _ in range(repeat):  # interleaved, so load changes hit both alike
+        plain.append(_timed(forward))
+        warm.append(_timed(count))
     t = summary(model, shape, convention="bnn").totals
     return (
-        f"{name} {'x'.join(map(str, shape))}: plain forward {plain:.3f} s; summary first "
-        f"{first:.3f} s, median of {repeat} {warm:.3f} s ({warm / plain:.1f}x the forward); "
+        f"{name} {'x'.join(map(str, shape))}: plain forward min {min(plain):.3f} s, median "
+        f"{statistics.median(plain):.3f} s; summary first {first:.3f} s, min {min(warm):.3f} s, "
+        f"median {statistics.median(warm):.3f} s ({min(warm) / min(plain):.1f}x the forward); "
         f"1-bit MACs {t['binary_macs']:,}, float MACs {t['float_macs']:,}"
     )
 

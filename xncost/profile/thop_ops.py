@@ -35,7 +35,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from xncost.conventions import OPS, Convention, OpEvent, get_convention
+from xncost.conventions import OPS, Convention, Count, OpEvent, get_convention
 from xncost.errors import XncostError
 from xncost.nn.binarize import Binarize
 from xncost.nn.capsule import (
@@ -62,12 +62,9 @@ from xncost.profile.engine import DETECT, CountingEngine, OpResult
 from xncost.profile.ledger import StepLedger
 
 
-@dataclass(frozen=True)
-class Cost:
-    flops: int = 0
-    bops: int = 0
-    float_macs: int = 0
-    binary_macs: int = 0
+def cost(flops: int = 0, bops: int = 0, float_macs: int = 0, binary_macs: int = 0) -> Count:
+    """A handler's count (`Count`), FLOPs first as the handlers price them."""
+    return Count(float_macs, binary_macs, flops, bops)
 
 
 class ProductLog(CountingEngine):
@@ -111,14 +108,14 @@ class _Pricer:
         self.log = log
         self._call: dict[int, int] = {}
 
-    def float_dots(self, outputs: int, length: int) -> Cost:
+    def float_dots(self, outputs: int, length: int) -> Count:
         flops = self.conv.contraction_flops(outputs, length)
-        return Cost(flops, float_macs=outputs * length)
+        return cost(flops, float_macs=outputs * length)
 
-    def binary_dots(self, outputs: int, length: int) -> Cost:
-        return Cost(bops=self.conv.bops(outputs, length), binary_macs=outputs * length)
+    def binary_dots(self, outputs: int, length: int) -> Count:
+        return cost(bops=self.conv.bops(outputs, length), binary_macs=outputs * length)
 
-    def dots(self, lhs: torch.Tensor, rhs: torch.Tensor, outputs: int, length: int) -> Cost:
+    def dots(self, lhs: torch.Tensor, rhs: torch.Tensor, outputs: int, length: int) -> Count:
         """+-1 operands: BOPs; anything else: float FLOPs."""
         if is_pm1(lhs) and is_pm1(rhs):
             return self.binary_dots(outputs, length)
@@ -137,83 +134,77 @@ class _Pricer:
         products = self.logged(m)
         return bool(products) and all(p.kind == ONE_BIT for p in products)
 
-    def products(self, m: nn.Module, x: tuple, y: Any) -> Cost:
+    def products(self, m: nn.Module, x: tuple, y: Any) -> Count:
         """A module the pre-pass saw run products: each priced by its kind."""
-        total = Cost()
+        total = cost()
         for p in self.logged(m) or ():
-            c = self.binary_dots(p.count, p.length) if p.kind == ONE_BIT else self._float(p)
-            total = Cost(
-                total.flops + c.flops,
-                total.bops + c.bops,
-                total.float_macs + c.float_macs,
-                total.binary_macs + c.binary_macs,
-            )
+            total.add(self.binary_dots(p.count, p.length) if p.kind == ONE_BIT else self._float(p))
         return total
 
-    def _float(self, p: Product) -> Cost:
-        return Cost(self.conv.flops_per_mac * p.macs, float_macs=p.macs)
+    def _float(self, p: Product) -> Count:
+        return cost(self.conv.flops_per_mac * p.macs, float_macs=p.macs)
 
-    def binarize(self, m: Binarize, x: tuple, y: Any) -> Cost:
-        return Cost(self.conv.binarize_per_element * x[0].numel())
+    def binarize(self, m: Binarize, x: tuple, y: Any) -> Count:
+        return cost(self.conv.binarize_per_element * x[0].numel())
 
-    def zero(self, m: nn.Module, x: tuple, y: Any) -> Cost:
-        return Cost()
+    def zero(self, m: nn.Module, x: tuple, y: Any) -> Count:
+        return cost()
 
-    def lp_out(self, m: LinearProjector, x: tuple, y: torch.Tensor) -> Cost:
+    def lp_out(self, m: LinearProjector, x: tuple, y: torch.Tensor) -> Count:
         return self.float_dots(y.numel(), x[0].shape[-1])
 
-    def xnor_affine(self, m: XnorAffine, x: tuple, y: torch.Tensor) -> Cost:
+    def xnor_affine(self, m: XnorAffine, x: tuple, y: torch.Tensor) -> Count:
         b_in, _, b_w, _ = x
         cost = self.dots(b_in, b_w, y.numel(), b_in.shape[-1])
         return _plus(cost, self.conv.rescale_per_output * y.numel())
 
-    def softmax(self, m: Softmax, x: tuple, y: torch.Tensor) -> Cost:
-        return Cost(self.conv.softmax_per_element * x[0].numel())
+    def softmax(self, m: Softmax, x: tuple, y: torch.Tensor) -> Count:
+        return cost(self.conv.softmax_per_element * x[0].numel())
 
-    def weighted_sum(self, m: WeightedSum, x: tuple, y: torch.Tensor) -> Cost:
+    def weighted_sum(self, m: WeightedSum, x: tuple, y: torch.Tensor) -> Count:
         c, _ = x
         return self.float_dots(y.numel(), c.shape[-2])
 
-    def squash(self, m: Squash, x: tuple, y: torch.Tensor) -> Cost:
+    def squash(self, m: Squash, x: tuple, y: torch.Tensor) -> Count:
         s = x[0]
         capsules = s.numel() // s.shape[-1]
         per_capsule = self.conv.squash_per_capsule * capsules
-        return Cost(self.conv.squash_per_element * s.numel() + per_capsule)
+        return cost(self.conv.squash_per_element * s.numel() + per_capsule)
 
-    def agreement(self, m: AgreementUpdate, x: tuple, y: torch.Tensor) -> Cost:
+    def agreement(self, m: AgreementUpdate, x: tuple, y: torch.Tensor) -> Count:
         _, u_hat, _ = x
         cost = self.float_dots(y.numel(), u_hat.shape[-1])
         return _plus(cost, self.conv.agreement_add * y.numel())
 
-    def xnor_agreement(self, m: XnorDotUpdate, x: tuple, y: torch.Tensor) -> Cost:
+    def xnor_agreement(self, m: XnorDotUpdate, x: tuple, y: torch.Tensor) -> Count:
         _, b_u, _, b_v, _ = x
         cost = self.dots(b_u, b_v, y.numel(), b_u.shape[-1])
         return _plus(cost, (self.conv.rescale_per_output + self.conv.agreement_add) * y.numel())
 
-    def _product(self, m: nn.Module, macs: int, outputs: int) -> Cost:
+    def _product(self, m: nn.Module, macs: int, outputs: int) -> Count:
         if self.one_bit(m):
-            return Cost(bops=self.conv.bops(outputs, macs // outputs), binary_macs=macs)
+            return cost(bops=self.conv.bops(outputs, macs // outputs), binary_macs=macs)
         bias = self.conv.fc_bias * outputs if getattr(m, "bias", None) is not None else 0
-        return Cost(self.conv.flops_per_mac * macs + bias, float_macs=macs)
+        return cost(self.conv.flops_per_mac * macs + bias, float_macs=macs)
 
-    def linear(self, m: nn.Linear, x: tuple, y: torch.Tensor) -> Cost:
+    def linear(self, m: nn.Linear, x: tuple, y: torch.Tensor) -> Count:
         return self._product(m, y.numel() * x[0].shape[-1], y.numel())
 
-    def convolution(self, m: nn.modules.conv._ConvNd, x: tuple, y: torch.Tensor) -> Cost:
+    def convolution(self, m: nn.modules.conv._ConvNd, x: tuple, y: torch.Tensor) -> Count:
         per_filter = m.weight[0].numel()
         if m.transposed:
             return self._product(m, x[0].numel() * per_filter, y.numel())
         return self._product(m, y.numel() * per_filter, y.numel())
 
-    def relu(self, m: nn.ReLU, x: tuple, y: torch.Tensor) -> Cost:
-        return Cost(self.conv.fc_activation * y.numel())
+    def relu(self, m: nn.ReLU, x: tuple, y: torch.Tensor) -> Count:
+        return cost(self.conv.fc_activation * y.numel())
 
-    def registered(self, m: nn.Module, x: tuple, y: Any) -> Cost:
+    def registered(self, m: nn.Module, x: tuple, y: Any) -> Count:
         """A declared binary layer (no pre-pass): its product from the declared weight and
         inputs."""
         spec = declaration(m)
         if spec is None or not spec.weights:
-            return Cost()
+            return cost()
         w = m.get_parameter(spec.weights[0])
         y = y if isinstance(y, torch.Tensor) else y[0]
         outputs, length = y.numel(), w[0].numel()
@@ -222,8 +213,9 @@ class _Pricer:
         return self.float_dots(outputs, length)
 
 
-def _plus(cost: Cost, flops: int) -> Cost:
-    return Cost(cost.flops + flops, cost.bops, cost.float_macs, cost.binary_macs)
+def _plus(count: Count, flops: int) -> Count:
+    count.add(cost(flops))
+    return count
 
 
 _HANDLERS: dict[type, str] = {
@@ -262,12 +254,9 @@ class ThopRecorder(StepLedger):
         super().__init__(root, conv or OPS)
         self.unpriced: list[str] = []
 
-    def add(self, module: nn.Module, cost: Cost) -> None:
+    def add(self, module: nn.Module, cost: Count) -> None:
         step = self.step(self.step_name(module))
-        step.flops += cost.flops
-        step.bops += cost.bops
-        step.float_macs += cost.float_macs
-        step.binary_macs += cost.binary_macs
+        step.add(cost)
         step.calls += 1
         step.ops[type(module).__name__] += cost.flops
         self.add_params(step, module)
@@ -278,13 +267,13 @@ class ThopRecorder(StepLedger):
             self.unpriced.append(name)
 
 
-def _handler(price: Callable[..., Cost], word: int, recorder: ThopRecorder | None) -> Callable:
+def _handler(price: Callable[..., Count], word: int, recorder: ThopRecorder | None) -> Callable:
     def handler(m: nn.Module, x: tuple, y: Any) -> None:
-        cost = price(m, x, y)
-        total = cost.flops + Fraction(cost.bops, word)
-        m.total_ops += total.numerator if total.denominator == 1 else total
+        count = price(m, x, y)
+        count.word = word
+        m.total_ops += count.total
         if recorder is not None:
-            recorder.add(m, cost)
+            recorder.add(m, count)
 
     handler.__name__ = handler.__qualname__ = f"count_{price.__name__}"
     return handler
