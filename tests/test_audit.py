@@ -12,7 +12,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from xncost.audit import (
+from xncost.commands.analysis import register
+from xncost.formulas import eq12_speedup, eq15_speedup
+from xncost.paper.audit import (
     audit_markdown,
     crosstable,
     printed_interval,
@@ -21,12 +23,12 @@ from xncost.audit import (
     speedup_inverses,
     text,
 )
-from xncost.audit.numbers import interval_text
-from xncost.commands.analysis import register
-from xncost.formulas import eq12_speedup, eq15_speedup
-from xncost.paper import READING_WORDS, Interval, load_table, parse_printed
+from xncost.paper.audit.numbers import interval_text
+from xncost.paper.printed import READING_WORDS, Interval, parse_printed
+from xncost.paper.speedup_readings import range_text, speedup_readings
+from xncost.paper.store import load_table
+from xncost.paper.tables import build_table, reading_verdict
 from xncost.shapes import CAPS_PRESETS
-from xncost.tables import build_table, range_text, reading_verdict, speedup_readings
 
 REPO = Path(__file__).resolve().parent.parent
 app = typer.Typer()
@@ -40,7 +42,7 @@ def audit():
 
 
 def bounds(text: str) -> tuple[Fraction, Fraction]:
-    """[lo, hi) of a printed figure, parsed here without xncost.paper."""
+    """[lo, hi) of a printed figure, parsed here without xncost.paper.printed."""
     t = text.rstrip("%").replace(",", "")
     scale = SCALES.get(t[-1], 1)
     digits = Decimal(t[:-1] if t[-1] in SCALES else t)
@@ -111,7 +113,7 @@ def test_every_ratio_note_names_the_computed_cause(audit):
 
 
 def build_label(model: str) -> str:
-    from xncost.paper import MODEL_LABELS
+    from xncost.paper.labels import MODEL_LABELS
 
     return MODEL_LABELS[model]
 

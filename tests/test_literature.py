@@ -13,17 +13,17 @@ import torch
 
 from xncost.errors import XncostError
 from xncost.models import build_model
-from xncost.models import literature as lit
 from xncost.models.bnn_layers import SignConv2d
 from xncost.nn.xnor import XnorConv2d
-from xncost.paper import load_table
+from xncost.paper import literature as lit
+from xncost.paper.store import load_table
 
 REPORT = Path(__file__).resolve().parents[1] / "reports" / "literature.md"
 
 
 @pytest.fixture(scope="module")
-def measured() -> dict[str, lit.Measured]:
-    return {name: lit.measure(name) for name in lit.MODELS}
+def measured() -> dict[str, lit.NetworkCount]:
+    return {name: lit.measure(name) for name in lit.NETWORKS}
 
 
 def _layer_macs(model: torch.nn.Module, side: int = 224) -> tuple[int, int]:
@@ -52,7 +52,7 @@ def _layer_macs(model: torch.nn.Module, side: int = 224) -> tuple[int, int]:
     return real, one_bit
 
 
-@pytest.mark.parametrize("name", lit.MODELS)
+@pytest.mark.parametrize("name", lit.NETWORKS)
 def test_bnn_figures_match_the_layer_shapes(name: str, measured) -> None:
     with torch.device("meta"):
         model = build_model(name)
@@ -211,7 +211,7 @@ def test_published_data_has_provenance() -> None:
     sources, rows, counterparts = lit.load_published()
     for src in sources.values():
         assert src["cite"] and src["table"] and src["verified"]
-    assert {r.model for r in rows} == set(lit.MODELS)
+    assert {r.model for r in rows} == set(lit.NETWORKS)
     assert all(r.figures for r in rows + counterparts)
 
 

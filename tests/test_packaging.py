@@ -34,7 +34,7 @@ def test_wheel_ships_the_reference_tables(tmp_path):
 
 
 def test_reference_dir_falls_back_to_the_installed_data(monkeypatch, tmp_path):
-    from xncost import paper
+    from xncost.paper import printed as paper
 
     monkeypatch.delenv("XNCOST_REFERENCE", raising=False)
     monkeypatch.setattr(paper, "__file__", str(tmp_path / "site" / "xncost" / "paper.py"))

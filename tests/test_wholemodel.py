@@ -1,4 +1,4 @@
-"""Tables 4 and 8 (xncost.profile.wholemodel): cell logic on injected counts, one real
+"""Tables 4 and 8 (xncost.paper.wholemodel): cell logic on injected counts, one real
 small measurement, the CLI contract, and (slow) the full tables on the registry models."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from xncost.cli import app
 from xncost.errors import XncostError
-from xncost.paper import load_table, printed_lookup
-from xncost.profile import wholemodel as wm
-from xncost.profile.wholemodel import (
+from xncost.paper import wholemodel as wm
+from xncost.paper.store import load_table, printed_lookup
+from xncost.paper.wholemodel import (
     ACCURACY_NOTE,
     ModelCount,
     build_whole_table,
@@ -99,7 +99,7 @@ def test_markdown_and_csv_layout():
 def test_rich_table_fits_the_width(width):
     from rich.console import Console
 
-    from xncost.profile.wholemodel import whole_table_rich
+    from xncost.paper.wholemodel import whole_table_rich
 
     measure, _ = fake_measure(4, wrong={"resnet50"})
     wt = build_whole_table(4, measure=measure)

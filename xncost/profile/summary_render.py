@@ -254,7 +254,7 @@ def summary_csv(s: Summary) -> str:
 
 
 def summary_json(s: Summary) -> str:
-    from xncost.render import dumps
+    from xncost.report.to_json import dumps
 
     return dumps(s.to_dict())
 

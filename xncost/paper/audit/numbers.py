@@ -7,7 +7,7 @@ from fractions import Fraction
 from typing import Any
 
 from xncost.exact import decimal_places
-from xncost.paper import Interval
+from xncost.paper.printed import Interval
 
 
 def fraction(x: Any, digits: int = 30) -> Fraction:

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from xncost.accounting import breakdown
-from xncost.audit import fchead, ratios, residual, speedups
-from xncost.audit.inverse import printed_interval, total_inverses
-from xncost.audit.markdown import (
+from xncost.paper.audit import fchead, ratios, residual, speedups
+from xncost.paper.audit.inverse import printed_interval, total_inverses
+from xncost.paper.audit.markdown import (
     CELL_HEADER,
     INVERSE_HEADER,
     Section,
@@ -17,20 +17,19 @@ from xncost.audit.markdown import (
     join,
     label,
 )
-from xncost.audit.numbers import dec, exact_text, int_range, interval_text, md_table
-from xncost.paper import READING_WORDS, READINGS, load_table, printed_lookup
-from xncost.shapes import CAPS_PRESETS, resnet_fc_dims
-from xncost.tables import (
+from xncost.paper.audit.numbers import dec, exact_text, int_range, interval_text, md_table
+from xncost.paper.cells import Table
+from xncost.paper.printed import READING_WORDS, READINGS
+from xncost.paper.speedup_readings import (
     SOURCED_CAPS_IN,
     SpeedupReading,
-    Table,
-    build_table,
-    fc_flops,
     range_text,
-    reading_verdict,
     speedup_at,
     speedup_readings,
 )
+from xncost.paper.store import load_table, printed_lookup
+from xncost.paper.tables import build_table, fc_flops, reading_verdict
+from xncost.shapes import CAPS_PRESETS, resnet_fc_dims
 
 # ----------------------------------------------------------------------------- Table 5
 
@@ -47,7 +46,7 @@ def _map_side(sec: Section) -> None:
         "the paper leaves open for the modified stem without upsampling (Section 4.3.2): a "
         "size-keeping padding (`xncost.shapes.resnet50_map_side`) or Keras' ResNet50 "
         "ZeroPadding2D(3) and (1) layers kept around the new 3x3/1 stem and 1x1/1 pool "
-        "(`xncost.tables.keras_resnet50_map_side`). Both are shown:",
+        "(`xncost.paper.tables.keras_resnet50_map_side`). Both are shown:",
         "",
     )
     rows = [

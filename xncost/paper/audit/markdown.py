@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from xncost.audit.inverse import Inverse
-from xncost.audit.numbers import exact_text
-from xncost.paper import MODEL_LABELS
-from xncost.tables import Cell, Table, value_text
+from xncost.paper.audit.inverse import Inverse
+from xncost.paper.audit.numbers import exact_text
+from xncost.paper.cells import Cell, Table, value_text
+from xncost.paper.labels import MODEL_LABELS
 
 
 @dataclass

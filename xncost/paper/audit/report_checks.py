@@ -3,10 +3,10 @@ data of `crosstable` and `text`."""
 
 from __future__ import annotations
 
-from xncost.audit import crosstable, text
-from xncost.audit.markdown import Section, join, label
-from xncost.audit.numbers import dec, exact_text, interval_text, md_table
-from xncost.paper import load_table
+from xncost.paper.audit import crosstable, text
+from xncost.paper.audit.markdown import Section, join, label
+from xncost.paper.audit.numbers import dec, exact_text, interval_text, md_table
+from xncost.paper.store import load_table
 from xncost.shapes import CAPS_PRESETS
 
 # ----------------------------------------------------------------------------- cross-table
