@@ -60,9 +60,9 @@ def test_ratio_cause_rules():
 def test_table_reports_regenerate_byte_identical(number):
     from pathlib import Path
 
-    from xncost.render import table_csv, table_markdown
+    from xncost.paper.views import table_csv, table_markdown
 
-    reports = Path(__file__).resolve().parent.parent / "reports"
+    reports = Path(__file__).resolve().parents[2] / "reports"
     t = build_table(number)
     assert table_markdown(t) == (reports / f"table{number}.md").read_text(encoding="utf-8")
     assert table_csv(t) == (reports / f"table{number}.csv").read_text(encoding="utf-8")
@@ -348,10 +348,10 @@ def test_whole_table_reports_regenerate_byte_identical(number):
     """Tables 4 and 8 measure the registry's models (about a minute each on two cores)."""
     from pathlib import Path
 
-    from xncost.paper.wholemodel import build_whole_table, whole_table_markdown
-    from xncost.render import table_csv
+    from xncost.paper.views import table_csv, whole_table_markdown
+    from xncost.paper.wholemodel import build_whole_table
 
-    reports = Path(__file__).resolve().parent.parent / "reports"
+    reports = Path(__file__).resolve().parents[2] / "reports"
     wt = build_whole_table(number)
     assert whole_table_markdown(wt) == (reports / f"table{number}.md").read_text(encoding="utf-8")
     assert table_csv(wt.table) == (reports / f"table{number}.csv").read_text(encoding="utf-8")

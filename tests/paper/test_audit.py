@@ -26,11 +26,11 @@ from xncost.paper.audit import (
 from xncost.paper.audit.numbers import interval_text
 from xncost.paper.printed import READING_WORDS, Interval, parse_printed
 from xncost.paper.speedup_readings import range_text, speedup_readings
-from xncost.paper.store import load_table
+from xncost.paper.store import figure, load_table
 from xncost.paper.tables import build_table, reading_verdict
 from xncost.shapes import CAPS_PRESETS
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 app = typer.Typer()
 register(app)
 SCALES = {"K": 10**3, "M": 10**6, "B": 10**9}
@@ -231,7 +231,7 @@ def test_text_checks_recomputed(audit):
     assert not lo <= diff < hi and lo <= 1_960_000 - 1_640_000 < hi
     c320 = next(c for c in checks.values() if "320K" in c.says)
     assert not c320.holds and c320.note.startswith("rounding")
-    lo, hi = bounds(text.TEXT_XNODR_RATIO)
+    lo, hi = bounds(figure("xnodr_ratio").text)
     assert lo <= Fraction(2_225_200, 1_640_960) * 100 < hi
     varying = {
         (c.setting.split("-")[0], c.model)
