@@ -15,9 +15,14 @@ from xncost.cli import app
 from xncost.errors import XncostError
 from xncost.paper import wholemodel as wm
 from xncost.paper.store import load_table, printed_lookup
-from xncost.paper.wholemodel import ACCURACY_NOTE, ModelCount, build_whole_table, measure_model, setting_input
-from xncost.paper.views import whole_table_markdown
-from xncost.paper.views import table_csv
+from xncost.paper.views import table_csv, whole_table_markdown
+from xncost.paper.wholemodel import (
+    ACCURACY_NOTE,
+    ModelCount,
+    build_whole_table,
+    measure_model,
+    setting_input,
+)
 
 runner = CliRunner()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from xncost.report.model import Heading, Notes, Paragraph, Report, TableBlock
+from xncost.report.model import Heading, Notes, Paragraph, Report, TableBlock, plain_table
 
 _RULES = {"right": "---:", "left": "---", "": "---"}
 
@@ -24,6 +24,11 @@ def table_lines(table: TableBlock) -> list[str]:
         out.append("| " + " | ".join(line) + " |")
         last = row.group
     return out
+
+
+def pipe_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A pipe table of plain text (every column markdown's default alignment)."""
+    return table_lines(plain_table(header, rows))
 
 
 def notes_lines(notes: Notes) -> list[str]:
