@@ -4,8 +4,8 @@ data of `crosstable` and `text`."""
 from __future__ import annotations
 
 from xncost.paper.audit import crosstable, text
-from xncost.paper.audit.markdown import Section, join, label
 from xncost.paper.audit.numbers import dec, exact_text, interval_text
+from xncost.paper.audit.sections import Section, join, label
 from xncost.paper.store import load_table
 from xncost.report.to_markdown import pipe_table
 from xncost.shapes import CAPS_PRESETS

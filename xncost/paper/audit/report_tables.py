@@ -6,7 +6,8 @@ from __future__ import annotations
 from xncost.accounting import breakdown
 from xncost.paper.audit import fchead, ratios, residual, speedups
 from xncost.paper.audit.inverse import printed_interval, total_inverses
-from xncost.paper.audit.markdown import (
+from xncost.paper.audit.numbers import dec, exact_text, int_range, interval_text
+from xncost.paper.audit.sections import (
     CELL_HEADER,
     INVERSE_HEADER,
     Section,
@@ -17,7 +18,6 @@ from xncost.paper.audit.markdown import (
     join,
     label,
 )
-from xncost.paper.audit.numbers import dec, exact_text, int_range, interval_text
 from xncost.paper.cells import Table
 from xncost.paper.printed import READING_WORDS, READINGS
 from xncost.paper.speedup_readings import (
