@@ -18,7 +18,7 @@ from xncost.nn.xnor import XnorConv2d
 from xncost.paper import literature as lit
 from xncost.paper import literature_report as report_module
 from xncost.paper.printed import parse_printed
-from xncost.paper.store import BNN_FILE, load_published, load_table, reference_dir
+from xncost.paper.store import BNN_FILE, load_figures, load_published, load_table, reference_dir
 
 REPORT = Path(__file__).resolve().parents[2] / "reports" / "literature.md"
 
@@ -278,6 +278,9 @@ def _prints(entry: str) -> set[str]:
     for item in (i.strip() for i in entry.split(";")):
         if item.startswith("every paper_text of reference/"):
             out |= {c.printed.text for n in (4, 5, 7, 8, 9) for c in load_table(n)}
+        elif item.startswith("every paper_text of reference/figures.csv source "):
+            key = item.rsplit(" ", 1)[1]
+            out |= {f.printed.text for f in load_figures().values() if f.source == key}
         elif item.startswith("every figure of published_bnn.json source "):
             key = item.rsplit(" ", 1)[1]
             _, rows, counterparts = load_published()
@@ -306,6 +309,15 @@ def test_every_attribution_points_to_a_source_that_prints_it() -> None:
         words = a["the project's words"].strip("`")
         assert _flat(words) in _flat((ROOT / a["file"]).read_text(encoding="utf-8")), a
     assert {a["source"] for a in attributions} >= set(prints) - {"code-show"}
+
+
+def test_the_store_and_the_attributions_agree() -> None:
+    """Every source of reference/figures.csv records, in docs/attributions.md, that it prints
+    that file's figures of it (so each stored figure is attributed)."""
+    sources, _ = _md_tables(ATTRIBUTIONS.read_text(encoding="utf-8"))
+    entries = {s["id"]: s["prints or gives"] for s in sources}
+    for key in {f.source for f in load_figures().values()}:
+        assert f"every paper_text of reference/figures.csv source {key}" in entries[key], key
 
 
 def test_every_repository_address_is_a_recorded_source() -> None:
