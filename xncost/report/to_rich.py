@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from xncost.report.fit import column_floors, fit_widths, measured_width
+from xncost.report.fit import fit_table, measured_width
 from xncost.report.model import (
     STATUS_STYLES,
     Column,
@@ -114,12 +114,7 @@ def _part_table(
             last = r.group
         return rt
 
-    natural, cells, words = column_floors(columns)
-    rt = build(natural)
-    if width is None:
-        return rt
-    overhead = measured_width(rt) - sum(natural)
-    return build(fit_widths(natural, words, width - overhead, cells))
+    return fit_table(columns, build, width)
 
 
 def listing(table: TableBlock) -> list[Any]:
