@@ -27,7 +27,14 @@ from xncost.paper.literature import (
     source_readings,
     span_text,
 )
-from xncost.paper.printed import READING_WORDS, READINGS, Reading, ReadingVerdict, parse_printed
+from xncost.paper.printed import (
+    READING_WORDS,
+    READINGS,
+    Printed,
+    Reading,
+    ReadingVerdict,
+    parse_printed,
+)
 from xncost.paper.store import load_published
 from xncost.report.model import Column, Heading, Paragraph, Report, Row, TableBlock, cells
 from xncost.report.to_markdown import to_markdown
@@ -47,17 +54,11 @@ def _table(header: list[str], aligns: str, rows: list[list[str]]) -> TableBlock:
     return TableBlock(columns, tuple(Row(r[0], cells(*r[1:])) for r in rows), label_head=header[0])
 
 
-def explanations(
-    m: dict[str, NetworkCount], figs: tuple[Figure, ...], readings: dict[str, Reading]
-) -> dict[tuple[str, str, str], str]:
-    """Why xncost's figure and a printed one differ, keyed (model, source, quantity)."""
-    b18, x18, b34 = m["birealnet18"], m["xnor-resnet18"], m["birealnet34"]
-    real, binary, _ = shortcut_countings(x18)
-    fits = {f.counting.name: f for f in shortcut_fits(x18, figs, readings)}
-    chosen = chosen_fit(tuple(fits.values()))
-    by = {(f.model, f.source, f.key): f for f in figs if not f.counterpart}
-    counterpart = {(f.model, f.key): f.printed for f in figs if f.counterpart}
-    down = x18.float_parts["downsampling shortcuts"]
+def _bireal18_ops(
+    b18: NetworkCount, by: dict, printed_macs: Printed, readings: dict[str, Reading]
+) -> str:
+    """Why Bi-Real Net-18's printed OPs differ: what xncost's OPs read as, and the OPs the
+    Bi-Real table's own speed-up and real-valued MACs allow."""
     speedup = by[("birealnet18", "bireal", "speedup")]
     allowed = speedup.printed.interval_for(readings["bireal"])
     ops_lo, ops_hi = (
@@ -72,13 +73,13 @@ def explanations(
         if len(at[readings["bireal"]]) == 1
         else f"which read as {' or '.join(sorted(at[readings['bireal']]))} under {word}"
     )
-    ops18 = (
+    return (
         f"xncost's OPs are {count_text(b18.bnn.ops)} = {sci_text(b18.bnn.ops, 8)}: "
         f"{ops_fig.printed.format(b18.bnn.ops, readings['bireal'])} under {word}, which the "
         f"Bi-Real table follows (see 'How each table reads its figures'), "
         f"{ops_fig.printed.format(b18.bnn.ops, 'truncate')} truncated. The table's own speed-up "
         f"{speedup.printed.display} with its {b18.float_counterpart_macs:,} real-valued MACs "
-        f"(printed {counterpart[('birealnet18', 'flops')].display}) puts the OPs in "
+        f"(printed {printed_macs.display}) puts the OPs in "
         f"({ops_lo.numerator // ops_lo.denominator:,}, "
         f"{ops_hi.numerator // ops_hi.denominator:,}], {allowed_text}"
         + (
@@ -90,6 +91,20 @@ def explanations(
             else ""
         )
     )
+
+
+def explanations(
+    m: dict[str, NetworkCount], figs: tuple[Figure, ...], readings: dict[str, Reading]
+) -> dict[tuple[str, str, str], str]:
+    """Why xncost's figure and a printed one differ, keyed (model, source, quantity)."""
+    b18, x18, b34 = m["birealnet18"], m["xnor-resnet18"], m["birealnet34"]
+    real, binary, _ = shortcut_countings(x18)
+    fits = {f.counting.name: f for f in shortcut_fits(x18, figs, readings)}
+    chosen = chosen_fit(tuple(fits.values()))
+    by = {(f.model, f.source, f.key): f for f in figs if not f.counterpart}
+    counterpart = {(f.model, f.key): f.printed for f in figs if f.counterpart}
+    down = x18.float_parts["downsampling shortcuts"]
+    ops18 = _bireal18_ops(b18, by, counterpart[("birealnet18", "flops")], readings)
     gross, net = one_bit_shortcuts(x18)
     see = "see 'XNOR-Net ResNet-18: the shortcuts'"
     e_text = (
