@@ -176,7 +176,7 @@ def invocation(name: str) -> st.SearchStrategy[list[str]]:
 
 
 def _fake_count(model: str, up: bool, side: int):
-    from xncost.profile.wholemodel import ModelCount
+    from xncost.paper.wholemodel import ModelCount
 
     flops = {"ops": 2000, "tf": 2000, "tf_half": 1000, "ptflops": 3000, "macs": 500}
     return ModelCount(model, up, side, 1000, flops)
@@ -189,10 +189,10 @@ def _stop_here(*args, **kwargs):
 @pytest.fixture(scope="module")
 def stand_ins():
     """Quick stand-ins for the slow work behind some commands (see the module docstring)."""
-    from xncost import audit
     from xncost.commands import models, tables
     from xncost.kernels import bench
-    from xncost.profile import summary, wholemodel
+    from xncost.paper import audit, wholemodel
+    from xncost.profile import summary
     from xncost.train import loop
 
     mp = pytest.MonkeyPatch()

@@ -12,16 +12,17 @@ from xncost.exact import exact_str
 from xncost.profile.counter import Eq9
 from xncost.profile.results import LayerSummary, Summary
 
-# Figures other implementations print for registry models (ptflops "GMac" and parameters).
+# Figures other implementations print for registry models (ptflops "GMac" and parameters):
+# their keys in the store of printed figures, reference/figures.csv (xncost.paper.store).
 _XNOR_NET_PYTORCH = (
     "The XNOR-Net README of github.com/onion-rain/MCTS (ptflops' output for the NIN of "
     "github.com/jiecaoyu/XNOR-Net-PyTorch; docs/attributions.md)"
 )
 PUBLISHED_FIGURES: dict[str, dict[str, str]] = {
-    "nin": {"params": "969.82 k", "gmac": "0.23", "source": _XNOR_NET_PYTORCH},
-    "nin-xnor": {"params": "969.82 k", "gmac": "0.02", "source": _XNOR_NET_PYTORCH},
+    "nin": {"params": "nin_params", "gmac": "nin_gmac"},
+    "nin-xnor": {"params": "nin_xnor_params", "gmac": "nin_xnor_gmac"},
 }
-XNOR_NET_EQ9 = Eq9(256, 9, 14 * 14)  # XNOR-Net's example: 62.27x theoretical, 58x reported
+XNOR_NET_EQ9 = Eq9(256, 9, 14 * 14)  # XNOR-Net's example (reference/figures.csv, xnornet_speedup_*)
 
 
 def _g(x: Any, digits: int = 2) -> str:
@@ -50,9 +51,13 @@ def _ptflops_parts(s: Summary) -> dict[str, int]:
 def published_lines(s: Summary) -> list[str]:
     """The figures another implementation prints for this model beside xncost's, with the
     difference explained."""
-    ref = PUBLISHED_FIGURES.get(s.model)
-    if ref is None:
+    keys = PUBLISHED_FIGURES.get(s.model)
+    if keys is None:
         return []
+    from xncost.paper.store import figure
+
+    ref = {"params": figure(keys["params"]).text, "gmac": str(figure(keys["gmac"]).digits)}
+    ref["source"] = _XNOR_NET_PYTORCH
     t, ptf = s.totals, s.flops_by_convention["ptflops"]
     parts = _ptflops_parts(s)
     params_k = f"{t['params'] / 1000:.2f} k"
@@ -225,11 +230,18 @@ def footer_lines(s: Summary) -> list[str]:
             f"{_ops_name(s)}, weight binarization excluded) {float(sp['ops_network']):.2f}x. "
             "XNOR-Net's figure: Eq. 9 at c=256, "
             f"N_W=3x3, N_I=14x14 gives {float(XNOR_NET_EQ9.speedup):.2f}x (theoretical), "
-            "58x as reported with its overheads."
+            f"{_reported_speedup()} as reported with its overheads."
         )
     if s.unknown_ops:
         lines.append("Ops without a counting rule (counted 0): " + ", ".join(s.unknown_ops))
     return lines + published_lines(s)
+
+
+def _reported_speedup() -> str:
+    """XNOR-Net's reported speed-up, as the store holds it."""
+    from xncost.paper.store import figure
+
+    return figure("xnornet_speedup_reported").text
 
 
 def _bop_rule(s: Summary) -> str:
@@ -289,7 +301,7 @@ def summary_csv(s: Summary) -> str:
 
 
 def summary_json(s: Summary) -> str:
-    from xncost.render import dumps
+    from xncost.report.to_json import dumps
 
     return dumps(s.to_dict())
 

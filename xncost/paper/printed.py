@@ -1,28 +1,28 @@
-"""The paper's printed numbers (`reference/tableN.csv`) and how to compare with them.
-
-A printed figure such as "68.17M", "740.16K", "15,360", "5.22%" or "63.99" is parsed into an
-exact value, a unit scale and its number of decimals. xncost's value *matches* a printed one
-when it reads as the printed digits at the printed precision under a *reading*: rounded half
-up (`round`) or truncated toward zero (`truncate`). Which reading a table follows is decided
-from its own cells (`ReadingVerdict`, docs/paper.md).
+"""A printed figure and how to compare with it: "68.17M", "740.16K", "15,360", "5.22%",
+"63.99", "1.68e9" (1.68 x 10^9), "969.82 k", "0.23 GMac" or "58x" is parsed into an exact value,
+a unit scale, its number of decimals and its unit. xncost's value *matches* a printed one when it
+reads as the printed digits at the printed precision under a *reading*: rounded half up
+(`round`) or truncated toward zero (`truncate`). Which reading a table follows is decided from
+its own cells (`ReadingVerdict`, docs/paper.md). The printed figures themselves are in
+`reference/` (`xncost.paper.store`).
 """
 
 from __future__ import annotations
 
-import csv
 import math
-import os
-import sys
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from functools import cache
-from pathlib import Path
 from typing import Any, Literal
 
 from xncost.errors import XncostError
 
-SCALES = {"": 1, "K": 10**3, "M": 10**6, "B": 10**9}
+SCALES = {"": 1, "K": 10**3, "k": 10**3, "M": 10**6, "B": 10**9, "G": 10**9}
+_FIGURE = re.compile(
+    r"(?P<num>[0-9][0-9,]*(?:\.[0-9]+)?|\.[0-9]+)(?:e(?P<exp>[+-]?[0-9]{1,3}))?"
+    r"(?P<sep> ?)(?P<scale>[KkMBG]?)(?P<unit>%|x|Mac)?"
+)
 
 Reading = Literal["round", "truncate"]
 READINGS: tuple[Reading, ...] = ("round", "truncate")
@@ -85,12 +85,17 @@ class Interval:
 
 @dataclass(frozen=True)
 class Printed:
-    """A number as printed in the paper."""
+    """A number as printed: its digits, the scale of its unit letter or exponent (K, M, B,
+    e9, ...) and its unit (`%`: the value stays in percent; `x`, `Mac`: a ratio, MACs)."""
 
     text: str
     digits: Decimal
     scale: int
-    percent: bool
+    unit: str = ""
+
+    @property
+    def percent(self) -> bool:
+        return self.unit == "%"
 
     @property
     def decimals(self) -> int:
@@ -105,6 +110,18 @@ class Printed:
     def value_text(self) -> str:
         """The exact value as a plain decimal: '68170000', '135.98', '740160'."""
         return format((self.digits * self.scale).normalize(), "f")
+
+    @property
+    def exponent(self) -> int | None:
+        """The power of ten of a figure printed as 'mantissa e exponent' (1.68e9), else None."""
+        return int(self.text.split("e")[1]) if "e" in self.text else None
+
+    @property
+    def display(self) -> str:
+        """The figure as a reader sees it: '1.68 x 10^9' for 1.68e9, else the text."""
+        if self.exponent is None:
+            return self.text
+        return self.text.split("e")[0] + (f" x 10^{self.exponent}" if self.exponent else "")
 
     def shown(self, x: Any, reading: Reading = "round") -> Fraction:
         """x expressed in the printed unit, rounded half up (or truncated toward zero) to the
@@ -140,8 +157,11 @@ class Printed:
             if "," in self.text
             else (f"{float(shown):.{self.decimals}f}")
         )
-        suffix = next((k for k, v in SCALES.items() if v == self.scale and k), "")
-        return text + suffix + ("%" if self.percent else "")
+        if self.exponent is not None:
+            return text + (f" x 10^{self.exponent}" if self.exponent else "")
+        match = _FIGURE.fullmatch(self.text)
+        sep, letter = (match["sep"], match["scale"]) if match else ("", "")
+        return text + sep + letter + self.unit
 
 
 @dataclass(frozen=True)
@@ -196,100 +216,14 @@ def reading_test(what: str, outcomes: dict[str, dict[str, bool]]) -> ReadingTest
 
 
 def parse_printed(text: str) -> Printed:
-    """Parse '68.17M', '740.16K', '15,360', '135.98%', '3.93B', '63.99'."""
+    """Parse '68.17M', '740.16K', '15,360', '135.98%', '3.93B', '63.99', '1.68e9', '969.82 k',
+    '0.23 GMac', '58x'."""
     t = text.strip()
-    percent = t.endswith("%")
-    if percent:
-        t = t[:-1]
-    scale = 1
-    if t and t[-1] in SCALES and t[-1]:
-        scale = SCALES[t[-1]]
-        t = t[:-1]
-    try:
-        digits = Decimal(t.replace(",", ""))
-    except ArithmeticError:
-        raise XncostError(f"cannot parse printed number {text!r}") from None
-    if not digits.is_finite():
+    match = _FIGURE.fullmatch(t)
+    if match is None or ("," in match["num"] and match["exp"]):
         raise XncostError(f"cannot parse printed number {text!r}")
-    return Printed(text.strip(), digits, scale, percent)
-
-
-def reference_dir() -> Path:
-    """The transcribed tables: $XNCOST_REFERENCE, else `reference/` of the source tree (editable
-    installs), else `<prefix>/share/xncost/reference` (where a wheel installs them)."""
-    env = os.environ.get("XNCOST_REFERENCE")
-    if env:
-        return Path(env)
-    source = Path(__file__).resolve().parent.parent / "reference"
-    if source.is_dir():
-        return source
-    return Path(sys.prefix) / "share" / "xncost" / "reference"
-
-
-@dataclass(frozen=True)
-class PaperCell:
-    """One transcribed cell: which table, setting, model and metric, and the printed text."""
-
-    table: str
-    setting: str
-    model: str
-    metric: str
-    printed: Printed
-    source: str
-
-
-@cache
-def load_table(number: int | str) -> tuple[PaperCell, ...]:
-    """Read `reference/table{number}.csv`."""
-    path = reference_dir() / f"table{number}.csv"
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-    except OSError as e:
-        raise XncostError(f"cannot read {path}: {e.strerror}") from None
-    cells = []
-    for i, r in enumerate(rows, start=2):
-        try:
-            printed = parse_printed(r["paper_text"])
-            if r["paper"] != printed.value_text:
-                raise XncostError(
-                    f"{path}:{i}: paper={r['paper']!r} is not the value of "
-                    f"{r['paper_text']!r} ({printed.value_text})"
-                )
-            cells.append(
-                PaperCell(r["table"], r["setting"], r["model"], r["metric"], printed, r["source"])
-            )
-        except KeyError as e:
-            raise XncostError(f"{path}: missing column {e}") from None
-    return tuple(cells)
-
-
-def printed_lookup(number: int | str) -> dict[tuple[str, str, str], PaperCell]:
-    """(setting, model, metric) -> printed cell of one table."""
-    return {(c.setting, c.model, c.metric): c for c in load_table(number)}
-
-
-MODEL_LABELS = {
-    "resnet50": "ResNet-50",
-    "resnet_xnodr": "ResNet_XnODR",
-    "resnet_xnidr": "ResNet_XnIDR",
-    "resnet_dr": "ResNet_DR",
-    "mobilenetv2": "MobileNet V2",
-    "mobilenet_xnodr": "MobileNet_XnODR",
-    "mobilenet_xnidr": "MobileNet_XnIDR",
-    "mobilenet_dr": "MobileNet_DR",
-}
-
-METRIC_LABELS = {
-    "total_flops": "Total",
-    "binarization_flops": "Binarization",
-    "xnor_bops": "XNOR BOPs",
-    "xnor_flops": "XNOR FLOPs",
-    "ratio_to_fc": "Ratio to original FC",
-    "speedup": "Speed Up",
-    "accuracy": "Accuracy",
-    "params": "PARA",
-}
+    scale = SCALES[match["scale"]] * 10 ** int(match["exp"] or 0)
+    return Printed(t, Decimal(match["num"].replace(",", "")), scale, match["unit"] or "")
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from fractions import Fraction
 from typing import Any
 
 from xncost.exact import decimal_places
-from xncost.paper import Interval
+from xncost.paper.printed import Interval
 
 
 def fraction(x: Any, digits: int = 30) -> Fraction:
@@ -70,9 +70,3 @@ def interval_text(iv: Interval, places: int | None = None) -> str:
         + f"{show(iv.lo)}, {show(iv.hi)}"
         + ("]" if iv.hi_closed else ")")
     )
-
-
-def md_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    """A markdown table's lines."""
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return out + ["| " + " | ".join(r) + " |" for r in rows]

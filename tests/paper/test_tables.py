@@ -7,15 +7,11 @@ from fractions import Fraction
 import pytest
 
 from xncost.formulas import eq12_speedup, eq15_speedup
-from xncost.paper import READING_WORDS, Interval, load_table, parse_printed
+from xncost.paper.printed import READING_WORDS, Interval, parse_printed
+from xncost.paper.speedup_readings import speedup_equation, speedup_range, speedup_readings
+from xncost.paper.store import load_table
+from xncost.paper.tables import build_table, reading_verdict
 from xncost.shapes import SETTINGS
-from xncost.tables import (
-    build_table,
-    reading_verdict,
-    speedup_equation,
-    speedup_range,
-    speedup_readings,
-)
 
 
 def test_table5_statuses():
@@ -46,7 +42,7 @@ def test_table5_ratio_mismatch_causes():
 
 
 def test_ratio_cause_rules():
-    from xncost.paper import ratio_cause
+    from xncost.paper.printed import ratio_cause
 
     p = parse_printed
     # exact totals print as the printed ones; only their rounded ratio gives the printed ratio
@@ -64,9 +60,9 @@ def test_ratio_cause_rules():
 def test_table_reports_regenerate_byte_identical(number):
     from pathlib import Path
 
-    from xncost.render import table_csv, table_markdown
+    from xncost.paper.views import table_csv, table_markdown
 
-    reports = Path(__file__).resolve().parent.parent / "reports"
+    reports = Path(__file__).resolve().parents[2] / "reports"
     t = build_table(number)
     assert table_markdown(t) == (reports / f"table{number}.md").read_text(encoding="utf-8")
     assert table_csv(t) == (reports / f"table{number}.csv").read_text(encoding="utf-8")
@@ -77,8 +73,8 @@ def test_table_reports_regenerate_byte_identical(number):
     [(224, True, 7, 7), (108, True, 4, 4), (32, False, 4, 5), (36, False, 5, 6)],
 )
 def test_resnet_map_side_under_both_paddings(side, up, size_keeping, keras):
+    from xncost.paper.tables import keras_resnet50_map_side
     from xncost.shapes import resnet50_map_side
-    from xncost.tables import keras_resnet50_map_side
 
     assert resnet50_map_side(side, up) == size_keeping
     # Keras: pad 3, stem, pad 1, pool (valid), then three 1x1/2 strides: ceil(s/2)
@@ -101,7 +97,7 @@ BRUTE_LIMIT = 4000  # beyond every bounded N range of Table 7's figures
 
 
 def read(x: Fraction, reading: str) -> Fraction:
-    """x at two decimals, rounded half up or truncated (here, independent of xncost.paper)."""
+    """x at two decimals, rounded half up or truncated (independent of xncost.paper.printed)."""
     q = x * 100
     return Fraction(math.floor(q + Fraction(1, 2)) if reading == "round" else math.floor(q), 100)
 
@@ -352,10 +348,10 @@ def test_whole_table_reports_regenerate_byte_identical(number):
     """Tables 4 and 8 measure the registry's models (about a minute each on two cores)."""
     from pathlib import Path
 
-    from xncost.profile.wholemodel import build_whole_table, whole_table_markdown
-    from xncost.render import table_csv
+    from xncost.paper.views import table_csv, whole_table_markdown
+    from xncost.paper.wholemodel import build_whole_table
 
-    reports = Path(__file__).resolve().parent.parent / "reports"
+    reports = Path(__file__).resolve().parents[2] / "reports"
     wt = build_whole_table(number)
     assert whole_table_markdown(wt) == (reports / f"table{number}.md").read_text(encoding="utf-8")
     assert table_csv(wt.table) == (reports / f"table{number}.csv").read_text(encoding="utf-8")

@@ -5,14 +5,14 @@ Sections are computed as data by the sibling modules (`fchead`, `residual`, `rat
 explains the findings for readers.
 """
 
-from xncost.audit.inverse import (
+from xncost.paper.audit.inverse import (
     Inverse,
     printed_interval,
     solve_inverse,
     speedup_inverses,
     total_inverses,
 )
-from xncost.audit.render import audit_markdown, write_audit
+from xncost.paper.audit.render import audit_markdown, write_audit
 
 __all__ = [
     "Inverse",

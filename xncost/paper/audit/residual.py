@@ -18,7 +18,8 @@ from typing import Any
 
 from xncost.accounting import breakdown
 from xncost.conventions import PAPER, Convention
-from xncost.paper import Interval, PaperCell, Printed, printed_lookup
+from xncost.paper.printed import Interval, Printed
+from xncost.paper.store import PaperCell, printed_lookup
 from xncost.shapes import CAPS_PRESETS, CapsShape
 
 PRESETS = {"mobilenet_xnidr": "mobilenet", "resnet_xnidr": "resnet"}

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 from xncost.accounting import breakdown
-from xncost.audit import fchead, ratios, residual, speedups
-from xncost.audit.inverse import printed_interval, total_inverses
-from xncost.audit.markdown import (
+from xncost.paper.audit import fchead, ratios, residual, speedups
+from xncost.paper.audit.inverse import printed_interval, total_inverses
+from xncost.paper.audit.numbers import dec, exact_text, int_range, interval_text
+from xncost.paper.audit.sections import (
     CELL_HEADER,
     INVERSE_HEADER,
     Section,
@@ -17,20 +18,19 @@ from xncost.audit.markdown import (
     join,
     label,
 )
-from xncost.audit.numbers import dec, exact_text, int_range, interval_text, md_table
-from xncost.paper import READING_WORDS, READINGS, load_table, printed_lookup
-from xncost.shapes import CAPS_PRESETS, resnet_fc_dims
-from xncost.tables import (
+from xncost.paper.cells import Table
+from xncost.paper.printed import READING_WORDS, READINGS
+from xncost.paper.speedup_readings import (
     SOURCED_CAPS_IN,
     SpeedupReading,
-    Table,
-    build_table,
-    fc_flops,
     range_text,
-    reading_verdict,
     speedup_at,
     speedup_readings,
 )
+from xncost.paper.store import load_table, printed_lookup
+from xncost.paper.tables import build_table, fc_flops, reading_verdict
+from xncost.report.to_markdown import pipe_table
+from xncost.shapes import CAPS_PRESETS, resnet_fc_dims
 
 # ----------------------------------------------------------------------------- Table 5
 
@@ -47,7 +47,7 @@ def _map_side(sec: Section) -> None:
         "the paper leaves open for the modified stem without upsampling (Section 4.3.2): a "
         "size-keeping padding (`xncost.shapes.resnet50_map_side`) or Keras' ResNet50 "
         "ZeroPadding2D(3) and (1) layers kept around the new 3x3/1 stem and 1x1/1 pool "
-        "(`xncost.tables.keras_resnet50_map_side`). Both are shown:",
+        "(`xncost.paper.tables.keras_resnet50_map_side`). Both are shown:",
         "",
     )
     rows = [
@@ -65,7 +65,7 @@ def _map_side(sec: Section) -> None:
         for m in sides
     ]
     sec.add(
-        *md_table(
+        *pipe_table(
             [
                 "setting",
                 "printed",
@@ -117,7 +117,7 @@ def _residual(sec: Section) -> None:
         "the residual interval divided by the capsule pairs N·M is the extra cost per pair "
         "that would explain each printed total:",
         "",
-        *md_table(
+        *pipe_table(
             [
                 "model",
                 "shape",
@@ -163,7 +163,7 @@ def _terms(sec: Section, res: list[residual.Residual]) -> None:
         "Single convention terms (`xncost.conventions`, everything else as in `paper`): "
         "total(t) = the printed bounds, solved for t:",
         "",
-        *md_table(
+        *pipe_table(
             ["term", "paper", *labels, "integer t for both"],
             [
                 [
@@ -201,7 +201,7 @@ def _search(sec: Section, res: list[residual.Residual]) -> None:
         "steps DR has too, and must keep Table 9 (DR's own float agreement may run r-1 or r "
         f"times). r = {res[0].shape.r}. The first option is xncost's reading.",
         "",
-        *md_table(
+        *pipe_table(
             ["choice", "options", "shared with DR"],
             [
                 [d.what, ", ".join(d.options), "yes" if d.shared else "no"]
@@ -277,7 +277,7 @@ def _inverses(sec: Section, table5: Table) -> None:
             f"{label(r.model)} total {cell.paper.text} (xncost {exact_text(r.xncost)} at "
             f"N={r.shape.N}):",
             "",
-            *md_table(INVERSE_HEADER, inverse_rows(invs)),
+            *pipe_table(INVERSE_HEADER, inverse_rows(invs)),
             "",
         )
 
@@ -293,7 +293,7 @@ def _ratios(sec: Section, table5: Table) -> None:
         "printed total's interval, over the exact FC head, reproduces the printed ratio (the "
         "gap is the total's residual, above). Otherwise `unexplained`.",
         "",
-        *md_table(
+        *pipe_table(
             [
                 "setting",
                 "model",
@@ -352,7 +352,7 @@ def section_table5() -> Section:
     _residual(sec)
     _inverses(sec, t)
     _ratios(sec, t)
-    sec.add("### All cells", "", *md_table(CELL_HEADER, cell_rows(t)), "")
+    sec.add("### All cells", "", *pipe_table(CELL_HEADER, cell_rows(t)), "")
     return sec
 
 
@@ -395,7 +395,7 @@ def section_table7() -> Section:
             f"### {label(g.model)} {g.printed} ({where}), under {READING_WORDS[g.reading]}: "
             f"{g.equation} gives {dec(g.cells[0].xncost, 4)} at N = {g.shape.N}",
             "",
-            *md_table(INVERSE_HEADER, inverse_rows(g.inverses)),
+            *pipe_table(INVERSE_HEADER, inverse_rows(g.inverses)),
             "",
             f"Cause: {_speedup_cause(here, g.model)}.",
             "",
@@ -489,7 +489,7 @@ def _speedup_cells(sec: Section) -> None:
         "named also give the same setting's other capsule layer), `fit` (N that give this "
         "cell alone), `none` (no integer N).",
         "",
-        *md_table(header, rows),
+        *pipe_table(header, rows),
         "",
     )
 
@@ -526,7 +526,7 @@ def _reading_tests(sec: Section, number: int) -> None:
         "truncated to them. The table's reading is the one that reproduces at least as many "
         "items as the other in every test below and more in at least one.",
         "",
-        *md_table(header, rows),
+        *pipe_table(header, rows),
         "",
         verdict,
         "",
@@ -584,7 +584,7 @@ def section_table9() -> Section:
         "",
         "### All cells",
         "",
-        *md_table(CELL_HEADER, cell_rows(t)),
+        *pipe_table(CELL_HEADER, cell_rows(t)),
         "",
     )
     return sec

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xncost.audit.report_checks import (
+from xncost.paper.audit.report_checks import (
     section_crosstable,
     section_equations,
     section_tables_4_8,
     section_text,
 )
-from xncost.audit.report_tables import section_table5, section_table7, section_table9
-from xncost.paper import READING_WORDS
-from xncost.tables import build_table, reading_verdict
+from xncost.paper.audit.report_tables import section_table5, section_table7, section_table9
+from xncost.paper.printed import READING_WORDS
+from xncost.paper.tables import build_table, reading_verdict
 
 TITLE = '# Audit of the printed numbers of "XnODR and XnIDR" (arXiv 2111.10854)'
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from xncost.paper import PaperCell, RatioCause, printed_lookup, ratio_cause
-from xncost.tables import Table, caps_breakdown, fc_head
+from xncost.paper.cells import Table
+from xncost.paper.printed import RatioCause, ratio_cause
+from xncost.paper.store import PaperCell, printed_lookup
+from xncost.paper.tables import caps_breakdown, fc_head
 
 
 @dataclass(frozen=True)

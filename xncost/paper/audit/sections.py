@@ -1,14 +1,14 @@
-"""Markdown pieces the audit's sections share: a section's lines and findings, cell and
-inverse tables, labels."""
+"""Pieces the audit's sections share: a section's lines and findings, the rows of its cell
+and inverse tables (written by `xncost.report.to_markdown.pipe_table`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from xncost.audit.inverse import Inverse
-from xncost.audit.numbers import exact_text
-from xncost.paper import MODEL_LABELS
-from xncost.tables import Cell, Table, value_text
+from xncost.paper.audit.inverse import Inverse
+from xncost.paper.audit.numbers import exact_text
+from xncost.paper.cells import Cell, Table, value_text
+from xncost.paper.labels import model_label as label
 
 
 @dataclass
@@ -18,10 +18,6 @@ class Section:
 
     def add(self, *lines: str) -> None:
         self.lines.extend(lines)
-
-
-def label(model: str) -> str:
-    return MODEL_LABELS.get(model, model)
 
 
 def join(items: list[str]) -> str:

@@ -13,11 +13,11 @@ from fractions import Fraction
 from typing import Any
 
 from xncost.accounting import breakdown
-from xncost.audit.numbers import int_range
 from xncost.conventions import PAPER, Convention
 from xncost.evaluate import generic_branch
 from xncost.formulas import eq12_speedup, eq15_speedup
-from xncost.paper import Printed, Reading
+from xncost.paper.audit.numbers import int_range
+from xncost.paper.printed import Printed, Reading
 from xncost.shapes import CapsShape
 
 SYMBOL_FIELDS = {"N": "caps_in", "M": "caps_out", "D": "dim_in", "E": "dim_out", "r": "iterations"}

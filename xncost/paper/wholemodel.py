@@ -23,9 +23,10 @@ from functools import cache
 from typing import Any
 
 from xncost.errors import XncostError
-from xncost.paper import MODEL_LABELS, PaperCell, Printed, load_table
+from xncost.paper.cells import Cell, Table
+from xncost.paper.printed import Printed
+from xncost.paper.store import PaperCell, load_table, printed_lookup
 from xncost.shapes import RESNET_CHANNELS, RESNET_FC_HIDDEN, SETTINGS
-from xncost.tables import Cell, Table
 
 TABLES = (4, 8)
 TITLES = {
@@ -102,7 +103,8 @@ def measure_model(model: str, upsampling: bool, side: int) -> ModelCount:
 # ----------------------------------------------------------------------------- notes
 
 
-def _rel(value: Any, printed: Printed) -> float:
+def relative(value: Any, printed: Printed) -> float:
+    """(value / printed - 1) in percent."""
     return float(Fraction(value) / printed.value - 1) * 100
 
 
@@ -134,7 +136,7 @@ def params_note(pc: PaperCell, count: ModelCount) -> str:
     from xncost.models.registry import parameter_count
 
     p = pc.printed
-    base = f"xncost {count.params:,} ({_rel(count.params, p):+.2f}%)"
+    base = f"xncost {count.params:,} ({relative(count.params, p):+.2f}%)"
     code = parameter_count(
         count.model, upsampling=count.upsampling, input_side=count.side, variant="code"
     )
@@ -163,10 +165,11 @@ def params_note(pc: PaperCell, count: ModelCount) -> str:
         )
         return head + f"{implied}; global average pooling gives {code:,}"
     if count.model.startswith("mobilenet_") and count.upsampling:
+        without = printed_lookup(pc.table)[("no" + pc.setting, pc.model, pc.metric)].printed
         return (
-            f"{base}: the paper prints 2.43M for the same models without upsampling, and "
-            "upsampling changes no MobileNetV2 parameter (only the stem stride), so the "
-            f"printed 2.99M matches no single architecture; the authors'-code head (variant "
+            f"{base}: the paper prints {without.text} for the same models without upsampling, "
+            "and upsampling changes no MobileNetV2 parameter (only the stem stride), so the "
+            f"printed {p.text} matches no single architecture; the authors'-code head (variant "
             f"code, N=128 after a 1x1 conv 1280->1024) gives {code:,}"
         )
     return f"{base}; variant code gives {code:,}"
@@ -187,7 +190,7 @@ def flops_note(pc: PaperCell, count: ModelCount) -> str:
     matches = [k for k, v in count.flops.items() if p.matches(v)]
     head = (
         f"ops {float(ops):,.0f} = {float(Fraction(ops) / p.value):.3f}x the printed {p.text}; "
-        f"closest: {name} {float(value):,.0f} ({_rel(value, p):+.3f}%"
+        f"closest: {name} {float(value):,.0f} ({relative(value, p):+.3f}%"
         + (", rounds to the printed value)" if name in matches else ")")
     )
     half = count.flops["tf_half"]
@@ -201,16 +204,18 @@ def flops_note(pc: PaperCell, count: ModelCount) -> str:
         }
         why = (
             f"the FC head flattens the real {real}x{real}x2048 map here; tf/2 with "
-            + ", with ".join(f"{k}: {float(v):,.0f} ({_rel(v, p):+.2f}%)" for k, v in alt.items())
+            + ", with ".join(
+                f"{k}: {float(v):,.0f} ({relative(v, p):+.2f}%)" for k, v in alt.items()
+            )
         )
     elif count.model.startswith("resnet"):
         why = (
-            f"tf/2 is within {abs(_rel(half, p)):.2f}%: the paper's FLOPs behave like TensorFlow "
-            "profiler FLOPs halved (BN and ReLU free); the rest is Keras-graph detail"
+            f"tf/2 is within {abs(relative(half, p)):.2f}%: the paper's FLOPs behave like "
+            "TensorFlow profiler FLOPs halved (BN and ReLU free); the rest is Keras-graph detail"
         )
     else:
         why = (
-            f"tf/2 is {_rel(half, p):+.2f}%, much further than for the ResNet models: a "
+            f"tf/2 is {relative(half, p):+.2f}%, much further than for the ResNet models: a "
             "difference between Keras' MobileNetV2 graph and this PyTorch port, not found here"
         )
     return f"{head}; {why}"
@@ -320,59 +325,6 @@ def build_whole_table(
     return WholeTable(Table(number, TITLES[number], tuple(cells), notes), counts)
 
 
-# ----------------------------------------------------------------------------- rendering
-
-
-def _row_label(model: str, up: bool) -> str:
-    return f"{MODEL_LABELS[model]} ({'with' if up else 'without'} upsampling)"
-
-
-def _grid(wt: WholeTable) -> tuple[list[tuple[str, bool]], dict[tuple[str, bool, str, str], Cell]]:
-    rows: list[tuple[str, bool]] = []
-    grid: dict[tuple[str, bool, str, str], Cell] = {}
-    for c in wt.table.cells:
-        up, _, ds = c.setting.partition("-")
-        key = (c.model, up == "up")
-        if key not in rows:
-            rows.append(key)
-        grid[(c.model, up == "up", ds, c.metric)] = c
-    return rows, grid
-
-
-def _footnotes(wt: WholeTable) -> dict[str, int]:
-    notes: dict[str, int] = {}
-    for c in wt.table.cells:
-        if c.note and c.note not in notes and c.note != ACCURACY_NOTE:
-            notes[c.note] = len(notes) + 1
-    return notes
-
-
-def _cell_text(c: Cell | None, notes: dict[str, int]) -> str:
-    if c is None:
-        return ""
-    if c.metric == "accuracy":
-        return f"n/a (paper {c.paper.text})"
-    text = c.shown
-    if c.status == "mismatch":
-        text += f" (paper {c.paper.text})"
-    if c.note in notes:
-        text += f" [{notes[c.note]}]"
-    return text
-
-
-def _columns() -> list[tuple[str, str]]:
-    return [(ds, m) for ds in DATASETS for m in METRICS]
-
-
-def _head(ds: str, metric: str) -> str:
-    return f"{DATASET_LABELS[ds]} {TOP[ds] if metric == 'accuracy' else METRIC_HEADS[metric]}"
-
-
-def _summary_text(wt: WholeTable) -> str:
-    n = wt.table.counts()
-    return f"{n['match']} match, {n['mismatch']} mismatch, {n['n/a']} n/a"
-
-
 def convention_rows(wt: WholeTable) -> list[dict[str, Any]]:
     """One row per distinct printed FLOPs figure: the paper's and every convention's value."""
     rows: list[dict[str, Any]] = []
@@ -396,162 +348,3 @@ def convention_rows(wt: WholeTable) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def whole_table_markdown(wt: WholeTable) -> str:
-    """The paper's layout (rows: models, columns: data set x Top1/FLOPs/PARA), then the FLOPs
-    of every convention beside the printed figures."""
-    rows, grid = _grid(wt)
-    notes = _footnotes(wt)
-    cols = _columns()
-    out = [
-        f"# {wt.table.title}",
-        "",
-        "Values are xncost's, measured on the registry's models (FLOPs: `ops` convention; "
-        "PARA: trainable parameters) in the paper's units; where the paper prints another "
-        f"value it follows in parentheses. {_summary_text(wt)}.",
-        "",
-        "| Models | " + " | ".join(_head(ds, m) for ds, m in cols) + " |",
-        "|---|" + "---:|" * len(cols),
-    ]
-    for model, up in rows:
-        cells = [_cell_text(grid.get((model, up, ds, m)), notes) for ds, m in cols]
-        out.append(f"| {_row_label(model, up)} | " + " | ".join(cells) + " |")
-    out += ["", "Notes:", ""]
-    out += [f"{i}. {n}" for n, i in notes.items()]
-    out += [f"- {n}" for n in wt.table.notes]
-    out += [
-        "",
-        "## FLOPs by convention",
-        "",
-        "Each convention prices the same forward pass; percentages are relative to the "
-        "printed figure, `=` marks a value that rounds to it.",
-        "",
-        "| Model | input | paper | " + " | ".join(FLOP_CONVENTIONS) + " |",
-        "|---|---|---:|" + "---:|" * len(FLOP_CONVENTIONS),
-    ]
-    for r in convention_rows(wt):
-        p = next(
-            c.paper
-            for c in wt.table.cells
-            if c.model == r["model"]
-            and c.metric == "total_flops"
-            and setting_input(c.setting) == (r["upsampling"], r["input"])
-        )
-        vals = [
-            f"{float(r[k]):,.0f} ({'=' if p.matches(r[k]) else f'{_rel(r[k], p):+.2f}%'})"
-            for k in FLOP_CONVENTIONS
-        ]
-        out.append(
-            f"| {_row_label(r['model'], r['upsampling'])} | {r['input']}x{r['input']} | "
-            f"{r['paper_text']} | " + " | ".join(vals) + " |"
-        )
-    out += ["", *(f"- {CONVENTION_LABELS[k]}" for k in FLOP_CONVENTIONS)]
-    return "\n".join(out) + "\n"
-
-
-def whole_table_json(wt: WholeTable) -> str:
-    from xncost.render import dumps
-
-    return dumps(
-        {
-            "table": wt.number,
-            "title": wt.table.title,
-            "summary": wt.table.counts(),
-            "cells": [c.row() for c in wt.table.cells],
-            "notes": list(wt.table.notes),
-            "convention_matches": wt.convention_matches(),
-            "flops_by_convention": convention_rows(wt),
-        }
-    )
-
-
-def _rich_part(
-    wt: WholeTable, cols: list[tuple[str, str]], title: str, caption: str | None, width: int | None
-) -> Any:
-    """The rows of `wt` under the `cols` columns; within `width` when given (cells wrap at
-    spaces, numbers fold rather than being cut; render's column fitting)."""
-    from rich import box
-    from rich.table import Table as RichTable
-    from rich.text import Text
-
-    from xncost.profile.richfit import fit_table
-
-    rows, grid = _grid(wt)
-    notes = _footnotes(wt)
-    one_set = len({ds for ds, _ in cols}) == 1  # the title names the data set
-    heads = ["Models", *(_head(ds, m).split()[-1] if one_set else _head(ds, m) for ds, m in cols)]
-    body = [
-        [
-            _row_label(model, up),
-            *(_cell_text(grid.get((model, up, ds, m)), notes) for ds, m in cols),
-        ]
-        for model, up in rows
-    ]
-    columns = [[h, *(line[j] for line in body)] for j, h in enumerate(heads)]
-
-    def table(widths: list[int]) -> Any:
-        rt = RichTable(
-            title=title,
-            caption=caption,
-            box=box.HEAVY_HEAD if width is None else box.SIMPLE_HEAD,
-            pad_edge=width is None,
-        )
-        rt.add_column("Models", style="bold", width=widths[0], overflow="fold")
-        for head, w in zip(heads[1:], widths[1:], strict=True):
-            rt.add_column(Text(head), justify="right", width=w, overflow="fold")
-        return rt
-
-    rt = fit_table(columns, table, width)
-    last_up = None
-    for (model, up), line in zip(rows, body, strict=True):
-        if last_up is not None and up != last_up:
-            rt.add_section()
-        cells = []
-        for (ds, m), text in zip(cols, line[1:], strict=True):
-            c = grid.get((model, up, ds, m))
-            style = "" if c is None else {"match": "green", "mismatch": "red"}.get(c.status, "dim")
-            cells.append(Text(text, style=style))
-        rt.add_row(Text(line[0]), *cells)
-        last_up = up
-    return rt
-
-
-def whole_table_rich(wt: WholeTable, width: int | None = None) -> Any:
-    """The paper's layout in rich; when wider than `width`, one table per data set, each
-    within `width` (so that it reads at 80 columns)."""
-    from rich.console import Group
-    from rich.text import Text
-
-    from xncost.profile.richfit import measured_width
-
-    notes = _footnotes(wt)
-    lines = [Text(f"[{i}] {n}", style="dim") for n, i in notes.items()]
-    lines += [Text(f"- {n}", style="dim") for n in wt.table.notes]
-    whole = _rich_part(wt, _columns(), wt.table.title, _summary_text(wt), None)
-    if width is None or measured_width(whole) <= width:
-        return Group(whole, *lines)
-    head = [Text(wt.table.title, style="bold"), Text(_summary_text(wt) + ".")]
-    parts = [
-        _rich_part(wt, [(d, m) for d, m in _columns() if d == ds], DATASET_LABELS[ds], None, width)
-        for ds in DATASETS
-    ]
-    return Group(*head, *parts, *lines)
-
-
-__all__ = [
-    "ACCURACY_NOTE",
-    "FLOP_CONVENTIONS",
-    "ModelCount",
-    "TABLES",
-    "WholeTable",
-    "build_whole_table",
-    "convention_rows",
-    "flops_note",
-    "measure_model",
-    "params_note",
-    "setting_input",
-    "whole_table_json",
-    "whole_table_markdown",
-    "whole_table_rich",
-]

@@ -7,11 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from xncost.audit.inverse import Inverse, speedup_inverses
 from xncost.formulas import eq12_corrected, eq15_corrected
-from xncost.paper import Reading
+from xncost.paper.audit.inverse import Inverse, speedup_inverses
+from xncost.paper.cells import Cell, Table
+from xncost.paper.printed import Reading
+from xncost.paper.speedup_readings import SpeedupReading, speedup_readings
+from xncost.paper.tables import reading_verdict
 from xncost.shapes import CAPS_PRESETS, CapsShape
-from xncost.tables import Cell, SpeedupReading, Table, reading_verdict, speedup_readings
 
 
 @dataclass(frozen=True)

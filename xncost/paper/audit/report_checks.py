@@ -3,10 +3,11 @@ data of `crosstable` and `text`."""
 
 from __future__ import annotations
 
-from xncost.audit import crosstable, text
-from xncost.audit.markdown import Section, join, label
-from xncost.audit.numbers import dec, exact_text, interval_text, md_table
-from xncost.paper import load_table
+from xncost.paper.audit import crosstable, text
+from xncost.paper.audit.numbers import dec, exact_text, interval_text
+from xncost.paper.audit.sections import Section, join, label
+from xncost.paper.store import load_table
+from xncost.report.to_markdown import pipe_table
 from xncost.shapes import CAPS_PRESETS
 
 # ----------------------------------------------------------------------------- cross-table
@@ -45,7 +46,7 @@ def section_crosstable() -> Section:
         if fam.key == "same-input":
             sec.add(f"{len(fam.identities)} pairs checked; listed: the contradicted ones.", "")
         if rows:
-            sec.add(*md_table(["identity", "printed", "interval", *labels], rows), "")
+            sec.add(*pipe_table(["identity", "printed", "interval", *labels], rows), "")
         sec.add(
             "Result: "
             + "; ".join(
@@ -87,7 +88,7 @@ def _implied(sec: Section) -> None:
             ]  # fmt: skip
         )
     sec.add(
-        *md_table(
+        *pipe_table(
             [
                 "model",
                 "implied head",
@@ -145,7 +146,7 @@ def section_text() -> Section:
         "Statements of the abstract and Sections 3.3-4.6 that carry numbers, checked against "
         "the tables and xncost's formulas:",
         "",
-        *md_table(
+        *pipe_table(
             ["where", "the text says", "the numbers give", "holds", "cause or caveat"],
             [
                 [c.where, c.says, c.computed, "yes" if c.holds else "**no**", c.note or "-"]

@@ -12,7 +12,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from xncost.audit import (
+from xncost.commands.analysis import register
+from xncost.formulas import eq12_speedup, eq15_speedup
+from xncost.paper.audit import (
     audit_markdown,
     crosstable,
     printed_interval,
@@ -21,14 +23,14 @@ from xncost.audit import (
     speedup_inverses,
     text,
 )
-from xncost.audit.numbers import interval_text
-from xncost.commands.analysis import register
-from xncost.formulas import eq12_speedup, eq15_speedup
-from xncost.paper import READING_WORDS, Interval, load_table, parse_printed
+from xncost.paper.audit.numbers import interval_text
+from xncost.paper.printed import READING_WORDS, Interval, parse_printed
+from xncost.paper.speedup_readings import range_text, speedup_readings
+from xncost.paper.store import figure, load_table
+from xncost.paper.tables import build_table, reading_verdict
 from xncost.shapes import CAPS_PRESETS
-from xncost.tables import build_table, range_text, reading_verdict, speedup_readings
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 app = typer.Typer()
 register(app)
 SCALES = {"K": 10**3, "M": 10**6, "B": 10**9}
@@ -40,7 +42,7 @@ def audit():
 
 
 def bounds(text: str) -> tuple[Fraction, Fraction]:
-    """[lo, hi) of a printed figure, parsed here without xncost.paper."""
+    """[lo, hi) of a printed figure, parsed here without xncost.paper.printed."""
     t = text.rstrip("%").replace(",", "")
     scale = SCALES.get(t[-1], 1)
     digits = Decimal(t[:-1] if t[-1] in SCALES else t)
@@ -111,7 +113,7 @@ def test_every_ratio_note_names_the_computed_cause(audit):
 
 
 def build_label(model: str) -> str:
-    from xncost.paper import MODEL_LABELS
+    from xncost.paper.labels import MODEL_LABELS
 
     return MODEL_LABELS[model]
 
@@ -229,7 +231,7 @@ def test_text_checks_recomputed(audit):
     assert not lo <= diff < hi and lo <= 1_960_000 - 1_640_000 < hi
     c320 = next(c for c in checks.values() if "320K" in c.says)
     assert not c320.holds and c320.note.startswith("rounding")
-    lo, hi = bounds(text.TEXT_XNODR_RATIO)
+    lo, hi = bounds(figure("xnodr_ratio").text)
     assert lo <= Fraction(2_225_200, 1_640_960) * 100 < hi
     varying = {
         (c.setting.split("-")[0], c.model)

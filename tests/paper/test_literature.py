@@ -13,17 +13,19 @@ import torch
 
 from xncost.errors import XncostError
 from xncost.models import build_model
-from xncost.models import literature as lit
 from xncost.models.bnn_layers import SignConv2d
 from xncost.nn.xnor import XnorConv2d
-from xncost.paper import load_table
+from xncost.paper import literature as lit
+from xncost.paper import literature_report as report_module
+from xncost.paper.printed import parse_printed
+from xncost.paper.store import BNN_FILE, load_figures, load_published, load_table, reference_dir
 
-REPORT = Path(__file__).resolve().parents[1] / "reports" / "literature.md"
+REPORT = Path(__file__).resolve().parents[2] / "reports" / "literature.md"
 
 
 @pytest.fixture(scope="module")
-def measured() -> dict[str, lit.Measured]:
-    return {name: lit.measure(name) for name in lit.MODELS}
+def measured() -> dict[str, lit.NetworkCount]:
+    return {name: lit.measure(name) for name in lit.NETWORKS}
 
 
 def _layer_macs(model: torch.nn.Module, side: int = 224) -> tuple[int, int]:
@@ -52,7 +54,7 @@ def _layer_macs(model: torch.nn.Module, side: int = 224) -> tuple[int, int]:
     return real, one_bit
 
 
-@pytest.mark.parametrize("name", lit.MODELS)
+@pytest.mark.parametrize("name", lit.NETWORKS)
 def test_bnn_figures_match_the_layer_shapes(name: str, measured) -> None:
     with torch.device("meta"):
         model = build_model(name)
@@ -105,13 +107,14 @@ def test_signconv_is_registered_binary() -> None:
     ],
 )
 def test_printed_precision(printed: str, x, status: str, shown: str) -> None:
-    p = lit.Printed(printed)
-    assert p.status(Fraction(x)) == status
+    p = parse_printed(printed)
+    figure = lit.Figure("bireal", "birealnet18", "row", "ops", p, Fraction(x), False, False)
+    assert figure.status("round") == status
     assert p.format(Fraction(x)) == shown
     lo, hi = _bounds(printed, "round")
-    assert p.reads(Fraction(x)) == (lo <= x < hi)
+    assert p.matches(Fraction(x)) == (lo <= x < hi)
     lo, hi = _bounds(printed, "truncate")
-    assert p.reads(Fraction(x), "truncate") == (lo <= x < hi)
+    assert p.matches(Fraction(x), "truncate") == (lo <= x < hi)
 
 
 def _bounds(text: str, reading: str) -> tuple[Fraction, Fraction]:
@@ -125,7 +128,7 @@ def _bounds(text: str, reading: str) -> tuple[Fraction, Fraction]:
 
 @pytest.fixture(scope="module")
 def report(measured) -> str:
-    return lit.literature_markdown(measured)
+    return report_module.literature_markdown(measured)
 
 
 def test_one_bit_shortcut_bits_from_the_model(measured, report) -> None:
@@ -158,7 +161,7 @@ def test_shortcut_countings_recomputed(measured, report) -> None:
         "binary": (bops + macs, flops - macs, flops - macs + Fraction(bops + macs, 64)),
         "mixed": (bops + macs, ops_real - Fraction(bops + macs, 64), ops_real),
     }
-    figs = lit.figures(measured, *lit.load_published()[1:])
+    figs = lit.figures(measured, *load_published()[1:])
     readings = {s: v.used for s, v in lit.source_readings(figs).items()}
     assert readings == {"reactnet": "round", "bireal": "round"}  # recomputed below
     fits = lit.shortcut_fits(x, figs, readings)
@@ -183,7 +186,7 @@ def test_shortcut_countings_recomputed(measured, report) -> None:
 
 
 def test_source_readings_recomputed(measured, report) -> None:
-    figs = lit.figures(measured, *lit.load_published()[1:])
+    figs = lit.figures(measured, *load_published()[1:])
     verdicts = lit.source_readings(figs)
     for src, v in verdicts.items():
         mine = [f for f in figs if f.source == src]
@@ -208,10 +211,10 @@ def test_source_readings_recomputed(measured, report) -> None:
 
 
 def test_published_data_has_provenance() -> None:
-    sources, rows, counterparts = lit.load_published()
+    sources, rows, counterparts = load_published()
     for src in sources.values():
         assert src["cite"] and src["table"] and src["verified"]
-    assert {r.model for r in rows} == set(lit.MODELS)
+    assert {r.model for r in rows} == set(lit.NETWORKS)
     assert all(r.figures for r in rows + counterparts)
 
 
@@ -224,34 +227,34 @@ def test_published_data_has_provenance() -> None:
     ],
 )
 def test_malformed_data_file(tmp_path: Path, mutate) -> None:
-    data = json.loads(lit.DATA_FILE.read_text())
+    data = json.loads((reference_dir() / BNN_FILE).read_text())
     mutate(data)
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(data))
     with pytest.raises(XncostError):
-        lit.load_published(bad)
+        load_published(bad)
 
 
 def test_report_is_current(measured) -> None:
     """reports/literature.md is what the models give today (regenerate: see its header)."""
-    assert lit.literature_markdown(measured) == REPORT.read_text(encoding="utf-8")
+    assert report_module.literature_markdown(measured) == REPORT.read_text(encoding="utf-8")
 
 
 def test_every_difference_is_explained(measured) -> None:
-    text = lit.literature_markdown(measured)
+    text = report_module.literature_markdown(measured)
     for line in text.splitlines():
         if "| differs |" in line:
             assert not line.rstrip().endswith("| differs |  |")
 
 
 def test_cli_entry_bad_arguments(capsys) -> None:
-    assert lit.main(["--bogus"]) == 2
+    assert report_module.main(["--bogus"]) == 2
     assert capsys.readouterr().err.startswith("xncost: error: usage")
 
 
 # ----------------------------------------------------------------------------- attributions
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ATTRIBUTIONS = ROOT / "docs" / "attributions.md"
 
 
@@ -275,11 +278,14 @@ def _prints(entry: str) -> set[str]:
     for item in (i.strip() for i in entry.split(";")):
         if item.startswith("every paper_text of reference/"):
             out |= {c.printed.text for n in (4, 5, 7, 8, 9) for c in load_table(n)}
+        elif item.startswith("every paper_text of reference/figures.csv source "):
+            key = item.rsplit(" ", 1)[1]
+            out |= {f.printed.text for f in load_figures().values() if f.source == key}
         elif item.startswith("every figure of published_bnn.json source "):
             key = item.rsplit(" ", 1)[1]
-            _, rows, counterparts = lit.load_published()
+            _, rows, counterparts = load_published()
             out |= {
-                p.render() for r in rows + counterparts if r.source == key
+                p.display for r in rows + counterparts if r.source == key
                 for p in r.figures.values()
             }  # fmt: skip
         else:
@@ -303,6 +309,15 @@ def test_every_attribution_points_to_a_source_that_prints_it() -> None:
         words = a["the project's words"].strip("`")
         assert _flat(words) in _flat((ROOT / a["file"]).read_text(encoding="utf-8")), a
     assert {a["source"] for a in attributions} >= set(prints) - {"code-show"}
+
+
+def test_the_store_and_the_attributions_agree() -> None:
+    """Every source of reference/figures.csv records, in docs/attributions.md, that it prints
+    that file's figures of it (so each stored figure is attributed)."""
+    sources, _ = _md_tables(ATTRIBUTIONS.read_text(encoding="utf-8"))
+    entries = {s["id"]: s["prints or gives"] for s in sources}
+    for key in {f.source for f in load_figures().values()}:
+        assert f"every paper_text of reference/figures.csv source {key}" in entries[key], key
 
 
 def test_every_repository_address_is_a_recorded_source() -> None:
@@ -332,11 +347,7 @@ def test_no_figure_credited_to_a_readme_that_does_not_print_it() -> None:
 
 def lit_nin_figures() -> set[str]:
     """The NIN figures xncost's summaries print beside its own (PUBLISHED_FIGURES)."""
+    from xncost.paper.store import figure
     from xncost.profile.summary_render import PUBLISHED_FIGURES
 
-    return {
-        v if k == "params" else f"{v} GMac"
-        for fig in PUBLISHED_FIGURES.values()
-        for k, v in fig.items()
-        if k in ("params", "gmac")
-    }
+    return {figure(key).text for fig in PUBLISHED_FIGURES.values() for key in fig.values()}

@@ -10,15 +10,14 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from xncost.accounting import breakdown
-from xncost.audit.inverse import printed_interval
-from xncost.audit.numbers import dec, int_range
-from xncost.paper import MODEL_LABELS, load_table, parse_printed, printed_lookup, ratio_cause
+from xncost.paper.audit.inverse import printed_interval
+from xncost.paper.audit.numbers import dec, int_range
+from xncost.paper.labels import MODEL_LABELS
+from xncost.paper.printed import ratio_cause
+from xncost.paper.store import figure, load_table, printed_lookup, sourced
+from xncost.paper.tables import fc_flops
+from xncost.paper.wholemodel import INPUT_SIDES
 from xncost.shapes import CAPS_PRESETS, MOBILENET_FC_DIMS, RESNET_FC_HIDDEN
-from xncost.tables import fc_flops
-
-TEXT_XNODR_RATIO = "135.60%"  # Section 4.6.2: "135.60% of that of all FC layers"
-TEXT_XNODR_INPUT_CAPS = 160  # Section 4.6.2: "the input size of XnODR is [BS, 160, 1, 8]"
-TEXT_UPSAMPLE_SIDE, USED_UPSAMPLE_SIDE = 244, 224  # Section 4.3.1
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,7 @@ def _t(table: int, setting: str, model: str, metric: str):  # noqa: ANN202
 
 
 def _abstract() -> TextCheck:
-    acc, params, flops = "95.32%", "2.99M", "312.04M"
+    acc, params, flops = (figure(f"abstract_{k}").text for k in ("accuracy", "params", "flops"))
     rows = {}
     for c in load_table(4):
         rows.setdefault((c.setting, c.model), {})[c.metric] = c.printed.text
@@ -46,9 +45,10 @@ def _abstract() -> TextCheck:
         for (s, m), v in rows.items()
         if (v.get("accuracy"), v.get("params"), v.get("total_flops")) == (acc, params, flops)
     ]
+    said = sourced("abstract_accuracy")
     return TextCheck(
-        "Abstract",
-        f"{acc} with {params} parameters and {flops} FLOPs on CIFAR-10",
+        said.where,
+        said.quote,
         "Table 4 rows printing all three: " + (", ".join(hits) or "none"),
         any(h.endswith("up-cifar10") and not h.endswith("noup-cifar10") for h in hits),
     )
@@ -56,7 +56,10 @@ def _abstract() -> TextCheck:
 
 def _sub_experiments() -> TextCheck:
     n = sum(1 for c in load_table(4) if c.metric == "accuracy")
-    return TextCheck("Section 4.4", "36 sub-experiments", f"Table 4 prints {n} accuracies", n == 36)
+    said = sourced("sub_experiments")
+    return TextCheck(
+        said.where, said.quote, f"Table 4 prints {n} accuracies", said.printed.matches(n)
+    )
 
 
 def _highest_ratio() -> TextCheck:
@@ -66,11 +69,12 @@ def _highest_ratio() -> TextCheck:
         if c.metric == "ratio_to_fc" and c.model.startswith("resnet")
     ]
     top = max(ratios, key=lambda p: p.value)
+    said = sourced("highest_resnet_ratio")
     return TextCheck(
-        "Section 4.4",
-        "ResNet_XnODR / ResNet_XnIDR: the highest ratio is merely 19.96%",
+        said.where,
+        said.quote,
         f"highest printed ResNet ratio in Table 5: {top.text}",
-        top.text == "19.96%",
+        top.text == said.printed.text,
     )
 
 
@@ -115,11 +119,11 @@ def _remainder() -> TextCheck:
     b = breakdown("xnodr", CAPS_PRESETS["resnet"]).totals
     rest = b["flops"] - b["binarization_flops"]
     dr = breakdown("dr", CAPS_PRESETS["resnet"]).totals["flops"]
-    p = parse_printed("0.43M")
+    said = sourced("xnodr_remainder")
+    p = said.printed
     return TextCheck(
-        "Section 4.5",
-        "XnODR in ResNet_XnODR: 3.56M, of which 3.13M binarization; the remainder, 0.43M, is "
-        "less than ResNet_DR's 1.08M",
+        said.where,
+        said.quote,
         f"{b['flops']:,} - {b['binarization_flops']:,} = {rest:,} (prints {p.format(rest)}) < "
         f"{dr:,}",
         p.matches(rest) and rest < dr,
@@ -147,11 +151,16 @@ def _dr_wins() -> TextCheck:
     mm = count("all", ("mnist", "multimnist"))
     cf = count("all", ("cifar10",))
     caps = count("capsule", ("mnist", "multimnist", "cifar10"))
-    holds = mm == (16, 24) and cf[0] == 3 and mm[0] + cf[0] == 19
+    said = {k: figure(f"dr_better{k}").value for k in ("", "_cifar10", "_mnist", "_mnist_of")}
+    holds = (
+        mm == (said["_mnist"], said["_mnist_of"])
+        and cf[0] == said["_cifar10"]
+        and mm[0] + cf[0] == said[""]
+    )
+    where = sourced("dr_better")
     return TextCheck(
-        "Section 4.5",
-        "models with DR were better in 19 experiments: 3 on CIFAR-10, 16 of 24 (66.7%) on MNIST "
-        "and MultiMNIST",
+        where.where,
+        where.quote,
         f"Table 8 DR accuracy above Table 4 (same backbone, setting, data set): MNIST and "
         f"MultiMNIST {mm[0]} of {mm[1]} ({dec(Fraction(100 * mm[0], mm[1]), 1)}%), CIFAR-10 "
         f"{cf[0]} of {cf[1]}; against XnODR / XnIDR alone: {caps[0]} of {caps[1]}",
@@ -168,33 +177,31 @@ SETTING = "up-mnist-cifar10"  # Table 5's capsule and MobileNetV2 cells are equa
 
 def _mobilenet_fc() -> TextCheck:
     fc = fc_flops(MOBILENET_FC_DIMS)
-    return TextCheck(
-        "Section 4.6.2",
-        "MobileNetV2's four FC layers take 1.64M FLOPs",
-        f"{fc:,}",
-        parse_printed("1.64M").matches(fc),
-    )
+    said = sourced("mobilenet_fc_flops")
+    return TextCheck(said.where, said.quote, f"{fc:,}", said.printed.matches(fc))
 
 
 def _resnet_like_head() -> TextCheck:
-    flops = fc_flops((MOBILENET_FC_DIMS[0], *RESNET_FC_HIDDEN))
+    dims = (MOBILENET_FC_DIMS[0], *RESNET_FC_HIDDEN)
+    flops = fc_flops(dims)
+    said = sourced("resnet_like_head_flops")
     return TextCheck(
-        "Section 4.6.2",
-        "with ResNet-50's three FC layers MobileNetV2 would do 3.68M FLOPs",
-        f"1280-1024-512-10: {flops:,}",
-        parse_printed("3.68M").matches(flops),
+        said.where,
+        said.quote,
+        f"{'-'.join(map(str, dims))}: {flops:,}",
+        said.printed.matches(flops),
     )
 
 
 def _xnodr_figures() -> TextCheck:
     x = breakdown("xnodr", CAPS_PRESETS["mobilenet"]).totals
-    said = (("2.23M", "flops"), ("76.8K", "xnor_bops"), ("1,200", "xnor_flops"),
-            ("1.96M", "binarization_flops"))  # fmt: skip
+    keys = ("flops", "xnor_bops", "xnor_flops", "binarization_flops")
+    said = sourced("xnodr_flops")
     return TextCheck(
-        "Section 4.6.2",
-        "XnODR 2.23M; XNOR 76.8K BOPs (1,200 FLOPs); binarization 1.96M",
-        "; ".join(f"{x[key]:,}" for _, key in said),
-        all(parse_printed(t).matches(x[key]) for t, key in said),
+        said.where,
+        said.quote,
+        "; ".join(f"{x[key]:,}" for key in keys),
+        all(figure(f"xnodr_{key}").matches(x[key]) for key in keys),
     )
 
 
@@ -203,7 +210,7 @@ def _binarization_excess() -> TextCheck:
     binar = breakdown("xnodr", CAPS_PRESETS["mobilenet"]).totals["binarization_flops"]
     p_bin = _t(5, SETTING, "mobilenet_xnodr", "binarization_flops")
     p_fc = _t(5, SETTING, "mobilenetv2", "total_flops")
-    said = parse_printed("320K")
+    said = figure("binarization_excess")
     diff, printed_diff = binar - fc, p_bin.value - p_fc.value
     rounding = (
         not said.matches(diff)
@@ -230,11 +237,12 @@ def _xnodr_ratio() -> TextCheck:
     p_total = _t(5, SETTING, "mobilenet_xnodr", "total_flops")
     p_fc = _t(5, SETTING, "mobilenetv2", "total_flops")
     table_ratio = _t(5, SETTING, "mobilenet_xnodr", "ratio_to_fc")
-    said = ratio_cause(parse_printed(TEXT_XNODR_RATIO), p_total, total, p_fc, fc)
+    text = sourced("xnodr_ratio")
+    said = ratio_cause(text.printed, p_total, total, p_fc, fc)
     table = ratio_cause(table_ratio, p_total, total, p_fc, fc)
     return TextCheck(
-        "Section 4.6.2",
-        f"XnODR is {TEXT_XNODR_RATIO} of all FC layers (Table 5 prints {table_ratio.text})",
+        text.where,
+        f"{text.quote} (Table 5 prints {table_ratio.text})",
         f"exact {total:,} / {fc:,} = {dec(said.exact, 4)}%; {p_total.text} / {p_fc.text} = "
         f"{dec(said.of_printed, 4)}%",
         said.cause == "exact",
@@ -245,22 +253,22 @@ def _xnodr_ratio() -> TextCheck:
 def _xnodr_input() -> TextCheck:
     base = CAPS_PRESETS["resnet"]
     printed = _t(5, "up-mnist-cifar10", "resnet_xnodr", "binarization_flops")
-    at_text = breakdown("xnodr", base.replace(caps_in=TEXT_XNODR_INPUT_CAPS)).totals[
+    said = sourced("xnodr_input_caps")
+    caps = int(said.printed.value)
+    at_text = breakdown("xnodr", base.replace(caps_in=caps)).totals[
         "binarization_flops"
     ]
     lo, hi = printed_interval(
         lambda n: breakdown("xnodr", base.replace(caps_in=n)).totals["binarization_flops"], printed
     )
     return TextCheck(
-        "Section 4.6.2",
-        f"the input of XnODR is [BS, {TEXT_XNODR_INPUT_CAPS}, 1, 8] on all three data sets (for "
-        "ResNet_XnODR and MobileNet_XnODR)",
-        f"ResNet_XnODR at N = {TEXT_XNODR_INPUT_CAPS}: binarization {at_text:,} "
+        said.where,
+        said.quote,
+        f"ResNet_XnODR at N = {caps}: binarization {at_text:,} "
         f"(prints {printed.format(at_text)}); Table 5's {printed.text} needs N = "
         f"{int_range(lo, hi)}",
         printed.matches(at_text),
-        f"the ResNet cells are computed at N = {base.N} (2048 channels / 8), not "
-        f"{TEXT_XNODR_INPUT_CAPS}",
+        f"the ResNet cells are computed at N = {base.N} (2048 channels / 8), not {caps}",
     )
 
 
@@ -280,7 +288,7 @@ def _same_across_data_sets() -> TextCheck:
         if "_" in c.model and c.metric != "ratio_to_fc":
             caps.setdefault((c.model, c.metric), set()).add(str(c.printed.value))
     same5 = all(len(v) == 1 for v in caps.values())
-    from xncost.tables import build_table
+    from xncost.paper.tables import build_table
 
     bad = {
         (c.setting.split("-")[0], c.model) for c in build_table(7).cells if c.status == "mismatch"
@@ -301,13 +309,14 @@ def _same_across_data_sets() -> TextCheck:
 
 
 def _upsample_side() -> TextCheck:
+    said, used = sourced("upsample_side_said"), sourced("upsample_side_used")
+    sides = [str(side) for side in INPUT_SIDES.values()]  # Tables 4 and 8
     return TextCheck(
-        "Section 4.3.1",
-        f"upsampling to {TEXT_UPSAMPLE_SIDE} would cost too much time",
-        f"the same paragraph upsamples MNIST and CIFAR-10 to {USED_UPSAMPLE_SIDE} x "
-        f"{USED_UPSAMPLE_SIDE}",
-        TEXT_UPSAMPLE_SIDE == USED_UPSAMPLE_SIDE,
-        f"{TEXT_UPSAMPLE_SIDE} is no input size the paper uses ({USED_UPSAMPLE_SIDE}, 108, 32, 36)",
+        said.where,
+        said.quote,
+        f"the same paragraph {used.quote}",
+        said.printed.value == used.printed.value,
+        f"{said.printed.text} is no input size the paper uses ({', '.join(sides)})",
     )
 
 

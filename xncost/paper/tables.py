@@ -9,30 +9,27 @@ compared under the reading (rounding or truncation) its own cells establish
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from fractions import Fraction
 from functools import cache
 from typing import Any
 
 from xncost.accounting import Breakdown, breakdown
 from xncost.errors import XncostError
-from xncost.exact import exact_str
-from xncost.formulas import eq12_speedup, eq15_speedup
-from xncost.paper import (
-    MODEL_LABELS,
+from xncost.paper.cells import Cell, Table, value_text
+from xncost.paper.labels import model_label, model_layer
+from xncost.paper.printed import (
     READING_WORDS,
     READINGS,
-    PaperCell,
     Printed,
     Reading,
     ReadingVerdict,
-    load_table,
-    printed_lookup,
     ratio_cause,
     reading_test,
 )
+from xncost.paper.speedup_readings import speedup_note, speedup_readings
+from xncost.paper.store import PaperCell, load_table, printed_lookup
 from xncost.shapes import (
     CAPS_PRESETS,
     MOBILENET_FC_DIMS,
@@ -44,91 +41,6 @@ from xncost.shapes import (
 )
 
 TABLES = (5, 7, 9)
-CSV_COLUMNS = (
-    "table",
-    "setting",
-    "model",
-    "metric",
-    "paper_text",
-    "paper",
-    "xncost",
-    "measured",
-    "status",
-    "note",
-)
-COUNT_METRICS = ("total_flops", "binarization_flops", "xnor_bops", "xnor_flops", "params")
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One cell of a rebuilt table (one CSV row)."""
-
-    table: str
-    setting: str
-    model: str
-    metric: str
-    paper: Printed | None
-    xncost: Any
-    measured: Any = None
-    status: str = "n/a"
-    note: str = ""
-    reading: Reading = "round"
-
-    @property
-    def xncost_text(self) -> str:
-        return value_text(self.metric, self.xncost)
-
-    @property
-    def shown(self) -> str:
-        """xncost's value in the paper's style (unit and precision, the table's reading)."""
-        if self.paper is None:
-            return self.xncost_text
-        return self.paper.format(self.xncost, self.reading)
-
-    def row(self) -> dict[str, str]:
-        return {
-            "table": self.table,
-            "setting": self.setting,
-            "model": self.model,
-            "metric": self.metric,
-            "paper_text": "" if self.paper is None else self.paper.text,
-            "paper": "" if self.paper is None else value_text(self.metric, self.paper.value),
-            "xncost": self.xncost_text,
-            "measured": "" if self.measured is None else value_text(self.metric, self.measured),
-            "status": self.status,
-            "note": self.note,
-        }
-
-
-def value_text(metric: str, value: Any) -> str:
-    """Counts exact; ratios (percent) and speed-ups to 6 decimals, rounded half even."""
-    if value is None:
-        return ""
-    if metric in COUNT_METRICS:
-        return exact_str(value)
-    q = Fraction(value)
-    return f"{round(q * 10**6) / 10**6:.6f}" if q.denominator != 1 else f"{q.numerator}.000000"
-
-
-@dataclass(frozen=True)
-class Table:
-    """A rebuilt paper table: its cells and a title."""
-
-    number: int
-    title: str
-    cells: tuple[Cell, ...]
-    notes: tuple[str, ...] = field(default=())
-
-    def counts(self) -> dict[str, int]:
-        out = {"match": 0, "mismatch": 0, "n/a": 0}
-        for c in self.cells:
-            out[c.status] += 1
-        return out
-
-    def to_frame(self) -> Any:
-        import pandas as pd
-
-        return pd.DataFrame([c.row() for c in self.cells], columns=list(CSV_COLUMNS))
 
 
 # ----------------------------------------------------------------------------- model figures
@@ -188,15 +100,8 @@ def table5_setting(setting: str) -> str:
     return f"{up}-{'multimnist' if ds == 'multimnist' else 'mnist-cifar10'}"
 
 
-def _layer(model: str) -> tuple[str, str]:
-    """model name -> (capsule layer, preset)."""
-    backbone, _, layer = model.partition("_")
-    preset = "resnet" if backbone == "resnet" else "mobilenet"
-    return layer, preset
-
-
 def caps_breakdown(model: str) -> Breakdown:
-    layer, preset = _layer(model)
+    layer, preset = model_layer(model)
     return breakdown(layer, CAPS_PRESETS[preset], "paper")
 
 
@@ -243,179 +148,6 @@ def _residual_note(model: str, value: Any, printed: Printed, b: Breakdown, readi
         f"{float(here[1]):.1f}) per capsule pair given the print {READING_WORDS[reading]}; "
         f"{both} (per pair: {per_step}); cause: unexplained, see `xncost audit` (residual "
         "search) and docs/paper.md"
-    )
-
-
-# ----------------------------------------------------------------------------- Table 7
-
-# Capsule counts with a source, per backbone: the paper's (channels / 8) and the authors'
-# code's (docs/paper.md).
-SOURCED_CAPS_IN: dict[str, dict[int, str]] = {
-    "mobilenet": {
-        160: "the paper's N (1280 channels / 8)",
-        128: "the authors' code's N (a 1x1 conv 1280 -> 1024)",
-    },
-    "resnet": {256: "the paper's N (2048 channels / 8)"},
-}
-SPEEDUP_CAUSES = ("paper", "sourced", "shared", "fit", "none")
-
-
-def speedup_equation(model: str) -> tuple[str, int, int]:
-    """(equation, k, per_n) with Eq. 12 / 15 = x/(x/64 + k), x = per_n·N (Eq. 12: k = D,
-    per_n = M·E²·D; Eq. 15: k = E, per_n = M·E²), at the model's preset M, D, E."""
-    layer, preset = _layer(model)
-    s = CAPS_PRESETS[preset]
-    if layer == "xnodr":
-        return "Eq. 12", s.D, s.M * s.E**2 * s.D
-    return "Eq. 15", s.E, s.M * s.E**2
-
-
-def speedup_at(model: str, n: int) -> Fraction:
-    """Eq. 12 (XnODR) or Eq. 15 (XnIDR) as printed, at N = n and the preset M, D, E."""
-    layer, preset = _layer(model)
-    s = CAPS_PRESETS[preset]
-    if layer == "xnodr":
-        return Fraction(eq12_speedup(n, s.M, s.D, s.E))
-    return Fraction(eq15_speedup(n, s.M, s.E))
-
-
-def speedup_range(
-    printed: Printed, k: int, per_n: int, word: int = 64, reading: Reading = "round"
-) -> tuple[int, int | None, Fraction]:
-    """Integers N (lo, hi) for which S = x/(x/64 + k), x = per_n·N, reads as the printed value
-    under `reading` (empty when lo > hi; hi None when every N >= lo does, S < word always);
-    and the exact N at which S equals the printed value."""
-    iv = printed.interval_for(reading)
-
-    def x_at(s: Fraction) -> Fraction:
-        return s * k / (1 - s / word)
-
-    n_lo = max(1, math.ceil(x_at(iv.lo) / per_n))
-    n_hi = math.ceil(x_at(iv.hi) / per_n) - 1 if iv.hi < word else None
-    return n_lo, n_hi, x_at(Fraction(printed.digits)) / per_n
-
-
-@dataclass(frozen=True)
-class SpeedupReading:
-    """One printed Table 7 cell under one reading: the value at the paper's N read at the
-    printed decimals, the integers N that give the printed figure, the sourced capsule counts
-    among them, and the N that also give the same setting's other capsule layer (`partner`)."""
-
-    reading: Reading
-    shown: Fraction
-    matches: bool
-    n_range: tuple[int, int | None] | None
-    exact_n: Fraction
-    sourced: tuple[int, ...]
-    partner: str
-    shared: tuple[int, int | None] | None
-
-    @property
-    def cause(self) -> str:
-        """`paper` (the paper's N gives it), `sourced` (another sourced capsule count does),
-        `shared` (no sourced count, but one N gives this cell and its partner), `fit` (N that
-        give this cell alone), `none` (no integer N)."""
-        if self.matches:
-            return "paper"
-        if self.sourced:
-            return "sourced"
-        if self.shared:
-            return "shared"
-        return "fit" if self.n_range else "none"
-
-
-NRange = tuple[int, int | None]  # lo, hi (None: unbounded)
-
-
-def _n_range(printed: Printed, model: str, reading: Reading) -> tuple[NRange | None, Fraction]:
-    _, k, per_n = speedup_equation(model)
-    lo, hi, exact = speedup_range(printed, k, per_n, reading=reading)
-    return ((lo, hi) if hi is None or lo <= hi else None), exact
-
-
-def _in_range(n: int, rng: NRange | None) -> bool:
-    return rng is not None and rng[0] <= n and (rng[1] is None or n <= rng[1])
-
-
-def _common(a: NRange | None, b: NRange | None) -> NRange | None:
-    """The integers two ranges share."""
-    if a is None or b is None:
-        return None
-    lo = max(a[0], b[0])
-    his = [h for h in (a[1], b[1]) if h is not None]
-    hi = min(his) if his else None
-    return (lo, hi) if hi is None or lo <= hi else None
-
-
-def range_text(rng: NRange | None) -> str:
-    """'N in [lo, hi]', 'N >= lo' or 'no integer N'."""
-    if rng is None:
-        return "no integer N"
-    return f"N >= {rng[0]:,}" if rng[1] is None else f"N in [{rng[0]:,}, {rng[1]:,}]"
-
-
-def _partner(model: str) -> str:
-    backbone, layer = model.split("_")
-    return f"{backbone}_{'xnidr' if layer == 'xnodr' else 'xnodr'}"
-
-
-@cache
-def speedup_readings() -> dict[tuple[str, str], dict[Reading, SpeedupReading]]:
-    """(setting, model) -> reading -> the cell under that reading (Eqs. 12, 15)."""
-    printed = {(c.setting, c.model): c.printed for c in load_table(7)}
-    out: dict[tuple[str, str], dict[Reading, SpeedupReading]] = {}
-    for (setting, model), p in printed.items():
-        _, preset = _layer(model)
-        paper_n = CAPS_PRESETS[preset].N
-        partner = _partner(model)
-        out[(setting, model)] = {}
-        for r in READINGS:
-            rng, exact = _n_range(p, model, r)
-            other, _ = _n_range(printed[(setting, partner)], partner, r)
-            shared = _common(rng, other)
-            value = speedup_at(model, paper_n)
-            sourced = tuple(n for n in SOURCED_CAPS_IN[preset] if _in_range(n, rng))
-            out[(setting, model)][r] = SpeedupReading(
-                r, p.shown(value, r), p.matches(value, r), rng, exact, sourced, partner, shared
-            )
-    return out
-
-
-def _exact_n(x: Fraction) -> str:
-    """'79.975', or '3197/120 (~26.64)' where the decimal does not end."""
-    text = exact_str(x)
-    return text if "/" not in text else f"{text} (~{float(x):.2f})"
-
-
-def _speedup_note(model: str, printed: Printed, sr: SpeedupReading) -> str:
-    eq, _, _ = speedup_equation(model)
-    _, preset = _layer(model)
-    paper_n = CAPS_PRESETS[preset].N
-    word = READING_WORDS[sr.reading]
-    head = (
-        f"{eq} at the paper's N = {paper_n} gives {float(speedup_at(model, paper_n)):.4f}; "
-        f"under {word} {printed.text} needs {range_text(sr.n_range)} (exact N = "
-        f"{_exact_n(sr.exact_n)})"
-    )
-    partner = model_label(sr.partner)
-    if sr.cause == "sourced":
-        names = ", ".join(
-            f"N = {n}, {SOURCED_CAPS_IN[preset][n]}, gives {float(speedup_at(model, n)):.4f}"
-            for n in sr.sourced
-        )
-        return f"{head}; {names}; cause: a sourced capsule count"
-    if sr.cause == "shared":
-        lo = sr.shared[0]
-        counts = ", ".join(map(str, SOURCED_CAPS_IN[preset]))
-        return (
-            f"{head}; no capsule count with a source ({counts}) does, but "
-            f"{range_text(sr.shared)} also gives this setting's {partner} cell (the smallest, "
-            f"N = {lo:,}, needs 8·N = {8 * lo:,} channels); cause: one N for both capsule "
-            "layers, a fit, not a capsule count either network has"
-        )
-    return (
-        f"{head}; no capsule count with a source does, and no N also gives this setting's "
-        f"{partner} cell; cause: unexplained (a fit of this cell alone)"
     )
 
 
@@ -589,7 +321,7 @@ def table7() -> Table:
         value = b.speedup.printed
         sr = an[(pc.setting, pc.model)][reading]
         status = "match" if sr.matches else "mismatch"
-        note = "" if status == "match" else _speedup_note(pc.model, pc.printed, sr)
+        note = "" if status == "match" else speedup_note(pc.model, pc.printed, sr)
         cells.append(_cell(pc, value, status, note, reading))
     eq9 = (
         "Eq. 9 applied to the projectors themselves (dot products of D = 8 and E = 16 bits) "
@@ -652,7 +384,3 @@ def build_table(number: int, measure: Callable[[Cell], Any] | None = None) -> Ta
             cell = replace(cell, note=f"{flag}; {c.note}" if c.note else flag)
         cells.append(cell)
     return replace(table, cells=tuple(cells))
-
-
-def model_label(model: str) -> str:
-    return MODEL_LABELS.get(model, model)

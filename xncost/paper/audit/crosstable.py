@@ -1,10 +1,10 @@
 """Identities the paper's tables imply across each other, checked with print intervals.
 
 A printed figure stands for the interval of exact values that round to it; sums and differences
-of printed figures give intervals too (`xncost.paper.Interval`). Each identity below pairs such
-an interval with the candidates that should fall in it (xncost's exact values, or the other
-tables' printed figures) and records which are consistent. Whole-model figures (Tables 4, 8)
-are only used through differences of models that share a backbone, an assumption each family
+of printed figures give intervals too (`xncost.paper.printed.Interval`). Each identity below
+pairs such an interval with the candidates that should fall in it (xncost's exact values, or the
+other tables' printed figures) and records which are consistent. Whole-model figures (Tables 4,
+8) are only used through differences of models that share a backbone, an assumption each family
 states.
 """
 
@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from xncost.accounting import breakdown
-from xncost.paper import Interval, PaperCell, printed_lookup
+from xncost.paper.printed import Interval
+from xncost.paper.store import PaperCell, printed_lookup
+from xncost.paper.tables import table5_setting
 from xncost.shapes import (
     CAPS_PRESETS,
     MOBILENET_FC_DIMS,
@@ -24,7 +26,6 @@ from xncost.shapes import (
     FCShape,
     resnet_fc_dims,
 )
-from xncost.tables import table5_setting
 
 BACKBONES = {"mobilenet": "mobilenetv2", "resnet": "resnet50"}
 DATA_SETS = ("mnist", "multimnist")  # CIFAR-10 has MNIST's input size (checked separately)
