@@ -21,12 +21,14 @@ a fused op as the sum of its steps (`xncost.profile.transformer_rules`, `transfo
   kernel applies them to the scores), softmax, dropout when `dropout_p` > 0, AV. Causal
   attention is counted dense, as torch's `FlopCounterMode` does.
 
-`fused_products` gives the products of a fused op as one `FusedProducts` (a `DotProducts`
-whose MACs and FLOPs are the sums over `parts`), so every counter that takes a product's MACs
-from `oprules.dot_products` sees them. Each part is a `DotProducts` with its operands where
-the op's arguments hold them (`lhs`, `rhs`; None for a tensor computed inside the kernel, with
-`binary_ok` False): the queries and keys of a scaled dot-product attention, the input and the
-weights of a projection, so that 1-bit detection can check their values.
+`fused_products` gives the products of a fused op as one `FusedProducts`
+(`xncost.conventions.aten`: a `DotProducts` whose MACs and FLOPs are the sums over `parts`),
+registered as the op's products (`aten.register_product`), so every counter sees their MACs.
+Each part is a `Product` whose `DotProducts` holds its operands where the op's arguments hold
+them (`lhs`, `rhs`, with the axes each is contracted along; None for a tensor computed inside
+the kernel, with `binary_ok` False): the queries and keys of a scaled dot-product attention,
+the input and the weights of a projection, so that the counting engine classifies every part
+(a part with two binary operands is 1-bit) and the rules price the others.
 """
 
 from __future__ import annotations
@@ -39,12 +41,9 @@ from typing import Any
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from xncost.conventions import OPS, Convention
+from xncost.conventions import aten
+from xncost.conventions.aten import DotProducts, FusedProducts
 from xncost.errors import XncostError
-from xncost.profile import oprules
-from xncost.profile.oprules import DotProducts
-
-aten = torch.ops.aten
 
 
 @dataclass(frozen=True)
@@ -55,6 +54,9 @@ class Product:
     dots: DotProducts
 
 
+LAST, ROWS = (-1,), (-2,)  # contracted along the last axis (a row), or the rows (a column)
+
+
 def product(
     name: str,
     count: int,
@@ -62,11 +64,14 @@ def product(
     lhs: torch.Tensor | None,
     rhs: torch.Tensor | None,
     extra: int = 0,
+    rhs_dims: tuple[int, ...] = LAST,
 ) -> Product:
-    """`count` dot products of `length` (+ `extra` bias adds); an operand computed inside the
-    kernel is None, and then the product cannot be checked for 1-bit operands."""
+    """`count` dot products of `length` (+ `extra` bias adds), `lhs` contracted along its last
+    axis, `rhs` along `rhs_dims` (a [out, in] weight or keys [T, E]: its last; values [T, E]:
+    its rows); an operand computed inside the kernel is None, and then the product cannot be
+    checked for 1-bit operands."""
     visible = lhs is not None and rhs is not None
-    return Product(name, DotProducts(count, length, extra, lhs, rhs, visible))
+    return Product(name, DotProducts(count, length, extra, lhs, rhs, LAST, rhs_dims, visible))
 
 
 @dataclass(frozen=True)
@@ -117,24 +122,6 @@ class Activation:
 
 
 Work = Product | Pointwise | Softmax | Reduce | LayerNorm | Activation
-
-
-@dataclass(frozen=True)
-class FusedProducts(DotProducts):
-    """The products of one fused op as one `DotProducts`: `macs`, `flops` and `bops` are the
-    sums over `parts` (`count` and `extra` their sums too; `length` 0, operands None)."""
-
-    parts: tuple[Product, ...] = ()
-
-    @property
-    def macs(self) -> int:
-        return sum(p.dots.macs for p in self.parts)
-
-    def flops(self, conv: Convention = OPS) -> int:
-        return sum(p.dots.flops(conv) for p in self.parts)
-
-    def bops(self, conv: Convention = OPS) -> int:
-        return sum(p.dots.bops(conv) for p in self.parts)
 
 
 def _arg(args: tuple, kwargs: dict, index: int | None, name: str, default: Any = None) -> Any:
@@ -235,7 +222,8 @@ def attention_core(
     work.append(Softmax("softmax", dims.scores if softmax_scores is None else softmax_scores))
     if dropout:
         work.append(Pointwise("dropout", dims.scores, 3))
-    work.append(product("AV", dims.groups * dims.q_len * dims.v_dim, dims.k_len, None, value))
+    av = dims.groups * dims.q_len * dims.v_dim
+    work.append(product("AV", av, dims.k_len, None, value, rhs_dims=ROWS))
     return work
 
 
@@ -425,45 +413,56 @@ def gelu_work(args: tuple, kwargs: dict, out: Any) -> list[Work]:
     return [Activation("gelu", elements, "gelu_tanh" if tanh else "gelu")]
 
 
-FUSED_WORK: dict[Any, Callable[[tuple, dict, Any], list[Work]]] = {
-    aten._native_multi_head_attention: mha_work,
-    aten._transformer_encoder_layer_fwd: encoder_layer_work,
-    **{getattr(aten, name): sdpa_work(layout) for name, layout in SDPA_LAYOUTS.items()},
+Plan = Callable[[tuple, dict, Any], list[Work]]
+FUSED_WORK: dict[str, Plan] = {
+    "aten::_native_multi_head_attention": mha_work,
+    "aten::_transformer_encoder_layer_fwd": encoder_layer_work,
+    **{f"aten::{name}": sdpa_work(layout) for name, layout in SDPA_LAYOUTS.items()},
 }
-OP_WORK: dict[Any, Callable[[tuple, dict, Any], list[Work]]] = {
+OP_WORK: dict[str, Plan] = {
     **FUSED_WORK,
-    aten.native_layer_norm: layer_norm_work,
-    aten.layer_norm: layer_norm_work,
-    aten.gelu: gelu_work,
-    aten.gelu_: gelu_work,
+    **dict.fromkeys(("aten::native_layer_norm", "aten::layer_norm"), layer_norm_work),
+    **dict.fromkeys(("aten::gelu", "aten::gelu_"), gelu_work),
 }
 
 
-def fused_work(func: Any, args: tuple, kwargs: dict, out: Any) -> list[Work] | None:
-    """The work inside a fused transformer op, or None if `func` is not one."""
-    plan = FUSED_WORK.get(getattr(func, "overloadpacket", func))
+def op_name(func: Any) -> str:
+    """`"aten::bmm"` for an op name, or an aten overload or packet."""
+    if isinstance(func, str):
+        return func
+    return getattr(getattr(func, "overloadpacket", func), "_qualified_op_name", str(func))
+
+
+def fused_work(op: Any, args: tuple, kwargs: dict, out: Any) -> list[Work] | None:
+    """The work inside a fused transformer op (its name `"aten::..."`, overload or packet),
+    or None if it is not one."""
+    plan = FUSED_WORK.get(op_name(op))
     return None if plan is None else plan(args, kwargs, out)
 
 
-def fused_products(func: Any, args: tuple, kwargs: dict, out: Any) -> FusedProducts | None:
+def fused_products(op: Any, args: tuple, kwargs: dict, out: Any) -> FusedProducts | None:
     """The products inside a fused transformer op (module docstring), or None."""
-    work = fused_work(func, args, kwargs, out)
-    if work is None:
-        return None
-    parts = tuple(w for w in work if isinstance(w, Product))
-    count = sum(p.dots.count for p in parts)
-    extra = sum(p.dots.extra for p in parts)
-    return FusedProducts(count, 0, extra, None, None, False, parts)
+    work = fused_work(op, args, kwargs, out)
+    return None if work is None else FusedProducts.of(w for w in work if isinstance(w, Product))
 
 
-def op_work(func: Any, args: tuple, kwargs: dict, out: Any) -> list[Work]:
+for _op, _plan in FUSED_WORK.items():
+    aten.register_product(_op)(
+        lambda args, kwargs, out, _plan=_plan: FusedProducts.of(
+            w for w in _plan(args, kwargs, out) if isinstance(w, Product)
+        )
+    )
+
+
+def op_work(op: Any, args: tuple, kwargs: dict, out: Any) -> list[Work]:
     """The work items of one dispatched op: a fused op's, a LayerNorm's or GELU's, any other
-    product as one `Product` named after its aten op (`oprules.dot_products`); else none."""
-    plan = OP_WORK.get(getattr(func, "overloadpacket", func))
+    product as one `Product` named after its aten op (`aten.dot_products`); else none."""
+    op = op_name(op)
+    plan = OP_WORK.get(op)
     if plan is not None:
         return plan(args, kwargs, out)
-    dots = oprules.dot_products(func, args, kwargs, out)
-    return [] if dots is None else [Product(oprules.op_name(func), dots)]
+    dots = aten.dot_products(op, args, kwargs, out)
+    return [] if dots is None else [Product(aten.display_name(op), dots)]
 
 
 class _WorkTally(TorchDispatchMode):
@@ -474,7 +473,7 @@ class _WorkTally(TorchDispatchMode):
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: Any = None):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
-        self.work += op_work(func, args, kwargs, out)
+        self.work += op_work(op_name(func), args, kwargs, out)
         return out
 
 

@@ -1,6 +1,6 @@
 """The `ptflops` convention's rules for transformer modules, registered into
-`xncost.profile.ptflopsrules`: the prices of ptflops' module hooks (its pytorch backend,
-`ptflops/pytorch_ops.py`; docs/conventions.md, "Transformer ops"):
+`xncost.conventions.ptflops` (keyed by module class): the prices of ptflops' module hooks
+(its pytorch backend, `ptflops/pytorch_ops.py`; docs/conventions.md, "Transformer ops"):
 
 - `nn.MultiheadAttention` (`multihead_attention_counter_hook`), per sample with Tq queries,
   Tk keys, width E, key and value widths kdim, vdim and H heads: the query scaling Tq*E, the
@@ -21,23 +21,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
 from torch import nn
 
-from xncost.conventions import PTFLOPS, Convention
-from xncost.profile import ptflopsrules, transformer_ops
-from xncost.profile.ptflopsrules import register
+from xncost.conventions import class_key
+from xncost.conventions.base import Convention, OpEvent
+from xncost.conventions.ptflops import PTFLOPS, register
+from xncost.profile import transformer_ops
 from xncost.profile.transformer_ops import SDPA_LAYOUTS, Sequences
 
-aten = torch.ops.aten
-SOFTMAXES = (aten._softmax, aten.softmax, aten._safe_softmax)
-SDPA_KERNELS = tuple(getattr(aten, name) for name in SDPA_LAYOUTS)
-
-
-def _packet(func: Any) -> Any:
-    return getattr(func, "overloadpacket", func)
+SOFTMAXES = ("aten::_softmax", "aten::softmax", "aten::_safe_softmax")
+SDPA_KERNELS = tuple(f"aten::{name}" for name in SDPA_LAYOUTS)
 
 
 def attention_hook_flops(m: nn.MultiheadAttention, q_len: int, k_len: int, conv: Convention) -> int:
@@ -53,46 +46,39 @@ def attention_hook_flops(m: nn.MultiheadAttention, q_len: int, k_len: int, conv:
     return conv.flops_per_mac * macs + other
 
 
-def _attention_call(m: nn.MultiheadAttention, func: Any, args: tuple) -> tuple[int, int, int]:
-    """(samples, Tq, Tk) of the attention call whose anchor op is `func`; samples 0 for any
+def _attention_call(m: nn.MultiheadAttention, op: str, args: tuple) -> tuple[int, int, int]:
+    """(samples, Tq, Tk) of the attention call whose anchor op is `op`; samples 0 for any
     other op of the module."""
-    p = _packet(func)
-    if p is aten._native_multi_head_attention:
+    if op == "aten::_native_multi_head_attention":
         seq = Sequences.of(args[0])
         return seq.batch, seq.padded, seq.padded
-    if p in SDPA_KERNELS:
+    if op in SDPA_KERNELS:
         dims = transformer_ops.sdpa_dims(args[0], args[1], args[2])
         return dims.groups // m.num_heads, dims.q_len, dims.k_len
-    if p in SOFTMAXES and args[0].dim() >= 2:
+    if op in SOFTMAXES and args[0].dim() >= 2:
         x = args[0]
         q_len, k_len = int(x.shape[-2]), int(x.shape[-1])
         return (x.numel() // (m.num_heads * q_len * k_len) if x.numel() else 0), q_len, k_len
     return 0, 0, 0
 
 
-@register(nn.MultiheadAttention)
-def multihead_attention_rule(
-    m: nn.Module, func: Any, args: tuple, kwargs: dict, out: Any, conv: Convention = PTFLOPS
-) -> int:
+@register(class_key(nn.MultiheadAttention))
+def multihead_attention_rule(ev: OpEvent, conv: Convention) -> int:
     """ptflops' MultiheadAttention hook, once per call (module docstring)."""
-    samples, q_len, k_len = _attention_call(m, func, args)
-    return samples * attention_hook_flops(m, q_len, k_len, conv) if samples else 0
+    samples, q_len, k_len = _attention_call(ev.module, ev.op, ev.args)
+    return samples * attention_hook_flops(ev.module, q_len, k_len, conv) if samples else 0
 
 
-@register(nn.LayerNorm)
-def layer_norm_rule(
-    m: nn.Module, func: Any, args: tuple, kwargs: dict, out: Any, conv: Convention = PTFLOPS
-) -> int:
+@register(class_key(nn.LayerNorm))
+def layer_norm_rule(ev: OpEvent, conv: Convention) -> int:
     """LayerNorm: 1 per input element."""
-    return args[0].numel() if _packet(func) in (aten.native_layer_norm, aten.layer_norm) else 0
+    return ev.args[0].numel() if ev.op in ("aten::native_layer_norm", "aten::layer_norm") else 0
 
 
-@register(nn.GELU)
-def gelu_rule(
-    m: nn.Module, func: Any, args: tuple, kwargs: dict, out: Any, conv: Convention = PTFLOPS
-) -> int:
+@register(class_key(nn.GELU))
+def gelu_rule(ev: OpEvent, conv: Convention) -> int:
     """GELU: 1 per output element (ptflops prices it as ReLU)."""
-    return out.numel() if _packet(func) in (aten.gelu, aten.gelu_) else 0
+    return ev.out.numel() if ev.op in ("aten::gelu", "aten::gelu_") else 0
 
 
 def _linear_hook(linear: nn.Linear, tokens: int, conv: Convention) -> int:
@@ -101,18 +87,16 @@ def _linear_hook(linear: nn.Linear, tokens: int, conv: Convention) -> int:
     return tokens * (conv.flops_per_mac * linear.in_features * linear.out_features + bias)
 
 
-@register(nn.TransformerEncoderLayer)
-def encoder_layer_rule(
-    m: nn.Module, func: Any, args: tuple, kwargs: dict, out: Any, conv: Convention = PTFLOPS
-) -> int:
+@register(class_key(nn.TransformerEncoderLayer))
+def encoder_layer_rule(ev: OpEvent, conv: Convention = PTFLOPS) -> int:
     """The fused layer as the hooks of its submodules (module docstring)."""
-    if _packet(func) is not aten._transformer_encoder_layer_fwd:
+    if ev.op != "aten::_transformer_encoder_layer_fwd":
         return 0
-    seq = Sequences.of(args[0])
+    m, seq = ev.module, Sequences.of(ev.args[0])
     n, d = seq.tokens, m.linear1.in_features
     total = sum(attention_hook_flops(m.self_attn, t, t, conv) for t in seq.lengths)
     total += _linear_hook(m.linear1, n, conv) + _linear_hook(m.linear2, n, conv) + 2 * n * d
-    if isinstance(m.activation, nn.Module) and type(m.activation) in ptflopsrules.RULES:
+    if isinstance(m.activation, nn.Module) and class_key(type(m.activation)) in PTFLOPS.rules:
         total += n * m.linear1.out_features
     return total
 

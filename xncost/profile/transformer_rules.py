@@ -1,5 +1,6 @@
 """The `ops` convention's rules for transformer ops (one FLOP per primitive op executed;
-docs/conventions.md, "Transformer ops"), registered into `xncost.profile.oprules`.
+docs/conventions.md, "Transformer ops"), registered into the `ops` convention's rules
+(`xncost.conventions.ops`).
 
 Prices of the work items of `xncost.profile.transformer_ops`:
 
@@ -14,8 +15,9 @@ Prices of the work items of `xncost.profile.transformer_ops`:
   mask, bias and residual adds 1 per element; dropout 3 (draw, compare, multiply).
 
 A fused op (`_native_multi_head_attention`, `_transformer_encoder_layer_fwd`, the scaled
-dot-product attention kernels) costs the sum of its work items; `dot_products` extends
-`oprules.dot_products` to its products (`transformer_ops.fused_products`). Also priced here:
+dot-product attention kernels) costs the sum of its work items, its products as the counting
+engine hands them over (`ev.dots`: the parts that are not 1-bit; `transformer_ops` registers
+the products of each fused op). Also priced here:
 `_safe_softmax` (the attention's math path) and `_masked_softmax` like softmax (the latter with
 its mask, 1 per element),
 `masked_fill` (a select, 1 per element, as `where`), `erf` 1, `bernoulli_` (dropout's draw,
@@ -29,9 +31,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from xncost.conventions import OPS, Convention
-from xncost.profile import oprules, transformer_ops
-from xncost.profile.oprules import DotProducts, register
+from xncost.conventions import aten
+from xncost.conventions.aten import names
+from xncost.conventions.base import Convention, OpEvent
+from xncost.conventions.ops import OPS, softmax_rule
+from xncost.profile import transformer_ops
 from xncost.profile.transformer_ops import (
     LayerNorm,
     Pointwise,
@@ -40,6 +44,8 @@ from xncost.profile.transformer_ops import (
     Softmax,
     Work,
 )
+
+register = OPS.rules.register
 
 
 @dataclass(frozen=True)
@@ -79,35 +85,33 @@ def work_flops(work: Work, conv: Convention = OPS, prices: WorkPrices = OPS_PRIC
 
 
 def work_rule(plan: Callable[[tuple, dict, Any], list[Work]], prices: WorkPrices) -> Callable:
-    """A registry rule pricing the op's work items (`transformer_ops`) by `prices`; takes
-    (args, kwargs, out, conv) and ignores the tf registry's extra `func`."""
+    """A rule pricing an op's work items (`transformer_ops`) by `prices`: its products as the
+    engine hands them (`ev.dots`, 1-bit parts left out), the rest from the plan."""
 
-    def rule(args: tuple, kwargs: dict, out: Any, conv: Convention = OPS, *_: Any) -> int:
-        return sum(work_flops(w, conv, prices) for w in plan(args, kwargs, out))
+    def rule(ev: OpEvent, conv: Convention) -> int:
+        work = plan(ev.args, ev.kwargs, ev.out)
+        rest = sum(work_flops(w, conv, prices) for w in work if not isinstance(w, Product))
+        return rest + (0 if ev.dots is None else ev.dots.flops(conv))
 
     rule.__name__ = f"{plan.__name__}_rule"
     return rule
 
 
-for _packet, _plan in transformer_ops.OP_WORK.items():
-    register(_packet)(work_rule(_plan, OPS_PRICES))
+for _op, _plan in transformer_ops.OP_WORK.items():
+    register(_op)(work_rule(_plan, OPS_PRICES))
 
 
-register(*oprules._packets(("_safe_softmax",)))(oprules.softmax_rule)  # 0 on masked rows
+register("aten::_safe_softmax")(softmax_rule)  # 0 on masked rows
 
 
-@register(*oprules._packets(("_masked_softmax",)))
-def masked_softmax_rule(
-    args: tuple, kwargs: dict, out: Any, conv: Convention = OPS, *_: Any
-) -> int:
+@register("aten::_masked_softmax")
+def masked_softmax_rule(ev: OpEvent, conv: Convention) -> int:
     """Softmax with a mask: the mask 1 + `softmax_per_element` per element (`ops` and `tf`)."""
-    return (1 + conv.softmax_per_element) * args[0].numel()
+    return (1 + conv.softmax_per_element) * ev.args[0].numel()
 
 
 # a select (as `where`), erf, and dropout's mask (a random draw compared with p): 1 each
-register(*oprules._packets(("masked_fill", "erf", "bernoulli"), inplace=True))(
-    oprules.elementwise_rule
-)
+register(*names(("masked_fill", "erf", "bernoulli"), inplace=True))(aten.per_output)
 
 
 DATA_MOVEMENT = (
@@ -120,23 +124,12 @@ DATA_MOVEMENT = (
 )
 
 
-register(*oprules._packets(DATA_MOVEMENT, inplace=True))(oprules.zero_rule)
-
-
-_DOT_PRODUCTS = oprules.dot_products
-
-
-def dot_products(func: Any, args: tuple, kwargs: dict, out: Any) -> DotProducts | None:
-    """`oprules.dot_products`, and for a fused transformer op its products as one
-    `FusedProducts` (their MACs and FLOPs summed; the products themselves in `parts`)."""
-    dots = _DOT_PRODUCTS(func, args, kwargs, out)
-    return dots if dots is not None else transformer_ops.fused_products(func, args, kwargs, out)
+register(*names(DATA_MOVEMENT, inplace=True))(aten.free)
 
 
 __all__ = [
     "OPS_PRICES",
     "WorkPrices",
-    "dot_products",
     "masked_softmax_rule",
     "work_flops",
     "work_rule",

@@ -1,4 +1,4 @@
-"""The `tf` convention's rules for transformer ops, registered into `xncost.profile.tfrules`:
+"""The `tf` convention's rules for transformer ops, registered into `xncost.conventions.tf`:
 TensorFlow's profiler prices (tensorflow/python/profiler/internal/flops_registry.py) of the
 TensorFlow ops that compute the same thing (docs/conventions.md, "Transformer ops").
 
@@ -19,8 +19,10 @@ TensorFlow ops that compute the same thing (docs/conventions.md, "Transformer op
 
 from __future__ import annotations
 
-from xncost.profile import oprules, tfrules, transformer_ops
-from xncost.profile.tfrules import register
+from xncost.conventions import aten
+from xncost.conventions.aten import names
+from xncost.conventions.tf import register, softmax_rule
+from xncost.profile import transformer_ops
 from xncost.profile.transformer_ops import LayerNorm
 from xncost.profile.transformer_rules import WorkPrices, masked_softmax_rule, work_rule
 
@@ -44,14 +46,14 @@ TF_PRICES = WorkPrices(
     activation={"relu": 0, "gelu": 4, "gelu_tanh": 7},
 )
 
-for _packet, _plan in transformer_ops.OP_WORK.items():
-    register(_packet)(work_rule(_plan, TF_PRICES))
+for _op, _plan in transformer_ops.OP_WORK.items():
+    register(_op)(work_rule(_plan, TF_PRICES))
 
 
-register(*oprules._packets(("_safe_softmax",)))(tfrules.softmax_rule)
-register(*oprules._packets(("_masked_softmax",)))(masked_softmax_rule)  # AddV2 + Softmax
+register("aten::_safe_softmax")(softmax_rule)
+register("aten::_masked_softmax")(masked_softmax_rule)  # AddV2 + Softmax
 # dropout's mask: GreaterEqual on a uniform draw, 1 per element
-register(*oprules._packets(("bernoulli",), inplace=True))(tfrules.elementwise_rule)
+register(*names(("bernoulli",), inplace=True))(aten.per_output)
 
 
 __all__ = ["FUSED_LAYER_NORM_MIN_EPS", "TF_PRICES"]
