@@ -333,7 +333,7 @@ def explanation(
                     f"{r['layer']} N={r['shape'].split(',')[0].split('=')[1]}: "
                     f"{_fmt(r['measured_speedup'])}x kernel only, "
                     f"{_fmt(r['measured_speedup_with_packing'])}x with binarization and "
-                    f"packing (Eq. {r['theoretical_equation']}: "
+                    f"packing ({r['theoretical_equation']}: "
                     f"{_fmt(r['theoretical_speedup'])})"
                     for r in paper
                 )
@@ -594,9 +594,11 @@ def main(argv: list[str] | None = None) -> int:
         "region (XnODR's W, the GEMM's B); activations binarized and packed per call, inside "
         "it (XnODR's input u, the GEMM's A, XnIDR's u_hat and v: for XnIDR inference is "
         "binary + packing). The torch ratio of inference is timed in the torch loop.",
-        "- **theoretical (Eq.)**: Eq. 12 (xnodr) and Eq. 15 (xnidr) as printed; Eq. 9 for "
-        "GEMM with c·N_W = K and N_I = M·N. **Eq. 9 corrected**: 64k / (k + 64), one "
-        "non-binary operation per output. **word bound**: k / ceil(k / 64).",
+        "- **theoretical**: the layer's registered equation as printed (Eq. 12 for xnodr, "
+        "Eq. 15 for xnidr, their sum for xnbdr, which times both products per call); Eq. 9 "
+        "for GEMM with c·N_W = K and N_I = M·N. **Eq. 9 corrected**: 64k / (k + 64), one "
+        "non-binary operation per output (over both products for xnbdr, k = D+E). **word "
+        "bound**: k / ceil(k / 64).",
         "",
         "## Paper shapes, batch 64 and GEMM",
         "",

@@ -1,6 +1,6 @@
 """Per-step accounting: the paper's figures, every convention term, properties of the totals."""
 
-from dataclasses import fields, replace
+from dataclasses import replace
 from fractions import Fraction
 
 import pytest
@@ -163,11 +163,7 @@ def _uses(layer, s):
     }
 
 
-COST_TERMS = [
-    f.name
-    for f in fields(Convention)
-    if f.name not in ("name", "description", "word_bits", "bops_per_word")
-]
+COST_TERMS = [name for name in Convention.price_fields() if name != "bops_per_word"]
 
 
 @pytest.mark.parametrize("layer", caps_layers())

@@ -518,15 +518,15 @@ def test_sigterm_is_the_same_one_line_and_exit_130(tmp_path):
 def test_rich_tables_never_cut_a_label_or_number(number, width):
     from rich.console import Console
 
-    from xncost import render
     from xncost.api import table
+    from xncost.paper import views
 
     t = table(number)
     con = Console(width=width, record=True, file=io.StringIO())
-    con.print(render.table_rich(t, width))
+    con.print(views.table_rich(t, width))
     text = con.export_text()
-    notes = render._footnotes(t)
-    shown = sum(ch.isdigit() for c in t.cells for ch in render._cell_text(c, notes))
+    numbers = views.layer_block(t).numbers
+    shown = sum(ch.isdigit() for c in t.cells for ch in views.entry(c).wide(numbers))
     assert "\u2026" not in text and sum(ch.isdigit() for ch in text) >= shown
     assert max(len(line) for line in text.splitlines()) <= width
 

@@ -178,7 +178,7 @@ def invocation(name: str) -> st.SearchStrategy[list[str]]:
 
 
 def _fake_count(model: str, up: bool, side: int):
-    from xncost.profile.wholemodel import ModelCount
+    from xncost.paper.wholemodel import ModelCount
 
     flops = {"ops": 2000, "tf": 2000, "tf_half": 1000, "ptflops": 3000, "macs": 500}
     return ModelCount(model, up, side, 1000, flops)
@@ -189,7 +189,7 @@ def _stop_here(*args, **kwargs):
 
 
 def _whole_table(setattr_) -> None:
-    from xncost.profile import wholemodel
+    from xncost.paper import wholemodel
 
     build = wholemodel.build_whole_table
     whole = functools.cache(lambda n: build(n, measure=_fake_count))
@@ -209,7 +209,7 @@ def _no_bench(setattr_) -> None:
 
 
 def _audit_text(setattr_) -> None:
-    from xncost import audit
+    from xncost.paper import audit
 
     setattr_(audit, "audit_markdown", lambda: "# Audit stand-in\n")
 

@@ -67,19 +67,19 @@ HOSTILE = {
         BASE + "class M(Base):\n    def parameters(self, recurse=True):\n"
         "        raise RuntimeError('parameters exploded')\n",
         "M",
-        "M: RuntimeError: parameters exploded",
+        "RuntimeError: parameters exploded",
     ),
     "modules_raise": (
         BASE + "class M(Base):\n    def modules(self):\n"
         "        raise RuntimeError('modules exploded')\n",
         "M",
-        "M: RuntimeError: modules exploded",
+        "RuntimeError: modules exploded",
     ),
     "named_children_raise": (
         BASE + "class M(Base):\n    def named_children(self):\n"
         "        raise RuntimeError('children exploded')\n",
         "M",
-        "M: RuntimeError: children exploded",
+        "RuntimeError: children exploded",
     ),
     "scales_nan": (
         "from xncost.profile.binary import register_binary\n"

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from xncost.errors import XncostError
+from xncost.layers import caps_layers
 from xncost.models import (
     MODELS,
     build_backbone,
@@ -17,9 +18,10 @@ from xncost.models import (
     count_parameters,
     feature_map_side,
     list_models,
+    model_name,
     parameter_count,
 )
-from xncost.nn.capsule import DynamicRouting, XnIDR, XnODR
+from xncost.nn.capsule import DynamicRouting, XnBDR, XnIDR, XnODR
 
 PAPER_MODELS = [
     "resnet50",
@@ -52,8 +54,16 @@ def _millions(n: int) -> float:
 
 def test_registry_names() -> None:
     names = list_models()
-    assert names[:8] == PAPER_MODELS
-    assert set(names[8:]) == {
+    per_backbone = [
+        [backbone, *(f"{prefix}_{layer}" for layer in caps_layers())]
+        for backbone, prefix in (("resnet50", "resnet"), ("mobilenetv2", "mobilenet"))
+    ]
+    paper = per_backbone[0] + per_backbone[1]
+    assert names[: len(paper)] == paper  # every backbone with every head of the layer registry
+    assert set(PAPER_MODELS) < set(paper) and {"resnet_xnbdr", "mobilenet_xnbdr"} < set(paper)
+    heads = ("fc", *caps_layers())
+    assert [model_name(b, h) for b in ("resnet50", "mobilenetv2") for h in heads] == paper
+    assert set(names[len(paper) :]) == {
         "nin",
         "nin-bwn",
         "nin-xnor",
@@ -64,9 +74,10 @@ def test_registry_names() -> None:
         "birealnet34",
         "xnor-resnet18",
         "reactnet-a",
+        "vit-b16",
     }
     assert all(MODELS[n].description for n in names)
-    assert all(MODELS[n].has_noup for n in PAPER_MODELS)
+    assert all(MODELS[n].has_noup for n in paper)
     assert MODELS["resnet_xnodr"].default_input_side(True) == 224
     assert MODELS["resnet_xnodr"].default_input_side(False) == 32
 
@@ -89,8 +100,10 @@ def test_every_model_output_shape_on_meta(name: str) -> None:
         ("mobilenet_xnodr", False, 32),
         ("mobilenet_xnidr", False, 32),
         ("mobilenet_dr", False, 36),
+        ("mobilenet_xnbdr", False, 32),
         ("resnet50", False, 16),
         ("resnet_xnodr", False, 16),
+        ("resnet_xnbdr", False, 16),
         ("nin", True, 32),
         ("nin-bwn", True, 32),
         ("nin-xnor", True, 32),
@@ -103,7 +116,7 @@ def test_real_forward_small_inputs(name: str, upsampling: bool, side: int) -> No
         out = model(torch.randn(2, 3, side, side))
     assert out.shape == (2, 10)
     assert torch.isfinite(out).all()
-    if MODELS[name].kind in ("dr", "xnodr", "xnidr"):
+    if MODELS[name].kind in caps_layers():
         assert bool((out >= 0).all())  # capsule lengths
 
 
@@ -209,6 +222,7 @@ def test_backbone_params_match_keras_applications() -> None:
         ("resnet_xnodr", {"upsampling": False}, 23.85),
         ("resnet_xnidr", {"upsampling": False}, 23.85),
         ("resnet_dr", {"upsampling": False}, 23.85),
+        ("resnet_xnbdr", {"upsampling": False}, 23.85),
         ("mobilenet_xnodr", {"upsampling": False}, 2.43),
         ("mobilenet_xnidr", {"upsampling": False}, 2.43),
         ("mobilenet_dr", {"upsampling": False}, 2.43),
@@ -237,6 +251,8 @@ def test_capsule_models_differ_only_in_the_capsule_layer() -> None:
         ("resnet_xnodr", "paper", XnODR, 256),
         ("resnet_xnidr", "code", XnIDR, 256),
         ("resnet_dr", "paper", DynamicRouting, 256),
+        ("mobilenet_xnbdr", "code", XnBDR, 128),
+        ("resnet_xnbdr", "paper", XnBDR, 256),
     ],
 )
 def test_capsule_heads_expose_caps(name: str, variant: str, cls: type, caps_in: int) -> None:
@@ -270,7 +286,7 @@ def _nin_hand_count() -> int:
 def test_nin_params_match_seed(name: str) -> None:
     n = parameter_count(name)
     assert n == _nin_hand_count()
-    assert round(n / 1e3, 2) == 969.82  # XNOR-Net-PyTorch's README prints "969.82 k"
+    assert round(n / 1e3, 2) == 969.82  # ptflops' "969.82 k" (docs/attributions.md)
 
 
 def test_binary_models_use_xnor_layers_except_first_and_last() -> None:
@@ -313,6 +329,8 @@ def test_alexnet_params_hand_count() -> None:
         lambda: build_backbone("vgg16", upsampling=True),
         lambda: build_head("resnet50", "capsnet", feature_channels=2048, feature_map_side=4),
         lambda: build_head("resnet50", "xnodr", feature_channels=1024, feature_map_side=4),
+        lambda: model_name("vgg16", "xnodr"),
+        lambda: model_name("resnet50", "capsnet"),
         lambda: feature_map_side("resnet50", True, 0),
     ],
 )

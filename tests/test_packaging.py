@@ -1,4 +1,4 @@
-"""A wheel carries what a non-editable install needs: the tables of reference/."""
+"""A wheel carries what a non-editable install needs: the store of printed numbers, reference/."""
 
 import subprocess
 import sys
@@ -29,14 +29,16 @@ def test_wheel_ships_the_reference_tables(tmp_path):
     assert p.returncode == 0, p.stderr
     (wheel,) = tmp_path.glob("xncost-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    for n in (4, 5, 7, 8, 9):
-        assert any(name.endswith(f"data/share/xncost/reference/table{n}.csv") for name in names)
+    store = [f"table{n}.csv" for n in (4, 5, 7, 8, 9)] + ["figures.csv", "published_bnn.json"]
+    for file in store:
+        assert any(name.endswith(f"data/share/xncost/reference/{file}") for name in names), file
 
 
 def test_reference_dir_falls_back_to_the_installed_data(monkeypatch, tmp_path):
-    from xncost import paper
+    from xncost.paper import store
 
     monkeypatch.delenv("XNCOST_REFERENCE", raising=False)
-    monkeypatch.setattr(paper, "__file__", str(tmp_path / "site" / "xncost" / "paper.py"))
+    site = tmp_path / "site" / "xncost" / "paper" / "store.py"
+    monkeypatch.setattr(store, "__file__", str(site))
     monkeypatch.setattr(sys, "prefix", str(tmp_path / "venv"))
-    assert paper.reference_dir() == tmp_path / "venv" / "share" / "xncost" / "reference"
+    assert store.reference_dir() == tmp_path / "venv" / "share" / "xncost" / "reference"

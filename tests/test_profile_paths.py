@@ -10,14 +10,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from xncost.conventions import OPS
+from xncost.conventions import OPS, RuleSet
 from xncost.errors import XncostError
 from xncost.nn.capsule import XnIDR
 from xncost.nn.xnor import XnorConv2d, XnorLinear
-from xncost.profile import oprules, thop_count
+from xncost.profile import thop_count
 from xncost.profile.binary import register_binary
 from xncost.profile.paths import count_paths
-from xncost.profile.registry import RuleRegistry
 from xncost.profile.summary import summary
 
 
@@ -102,32 +101,30 @@ def test_bnn_convention_from_macs(mixed):
 
 
 def test_registries_refuse_duplicates():
-    reg = RuleRegistry("test rules")
-    reg.register("a")(lambda: 0)
+    reg = RuleSet("test rules")
+    reg.register("a")(lambda ev, conv: 0)
     with pytest.raises(XncostError, match="already registered"):
-        reg.register("a")(lambda: 1)
-    reg.register("a", override=True)(lambda: 2)
-    assert reg.get("a")() == 2
+        reg.register("a")(lambda ev, conv: 1)
+    reg.register("a", override=True)(lambda ev, conv: 2)
+    assert reg.get("a")(None, OPS) == 2
     with pytest.raises(XncostError, match="already registered"):
-        oprules.register(torch.ops.aten.mm)(lambda *a: 0)
+        OPS.rules.register("aten::mm")(lambda ev, conv: 0)
     with pytest.raises(XncostError, match="already registered"):
         register_binary(SignConv2d)
 
 
 def test_docs_convention_table_matches_the_conventions():
-    from dataclasses import fields
     from pathlib import Path
 
-    from xncost.conventions import ALL_CONVENTIONS
+    from xncost.conventions import ALL_CONVENTIONS, Convention
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "conventions.md").read_text()
+    names = Convention.table_fields()
     rows = {}
     for line in doc.splitlines():
-        if line.startswith("| `") and line.count("|") == len(ALL_CONVENTIONS) + 2:
+        if line.startswith("| `") and line.count("|") == len(names) + 3:
             cells = [c.strip() for c in line.strip("|").split("|")]
             rows[cells[0].strip("`")] = cells[1:]
-    names = [f.name for f in fields(OPS) if f.name not in ("name", "description")]
-    names.append("bops_per_binary_mac")
-    assert set(rows) == set(names)
-    for name in names:
-        assert rows[name] == [str(getattr(c, name)) for c in ALL_CONVENTIONS.values()], name
+    assert list(rows) == list(ALL_CONVENTIONS)  # one row per registered convention, in order
+    for name, conv in ALL_CONVENTIONS.items():
+        assert rows[name] == [", ".join(conv.scopes)] + [str(getattr(conv, f)) for f in names]

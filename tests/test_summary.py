@@ -1,6 +1,6 @@
 """Whole-network summary (xncost.profile.summary): per-layer counts against hand counts,
 totals against layer sums, thop and the plain dispatch counter, the registration API, the
-seed's NIN figures, and the `xncost summary` command."""
+NIN figures ptflops prints (docs/attributions.md), and the `xncost summary` command."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import io
 import json
 import math
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 import torch
@@ -31,6 +32,7 @@ from xncost.profile.summary import (
     summarize_model,
     summary,
     summary_csv,
+    summary_json,
     summary_markdown,
 )
 
@@ -142,16 +144,21 @@ class UserXnorLinear(nn.Module):
         return F.linear(torch.sign(x), torch.sign(self.w))
 
 
-def test_registration_turns_a_user_layer_binary():
+def test_a_user_layer_is_found_binary_and_registration_sets_its_scales():
     torch.manual_seed(1)
     model = nn.Sequential(nn.Linear(5, 100), UserXnorLinear(100, 7))
-    before = summary(model, (2, 5)).layer("1")
-    assert before.bops == 0 and before.float_macs == 2 * 100 * 7 and before.params_1bit == 0
-    register_binary(UserXnorLinear, weights=("w",), scales=lambda m, name, p: 1)
+    found = summary(model, (2, 5)).layer("1")  # no registration: sign(x) . sign(W)^T is 1-bit
+    assert found.float_macs == 0 and found.binary_macs == 2 * 100 * 7
+    assert found.bops == 3 * 2 * 2 * 7  # two 64-bit words per dot product of 100
+    assert (found.params_1bit, found.scales) == (700, 1)  # +-1: one magnitude, one scale
+    assert summary(model, (2, 5), detect=False).layer("1").binary_macs == 0
+    register_binary(UserXnorLinear, weights=("w",))
+    declared = summary(model, (2, 5)).layer("1")
+    assert declared.binary_macs == found.binary_macs and declared.bops == found.bops
+    assert (declared.params_1bit, declared.scales) == (700, 7)  # one per output channel
+    assert summary(model, (2, 5), detect=False).layer("1").binary_macs == 2 * 100 * 7
+    register_binary(UserXnorLinear, weights=("w",), scales=lambda m, name, p: 1, override=True)
     after = summary(model, (2, 5)).layer("1")
-    assert after.float_macs == 0
-    assert after.binary_macs == 2 * 100 * 7
-    assert after.bops == 3 * 2 * 2 * 7  # two 64-bit words per dot product of 100
     assert (after.params_1bit, after.scales) == (700, 1)
     assert after.memory_bytes == math.ceil((700 + 32) / 8)
 
@@ -192,11 +199,11 @@ def nin_pair():
     return summarize_model("nin"), summarize_model("nin-xnor")
 
 
-def test_nin_against_seed_003(nin_pair):
+def test_nin_against_the_printed_ptflops_figures(nin_pair):
     nin, xnor = nin_pair
-    assert f"{nin.totals['params'] / 1000:.2f}" == "969.82"  # seed: 969.82 k
-    assert round(nin.flops_by_convention["ptflops"] / 1e9, 2) == 0.23  # seed: 0.23 GMac
-    assert round(xnor.flops_by_convention["ptflops"] / 1e9, 2) == 0.02  # seed: 0.02 GMac
+    assert f"{nin.totals['params'] / 1000:.2f}" == "969.82"  # docs/attributions.md: 969.82 k
+    assert round(nin.flops_by_convention["ptflops"] / 1e9, 2) == 0.23  # 0.23 GMac
+    assert round(xnor.flops_by_convention["ptflops"] / 1e9, 2) == 0.02  # 0.02 GMac
     # the binary convolutions' MACs are exactly what the float network has in excess
     assert xnor.totals["binary_macs"] == nin.totals["float_macs"] - xnor.totals["float_macs"]
     assert xnor.totals["params"] == nin.totals["params"]
@@ -372,3 +379,79 @@ def test_bnn_convention_refuses_another_word() -> None:
     with pytest.raises(XncostError, match="fixes the word at 64"):
         summary(nn.Linear(4, 2), (1, 4), convention="bnn", word=32)
     assert summary(nn.Linear(4, 2), (1, 4), convention="bnn", word=64).totals["float_macs"] == 8
+
+
+PUBLIC = Path(__file__).parent / "fixtures" / "public_style"
+
+
+def test_cli_binary_option_declares_weights_binarized_outside_forward():
+    target = f"{PUBLIC / 'xnornet.py'}:Net"
+    plain = runner.invoke(app, ["summary", target, "--input", "1x3x32x32", "-f", "json"])
+    declared = runner.invoke(
+        app,
+        ["summary", target, "--input", "1x3x32x32", "-f", "json", "--binary", "BinConv2d"],
+    )
+    assert plain.exit_code == declared.exit_code == 0, (plain.output, declared.output)
+    p, d = json.loads(plain.stdout), json.loads(declared.stdout)
+    assert p["totals"]["binary_macs"] == 0 and d["totals"]["binary_macs"] > 0
+    assert d["totals"]["binary_macs"] == p["totals"]["binary_activation_macs"]
+    assert d["detection"]["binary_patterns"] == ["BinConv2d"]
+    assert any("--binary PATTERN" in w for w in p["warnings"]) and not d["warnings"][:-1]
+    bad = runner.invoke(app, ["summary", target, "--input", "1x3x32x32", "--binary", "Nope"])
+    assert bad.exit_code == 2 and "matches no module" in bad.output
+    registry = runner.invoke(app, ["summary", "nin", "--binary", "Conv2d"])
+    assert registry.exit_code == 2 and "your own models" in registry.output
+
+
+def test_cli_several_inputs():
+    args = ["summary", f"{PUBLIC / 'patterns.py'}:TwoInputs", "--input", "2x3x8x8,2x10"]
+    r = runner.invoke(app, [*args, "-f", "json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["input"] == [[2, 3, 8, 8], [2, 10]]
+    assert d["totals"]["float_macs"] == 2 * 4 * 6 * 6 * 27 + 2 * 4 * 10
+    md = runner.invoke(app, [*args, "-f", "md"]).stdout
+    assert "input 2x3x8x8, 2x10" in md
+    for bad in ("2x3x8x8,", "2x3x8x8,0x1"):
+        r = runner.invoke(app, ["summary", f"{PUBLIC / 'patterns.py'}:TwoInputs", "--input", bad])
+        assert r.exit_code == 2 and r.output.count("\n") == 1
+
+
+def test_depth_folds_the_table_not_the_totals():
+    s = summarize_model("birealnet18", input_shape=(1, 3, 32, 32))
+    folded = s.folded(1)
+    assert [r.name for r in folded.layers] == ["conv1", "bn1", "maxpool", "blocks", "avgpool", "fc"]
+    assert folded.totals == s.totals
+    blocks = folded.layer("blocks")
+    assert blocks.kind == "1-bit+float" and blocks.type == "Sequential"
+    assert blocks.binary_macs == sum(r.binary_macs for r in s.layers if r.name.startswith("blocks"))
+    r = runner.invoke(app, ["summary", "birealnet18", "--input", "1x3x32x32", "--depth", "1"])
+    assert r.exit_code == 0 and "blocks.0" not in r.stdout and "| blocks |" not in r.stdout
+    csv_rows = runner.invoke(app, ["summary", "nin", "--depth", "1", "-f", "csv"]).stdout
+    assert [row.split(",")[0] for row in csv_rows.splitlines()[1:]] == ["features", "total"]
+
+
+def test_repr_frame_and_top_level_export(mixed):
+    import xncost
+
+    _, s = mixed
+    text = repr(s)
+    assert text.startswith("Summary(Mixed: input 1x3x8x8, convention ops, ")
+    assert f"1-bit MACs {s.totals['binary_macs']:,}" in text and len(text) < 300
+    df = s.to_frame()
+    for col in ("params", "float_macs", "binary_macs", "bops", "memory_bytes"):
+        assert str(df[col].dtype) == "int64", col
+    assert str(df["xnor_flops"].dtype) == "float64" and df.loc["xnor", "kind"] == "1-bit"
+    assert df["bops"].sum() == s.totals["bops"]
+    assert xncost.summary is summary
+
+
+def test_kind_column_and_decisions_in_every_format(mixed):
+    _, s = mixed
+    md = summary_markdown(s)
+    assert "| kind |" in md and "| xnor | XnorConv2d | 1-bit |" in md
+    assert "1-bit products (both operands binary up to scale):" in md
+    rows = list(csv.DictReader(io.StringIO(summary_csv(s))))
+    assert rows[0]["kind"] == "float" and rows[-1]["notes"].startswith("1-bit products")
+    d = json.loads(summary_json(s))
+    assert d["layers"][1]["kind"] == "1-bit" and d["detection"]["one_bit_products"]

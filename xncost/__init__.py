@@ -3,6 +3,10 @@
 >>> import xncost
 >>> xncost.cost("xnodr", caps_in=160).totals["flops"]
 2225200
+
+`xncost.summary(model, input_shape, convention="bnn")` profiles a whole PyTorch model
+(`xncost.profile.summary.summary`; imported on first use, so `import xncost` stays
+torch-free).
 """
 
 import importlib
@@ -27,6 +31,7 @@ _WHERE = {
     "SETTINGS": "xncost.shapes",
     "CapsShape": "xncost.shapes",
     "FCShape": "xncost.shapes",
+    "summary": "xncost.profile.summary",
 }
 
 
@@ -57,5 +62,6 @@ __all__ = [
     "breakdown",
     "cost",
     "get_convention",
+    "summary",
     "table",
 ]

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from xncost.conventions import Convention, get_convention
+from xncost.conventions import Convention, get_convention, xnor_flops
 from xncost.errors import XncostError
 from xncost.exact import exact_str, if_one, is_symbolic, ratio, to_float
 from xncost.formulas import (
@@ -47,7 +47,7 @@ class Step:
     @property
     def xnor_flops(self) -> Any:
         """BOPs / word (Table 5's "XNOR FLOPs")."""
-        return ratio(self.bops, self.word_bits)
+        return xnor_flops(self.bops, self.word_bits)
 
     @property
     def total_flops(self) -> Any:

@@ -7,8 +7,9 @@ from typing import Any
 from xncost.accounting import TOTAL_KEYS, Breakdown, breakdown
 from xncost.errors import XncostError
 from xncost.layers import get_layer
+from xncost.paper.cells import Table
+from xncost.paper.tables import build_table
 from xncost.shapes import CAPS_PRESETS, CapsShape, FCShape, parse_dims
-from xncost.tables import Table, build_table
 
 
 def cost(

@@ -306,7 +306,7 @@ def explain_markdown(e: Explanation) -> str:
 
 def explain_json(e: Explanation) -> str:
     """The derivation as exact JSON (counts as ints / exact decimals)."""
-    from xncost.render import dumps
+    from xncost.report.to_json import dumps
 
     b = e.breakdown
     return dumps(

@@ -1,10 +1,13 @@
 """The layer registry: one entry per layer xncost costs (docs/architecture.md).
 
 An entry names the layer's step function (`xncost.accounting`), its speed-up equation
-(`xncost.formulas`), its reference PyTorch module (`xncost.nn`) and its shape kind. The
-three are import paths ("module:attribute"), resolved on use, so this module imports
-nothing heavy: the CLI builds its choices and help texts from it without loading the
-accounting, sympy or torch. Every list of layer names in xncost derives from `LAYERS`.
+(`xncost.formulas`), its reference PyTorch module (`xncost.nn`), its shape kind and the
+xnorized products it computes with packed +-1 dot products. The three callables are import
+paths ("module:attribute"), resolved on use, so this module imports nothing heavy: the CLI
+builds its choices and help texts from it without loading the accounting, sympy or torch.
+Every list of layer names in xncost derives from `LAYERS`, read when it is needed, so a
+layer registered later is seen by every command (`heads`: the classifier heads of the
+models and of training).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 from xncost.errors import XncostError
 
 SHAPE_KINDS = ("caps", "fc")
+FC_HEAD = "fc"  # the fully connected head: a Linear/ReLU stack, no reference module
 
 
 @dataclass(frozen=True)
@@ -27,7 +31,11 @@ class LayerSpec:
     `steps` and `speedup` are "module:function" paths: `steps(shape, convention)` returns the
     layer's `Step`s; `speedup(**symbols)` takes the paper's symbols N, M, D, E, r (those it
     names) and `word`. `module` is the reference `nn.Module` class path (None for fc: the
-    measurement builds a Linear/ReLU stack).
+    measurement builds a Linear/ReLU stack); a capsule layer's module is built as
+    `module(caps_in, caps_out, dim_in, dim_out, iterations)`, which makes it a capsule head.
+    `xnorizes` names the XNOR steps of its packed +-1 products, each the `xnor_step` of an
+    `xncost.accounting.PROJECTORS` entry (`xnor_affine`: LP_out, Table 2; `xnor_agreement`:
+    the routing agreement, Table 3); the kernel benchmark times those products.
     """
 
     name: str
@@ -38,6 +46,7 @@ class LayerSpec:
     module: str | None = None
     speedup: str | None = None
     speedup_label: str | None = None
+    xnorizes: tuple[str, ...] = ()
 
     @property
     def is_caps(self) -> bool:
@@ -70,9 +79,18 @@ def register(spec: LayerSpec, *, override: bool = False) -> LayerSpec:
     """Add `spec` to the registry; a name registered twice raises unless `override`."""
     if spec.shape_kind not in SHAPE_KINDS:
         raise XncostError(f"shape kind must be one of {', '.join(SHAPE_KINDS)}")
+    if spec.is_caps and spec.module is None:
+        raise XncostError(f"capsule layer {spec.name!r} needs a reference module")
     if spec.name in _LAYERS and not override:
         raise XncostError(f"layer {spec.name!r} is already registered")
     _LAYERS[spec.name] = spec
+    return spec
+
+
+def unregister(name: str) -> LayerSpec:
+    """Remove `name` from the registry and return its entry (unknown names raise)."""
+    spec = get_layer(name)
+    del _LAYERS[name]
     return spec
 
 
@@ -84,6 +102,12 @@ def layer_names(shape_kind: str | None = None) -> tuple[str, ...]:
 def caps_layers() -> tuple[str, ...]:
     """The capsule layers (those a sweep, the vectorised evaluator and the heads take)."""
     return layer_names("caps")
+
+
+def head_names() -> tuple[str, ...]:
+    """The classifier heads a model or a training run can end in: the FC head and every
+    capsule layer, in registry order."""
+    return tuple(n for n, s in _LAYERS.items() if s.is_caps or n == FC_HEAD)
 
 
 def get_layer(name: str) -> LayerSpec:
@@ -129,6 +153,7 @@ register(
         "xncost.nn.capsule:XnODR",
         "xncost.formulas:eq12_speedup",
         "Eq. 12",
+        xnorizes=("xnor_affine",),
     )
 )
 register(
@@ -141,6 +166,7 @@ register(
         "xncost.nn.capsule:XnIDR",
         "xncost.formulas:eq15_speedup",
         "Eq. 15",
+        xnorizes=("xnor_agreement",),
     )
 )
 register(
@@ -153,5 +179,6 @@ register(
         "xncost.nn.capsule:XnBDR",
         "xncost.formulas:xnbdr_speedup",
         "Eqs. 12 + 15 summed",
+        xnorizes=("xnor_affine", "xnor_agreement"),
     )
 )

@@ -240,7 +240,7 @@ def decimal_text(value: Fraction, places: int) -> str:
 
 
 def _percent_text(num: int, den: int) -> str:
-    """100 * num / den to 6 decimals, rounded half to even (as `xncost.tables.value_text`)."""
+    """100 * num / den to 6 decimals, rounded half to even (as `xncost.paper.tables.value_text`)."""
     return _decimal_text(100 * num, den, 6)
 
 

@@ -49,9 +49,8 @@ def run_ptflops(name: str, backend: str) -> dict[str, int]:
     return {"macs": int(macs), "params": int(params)}
 
 
-def run_fvcore(name: str) -> dict[str, object]:
-    model, shape = _model(name)
-    x = torch.randn(1, *shape)
+def fvcore_figures(model: torch.nn.Module, x: torch.Tensor) -> dict[str, object]:
+    """fvcore's total, per-operator figures and unsupported ops of `model(x)`, no grad."""
     with torch.no_grad():
         fca = FlopCountAnalysis(model, x).unsupported_ops_warnings(False)
         fca.uncalled_modules_warnings(False)
@@ -61,14 +60,23 @@ def run_fvcore(name: str) -> dict[str, object]:
     return {"total": total, "by_operator": by_op, "unsupported_ops": unsupported}
 
 
-def run_flop_counter(name: str) -> dict[str, object]:
-    model, shape = _model(name)
-    x = torch.randn(1, *shape)
+def flop_counter_figures(model: torch.nn.Module, x: torch.Tensor) -> dict[str, object]:
+    """FlopCounterMode's total and per-operator figures of `model(x)`, no grad."""
     mode = FlopCounterMode(display=False)
     with torch.no_grad(), mode:
         model(x)
     by_op = {str(k): int(v) for k, v in mode.get_flop_counts()["Global"].items()}
     return {"total": int(mode.get_total_flops()), "by_operator": dict(sorted(by_op.items()))}
+
+
+def run_fvcore(name: str) -> dict[str, object]:
+    model, shape = _model(name)
+    return fvcore_figures(model, torch.randn(1, *shape))
+
+
+def run_flop_counter(name: str) -> dict[str, object]:
+    model, shape = _model(name)
+    return flop_counter_figures(model, torch.randn(1, *shape))
 
 
 def main() -> int:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -24,6 +26,35 @@ TOOL_TITLES = {
     "fvcore": "fvcore `FlopCountAnalysis`",
     "flop_counter": "torch `FlopCounterMode`",
 }
+
+
+def tool_section(
+    title: str, meta: dict[str, Any], rules: Iterable[Any], rows: list[Any], tool: str
+) -> list[str]:
+    """One tool's section: where its figures come from (`meta`), why they differ from
+    xncost's plain counts (the `rules`), and its `rows` beside xncost's."""
+    versions = ", ".join(f"{k} {v}" for k, v in sorted(meta["versions"].items()))
+    out = [
+        f"## {title}",
+        "",
+        f"Tool: {meta['tool']}; versions: {versions}; command: `{meta['command']}`.",
+        "",
+    ]
+    out += [f"- {rule.quantity} = {rule.expression}: {rule.why}." for rule in rules if rule.why]
+    out += [
+        "",
+        "| network | quantity | tool | xncost | xncost expression | status |",
+        "|---|---|---:|---:|---|---|",
+    ]
+    for r in rows:
+        if r.tool == tool:
+            status = "equal" if r.equal else f"differs by {r.tool_value - r.xncost_value:,}"
+            out.append(
+                f"| `{r.model}` | {r.quantity} | {r.tool_value:,} | {r.xncost_value:,} | "
+                f"{r.expression} | {status} |"
+            )
+    out.append("")
+    return out
 
 
 def crosscheck_markdown() -> str:
@@ -45,30 +76,7 @@ def crosscheck_markdown() -> str:
         "",
     ]
     for tool, rules in RULES.items():
-        meta = fixtures[tool]
-        versions = ", ".join(f"{k} {v}" for k, v in sorted(meta["versions"].items()))
-        out += [
-            f"## {TOOL_TITLES[tool]}",
-            "",
-            f"Tool: {meta['tool']}; versions: {versions}; command: `{meta['command']}`.",
-            "",
-        ]
-        for rule in rules.values():
-            if rule.why:
-                out.append(f"- {rule.quantity} = {rule.expression}: {rule.why}.")
-        out += [
-            "",
-            "| network | quantity | tool | xncost | xncost expression | status |",
-            "|---|---|---:|---:|---|---|",
-        ]
-        for r in rows:
-            if r.tool == tool:
-                status = "equal" if r.equal else f"differs by {r.tool_value - r.xncost_value:,}"
-                out.append(
-                    f"| `{r.model}` | {r.quantity} | {r.tool_value:,} | {r.xncost_value:,} | "
-                    f"{r.expression} | {status} |"
-                )
-        out.append("")
+        out += tool_section(TOOL_TITLES[tool], fixtures[tool], rules.values(), rows, tool)
     out += [
         "## Networks",
         "",

@@ -202,7 +202,7 @@ def register(app: typer.Typer) -> None:
     @app.command("audit", epilog=examples("xncost audit", "xncost audit --out reports"))
     def audit_cmd(out: Path | None = out_option("audit.md")) -> None:
         """Check every printed number of Tables 5, 7, 9 and solve each mismatch (markdown)."""
-        from xncost.audit import audit_markdown
+        from xncost.paper.audit import audit_markdown
 
         text = audit_markdown()
         write_outputs(out, {"audit.md": text})

@@ -16,8 +16,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+import click
 import typer
 
+from xncost.conventions import CONVENTIONS, MODEL_CONVENTIONS, Convention
 from xncost.errors import XncostError
 
 DEFAULT_FC_DIMS = "1280,512,256,128,10"
@@ -31,14 +33,40 @@ class Fmt(str, Enum):
     json = "json"
 
 
-class Conv(str, Enum):
-    """How prices are chosen (xncost.conventions)."""
+def choices(name: str, conventions: dict[str, Convention]) -> Any:
+    """A `--convention` choice enum of registered conventions (`xncost.conventions`)."""
+    return Enum(name, {c: c for c in conventions}, type=str)
 
-    paper = "paper"
-    ops = "ops"
+
+Conv = choices("Conv", CONVENTIONS)  # layer conventions: cost, explain, tables
+ModelConv = choices("ModelConv", MODEL_CONVENTIONS)  # whole-model conventions: summary
+
+
+def convention_help(conventions: dict[str, Convention]) -> str:
+    """`Prices: a (...), b (...) or c.` from the conventions' `option_help`."""
+    labels = [c.option_help or c.name for c in conventions.values()]
+    return "Prices: " + ", ".join(labels[:-1]) + " or " + labels[-1] + "."
 
 
 FILE_EXT = {Fmt.table: "md", Fmt.md: "md", Fmt.csv: "csv", Fmt.json: "json"}
+
+
+class RegistryChoice(click.Choice):
+    """A choice among a registry's names, read when the command is parsed or its help shown,
+    never at import: a name registered after the CLI was built is offered too. `names` is a
+    "module:attribute" path (`xncost.layers.resolve`) to the names or to a function returning
+    them, so a heavy registry is imported only by the command that asks."""
+
+    def __init__(self, names: str) -> None:
+        self.names = names
+        self.case_sensitive = True
+
+    @property
+    def choices(self) -> tuple[str, ...]:  # type: ignore[override]
+        from xncost.layers import resolve
+
+        found = resolve(self.names)
+        return tuple(found() if callable(found) else found)
 
 
 def format_option(default: Fmt = Fmt.table) -> Any:
@@ -61,12 +89,8 @@ def out_option(names: str) -> Any:
     )
 
 
-def convention_option(default: Conv = Conv.paper) -> Any:
-    return typer.Option(
-        default,
-        "--convention",
-        help="Prices: paper (reproduces the paper's tables) or ops (one FLOP per primitive).",
-    )
+def convention_option(default: Any = Conv.paper) -> Any:
+    return typer.Option(default, "--convention", help=convention_help(CONVENTIONS))
 
 
 QUIET_OPT = typer.Option(False, "--quiet", "-q", help="No progress lines on stderr.")

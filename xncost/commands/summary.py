@@ -1,15 +1,16 @@
 """`xncost summary MODEL`: whole-network costs.
 
 `summary` counts one forward pass of a registry model, or of the user's own model
-(`PATH.py:NAME`, `package.module:NAME`), per layer (float MACs/FLOPs, binary MACs, BOPs,
-XNOR FLOPs, 1-bit parameters, memory, Eq. 9). It prints; with `--out DIR` it also writes
-DIR/summary_MODEL.EXT. Its `--convention` takes the whole-model conventions (ops, tf, ptflops,
-bnn), not `cost`'s paper|ops: docs/conventions.md. Tables 4 and 8: xncost/commands/tables.py.
+(`PATH.py:NAME`, `package.module:NAME`), per layer (what its products are, float MACs/FLOPs,
+binary MACs, BOPs, XNOR FLOPs, 1-bit parameters, memory, Eq. 9), built and run under a fixed
+seed. It prints; with `--out DIR` it also writes DIR/summary_MODEL.EXT. Its `--convention`
+takes the whole-model conventions of the registry, not `cost`'s: docs/conventions.md.
+Tables 4 and 8: xncost/commands/tables.py.
 """
 
 from __future__ import annotations
 
-from enum import Enum
+import contextlib
 from pathlib import Path
 
 import typer
@@ -17,34 +18,29 @@ import typer
 from xncost.commands.common import (
     FILE_EXT,
     Fmt,
+    ModelConv,
+    convention_help,
     emit_result,
     examples,
     format_option,
     out_option,
     rich_width,
 )
+from xncost.conventions import MODEL_CONVENTIONS
 from xncost.errors import XncostError
 
-
-class Convention(str, Enum):
-    ops = "ops"
-    tf = "tf"
-    ptflops = "ptflops"
-    bnn = "bnn"
-
-
 CONVENTION_OPT = typer.Option(
-    Convention.ops,
+    ModelConv.ops,
     "--convention",
-    help="Prices of the whole model: ops (one FLOP per primitive), tf (profiler), ptflops, or "
-    "bnn (FLOPs = float MACs, BOPs = 1-bit MACs, OPs = FLOPs + BOPs/64). See "
-    "docs/conventions.md.",
+    help=convention_help(MODEL_CONVENTIONS) + " See docs/conventions.md.",
 )
 OUT_SUMMARY = out_option("summary_MODEL.EXT (EXT from --format: md, csv or json)")
 EXAMPLES = examples(
     "xncost summary nin-xnor",
     "xncost summary mobilenet_xnidr --no-upsampling -f csv",
     "xncost summary nin --out reports",
+    "xncost summary xncost.models.bireal:BiRealNet --input 1x3x224x224 --convention bnn "
+    "--depth 1",
 )
 
 
@@ -67,17 +63,32 @@ def register(app: typer.Typer) -> None:
         input_shape: str | None = typer.Option(
             None,
             "--input",
-            help="Input shape BxCxHxW, e.g. 1x3x32x32 (default: the registry model's; "
-            "required for your own model).",
+            help="Input shape BxCxHxW, e.g. 1x3x32x32, or one per model input, comma-separated "
+            "(1x3x32x32,1x10) (default: the registry model's; required for your own model).",
         ),
         upsampling: bool = typer.Option(
             True, "--upsampling/--no-upsampling", help="Paper models: 224 input or the 32 one."
         ),
-        convention: Convention = CONVENTION_OPT,
+        convention: ModelConv = CONVENTION_OPT,
         word_bits: int = typer.Option(
             64, "--word-bits", min=1, help="Packed word size (power of 2)."
         ),
         variant: str = typer.Option("paper", "--variant", help="paper or code (paper models)."),
+        binary: list[str] = typer.Option(
+            [],
+            "--binary",
+            metavar="PATTERN",
+            help="Modules whose weights were binarized outside forward (by a training loop): "
+            "a class name or a pattern on qualified module names (features.*.conv); repeatable. "
+            "Their weights count as binary up to scale, one 32-bit scale per output channel.",
+        ),
+        depth: int | None = typer.Option(
+            None,
+            "--depth",
+            min=1,
+            help="Fold the per-layer table at this depth of the module names (totals "
+            "unchanged).",
+        ),
         fmt: Fmt = format_option(),
         out: Path | None = OUT_SUMMARY,
         timeout: float | None = typer.Option(
@@ -87,33 +98,29 @@ def register(app: typer.Typer) -> None:
             "default no limit.",
         ),
     ) -> None:
-        """Whole-network cost per layer: float MACs/FLOPs, BOPs, XNOR FLOPs, 1-bit params,
-        memory and XNOR-Net's Eq. 9 speed-up."""
+        """Whole-network cost per layer: what each product is (1-bit, binary-weight, float,
+        ...), float MACs/FLOPs, BOPs, XNOR FLOPs, 1-bit params, memory and XNOR-Net's Eq. 9
+        speed-up. 1-bit work is found by itself; the model is built and run under a fixed
+        seed."""
         from xncost.profile import summary as sm
-        from xncost.profile.loader import check_timeout, is_model_reference, load_model, user_code
+        from xncost.profile.loader import check_timeout, is_model_reference, user_code
 
-        shape = None if input_shape is None else sm.parse_input_shape(input_shape)
-        if is_model_reference(model):
-            if shape is None:
-                raise XncostError("your own model needs --input, e.g. --input 1x3x32x32")
-            if not upsampling or variant != "paper":
-                raise XncostError("--no-upsampling and --variant apply to registry models only")
-            sm.check_input_shape(shape)
-            limit = check_timeout(timeout)
-            with user_code(model, limit):  # every call into the model: xncost.profile.loader
-                net, name = load_model(model, limit)
-                s = sm.summary(net, shape, convention=convention.value, name=name, word=word_bits)
-        else:
-            if timeout is not None:
-                raise XncostError("--timeout applies to your own model (PATH.py:NAME) only")
-            s = sm.summarize_model(
+        if timeout is not None and not is_model_reference(model):
+            raise XncostError("--timeout applies to your own model (PATH.py:NAME) only")
+        # every call into the user's model runs contained (xncost.profile.loader.user_code)
+        guard = user_code(model, check_timeout(timeout)) if is_model_reference(model) else None
+        with guard if guard is not None else contextlib.nullcontext():
+            s = sm.summarize_reference(
                 model,
-                upsampling=upsampling,
-                input_shape=shape,
+                None if input_shape is None else sm.parse_input_shapes(input_shape),
                 convention=convention.value,
-                variant=variant,
                 word=word_bits,
+                binary=binary,
+                upsampling=upsampling,
+                variant=variant,
             )
+        if depth is not None:
+            s = s.folded(depth)
         name = f"{file_stem(model)}.{FILE_EXT[fmt]}"
         if fmt is Fmt.table:
             emit_result(

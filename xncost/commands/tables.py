@@ -37,8 +37,8 @@ MEASURE_OPT = typer.Option(False, "--measure", help="Also measure the reference 
 
 def layer_table_files(number: int, measure: bool = False, quiet: bool = True) -> Any:
     """Table 5, 7 or 9: (table, {file name: text})."""
-    from xncost import render
-    from xncost.tables import build_table
+    from xncost.paper import views
+    from xncost.paper.tables import build_table
 
     if measure:
         from xncost.profile.tables import table_measurer
@@ -48,16 +48,16 @@ def layer_table_files(number: int, measure: bool = False, quiet: bool = True) ->
     else:
         t = build_table(number)
     files = {
-        f"table{number}.md": render.table_markdown(t),
-        f"table{number}.csv": render.table_csv(t),
+        f"table{number}.md": views.table_markdown(t),
+        f"table{number}.csv": views.table_csv(t),
     }
     return t, files
 
 
 def whole_table_files(number: int, quiet: bool = True) -> Any:
     """Table 4 or 8 (every paper model measured): (whole table, {file name: text})."""
-    from xncost import render
-    from xncost.profile import wholemodel as wm
+    from xncost.paper import views
+    from xncost.paper import wholemodel as wm
 
     with Progress(f"table{number}: models measured", quiet=quiet) as p:
 
@@ -67,7 +67,7 @@ def whole_table_files(number: int, quiet: bool = True) -> Any:
             return count
 
         wt = wm.build_whole_table(number, measure=measure)
-    md, csv_text = wm.whole_table_markdown(wt), render.table_csv(wt.table)
+    md, csv_text = views.whole_table_markdown(wt), views.table_csv(wt.table)
     return wt, {f"table{number}.md": md, f"table{number}.csv": csv_text}
 
 
@@ -75,21 +75,19 @@ def _table_command(
     number: int, fmt: Fmt, out: Path | None, measure: bool = False, quiet: bool = True
 ) -> None:
     """Build table `number`, write its files if asked, print it in `fmt`."""
-    from xncost import render
+    from xncost.paper import views
 
     if number in WHOLE_TABLES:
-        from xncost.profile import wholemodel as wm
-
         wt, files = whole_table_files(number, quiet)
         as_json, as_rich = (
-            (lambda: wm.whole_table_json(wt)),
-            (lambda: wm.whole_table_rich(wt, rich_width())),
+            (lambda: views.whole_table_json(wt)),
+            (lambda: views.whole_table_rich(wt, rich_width())),
         )
     else:
         t, files = layer_table_files(number, measure, quiet)
         as_json, as_rich = (
-            (lambda: render.table_json(t)),
-            (lambda: render.table_rich(t, rich_width())),
+            (lambda: views.table_json(t)),
+            (lambda: views.table_rich(t, rich_width())),
         )
     write_outputs(out, files)
     if fmt is Fmt.table:
@@ -174,7 +172,7 @@ def report_files(parts: tuple[str, ...], quiet: bool = True) -> dict[str, str]:
         elif part in ("4", "8"):
             files |= whole_table_files(int(part), quiet)[1]
         elif part == "audit":
-            from xncost.audit import audit_markdown
+            from xncost.paper.audit import audit_markdown
 
             files["audit.md"] = audit_markdown()
         else:

@@ -1,4 +1,5 @@
-"""`xncost train`: validation training of an FC / DR / XnODR / XnIDR head (paper Section 4)."""
+"""`xncost train`: validation training of the FC head or a capsule layer of the layer registry
+(`xncost.layers`) on a tiny or a paper backbone (paper Section 4)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,10 @@ from pathlib import Path
 
 import typer
 
-from xncost.commands.common import QUIET_OPT, examples
-from xncost.layers import layer_names
+from xncost.commands.common import QUIET_OPT, RegistryChoice, examples
 
-Head = Enum("Head", {name: name for name in layer_names()}, type=str)  # type: ignore[misc]
-
-
-class Backbone(str, Enum):
-    tiny = "tiny"
-    mobilenetv2 = "mobilenetv2"
-    resnet50 = "resnet50"
+HEADS = RegistryChoice("xncost.layers:head_names")
+BACKBONES = RegistryChoice("xncost.train.loop:BACKBONES")  # imports torch: read when parsed
 
 
 class Dataset(str, Enum):
@@ -59,8 +54,12 @@ def register(app: typer.Typer) -> None:
         ),
     )
     def train(
-        head: Head = typer.Option(..., "--head", help="Classifier head."),
-        backbone: Backbone = typer.Option(Backbone.tiny, "--backbone", help="Backbone."),
+        head: str = typer.Option(
+            ..., "--head", click_type=HEADS, help="Classifier head: fc or a capsule layer."
+        ),
+        backbone: str = typer.Option(
+            "tiny", "--backbone", click_type=BACKBONES, help="Backbone: tiny or a paper model's."
+        ),
         dataset: Dataset = typer.Option(Dataset.digits, "--dataset", help="Data set."),
         data_dir: str | None = typer.Option(
             None,
@@ -120,8 +119,8 @@ def register(app: typer.Typer) -> None:
 
         out_dir = _directory(out, "--out")
         config = TrainConfig(
-            head=head.value,
-            backbone=backbone.value,
+            head=head,
+            backbone=backbone,
             dataset=dataset.value,
             data_dir=_directory(data_dir, "--data-dir"),
             epochs=epochs,

@@ -1,6 +1,8 @@
-"""Reference PyTorch models: MobileNetV2 / ResNet-50 with FC or capsule heads, NIN, AlexNet.
+"""Reference PyTorch models: MobileNetV2 / ResNet-50 with the FC head or any capsule layer of
+the layer registry as head, NIN, AlexNet, published binary networks.
 
-Use `build_model(name, upsampling=...)`; `MODELS` lists the names (`xncost models`).
+Use `build_model(name, upsampling=...)`; `MODELS` lists the names (`xncost models`);
+`model_name(backbone, head)` names the paper's model with that backbone and head.
 """
 
 from xncost.models.heads import CapsuleHead, FCHead, build_head
@@ -14,6 +16,7 @@ from xncost.models.registry import (
     feature_map_side,
     get_spec,
     list_models,
+    model_name,
     parameter_count,
 )
 
@@ -30,5 +33,6 @@ __all__ = [
     "feature_map_side",
     "get_spec",
     "list_models",
+    "model_name",
     "parameter_count",
 ]

@@ -2,9 +2,9 @@
 
 `SignConv2d` is the binary convolution of Bi-Real Net and ReActNet (the authors'
 ``HardBinaryConv``): sign(x) convolved with sign(W), times alpha_W = mean |W| per output
-filter. Unlike XNOR-Net's `XnorConv2d` it has no input scale K. It is registered with
-`xncost.profile.summary.register_binary`, so the summary counts its +-1 products as 1-bit
-MACs and stores its weight at 1 bit plus one 32-bit alpha per filter.
+filter. Unlike XNOR-Net's `XnorConv2d` it has no input scale K. It declares its weight
+binary (`xncost.nn.declare`): the summary stores it at 1 bit plus one 32-bit alpha per
+filter, and counts its +-1 products as 1-bit MACs.
 
 `LearnableBias` is ReActNet's per-channel shift (the "RSign" threshold and the two shifts of
 "RPReLU", Section 3.2 of the ReActNet paper).
@@ -17,16 +17,17 @@ from torch import nn
 from torch.nn.modules.utils import _pair
 
 from xncost.nn.binarize import sign_ste
+from xncost.nn.declare import BinaryDeclaration
 from xncost.nn.xnor import BinarizeWeight, XnorConv
-from xncost.profile.summary import register_binary
 
 
-@register_binary
 class SignConv2d(nn.Module):
     """y = (sign(x) (x) sign(W)) * alpha_W, alpha_W = mean |W| per output filter; no bias.
 
     The product runs in the leaf ``xnor`` (an `xncost.nn.xnor.XnorConv`) on two +-1 tensors.
     """
+
+    xncost_binary = BinaryDeclaration()
 
     def __init__(
         self,

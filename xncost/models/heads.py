@@ -5,11 +5,11 @@ FC heads (Table 10, docs/reference.md): MobileNetV2: global average pool, then
 figures of Tables 5 and 9 are of a flattened map), or with ``pool="gap"`` global average
 pooling first (the authors' code). ReLU between the linear layers.
 
-Capsule heads (docs/reference.md): PrimaryCaps -> capsule layer (DR, XnODR or XnIDR with
-M = num_classes, E = 16, r = 3) -> BatchNorm -> ReLU -> length (the L2 norm over E), giving
-[B, M] class scores. The capsule layer is the attribute ``caps``. PrimaryCaps replaces the
-backbone's last stage (Fig. 1: "we exchange the last convolutional layer and all FC
-layers"):
+Capsule heads (docs/reference.md): PrimaryCaps -> capsule layer (any capsule layer of the
+layer registry, `xncost.layers`: DR, XnODR, XnIDR, XnBDR, ...; M = num_classes, E = 16,
+r = 3) -> BatchNorm -> ReLU -> length (the L2 norm over E), giving [B, M] class scores.
+The capsule layer is the attribute ``caps``. PrimaryCaps replaces the backbone's last stage
+(Fig. 1: "we exchange the last convolutional layer and all FC layers"):
 - MobileNetV2: depthwise 3x3 conv, BN, 1x1 conv to D*N channels, global average pool,
   reshape [N, D], squash (Eq. 4), BN, ReLU. ``variant="paper"``: on the 320-channel map of
   the backbone without its last 1x1 conv, N = 1280 / 8 = 160. ``variant="code"`` (the
@@ -25,18 +25,15 @@ import torch
 from torch import nn
 
 from xncost.errors import XncostError
-from xncost.layers import LAYERS, layer_names
+from xncost.layers import FC_HEAD, get_layer, head_names
 from xncost.models.resnet import OUT_CHANNELS as RESNET_CHANNELS
 from xncost.models.resnet import Bottleneck
 from xncost.nn.capsule import Squash
 
-BACKBONES = ("mobilenetv2", "resnet50")
-HEADS = layer_names()
+BACKBONE_LABELS = {"resnet50": "ResNet-50", "mobilenetv2": "MobileNetV2"}  # Table 4's order
+BACKBONES = tuple(BACKBONE_LABELS)
 VARIANTS = ("paper", "code")
 POOLS = ("gap", "flatten")
-CAPS_LAYERS: dict[str, type[nn.Module]] = {
-    name: spec.module_class() for name, spec in LAYERS.items() if spec.is_caps
-}
 
 FC_HIDDEN = {"mobilenetv2": (512, 256, 128), "resnet50": (1024, 512)}
 PRIMARY_DIM = 8
@@ -155,8 +152,24 @@ class ResNetPrimaryCaps(nn.Module):
         return self.to_capsules(self.pool(self.block(x)))
 
 
+def capsule_layer(
+    head: str, caps_in: int, caps_out: int, dim_in: int, dim_out: int, iterations: int
+) -> nn.Module:
+    """The registered capsule layer ``head`` (`xncost.layers`) at the given shape."""
+    check_head(head)
+    spec = get_layer(head)
+    if not spec.is_caps:
+        raise XncostError(f"{head!r} is not a capsule layer")
+    return spec.module_class()(caps_in, caps_out, dim_in, dim_out, iterations)
+
+
+def check_head(head: str) -> None:
+    """XncostError unless ``head`` is a registered head (`xncost.layers.head_names`)."""
+    _check_choice("head", head, head_names())
+
+
 class CapsuleHead(nn.Module):
-    """PrimaryCaps -> ``caps`` (DR / XnODR / XnIDR) -> BN -> ReLU -> length: [B, M]."""
+    """PrimaryCaps -> ``caps`` (a registered capsule layer) -> BN -> ReLU -> length: [B, M]."""
 
     def __init__(self, primary: nn.Module, caps: nn.Module, dim_out: int = CAPS_DIM_OUT) -> None:
         super().__init__()
@@ -192,7 +205,7 @@ def build_head(
     head's default ("flatten" for variant "paper", "gap" for "code").
     """
     _check_choice("backbone", backbone, BACKBONES)
-    _check_choice("head", head, HEADS)
+    check_head(head)
     _check_choice("variant", variant, VARIANTS)
     for label, v in (
         ("feature_channels", feature_channels),
@@ -201,7 +214,7 @@ def build_head(
     ):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise XncostError(f"{label} must be a positive integer, got {v!r}")
-    if head == "fc":
+    if head == FC_HEAD:
         if pool is None:
             pool = "flatten" if backbone == "resnet50" and variant == "paper" else "gap"
         _check_choice("pool", pool, POOLS)
@@ -218,5 +231,5 @@ def build_head(
         primary = MobileNetPrimaryCaps(feature_channels, caps_in, PRIMARY_DIM)
     else:
         primary = ResNetPrimaryCaps(feature_channels, PRIMARY_DIM)
-    caps = CAPS_LAYERS[head](primary.caps, num_classes, PRIMARY_DIM, CAPS_DIM_OUT, ITERATIONS)
+    caps = capsule_layer(head, primary.caps, num_classes, PRIMARY_DIM, CAPS_DIM_OUT, ITERATIONS)
     return CapsuleHead(primary, caps, CAPS_DIM_OUT)

@@ -10,9 +10,9 @@ cfg = [192, 160, 96, 192, 192, 192, 192, 192], input 3x32x32, the layout of pyto
 
 A bracket is conv, BN, ReLU in the float model (``mode="float"``), and BN (on its input),
 XnorConv2d, ReLU in the binary models (``mode="bwn"`` / ``"xnor"``), whose first and last
-convolutions stay float. Every variant has 969,822 parameters (XNOR-Net-PyTorch's README
-prints 969.82 k): the binary blocks keep a real weight and bias per filter and one BN of the
-same width.
+convolutions stay float. Every variant has 969,822 parameters (ptflops prints 969.82 k in the
+output the XNOR-Net README of github.com/onion-rain/MCTS quotes; docs/attributions.md): the
+binary blocks keep a real weight and bias per filter and one BN of the same width.
 """
 
 from __future__ import annotations

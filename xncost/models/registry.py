@@ -1,6 +1,12 @@
-"""Named reference models: the paper's eight ResNet-50 / MobileNetV2 models (Tables 4, 8),
-each with and without upsampling (Sections 4.3.1, 4.3.2), plus NIN and AlexNet in float,
-BWN and XNOR form (after XNOR-Net-PyTorch and XNOR-Net's Torch7 code).
+"""Named reference models: the paper's ResNet-50 / MobileNetV2 models (Tables 4, 8), each with
+and without upsampling (Sections 4.3.1, 4.3.2), plus NIN and AlexNet in float, BWN and XNOR
+form (after XNOR-Net-PyTorch and XNOR-Net's Torch7 code).
+
+The paper's models are every backbone with every head of the layer registry
+(`xncost.layers.head_names`): `resnet50` and `mobilenetv2` with their FC heads, and
+`resnet_LAYER`, `mobilenet_LAYER` for each capsule layer (the paper's eight models are those
+of dr, xnodr and xnidr). `MODELS` is read from the layer registry on each access, so a layer
+registered later has its models too.
 
 Default inputs: 3x224x224 with upsampling (the MNIST / CIFAR-10 setting), 3x32x32 without;
 NIN 3x32x32, AlexNet 3x224x224. ``variant="paper"`` builds what the paper's text and tables
@@ -16,21 +22,30 @@ of 32): Bi-Real Net-18 and -34, XNOR-Net ResNet-18 and ReActNet-A (`xncost.model
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
+from functools import lru_cache
 
 import torch
 from torch import nn
 
 from xncost.errors import XncostError
+from xncost.layers import FC_HEAD, LAYERS, LayerSpec, get_layer, head_names
 from xncost.models.alexnet import ALEXNET_INPUT_SIDE, AlexNet
 from xncost.models.bireal import IMAGENET_CLASSES, IMAGENET_SIDE, BiRealNet
-from xncost.models.heads import BACKBONES, HEADS, VARIANTS, build_head
+from xncost.models.heads import (
+    BACKBONE_LABELS,
+    BACKBONES,
+    FC_HIDDEN,
+    VARIANTS,
+    build_head,
+    check_head,
+)
 from xncost.models.mobilenetv2 import MobileNetV2, mobilenetv2_feature_side
 from xncost.models.nin import NIN, NIN_INPUT_SIDE
 from xncost.models.reactnet import ReActNetA
 from xncost.models.resnet import ResNet50, resnet50_feature_side
+from xncost.models.transformers import VIT_B16, VIT_IMAGE_SIDE, vit_b16
 from xncost.models.xnor_resnet import XnorResNet18
 
 UP_INPUT_SIDE = 224
@@ -63,10 +78,8 @@ class ModelSpec:
         return self.input_side_noup
 
 
-FC_DESCRIPTIONS = {
-    "resnet50": "its FC head 1024-512-10 (Table 10)",
-    "mobilenetv2": "its FC head 512-256-128-10 (Table 10)",
-}
+MODEL_PREFIXES = {"resnet50": "resnet", "mobilenetv2": "mobilenet"}  # resnet_xnodr, ...
+PAPER_CLASSES = 10
 
 
 # (name, family, kind, description) of the published binary networks (reports/literature.md)
@@ -80,29 +93,33 @@ PUBLISHED_FAMILIES = frozenset(family for _, family, _, _ in PUBLISHED_BNNS)
 PUBLISHED_SIDE_STEP = 32  # five stride-2 stages: the side must divide by 32
 
 
-def _specs() -> dict[str, ModelSpec]:
-    specs: dict[str, ModelSpec] = {}
-    for family, prefix, label in (
-        ("resnet50", "resnet", "ResNet-50"),
-        ("mobilenetv2", "mobilenet", "MobileNetV2"),
-    ):
-        specs[family] = ModelSpec(
-            family,
-            f"{label} with {FC_DESCRIPTIONS[family]}",
-            family,
-            "fc",
-            UP_INPUT_SIDE,
-            NOUP_INPUT_SIDE,
-        )
-        for head, layer in (("xnodr", "XnODR"), ("xnidr", "XnIDR"), ("dr", "dynamic routing")):
-            specs[f"{prefix}_{head}"] = ModelSpec(
-                f"{prefix}_{head}",
-                f"{label} with PrimaryCaps and a {layer} capsule head (Fig. 1)",
-                family,
-                head,
-                UP_INPUT_SIDE,
-                NOUP_INPUT_SIDE,
-            )
+def model_name(backbone: str, head: str) -> str:
+    """The registered model of the paper's ``backbone`` ending in ``head``: the backbone's
+    own name for the FC head, else PREFIX_HEAD (resnet50, xnbdr -> resnet_xnbdr)."""
+    _check_backbone(backbone)
+    check_head(head)
+    return backbone if head == FC_HEAD else f"{MODEL_PREFIXES[backbone]}_{head}"
+
+
+def _paper_spec(family: str, head: str) -> ModelSpec:
+    label = BACKBONE_LABELS[family]
+    if head == FC_HEAD:
+        dims = "-".join(map(str, (*FC_HIDDEN[family], PAPER_CLASSES)))
+        description = f"{label} with its FC head {dims} (Table 10)"
+    else:
+        layer = get_layer(head).label
+        description = f"{label} with PrimaryCaps and a {layer} capsule head (Fig. 1)"
+    name = model_name(family, head)
+    return ModelSpec(name, description, family, head, UP_INPUT_SIDE, NOUP_INPUT_SIDE)
+
+
+@lru_cache(maxsize=1)
+def _specs(layers: tuple[LayerSpec, ...]) -> dict[str, ModelSpec]:
+    """Every model, for the registered `layers` (the argument keys the cache)."""
+    specs = {
+        spec.name: spec
+        for spec in (_paper_spec(family, head) for family in BACKBONES for head in head_names())
+    }
     for family, label, source, side in (
         ("nin", "Network-in-Network for CIFAR-10", "jiecaoyu/XNOR-Net-PyTorch", NIN_INPUT_SIDE),
         ("alexnet", "AlexNet of XNOR-Net", "XNOR-Net's Torch7 code", ALEXNET_INPUT_SIDE),
@@ -125,10 +142,34 @@ def _specs() -> dict[str, ModelSpec]:
             IMAGENET_SIDE,
             num_classes=IMAGENET_CLASSES,
         )
+    specs["vit-b16"] = ModelSpec(
+        "vit-b16",
+        "ViT-B/16 (Dosovitskiy et al. 2021), torchvision's vit_b_16 layout (ImageNet)",
+        "vit",
+        "b16",
+        VIT_IMAGE_SIDE,
+        num_classes=IMAGENET_CLASSES,
+    )
     return specs
 
 
-MODELS: Mapping[str, ModelSpec] = MappingProxyType(_specs())
+class _Models(Mapping[str, ModelSpec]):
+    """The model registry, read-only, derived from the layer registry on each access."""
+
+    def _current(self) -> dict[str, ModelSpec]:
+        return _specs(tuple(LAYERS.values()))
+
+    def __getitem__(self, name: str) -> ModelSpec:
+        return self._current()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._current())
+
+    def __len__(self) -> int:
+        return len(self._current())
+
+
+MODELS: Mapping[str, ModelSpec] = _Models()
 
 
 def list_models() -> list[str]:
@@ -185,11 +226,10 @@ def build_backbone(
     """
     _check_backbone(name)
     _check_positive("in_channels", in_channels)
-    if head not in HEADS:
-        raise XncostError(f"unknown head {head!r}; expected one of {', '.join(HEADS)}")
+    check_head(head)
     if variant not in VARIANTS:
         raise XncostError(f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
-    caps = head != "fc"
+    caps = head != FC_HEAD
     if name == "resnet50":
         return ResNet50(upsampling=upsampling, in_channels=in_channels, include_last_block=not caps)
     return MobileNetV2(
@@ -236,7 +276,7 @@ def build_model(
     _check_positive("in_channels", in_channels)
     if variant not in VARIANTS:
         raise XncostError(f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
-    if variant != "paper" and spec.family not in ("mobilenetv2", "resnet50"):
+    if variant != "paper" and spec.family not in BACKBONES:
         raise XncostError(f"model {name!r} has no {variant!r} variant (only the paper's models do)")
     default_side = spec.default_input_side(upsampling)
     side = default_side if input_side is None else _check_positive("input_side", input_side)
@@ -256,6 +296,10 @@ def build_model(
                 f"{PUBLISHED_SIDE_STEP}, got {side}"
             )
         model = _build_published(spec, num_classes, in_channels)
+    elif spec.family == "vit":
+        if side % VIT_B16["patch_size"]:
+            raise XncostError(f"model {name!r} takes sides that are multiples of 16, got {side}")
+        model = vit_b16(num_classes, in_channels, side)
     else:
         backbone = build_backbone(
             spec.family,

@@ -1,10 +1,10 @@
 """A small conv backbone with an FC or capsule head, for fast validation training on CPU.
 
 The capsule heads follow the paper's design (Section 3, Fig. 1): a PrimaryCaps-like layer
-(conv to N·D channels, reshape to [B, N, D], squash, Eq. 4) feeds a CapsFC layer (DR, XnODR
-or XnIDR; M = num_classes, E = 16, r = 3) and the class scores are the output capsule
-lengths. The capsule layer is the attribute `caps` of the model. The FC head is one linear
-classifier over the flattened feature map.
+(conv to N·D channels, reshape to [B, N, D], squash, Eq. 4) feeds a capsule layer of the
+layer registry (`xncost.layers`; M = num_classes, E = 16, r = 3) and the class scores are
+the output capsule lengths. The capsule layer is the attribute `caps` of the model. The FC
+head is one linear classifier over the flattened feature map.
 """
 
 from __future__ import annotations
@@ -13,13 +13,10 @@ import torch
 from torch import nn
 
 from xncost.errors import XncostError
-from xncost.layers import LAYERS, layer_names
+from xncost.layers import FC_HEAD
+from xncost.models.heads import capsule_layer, check_head
 from xncost.nn.capsule import squash
 
-HEADS = layer_names()
-CAPS_LAYERS: dict[str, type[nn.Module]] = {
-    name: spec.module_class() for name, spec in LAYERS.items() if spec.is_caps
-}
 WIDTHS = (32, 64)
 PRIMARY_TYPES = 8
 DIM_IN = 8
@@ -74,14 +71,14 @@ class PrimaryCaps(nn.Module):
 
 
 class TinyCapsNet(nn.Module):
-    """TinyBackbone -> PrimaryCaps -> CapsFC (`caps`) -> capsule lengths as class scores."""
+    """TinyBackbone -> PrimaryCaps -> capsule layer (`caps`) -> capsule lengths as class scores."""
 
     def __init__(self, head: str, in_channels: int, image_side: int, num_classes: int) -> None:
         super().__init__()
         self.backbone = TinyBackbone(in_channels, image_side)
         self.primary = PrimaryCaps(self.backbone.out_channels, PRIMARY_TYPES, DIM_IN)
         caps_in = PRIMARY_TYPES * self.backbone.out_side**2
-        self.caps = CAPS_LAYERS[head](caps_in, num_classes, DIM_IN, DIM_OUT, ITERATIONS)
+        self.caps = capsule_layer(head, caps_in, num_classes, DIM_IN, DIM_OUT, ITERATIONS)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         v = self.caps(self.primary(self.backbone(x)))
@@ -105,8 +102,7 @@ def build_tiny_model(
     head: str, *, in_channels: int, image_side: int, num_classes: int
 ) -> nn.Module:
     """The tiny validation model with head `fc` or a capsule layer of `xncost.layers`."""
-    if head not in HEADS:
-        raise XncostError(f"unknown head {head!r}; expected one of {', '.join(HEADS)}")
+    check_head(head)
     for name, value in (
         ("in_channels", in_channels),
         ("image_side", image_side),
@@ -114,6 +110,6 @@ def build_tiny_model(
     ):
         if not isinstance(value, int) or value < 1:
             raise XncostError(f"{name} must be a positive integer, got {value!r}")
-    if head == "fc":
+    if head == FC_HEAD:
         return TinyFCNet(in_channels, image_side, num_classes)
     return TinyCapsNet(head, in_channels, image_side, num_classes)

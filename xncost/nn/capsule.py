@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from xncost.nn.binarize import Binarize
+from xncost.nn.declare import BINARY_STEP, BinaryDeclaration
 
 SQUASH_EPS = 1e-7
 
@@ -71,9 +72,10 @@ class _BinaryDots(nn.Module):
     """A binary dot-product step. With `packed` set (inference, no autograd) its layer runs
     the step on bit-packed words (`xncost.nn.inference`) instead of float +-1 matmuls; the
     result is the same, bit for bit. Packed work runs outside torch's dispatcher: profile in
-    the default (float) mode."""
+    the default (float) mode. Declared a binary step (`xncost.nn.declare`)."""
 
     packed: bool = False
+    xncost_binary = BINARY_STEP
 
     def _use_packed(self) -> bool:
         return self.packed and not torch.is_grad_enabled()
@@ -192,8 +194,16 @@ class Routing(nn.Module):
         return v
 
 
+def caps_weight_scales(module: nn.Module, name: str, param: torch.Tensor) -> int:
+    """XnODR's W_Cap [N, M, D, E] is binarized over D: N*M*E alphas (Table 2 step 4)."""
+    return param.numel() // param.shape[2]
+
+
 class XnorProjector(nn.Module):
-    """Table 2 steps 1-5: XnODR's xnorized LP_out."""
+    """Table 2 steps 1-5: XnODR's xnorized LP_out; W_Cap declared binary (1 bit, an alpha per
+    dot product over D)."""
+
+    xncost_binary = BinaryDeclaration(weights=("weight.weight",), scales=caps_weight_scales)
 
     def __init__(self, caps_in: int, caps_out: int, dim_in: int, dim_out: int) -> None:
         super().__init__()

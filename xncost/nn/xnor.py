@@ -33,6 +33,7 @@ from torch.nn.modules.utils import _pair
 
 from xncost.errors import XncostError
 from xncost.nn.binarize import binarize, sign_ste
+from xncost.nn.declare import BinaryDeclaration, xnor_mode
 
 MODES = ("xnor", "bwn")
 
@@ -187,7 +188,10 @@ def _init_like_torch(weight: nn.Parameter, bias: nn.Parameter | None, fan_in: in
 
 class _BinaryLayer(nn.Module):
     """Shared forward of the XNOR-Net layers: binarize W; BWN multiplies alpha_W sign(W) with
-    the float input, XNOR binarizes the input too and rescales by K alpha_W (Eq. 20)."""
+    the float input, XNOR binarizes the input too and rescales by K alpha_W (Eq. 20). The
+    weight is declared binary (1 bit, one alpha per filter; `xncost.nn.declare`)."""
+
+    xncost_binary = BinaryDeclaration(inputs=xnor_mode)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b_w, alpha_w = self.binarize_weight(self.weight)

@@ -1,55 +1,27 @@
-"""Registered binary layers: the classes every counting path treats as binary work.
+"""Declared binary layers: what a layer class says about itself, and what the user declares.
 
-One `register_binary` call makes a layer class binary for every path (docs/conventions.md,
-"Counting paths"): the dispatch counters (`OpCounter`, the summary's `LayerCounter`) price
-every product of two +-1 tensors run inside an instance in BOPs; the thop handlers price the
-layer's product from its declared weight and `binary_inputs`; the summary stores its
-`weights` at 1 bit plus `scales(module, name, param)` 32-bit scales (default: one per output
-filter, Eq. 18 per filter). xncost's `XnorConv2d`, `XnorLinear` and XnODR's projector are
-registered here; the capsule step classes `XnorAffine` and `XnorDotUpdate` are binary steps.
+A layer declares itself binary with a class attribute, `xncost_binary = BinaryDeclaration(...)`
+(`xncost.nn.declare`; xncost's XNOR layers, XnODR's projector, `SignConv2d` and the capsule
+binary steps do). `register_binary(cls, ...)` declares a class you cannot edit, with the same
+fields; `BinaryPatterns` declares, from the command line (`--binary PATTERN`) or the API
+(`binary=[...]`), modules whose weights were binarized outside their forward pass (by a
+training loop or a loader). Whether a product is 1-bit is decided when it runs
+(`xncost.profile.detect`); docs/conventions.md, "Binary work", says what a declaration adds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import fnmatch
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from torch import nn
 
 from xncost.errors import XncostError
-from xncost.nn.capsule import XnorProjector
-from xncost.nn.xnor import XnorConv2d, XnorLinear
+from xncost.nn.declare import BinaryDeclaration, ScaleFn
 
-ScaleFn = Callable[[nn.Module, str, torch.Tensor], int]
-InputsFn = Callable[[nn.Module], bool]
-
-BINARY_STEP_CLASSES = frozenset({"XnorAffine", "XnorDotUpdate"})
-BINARY_STEP_NAMES = frozenset({"xnor_affine", "xnor_agreement", "xnor"})
-
-
-def per_filter_scales(module: nn.Module, name: str, param: torch.Tensor) -> int:
-    """One 32-bit alpha per output filter (Eq. 18 per filter): `param.shape[0]`."""
-    return int(param.shape[0]) if param.dim() else 1
-
-
-@dataclass(frozen=True)
-class BinaryLayer:
-    """A registered binary layer class: which parameters are stored at 1 bit, with how many
-    32-bit scales, and whether its inputs are binarized too (XNOR) or stay real (BWN)."""
-
-    cls: type
-    weights: tuple[str, ...]
-    scales: ScaleFn
-    binary_inputs: InputsFn
-
-    def weight(self, module: nn.Module) -> torch.Tensor | None:
-        """The first 1-bit weight of an instance (None for binary activations only)."""
-        return module.get_parameter(self.weights[0]) if self.weights else None
-
-
-BINARY_LAYERS: dict[type, BinaryLayer] = {}
+BINARY_LAYERS: dict[type, BinaryDeclaration] = {}  # classes declared by register_binary
 
 
 def register_binary(
@@ -57,18 +29,19 @@ def register_binary(
     *,
     weights: Sequence[str] = ("weight",),
     scales: ScaleFn | None = None,
-    binary_inputs: bool | InputsFn = True,
+    binary_inputs: Any = True,
     override: bool = False,
 ) -> Any:
-    """Register a binary layer class (one call; or `@register_binary` as a decorator).
+    """Declare a binary layer class (one call; or `@register_binary` as a decorator).
 
-    Products of two +-1 tensors run inside an instance are counted as BOPs by the dispatch
-    paths; the parameters named in `weights` (dotted names inside the layer; `()` for binary
+    The parameters named in `weights` (dotted names inside the layer; `()` for binary
     activations only) are stored at 1 bit plus `scales(module, name, param)` 32-bit scales
-    (default: one per output filter). `binary_inputs` (a bool, or a function of the instance)
-    tells the thop path, which sees only the layer's input and output, whether the product is
-    1-bit (XNOR) or has a real operand (BWN). Registering a class twice raises unless
-    `override=True`.
+    (default: one per output channel of the weight as its product uses it); products inside
+    an instance count as 1-bit when their operands are binary up to scale, from provenance or
+    from their values alone. `binary_inputs` (a bool, or a function of the instance) tells
+    the thop path, when it runs without the engine's pre-pass, whether the layer's product is
+    1-bit (XNOR) or has a real operand (BWN). A class registered (or declared) twice raises
+    unless `override=True`.
     """
 
     def do(c: type) -> type:
@@ -76,42 +49,97 @@ def register_binary(
             raise XncostError(f"register_binary needs an nn.Module subclass, got {c!r}")
         if isinstance(weights, str):
             raise XncostError("weights must be a sequence of parameter names, not a string")
-        if c in BINARY_LAYERS and not override:
+        if (c in BINARY_LAYERS or "xncost_binary" in vars(c)) and not override:
             raise XncostError(
                 f"{c.__name__} is already registered as binary (pass override=True to replace it)"
             )
-        inputs = binary_inputs if callable(binary_inputs) else _const(bool(binary_inputs))
-        BINARY_LAYERS[c] = BinaryLayer(c, tuple(weights), scales or per_filter_scales, inputs)
+        BINARY_LAYERS[c] = BinaryDeclaration(tuple(weights), scales, binary_inputs)
         return c
 
     return do if cls is None else do(cls)
 
 
-def _const(value: bool) -> InputsFn:
-    return lambda module: value
-
-
-def _caps_weight_scales(module: nn.Module, name: str, param: torch.Tensor) -> int:
-    """XnODR's W_Cap [N, M, D, E] is binarized over D: N*M*E alphas (Table 2 step 4)."""
-    return param.numel() // param.shape[2]
-
-
-def _xnor_mode(module: nn.Module) -> bool:
-    return getattr(module, "mode", "xnor") == "xnor"
-
-
-register_binary(XnorConv2d, binary_inputs=_xnor_mode)
-register_binary(XnorLinear, binary_inputs=_xnor_mode)
-register_binary(XnorProjector, weights=("weight.weight",), scales=_caps_weight_scales)
-
-
-def is_binary_step(module: nn.Module | None, name: str) -> bool:
-    """True for a leaf that computes +-1 dot products (Table 2 step 5, Table 3 step 10)."""
+def declaration(module: nn.Module | None) -> BinaryDeclaration | None:
+    """The binary declaration of a module: registered for its class, else its class
+    attribute `xncost_binary` (inherited by subclasses, as a larq quantizer is)."""
     if module is None:
-        return False
-    return type(module).__name__ in BINARY_STEP_CLASSES or name in BINARY_STEP_NAMES
+        return None
+    cls = type(module)
+    found = BINARY_LAYERS.get(cls)
+    if found is None:
+        found = getattr(cls, "xncost_binary", None)
+    return found if isinstance(found, BinaryDeclaration) else None
 
 
-def in_binary_layer(modules: Iterable[nn.Module]) -> bool:
-    """True if one of the running modules is an instance of a registered binary layer."""
-    return any(type(m) in BINARY_LAYERS for m in modules)
+def declared_weights(module: nn.Module) -> list[tuple[str, nn.Parameter]]:
+    """(name, parameter) of every weight a module declares binary."""
+    spec = declaration(module)
+    out = []
+    for name in spec.weights if spec else ():
+        try:
+            out.append((name, module.get_parameter(name)))
+        except AttributeError:
+            raise XncostError(
+                f"binary layer {type(module).__name__} has no parameter {name!r}"
+            ) from None
+    return out
+
+
+@dataclass(frozen=True)
+class BinaryPatterns:
+    """Modules declared binary by pattern (`--binary`): a pattern is a module class name
+    (`BinConv2d`) or an fnmatch pattern on qualified module names (`features.*.conv`). The
+    weights (parameters of 2 or more dimensions) of a matched module and of its submodules
+    count as binary up to scale, one 32-bit scale per output channel."""
+
+    patterns: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, patterns: Iterable[str] | str | None) -> BinaryPatterns:
+        if patterns is None:
+            return cls()
+        if isinstance(patterns, str):
+            patterns = (patterns,)
+        out = tuple(patterns)
+        for p in out:
+            if not isinstance(p, str) or not p.strip():
+                raise XncostError(
+                    f"--binary takes a class name or a module name pattern, got {p!r}"
+                )
+        return cls(out)
+
+    def matches(self, name: str, module: nn.Module, patterns: tuple[str, ...] = ()) -> bool:
+        """Whether the module `name` matches one of `patterns` (default: all)."""
+        cls = type(module).__name__
+        return any(p == cls or fnmatch.fnmatchcase(name, p) for p in patterns or self.patterns)
+
+    def weights(self, root: nn.Module) -> dict[int, str]:
+        """id(param) -> qualified name of every weight under a matched module; a pattern that
+        matches no module raises (a typo would otherwise count nothing)."""
+        out: dict[int, str] = {}
+        used: set[str] = set()
+        for name, m in root.named_modules():
+            hit = [p for p in self.patterns if self.matches(name, m, (p,))]
+            if not hit:
+                continue
+            used.update(hit)
+            for pname, p in m.named_parameters(prefix=name):
+                if p.dim() >= 2:
+                    out.setdefault(id(p), pname)
+        missing = [p for p in self.patterns if p not in used]
+        if missing:
+            raise XncostError(
+                f"--binary {missing[0]!r} matches no module of the model (a class name, or a "
+                "pattern on qualified module names such as 'features.*.conv')"
+            )
+        return out
+
+
+__all__ = [
+    "BINARY_LAYERS",
+    "BinaryDeclaration",
+    "BinaryPatterns",
+    "declaration",
+    "declared_weights",
+    "register_binary",
+]

@@ -1,12 +1,11 @@
-"""The whole-network counter: every aten op of one forward pass, attributed to summary rows
-and priced under every whole-network convention at once (docs/conventions.md).
+"""The whole-network counter: the counting engine (`xncost.profile.engine`) under every
+whole-model convention at once, its results attributed to summary rows (docs/conventions.md).
 
-A *row* is a leaf module, or a whole *unit* (a registered binary layer or a capsule layer,
+A *row* is a leaf module, or a whole *unit* (a declared binary layer or a capsule layer,
 whose sub-steps fold into one row), or a container that runs ops itself (e.g. a residual add).
-Inside a binary step or a registered binary layer, a product of two +-1 tensors is binary
-work: its 1-bit MACs, and its BOPs under each convention (`Convention.bops`). Every other op
-is float work: its MACs when it is a product, and its FLOPs under `ops` (`oprules`), `tf`
-(`tfrules`), `ptflops` (`ptflopsrules`) and `bnn` (float MACs of the products only).
+Per row: one `Count` per convention (float and 1-bit MACs, FLOPs, BOPs), the MACs of the
+products by kind (`xncost.profile.detect`: 1-bit, binary-weight, binary-activation, ternary,
+float), the weight-binarization FLOPs and Eq. 9 of its largest 1-bit product.
 """
 
 from __future__ import annotations
@@ -20,24 +19,29 @@ from typing import Any
 import torch
 from torch import nn
 
-from xncost.conventions import MODEL_CONVENTIONS, OPS, Convention
+from xncost.conventions import MODEL_CONVENTIONS, OPS, Convention, Count, OpEvent, aten
 from xncost.formulas import eq9_speedup
 from xncost.layers import LAYERS
-from xncost.profile import oprules
-from xncost.profile.binary import BINARY_LAYERS
-from xncost.profile.dispatch import GLOBAL, ModuleDispatch, binary_product
-from xncost.profile.ptflopsrules import ptflops_flops
-from xncost.profile.tfrules import tf_flops
+from xncost.profile.binary import BinaryPatterns, declaration
+from xncost.profile.detect import Product
+from xncost.profile.engine import DETECT, GLOBAL, CountingEngine, OpResult
 
-aten = torch.ops.aten
-CONVENTIONS = tuple(MODEL_CONVENTIONS)
 UNIT_CLASSES: tuple[type, ...] = tuple(s.module_class() for s in LAYERS.values() if s.is_caps)
 WEIGHT_STEP = "binarize_weight"
 
 
 def is_unit(m: nn.Module) -> bool:
-    """A registered binary layer or a capsule layer: one row of the summary."""
-    return type(m) in BINARY_LAYERS or isinstance(m, UNIT_CLASSES)
+    """A declared binary layer (not a step) or a capsule layer: one row of the summary."""
+    spec = declaration(m)
+    return (spec is not None and not spec.step) or isinstance(m, UNIT_CLASSES)
+
+
+def model_conventions(word_bits: int = OPS.word_bits) -> tuple[Convention, ...]:
+    """Every whole-model convention at the word size (a fixed-word one keeps its own)."""
+    return tuple(
+        c if c.fixed_word or c.word_bits == word_bits else c.with_word(word_bits)
+        for c in MODEL_CONVENTIONS.values()
+    )
 
 
 @dataclass(frozen=True)
@@ -59,56 +63,52 @@ class Eq9:
 
 @dataclass
 class RowCount:
-    """Mutable counts of one row while counting (FLOPs and BOPs per convention)."""
+    """Mutable counts of one row while counting: one `Count` per convention, the MACs of its
+    products by kind, and Eq. 9 of its largest 1-bit product."""
 
     name: str
     type: str
     leaf: bool
+    conventions: tuple[str, ...]
     calls: int = 0
     output_shape: tuple[int, ...] | None = None
-    float_macs: int = 0
-    binary_macs: int = 0
     binary_outputs: int = 0
-    bops: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CONVENTIONS, 0))
-    flops: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CONVENTIONS, 0))
-    weight_binarization: dict[str, int] = field(
-        default_factory=lambda: dict.fromkeys(CONVENTIONS, 0)
-    )
+    counts: dict[str, Count] = field(default_factory=dict)
+    macs_by_kind: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    weight_binarization: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     eq9: Eq9 | None = None
 
+    def __post_init__(self) -> None:
+        self.counts = {c: Count() for c in self.conventions}
 
-def _out(out: Any) -> torch.Tensor:
-    return out if isinstance(out, torch.Tensor) else out[0]
+    @property
+    def float_macs(self) -> int:
+        return next(iter(self.counts.values())).float_macs if self.counts else 0
 
-
-def float_prices(
-    convs: dict[str, Convention],
-    module: nn.Module | None,
-    func: Any,
-    args: tuple,
-    kwargs: dict,
-    out: Any,
-    rule: Any,
-    dots: oprules.DotProducts | None,
-) -> dict[str, int]:
-    """FLOPs of one float op under every whole-network convention."""
-    return {
-        "ops": int(rule(args, kwargs, out, convs["ops"])),
-        "tf": tf_flops(func, args, kwargs, out, convs["tf"]),
-        "ptflops": ptflops_flops(module, func, args, kwargs, out, convs["ptflops"]),
-        "bnn": 0 if dots is None else convs["bnn"].flops_per_mac * dots.macs,
-    }
+    @property
+    def binary_macs(self) -> int:
+        return next(iter(self.counts.values())).binary_macs if self.counts else 0
 
 
-class LayerCounter(ModuleDispatch):
+def _first(out: Any) -> torch.Tensor | None:
+    if isinstance(out, torch.Tensor):
+        return out
+    if isinstance(out, (tuple, list)):
+        return next((o for o in out if isinstance(o, torch.Tensor)), None)
+    return None
+
+
+class LayerCounter(CountingEngine):
     """Counts one forward pass into summary rows (fully qualified names)."""
 
-    def __init__(self, root: nn.Module, word_bits: int = OPS.word_bits) -> None:
-        super().__init__()
-        self.convs = {
-            name: c if c.word_bits == word_bits else c.with_word(word_bits)
-            for name, c in MODEL_CONVENTIONS.items()
-        }
+    def __init__(
+        self,
+        root: nn.Module,
+        word_bits: int = OPS.word_bits,
+        binary: BinaryPatterns | None = None,
+        detect: bool = DETECT,
+    ) -> None:
+        super().__init__(root, model_conventions(word_bits), binary, detect)
         self.word = word_bits
         self.owner: dict[str, nn.Module] = {}
         self._row_of: dict[int, str] = {}
@@ -116,6 +116,8 @@ class LayerCounter(ModuleDispatch):
         self._walk(root, "", None)
         self.rows: dict[str, RowCount] = {}
         self.unknown: dict[str, int] = defaultdict(int)
+        self.modules: dict[str, tuple[str, tuple[int, ...] | None]] = {}  # name -> type, output
+        self._fqn: dict[int, str] = {id(m): n for n, m in root.named_modules() if n}
 
     def _walk(self, m: nn.Module, fqn: str, unit: str | None) -> None:
         row = unit if unit is not None else (fqn or type(m).__name__)
@@ -134,14 +136,12 @@ class LayerCounter(ModuleDispatch):
             owner = self.owner.get(name, module)
             leaf = owner is None or not owner._modules or is_unit(owner)
             kind = GLOBAL if owner is None else type(owner).__name__
-            rc = self.rows[name] = RowCount(name, kind, leaf)
+            names = tuple(c.name for c in self.conventions)
+            rc = self.rows[name] = RowCount(name, kind, leaf, names)
         return rc
 
     def module_name(self, module: nn.Module) -> str:
         return self._row_of.get(id(module)) or type(module).__name__
-
-    def short_name(self, module: nn.Module, name: str) -> str:
-        return self._short.get(id(module), "")
 
     def enter(self, module: nn.Module) -> None:
         name = self.stack[-1][1]
@@ -150,46 +150,35 @@ class LayerCounter(ModuleDispatch):
 
     def exit(self, module: nn.Module, out: Any) -> None:
         name = self.module_name(module)
-        if self.owner.get(name, module) is module:
-            t = out if isinstance(out, torch.Tensor) else None
-            if t is None and isinstance(out, (tuple, list)):
-                t = next((o for o in out if isinstance(o, torch.Tensor)), None)
-            if t is not None:
-                self.row(name, module).output_shape = tuple(t.shape)
+        t = _first(out)
+        shape = None if t is None else tuple(t.shape)
+        fqn = self._fqn.get(id(module))
+        if fqn is not None:
+            self.modules[fqn] = (type(module).__name__, shape)
+        if self.owner.get(name, module) is module and shape is not None:
+            self.row(name, module).output_shape = shape
 
-    def op(self, func: Any, args: tuple, kwargs: dict, out: Any) -> None:
+    def record(self, result: OpResult) -> None:
         module, name = self.stack[-1] if self.stack else (None, GLOBAL)
         rc = self.row(name, module)
-        if self.in_binary_context():
-            product = binary_product(func, args, kwargs, out)
-            if product is not None:
-                self._add_binary(rc, func, args, out, product.count, product.length)
-                return
-        rule = oprules.rule_for(func)
-        if rule is None:
-            self.unknown[f"{name}: {oprules.op_name(func)}"] += 1
-            return
-        dots = oprules.dot_products(func, args, kwargs, out)
-        priced = float_prices(self.convs, module, func, args, kwargs, out, rule, dots)
+        if result.unknown:
+            self.unknown[f"{name}: {result.info.display}"] += 1
+        for product in result.products:
+            rc.macs_by_kind[product.kind] += product.macs
+        for product in result.one_bit:
+            self._add_binary(rc, result.ev, product)
         weight_prep = any(self._short.get(id(m)) == WEIGHT_STEP for m, _ in self.stack)
-        for conv, flops in priced.items():
-            rc.flops[conv] += flops
+        for conv, count in result.counts.items():
+            rc.counts[conv].add(count)
             if weight_prep:
-                rc.weight_binarization[conv] += flops
-        if dots is not None:
-            rc.float_macs += dots.macs
+                rc.weight_binarization[conv] += count.flops
 
-    def _add_binary(
-        self, rc: RowCount, func: Any, args: tuple, out: Any, count: int, length: int
-    ) -> None:
-        for name, conv in self.convs.items():
-            rc.bops[name] += conv.bops(count, length)
-        rc.binary_macs += count * length
-        rc.binary_outputs += count
-        if getattr(func, "overloadpacket", func) in (aten.convolution, aten._convolution):
-            w, y = args[1], _out(out)
+    def _add_binary(self, rc: RowCount, ev: OpEvent, product: Product) -> None:
+        rc.binary_outputs += product.count
+        if ev.op in aten.CONVOLUTIONS:
+            w, y = ev.args[1], ev.output
             eq = Eq9(int(w.shape[1]), math.prod(w.shape[2:]), math.prod(y.shape[2:]), self.word)
         else:
-            eq = Eq9(length, 1, count, self.word)
+            eq = Eq9(product.length, 1, product.count, self.word)
         if rc.eq9 is None or eq.c * eq.n_w > rc.eq9.c * rc.eq9.n_w:
             rc.eq9 = eq

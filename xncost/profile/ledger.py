@@ -3,7 +3,8 @@
 A step is named by a module's attribute name inside the profiled root (the last component of
 its qualified name, the step names of the paper's Tables 2 and 3) or, outside it, by its
 class name; a module called several times accumulates over its calls. Parameters are counted
-once per step however often the module runs. Prices come from the ledger's `Convention`.
+once per step however often the module runs. Prices come from the ledger's `Convention`;
+each step is a `Count` (`xncost.conventions`), XNOR FLOPs derived from it.
 """
 
 from __future__ import annotations
@@ -15,28 +16,18 @@ from typing import Any
 
 from torch import nn
 
-from xncost.conventions import OPS, Convention
-from xncost.exact import normalize
+from xncost.conventions import OPS, Convention, Count
 
 
 @dataclass
-class StepCount:
+class StepCount(Count):
     """Counts of one step (all modules sharing one attribute name)."""
 
-    name: str
-    flops: int = 0
-    bops: int = 0
+    name: str = ""
     calls: int = 0
     params: int = 0
     leaf: bool = True
-    word: int = OPS.word_bits
-    float_macs: int = 0
-    binary_macs: int = 0
     ops: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-
-    @property
-    def xnor_flops(self) -> int | Fraction:
-        return normalize(Fraction(self.bops, self.word))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -71,7 +62,7 @@ class StepLedger:
         """The step `name`, created on first use."""
         step = self.steps.get(name)
         if step is None:
-            step = self.steps[name] = StepCount(name, leaf=leaf, word=self.word)
+            step = self.steps[name] = StepCount(name=name, leaf=leaf, word=self.word)
         return step
 
     def add_params(self, step: StepCount, module: nn.Module, recurse: bool = True) -> None:
@@ -82,32 +73,37 @@ class StepLedger:
                 seen.add(id(p))
                 step.params += p.numel()
 
-    def _sum(self, key: str) -> int:
-        return sum(getattr(s, key) for s in self.steps.values())
+    @property
+    def count(self) -> Count:
+        """All steps together."""
+        total = Count(word=self.word)
+        for s in self.steps.values():
+            total.add(s)
+        return total
 
     @property
     def float_flops(self) -> int:
-        return self._sum("flops")
+        return self.count.flops
 
     @property
     def bops(self) -> int:
-        return self._sum("bops")
+        return self.count.bops
 
     @property
     def float_macs(self) -> int:
-        return self._sum("float_macs")
+        return self.count.float_macs
 
     @property
     def binary_macs(self) -> int:
-        return self._sum("binary_macs")
+        return self.count.binary_macs
 
     @property
     def xnor_flops(self) -> int | Fraction:
-        return normalize(Fraction(self.bops, self.word))
+        return self.count.xnor_flops
 
     @property
     def flops(self) -> int | Fraction:
-        return normalize(self.float_flops + Fraction(self.bops, self.word))
+        return self.count.total
 
     @property
     def by_op(self) -> dict[str, dict[str, int]]:

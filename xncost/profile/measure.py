@@ -5,9 +5,9 @@ PyTorch layer of `xncost.nn` named by the layer registry (`xncost.layers`; `fc` 
 Linear/ReLU stack `fc1, relu1, fc2, ...` with ReLU between layers), feeds it a random
 [B, N, D] (or [B, dims[0]]) input under `torch.no_grad()` and counts with thop and the custom
 ops of `xncost.profile.thop_ops` (`paper` or `ops`) or with the dispatch-level `OpCounter`
-(`ops` only), under the convention (and word size) it is given, so that a measurement and the
-formula it is compared with share one price list. Step names are the leaf modules' attribute
-names (paper Tables 2 and 3).
+(`ops`, the layer convention with op rules), under the convention (and word size) it is given,
+so that a measurement and the formula it is compared with share one price list. Step names
+are the leaf modules' attribute names (paper Tables 2 and 3).
 
 Per step: `flops` (float FLOPs, XNOR FLOPs excluded), `bops`, `xnor_flops` (= bops / word),
 `params`. Totals: `flops` (= float FLOPs + XNOR FLOPs), `binarization_flops` (the
@@ -20,15 +20,13 @@ from __future__ import annotations
 import numbers
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 import torch
 from torch import nn
 
-from xncost.conventions import Convention, get_convention
+from xncost.conventions import Convention, Count, get_convention
 from xncost.errors import XncostError
-from xncost.exact import normalize
 from xncost.layers import get_layer, layer_names
 from xncost.profile.dispatch import count_ops
 from xncost.profile.ledger import StepCount
@@ -134,14 +132,14 @@ def _fold_relus(steps: dict[str, StepCount]) -> dict[str, StepCount]:
 
 
 def _totals(steps: dict[str, StepCount], model: nn.Module, conv: Convention) -> dict[str, Any]:
-    float_flops = sum(s.flops for s in steps.values())
-    bops = sum(s.bops for s in steps.values())
-    xnor_flops = Fraction(conv.xnor_flops(bops))
+    total = Count(word=conv.word_bits)
+    for s in steps.values():
+        total.add(s)
     return {
-        "flops": normalize(float_flops + xnor_flops),
+        "flops": total.total,
         "binarization_flops": sum(s.flops for n, s in steps.items() if n.startswith("binarize")),
-        "xnor_bops": bops,
-        "xnor_flops": normalize(xnor_flops),
+        "xnor_bops": total.bops,
+        "xnor_flops": total.xnor_flops,
         "params": sum(p.numel() for p in model.parameters() if p.requires_grad),
     }
 
@@ -159,15 +157,15 @@ def measure_layer(
     if method not in METHODS:
         raise XncostError(f"unknown method {method!r} (known: {', '.join(METHODS)})")
     conv = get_convention(convention, word_bits)
-    if method == "dispatch" and conv.name != "ops":
-        raise XncostError("the dispatch counter counts the 'ops' convention only")
+    if method == "dispatch" and conv.rules is None:
+        raise XncostError(f"the dispatch counter needs op rules; {conv.name} has none")
     _check_size(layer, shape)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model, x = build_layer(layer, shape)
     model.eval()
     if method == "thop":
-        steps = thop_count(model, x, convention=conv).recorder.steps
+        steps = thop_count(model, x, convention=conv, prepass=False).recorder.steps
         unknown: tuple[str, ...] = ()
     else:
         counter = count_ops(model, x, conv=conv)

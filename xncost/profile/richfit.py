@@ -15,7 +15,7 @@ def fit_table(
     the table fits in `width`. `columns`: each column's header, then its cells."""
     from rich.console import Console
 
-    from xncost.render import _fit_widths
+    from xncost.report.fit import fit_widths
 
     natural = [max(len(x) for x in col) for col in columns]
     table = build(natural)
@@ -23,7 +23,7 @@ def fit_table(
         return table
     overhead = Console(width=10_000).measure(table).maximum - sum(natural)
     return build(
-        _fit_widths(
+        fit_widths(
             natural,
             [max(len(w) for x in col for w in x.split() or [""]) for col in columns],
             width - overhead,

@@ -3,20 +3,28 @@ parameters and memory, with XNOR-Net's Eq. 9 per binary product (Larq-summary st
 
 One forward pass under `torch.no_grad()` is counted by `LayerCounter`
 (`xncost.profile.counter`) into rows; `xncost.profile.results` holds the rows and totals,
-`xncost.profile.summary_render` renders them. Per row:
+`xncost.profile.summary_render` renders them. The model is built (when given as a callable),
+its inputs drawn and its forward pass run under a fixed seed (torch, numpy, random; the
+caller's RNG state restored after), so the same call gives the same figures every time. Per
+row:
 
-- `float_macs`: multiply-accumulates of the float products (conv, mm, bmm, ...);
+- `kind`: what its products are (1-bit, binary-weight, binary-activation, ternary, float;
+  `xncost.profile.detect`, docs/conventions.md "Binary work");
+- `float_macs`: multiply-accumulates of the products that are not 1-bit (conv, mm, bmm, ...),
+  of which `binary_weight_macs`, `binary_activation_macs` and `ternary_macs` have one binary
+  (or ternary) operand;
 - `float_flops`: float work under the summary's convention;
-- `binary_macs`: 1-bit multiply-accumulates of the products whose two operands hold only
-  -1/+1 inside a binary layer (qonnx's BOPs at 1x1 bits, Bi-Real's "BOPs");
+- `binary_macs`: 1-bit multiply-accumulates of the products whose two operands are binary up
+  to scale (qonnx's BOPs at 1x1 bits, Bi-Real's "BOPs");
 - `bops`: those products priced by the convention (`Convention.bops`: `ops`, `tf`, `ptflops`
   3 per packed word, Table 5; `bnn` 1 per 1-bit MAC); `xnor_flops` = bops / word;
 - `ops` = float_flops + bops / word: under `bnn` the BNN literature's OPs (FLOPs + BOPs/64);
   under the others xncost's FLOPs + XNOR FLOPs, which is not the literature's OPs;
-- `params`, `params_1bit` (weights of registered binary layers), `params_32bit` (the rest),
-  `scales` (32-bit alphas stored with binary weights), `memory_bytes`.
+- `params`, `params_1bit` (binary weights: declared, or found binary in a product, charged to
+  the parameter they were computed from), `params_32bit` (the rest), `scales` (32-bit scales
+  stored with binary weights), `memory_bytes`.
 
-The conventions' prices are described in docs/conventions.md. Registering a binary layer
+The conventions' prices are described in docs/conventions.md. Declaring a binary layer
 (one call, also usable as a class decorator; `xncost.profile.binary`):
 
     register_binary(MyXnorConv)                       # weight "weight", alpha per filter
@@ -25,9 +33,8 @@ The conventions' prices are described in docs/conventions.md. Registering a bina
 
 from __future__ import annotations
 
-import math
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -35,10 +42,27 @@ from torch import nn
 
 from xncost.conventions import MODEL_CONVENTIONS, Convention, get_convention
 from xncost.errors import XncostError, guarded
-from xncost.profile.binary import BINARY_LAYERS, BinaryLayer, per_filter_scales, register_binary
-from xncost.profile.counter import CONVENTIONS, Eq9, LayerCounter, RowCount, is_unit
-from xncost.profile.ptflopsrules import ptflops_flops
-from xncost.profile.results import SUM_KEYS, LayerSummary, Summary
+from xncost.profile.binary import (
+    BINARY_LAYERS,
+    BinaryDeclaration,
+    BinaryPatterns,
+    declaration,
+    declared_weights,
+    register_binary,
+)
+from xncost.profile.counter import Eq9, LayerCounter, RowCount, is_unit
+from xncost.profile.detect import ONE_BIT
+from xncost.profile.engine import DETECT, GLOBAL
+from xncost.profile.inputs import (
+    MAX_ACTIVATION_BYTES,
+    MAX_INPUT_ELEMENTS,
+    check_input_shape,
+    example_inputs,
+    fixed_seed,
+    parse_input_shape,
+    parse_input_shapes,
+)
+from xncost.profile.results import SUM_KEYS, Detection, LayerSummary, Summary
 from xncost.profile.summary_render import (
     XNOR_NET_EQ9,
     published_lines,
@@ -47,73 +71,83 @@ from xncost.profile.summary_render import (
     summary_markdown,
     summary_rich,
 )
-from xncost.profile.tfrules import tf_flops
-
-MAX_INPUT_ELEMENTS = 2**26  # the largest input a summary builds (256 MiB of float32)
-MAX_ACTIVATION_BYTES = 2**32  # activations of one forward pass a summary may allocate
 
 
-def check_input_shape(shape: tuple, model: nn.Module | None = None) -> tuple[int, ...]:
-    """Refuse an input shape before anything is allocated: positive ints, at most
-    `MAX_INPUT_ELEMENTS` elements, and (with a model) activations estimated from the widest
-    layer within `MAX_ACTIVATION_BYTES` (one clear error)."""
-    if not shape or any(isinstance(d, bool) or not isinstance(d, int) or d <= 0 for d in shape):
-        raise XncostError(f"input shape must be positive integers, got {shape!r}")
-    n = math.prod(shape)
-    if n > MAX_INPUT_ELEMENTS:
+def summary(
+    model: nn.Module | Callable[[], nn.Module],
+    example: Any,
+    *,
+    convention: str = "ops",
+    name: str | None = None,
+    word: int | None = None,
+    binary: Sequence[str] | str | None = None,
+    detect: bool = DETECT,
+) -> Summary:
+    """Count one forward pass of `model` on `example` and summarize it per layer (see the
+    module docstring).
+
+    `model`: an `nn.Module`, or a callable returning one (built under the fixed seed).
+    `example`: an input shape (batch first, filled with N(0, 1) from the seed), a tensor, or a
+    list of them for a model of several inputs. `convention` (`ops`, `tf`, `ptflops` or `bnn`,
+    docs/conventions.md) prices the float FLOPs and BOPs reported; every convention's FLOPs
+    are in `flops_by_convention`. `word`: packed word size in bits (default 64). `binary`:
+    module class names or qualified-name patterns whose weights were binarized outside the
+    forward pass (`--binary`). `detect`: automatic 1-bit detection (docs/conventions.md).
+    `name` labels the summary (default: the model's class name).
+    """
+    conv = get_convention(convention, None, MODEL_CONVENTIONS)
+    if conv.fixed_word and word not in (None, conv.word_bits):
         raise XncostError(
-            f"input {'x'.join(map(str, shape))} has {n:,} elements (limit "
-            f"{MAX_INPUT_ELEMENTS:,}); use a smaller batch or image"
+            f"the {conv.name} convention fixes the word at {conv.word_bits} "
+            f"({conv.total_label} = FLOPs + BOPs/{conv.word_bits}, as the BNN literature "
+            f"counts); --word-bits {word} does not apply"
         )
-    if model is not None and len(shape) == 4:
-        widest = max((_out_channels(m) for m in model.modules()), default=0)
-        batch, channels, h, w = shape
-        estimate = 4 * batch * max(widest, channels) * h * w
-        if estimate > MAX_ACTIVATION_BYTES:
-            raise XncostError(
-                f"input {'x'.join(map(str, shape))} needs about {estimate:,} bytes for one "
-                f"activation of the widest layer ({max(widest, channels):,} channels at full "
-                f"resolution; limit {MAX_ACTIVATION_BYTES:,}); use a smaller batch or image"
-            )
-    return tuple(shape)
+    conv = get_convention(conv, word, MODEL_CONVENTIONS)
+    patterns = BinaryPatterns.of(binary)
+    with fixed_seed():
+        if not isinstance(model, nn.Module) and callable(model):
+            model = guarded("building the model failed", model)
+        if not isinstance(model, nn.Module):
+            raise XncostError(f"summary needs an nn.Module, got {type(model).__name__}")
+        xs = example_inputs(example, model)
+        counter = LayerCounter(model, conv.word_bits, patterns, detect)
+        was_training = model.training
 
-
-def _out_channels(m: nn.Module) -> int:
-    """`m.out_channels` when it is an int, else 0 (a user's module may hold anything there)."""
-    try:
-        c = getattr(m, "out_channels", 0)
-    except Exception:
-        return 0
-    return c if isinstance(c, int) and not isinstance(c, bool) else 0
-
-
-def parse_input_shape(text: str) -> tuple[int, ...]:
-    """'1x3x32x32' -> (1, 3, 32, 32); every entry a positive integer."""
-    parts = text.lower().replace("×", "x").split("x")
-    try:
-        shape = tuple(int(p) for p in parts)
-    except ValueError:
-        raise XncostError(f"--input must look like 1x3x32x32, got {text!r}") from None
-    if not shape or any(d <= 0 for d in shape):
-        raise XncostError(f"--input sizes must be positive integers, got {text!r}")
-    return shape
-
-
-def _one_bit(root: nn.Module) -> dict[int, int]:
-    """id(param) -> 32-bit scales for every parameter stored at 1 bit."""
-    out: dict[int, int] = {}
-    for m in root.modules():
-        spec = BINARY_LAYERS.get(type(m))
-        if spec is None:
-            continue
-        for wname in spec.weights:
+        def forward() -> None:
+            model.eval()
             try:
-                p = m.get_parameter(wname)
-            except AttributeError:
-                raise XncostError(
-                    f"registered binary layer {type(m).__name__} has no parameter {wname!r}"
-                ) from None
-            out[id(p)] = _scale_count(spec.scales(m, wname, p), m, wname)
+                with torch.no_grad(), counter:
+                    model(*xs)
+            finally:
+                model.train(was_training)
+
+        shapes = ", ".join(str(list(x.shape)) for x in xs)
+        guarded(f"forward pass failed on input {shapes}", forward)
+    return _build(model, counter, tuple(tuple(x.shape) for x in xs), conv, name)
+
+
+def _one_bit(root: nn.Module, counter: LayerCounter) -> dict[int, int]:
+    """id(param) -> 32-bit scales for every parameter stored at 1 bit: found binary in a
+    product (one scale per distinct scale group seen), declared with `--binary` (one per
+    output channel) or declared by its layer (its `scales`, default one per output
+    channel of the weight as used)."""
+    found = counter.binary_weights
+
+    def channels(p: torch.Tensor) -> int:
+        use = found.get(id(p))
+        return use.channels if use is not None else (int(p.shape[0]) if p.dim() else 1)
+
+    out = {pid: use.scales for pid, use in found.items()}
+    params = {id(p): p for p in root.parameters()}
+    for pid in counter.forced_weights:
+        out[pid] = channels(params[pid])
+    for m in root.modules():
+        spec = declaration(m)
+        for wname, p in declared_weights(m):
+            if spec.scales:
+                out[id(p)] = _scale_count(spec.scales(m, wname, p), m, wname)
+            else:
+                out[id(p)] = channels(p)
     return out
 
 
@@ -131,57 +165,29 @@ def _scale_count(n: Any, m: nn.Module, wname: str) -> int:
     return count
 
 
-def summary(
-    model: nn.Module,
-    example: Sequence[int] | torch.Tensor,
-    *,
-    convention: str = "ops",
-    name: str | None = None,
-    word: int | None = None,
-) -> Summary:
-    """Count one forward pass of `model` on `example` (an input shape, batch first, filled
-    with N(0, 1) from a fixed seed; or an example tensor) and summarize it per layer (see the
-    module docstring). `convention` (`ops`, `tf`, `ptflops` or `bnn`, docs/conventions.md)
-    prices the float FLOPs and BOPs reported; every convention's FLOPs are in
-    `flops_by_convention`. `word`: packed word size in bits (default 64). `name` labels the
-    summary (default: the model's class name)."""
-    if convention == "bnn" and word not in (None, 64):
-        raise XncostError(
-            "the bnn convention fixes the word at 64 (OPs = FLOPs + BOPs/64, as the BNN "
-            f"literature counts); --word-bits {word} does not apply"
-        )
-    conv = get_convention(convention, word, MODEL_CONVENTIONS)
-    if not isinstance(model, nn.Module):
-        raise XncostError(f"summary needs an nn.Module, got {type(model).__name__}")
-    if isinstance(example, torch.Tensor):
-        x = example
-    else:
-        shape = check_input_shape(tuple(example), model)
-        g = torch.Generator().manual_seed(0)
-        x = torch.randn(shape, generator=g)
-    was_training = model.training
-    counter = LayerCounter(model, conv.word_bits)
-
-    def forward() -> None:
-        model.eval()
-        try:
-            with torch.no_grad(), counter:
-                model(x)
-        finally:
-            model.train(was_training)
-
-    guarded(f"forward pass failed on input {list(x.shape)}", forward)
-    return _build(model, counter, tuple(x.shape), conv, name)
+def _detection(counter: LayerCounter, patterns: BinaryPatterns) -> Detection:
+    one_bit: dict[tuple[str, str], int] = {}
+    for module, product in counter.products:
+        if product.kind == ONE_BIT:
+            row = GLOBAL if module is None else counter.module_name(module)
+            key = (row, product.op.replace("::", "."))
+            one_bit[key] = one_bit.get(key, 0) + 1
+    return Detection(
+        one_bit=tuple((row, op, n) for (row, op), n in one_bit.items()),
+        binarizations=tuple(sorted(counter.binarizations.items())),
+        sign_zeros=counter.sign_zeros,
+        patterns=patterns.patterns,
+    )
 
 
 def _build(
     model: nn.Module,
     counter: LayerCounter,
-    input_shape: tuple[int, ...],
+    shapes: tuple[tuple[int, ...], ...],
     conv: Convention,
     name: str | None,
 ) -> Summary:
-    one_bit = _one_bit(model)
+    one_bit = _one_bit(model, counter)
     seen: set[int] = set()
     names = list(counter.rows)
     names += [n for n, m in counter.owner.items() if n not in counter.rows and _own_params(m)]
@@ -189,19 +195,12 @@ def _build(
     for n in names:
         rc = counter.rows.get(n)
         owner = counter.owner.get(n)
-        params = p1 = scales = 0
-        if owner is not None:
-            for p in _own_params(owner):
-                if id(p) in seen:
-                    continue
-                seen.add(id(p))
-                params += p.numel()
-                if id(p) in one_bit:
-                    p1 += p.numel()
-                    scales += one_bit[id(p)]
+        params, p1, scales = _storage(owner, seen, one_bit)
         if rc is None:
-            rc = RowCount(n, type(owner).__name__, True)
-        worked = params or rc.binary_macs or rc.float_macs or any(rc.flops.values())
+            rc = RowCount(n, type(owner).__name__, True, tuple(c.name for c in counter.conventions))
+        count = rc.counts[conv.name]
+        flops = {c: k.flops for c, k in rc.counts.items()}
+        worked = params or count.binary_macs or count.float_macs or any(flops.values())
         if not (worked or (rc.leaf and rc.calls)):
             continue
         rows.append(
@@ -210,31 +209,51 @@ def _build(
                 type=rc.type,
                 output_shape=rc.output_shape,
                 calls=rc.calls,
-                binary=bool(p1 or rc.binary_macs or type(owner) in BINARY_LAYERS),
+                binary=bool(p1 or count.binary_macs or declaration(owner) is not None),
                 params=params,
                 params_1bit=p1,
                 scales=scales,
-                float_macs=rc.float_macs,
-                float_flops=rc.flops[conv.name],
-                binary_macs=rc.binary_macs,
+                float_macs=count.float_macs,
+                float_flops=count.flops,
+                binary_macs=count.binary_macs,
                 binary_outputs=rc.binary_outputs,
-                bops=rc.bops[conv.name],
-                flops_by_convention=dict(rc.flops),
+                bops=count.bops,
+                flops_by_convention=flops,
                 weight_binarization_flops=rc.weight_binarization[conv.name],
                 eq9=rc.eq9,
                 word=conv.word_bits,
-                bops_by_convention=dict(rc.bops),
+                bops_by_convention={c: k.bops for c, k in rc.counts.items()},
+                macs_by_kind=dict(rc.macs_by_kind),
             )
         )
     unknown = tuple(f"{k} (x{v})" for k, v in counter.unknown.items())
     return Summary(
         model=name or type(model).__name__,
-        input_shape=input_shape,
+        input_shape=shapes[0],
         convention=conv.name,
         layers=tuple(rows),
         unknown_ops=unknown,
         word=conv.word_bits,
+        detection=_detection(counter, counter.patterns),
+        inputs=shapes if len(shapes) > 1 else (),
+        modules=dict(counter.modules),
     )
+
+
+def _storage(
+    owner: nn.Module | None, seen: set[int], one_bit: dict[int, int]
+) -> tuple[int, int, int]:
+    """(parameters, 1-bit parameters, 32-bit scales) of a row, each parameter counted once."""
+    params = p1 = scales = 0
+    for p in _own_params(owner) if owner is not None else ():
+        if id(p) in seen:
+            continue
+        seen.add(id(p))
+        params += p.numel()
+        if id(p) in one_bit:
+            p1 += p.numel()
+            scales += one_bit[id(p)]
+    return params, p1, scales
 
 
 def _own_params(m: nn.Module) -> list[torch.Tensor]:
@@ -292,34 +311,77 @@ def summarize_model(
     """Summary of the registry model `name` (see `build_registry_model`)."""
     if input_shape is not None:
         check_input_shape(tuple(input_shape))
-    model, shape = build_registry_model(
-        name, upsampling=upsampling, input_shape=input_shape, variant=variant
-    )
+    with fixed_seed():
+        model, shape = build_registry_model(
+            name, upsampling=upsampling, input_shape=input_shape, variant=variant
+        )
     return summary(model, shape, convention=convention, name=name, word=word)
+
+
+def summarize_reference(
+    reference: str,
+    shapes: Sequence[tuple[int, ...]] | None,
+    *,
+    convention: str = "ops",
+    word: int | None = None,
+    binary: Sequence[str] = (),
+    upsampling: bool = True,
+    variant: str = "paper",
+) -> Summary:
+    """What `xncost summary MODEL` counts: a registry model (`summarize_model`), or the user's
+    model `PATH.py:NAME` / `package.module:NAME` (loaded under the fixed seed) on `shapes`,
+    one per model input."""
+    from xncost.profile.loader import is_model_reference, load_model
+
+    if not is_model_reference(reference):
+        if shapes is not None and len(shapes) > 1:
+            raise XncostError(f"model {reference!r} takes one input, got {len(shapes)}")
+        if binary:
+            raise XncostError("--binary applies to your own models (registry models declare it)")
+        return summarize_model(
+            reference,
+            upsampling=upsampling,
+            input_shape=None if shapes is None else shapes[0],
+            convention=convention,
+            variant=variant,
+            word=word,
+        )
+    if shapes is None:
+        raise XncostError("your own model needs --input, e.g. --input 1x3x32x32")
+    if not upsampling or variant != "paper":
+        raise XncostError("--no-upsampling and --variant apply to registry models only")
+    for shape in shapes:
+        check_input_shape(shape)
+    with fixed_seed():
+        net, name = load_model(reference)
+    example = list(shapes) if len(shapes) > 1 else shapes[0]
+    return summary(net, example, convention=convention, name=name, word=word, binary=binary)
 
 
 __all__ = [
     "BINARY_LAYERS",
-    "CONVENTIONS",
+    "MAX_ACTIVATION_BYTES",
+    "MAX_INPUT_ELEMENTS",
     "SUM_KEYS",
     "XNOR_NET_EQ9",
-    "BinaryLayer",
+    "BinaryDeclaration",
+    "Detection",
     "Eq9",
     "LayerCounter",
     "LayerSummary",
     "Summary",
     "build_registry_model",
     "check_input_shape",
+    "fixed_seed",
     "parse_input_shape",
-    "per_filter_scales",
-    "ptflops_flops",
+    "parse_input_shapes",
     "register_binary",
     "published_lines",
     "summarize_model",
+    "summarize_reference",
     "summary",
     "summary_csv",
     "summary_json",
     "summary_markdown",
     "summary_rich",
-    "tf_flops",
 ]

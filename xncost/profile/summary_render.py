@@ -12,13 +12,17 @@ from xncost.exact import exact_str
 from xncost.profile.counter import Eq9
 from xncost.profile.results import LayerSummary, Summary
 
-# Figures other implementations print for registry models (ptflops "GMac" and parameters).
-_XNOR_NET_PYTORCH = "XNOR-Net-PyTorch's README (github.com/jiecaoyu/XNOR-Net-PyTorch, ptflops)"
+# Figures other implementations print for registry models (ptflops "GMac" and parameters):
+# their keys in the store of printed figures, reference/figures.csv (xncost.paper.store).
+_XNOR_NET_PYTORCH = (
+    "The XNOR-Net README of github.com/onion-rain/MCTS (ptflops' output for the NIN of "
+    "github.com/jiecaoyu/XNOR-Net-PyTorch; docs/attributions.md)"
+)
 PUBLISHED_FIGURES: dict[str, dict[str, str]] = {
-    "nin": {"params": "969.82 k", "gmac": "0.23", "source": _XNOR_NET_PYTORCH},
-    "nin-xnor": {"params": "969.82 k", "gmac": "0.02", "source": _XNOR_NET_PYTORCH},
+    "nin": {"params": "nin_params", "gmac": "nin_gmac"},
+    "nin-xnor": {"params": "nin_xnor_params", "gmac": "nin_xnor_gmac"},
 }
-XNOR_NET_EQ9 = Eq9(256, 9, 14 * 14)  # XNOR-Net's example: 62.27x theoretical, 58x reported
+XNOR_NET_EQ9 = Eq9(256, 9, 14 * 14)  # XNOR-Net's example (reference/figures.csv, xnornet_speedup_*)
 
 
 def _g(x: Any, digits: int = 2) -> str:
@@ -45,10 +49,15 @@ def _ptflops_parts(s: Summary) -> dict[str, int]:
 
 
 def published_lines(s: Summary) -> list[str]:
-    """The seed's printed figures for this model beside xncost's, with the difference explained."""
-    ref = PUBLISHED_FIGURES.get(s.model)
-    if ref is None:
+    """The figures another implementation prints for this model beside xncost's, with the
+    difference explained."""
+    keys = PUBLISHED_FIGURES.get(s.model)
+    if keys is None:
         return []
+    from xncost.paper.store import figure
+
+    ref = {"params": figure(keys["params"]).text, "gmac": str(figure(keys["gmac"]).digits)}
+    ref["source"] = _XNOR_NET_PYTORCH
     t, ptf = s.totals, s.flops_by_convention["ptflops"]
     parts = _ptflops_parts(s)
     params_k = f"{t['params'] / 1000:.2f} k"
@@ -79,6 +88,7 @@ def published_lines(s: Summary) -> list[str]:
 COLUMNS = (
     ("name", "layer"),
     ("type", "type"),
+    ("kind", "kind"),
     ("output_shape", "output"),
     ("params", "params"),
     ("params_1bit", "1-bit params"),
@@ -95,6 +105,7 @@ CSV_COLUMNS = (
     "type",
     "output_shape",
     "calls",
+    "kind",
     "binary",
     "params",
     "params_32bit",
@@ -103,6 +114,9 @@ CSV_COLUMNS = (
     "float_macs",
     "float_flops",
     "binary_macs",
+    "binary_weight_macs",
+    "binary_activation_macs",
+    "ternary_macs",
     "bops",
     "xnor_flops",
     "ops",
@@ -112,6 +126,7 @@ CSV_COLUMNS = (
     "eq9_n_w",
     "eq9_n_i",
     "eq9_speedup",
+    "notes",
 )
 
 
@@ -137,13 +152,50 @@ def _cells(r: LayerSummary) -> list[str]:
 def _total_cells(s: Summary) -> list[str]:
     t = s.totals
     eq = s.speedup["eq9_binary_layers"]
-    out = ["total", "", "x".join(map(str, s.input_shape)) + " in"]
-    for key, _ in COLUMNS[3:]:
+    out = ["total", "", "", s.input_text + " in"]
+    for key, _ in COLUMNS[4:]:
         if key == "eq9":
             out.append("" if eq is None else f"{float(eq):.2f} (binary layers)")
         else:
             out.append(_num(t[key]))
     return out
+
+
+def detection_lines(s: Summary) -> list[str]:
+    """What was counted as 1-bit, the MACs with one binary operand, and the warnings."""
+    d, t = s.detection, s.totals
+    if d.one_bit:
+        ops: dict[str, int] = {}
+        for _, op, n in d.one_bit:
+            ops[op] = ops.get(op, 0) + n
+        rows = list(dict.fromkeys(row for row, _, _ in d.one_bit))
+        line = (
+            "1-bit products (both operands binary up to scale): "
+            + ", ".join(f"{op} x{n}" for op, n in ops.items())
+            + f" in {len(rows)} layer{'s' if len(rows) > 1 else ''}: "
+            + ", ".join(rows)
+            + "."
+        )
+    else:
+        line = "1-bit products: none (no product had both operands binary up to scale)."
+    lines = [line]
+    parts = [
+        f"{label} {t[key]:,}"
+        for key, label in (
+            ("binary_weight_macs", "binary-weight MACs"),
+            ("binary_activation_macs", "binary-activation MACs"),
+            ("ternary_macs", "ternary MACs"),
+        )
+        if t[key]
+    ]
+    if parts:
+        lines.append(
+            "Of the float MACs: " + ", ".join(parts) + " (one operand binary or ternary, the "
+            "other real: float work under every convention)."
+        )
+    if d.patterns:
+        lines.append("Declared binary (--binary): " + ", ".join(d.patterns) + ".")
+    return lines + list(s.warnings)
 
 
 def footer_lines(s: Summary) -> list[str]:
@@ -152,6 +204,7 @@ def footer_lines(s: Summary) -> list[str]:
     conv = s.flops_by_convention
     sp = s.speedup
     lines = [
+        *detection_lines(s),
         _ops_line(s),
         "Float FLOPs by convention: "
         + ", ".join(f"{k} {v:,}" for k, v in conv.items())
@@ -177,11 +230,18 @@ def footer_lines(s: Summary) -> list[str]:
             f"{_ops_name(s)}, weight binarization excluded) {float(sp['ops_network']):.2f}x. "
             "XNOR-Net's figure: Eq. 9 at c=256, "
             f"N_W=3x3, N_I=14x14 gives {float(XNOR_NET_EQ9.speedup):.2f}x (theoretical), "
-            "58x as reported with its overheads."
+            f"{_reported_speedup()} as reported with its overheads."
         )
     if s.unknown_ops:
         lines.append("Ops without a counting rule (counted 0): " + ", ".join(s.unknown_ops))
     return lines + published_lines(s)
+
+
+def _reported_speedup() -> str:
+    """XNOR-Net's reported speed-up, as the store holds it."""
+    from xncost.paper.store import figure
+
+    return figure("xnornet_speedup_reported").text
 
 
 def _bop_rule(s: Summary) -> str:
@@ -192,27 +252,18 @@ def _bop_rule(s: Summary) -> str:
 
 
 def _ops_name(s: Summary) -> str:
-    return "OPs" if s.convention == "bnn" else "FLOPs + XNOR FLOPs"
+    return s.conv.total_label
 
 
 def _ops_line(s: Summary) -> str:
     """The `ops` total, described by the convention it follows."""
     t = s.totals
     sums = f"{_num(t['float_flops'])} + {_num(t['bops'])}/{s.word} = {_num(t['ops'])}"
-    if s.convention == "bnn":
-        return (
-            f"OPs = FLOPs + BOPs/{s.word} = {sums} (the BNN literature's convention: FLOPs = "
-            "float MACs of conv, linear and matmul; BOPs = 1-bit MACs)."
-        )
-    return (
-        f"FLOPs + XNOR FLOPs = float FLOPs + BOPs/{s.word} = {sums} (float FLOPs under "
-        f"`{s.convention}`; BOPs: {_bop_rule(s)}; not the BNN literature's OPs, which "
-        "`--convention bnn` gives)."
-    )
+    return s.conv.total_sentence(sums, _bop_rule(s))
 
 
 def _title(s: Summary) -> str:
-    return f"{s.model}: input {'x'.join(map(str, s.input_shape))}, convention {s.convention}"
+    return f"{s.model}: input {s.input_text}, convention {s.convention}"
 
 
 def summary_markdown(s: Summary) -> str:
@@ -221,7 +272,7 @@ def summary_markdown(s: Summary) -> str:
         f"# Summary of {_title(s)}",
         "",
         "| " + " | ".join(heads) + " |",
-        "|---|---|---|" + "---:|" * (len(heads) - 3),
+        "|---|---|---|---|" + "---:|" * (len(heads) - 4),
     ]
     out += ["| " + " | ".join(_cells(r)) + " |" for r in s.layers]
     out.append("| " + " | ".join(f"**{c}**" if c else "" for c in _total_cells(s)) + " |")
@@ -239,18 +290,18 @@ def summary_csv(s: Summary) -> str:
         eq = d.pop("eq9") or {}
         d["output_shape"] = "" if r.output_shape is None else "x".join(map(str, r.output_shape))
         d.update({f"eq9_{k}": eq.get(k, "") for k in ("c", "n_w", "n_i", "speedup")})
+        d["notes"] = ""
         if eq:
             d["eq9_speedup"] = f"{float(eq['speedup']):.6f}"
         w.writerow([exact_str(d[c]) if not isinstance(d[c], str) else d[c] for c in CSV_COLUMNS])
-    t = s.totals
-    w.writerow(
-        ["total" if c == "name" else (exact_str(t[c]) if c in t else "") for c in CSV_COLUMNS]
-    )
+    t = {k: exact_str(v) for k, v in s.totals.items()}
+    t.update(name="total", notes=" ".join(detection_lines(s)))
+    w.writerow([t.get(c, "") for c in CSV_COLUMNS])
     return buf.getvalue()
 
 
 def summary_json(s: Summary) -> str:
-    from xncost.render import dumps
+    from xncost.report.to_json import dumps
 
     return dumps(s.to_dict())
 
@@ -260,7 +311,7 @@ def summary_json(s: Summary) -> str:
 NARROW_PARTS = (
     ("name", "type", "output_shape", "params", "params_1bit", "memory_bytes"),
     ("name", "float_macs", "float_flops", "binary_macs", "bops"),
-    ("name", "xnor_flops", "eq9"),
+    ("name", "kind", "xnor_flops", "eq9"),
 )
 
 
@@ -283,7 +334,7 @@ def _rich_part(
             title=title, box=box.SIMPLE_HEAD if width else box.HEAVY_HEAD, pad_edge=not width
         )
         for key, head, w in zip(keys, heads, widths, strict=True):
-            just = "left" if key in ("name", "type", "output_shape") else "right"
+            just = "left" if key in ("name", "type", "kind", "output_shape") else "right"
             rt.add_column(head, justify=just, width=w, overflow="fold")
         return rt
 

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
+from xncost.paper.cells import Cell
+from xncost.paper.tables import BUILDERS
 from xncost.shapes import CAPS_PRESETS, MOBILENET_FC_DIMS, SETTINGS, FCShape, resnet_fc_dims
-from xncost.tables import BUILDERS, Cell
 
 Job = tuple[str, Any]
 

@@ -10,10 +10,17 @@ One unit: thop's own rules for torch layers count MACs, so they are replaced: `n
 convolutions are re-priced in the convention's FLOPs (MACs x FLOPs per MAC, bias at the FC bias
 price), ReLU at the FC activation price, and the other layers thop would price itself (batch
 norm, average pooling, softmax modules, upsampling, ...) are recorded as *unpriced* (0, named
-in `ThopRecorder.unpriced`) rather than mixed in. Registered binary layers
-(`xncost.profile.binary`) are priced from their declared weight: one dot product per output
-element, of the weight's per-filter length, in BOPs when the layer declares binary inputs,
-else float MACs; thop cannot see their binarization and rescale (docs/conventions.md).
+in `ThopRecorder.unpriced`) rather than mixed in.
+
+thop sees module inputs and outputs only, so which products are 1-bit comes from the counting
+engine: `thop_count` first runs a pre-pass (`product_log`) that classifies every product and
+notes the module running it (`xncost.profile.detect`), no registration needed; convolutions
+and linear layers are then priced from their inputs and outputs, in BOPs when the pre-pass
+found their product 1-bit, and any other leaf module that ran products gets a handler pricing
+them. Without the pre-pass (`custom_ops` alone), declared binary layers (`xncost.nn.declare`,
+`register_binary`) are priced from their declared weight: one dot product per output element,
+of the weight's per-filter length, in BOPs when the layer declares binary inputs, else float
+MACs. thop cannot see a layer's binarization and rescale (docs/conventions.md).
 `ThopRecorder` keeps FLOPs, BOPs, MACs and calls per step; thop keeps one number per module
 (`total_ops`, here FLOPs + XNOR FLOPs). The handlers never call the analytic formulas.
 """
@@ -28,7 +35,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from xncost.conventions import Convention, get_convention
+from xncost.conventions import OPS, Convention, Count, OpEvent, get_convention
+from xncost.errors import XncostError
 from xncost.nn.binarize import Binarize
 from xncost.nn.capsule import (
     AgreementUpdate,
@@ -47,103 +55,167 @@ from xncost.nn.capsule import (
     XnorDotUpdate,
     XnorProjector,
 )
-from xncost.profile import oprules
-from xncost.profile.binary import BINARY_LAYERS
+from xncost.nn.xnor import XnorConv2d, XnorLinear
+from xncost.profile.binary import BINARY_LAYERS, declaration
+from xncost.profile.detect import ONE_BIT, Product, is_pm1
+from xncost.profile.engine import DETECT, CountingEngine, OpResult
 from xncost.profile.ledger import StepLedger
 
 
-@dataclass(frozen=True)
-class Cost:
-    flops: int = 0
-    bops: int = 0
-    float_macs: int = 0
-    binary_macs: int = 0
+def cost(flops: int = 0, bops: int = 0, float_macs: int = 0, binary_macs: int = 0) -> Count:
+    """A handler's count (`Count`), FLOPs first as the handlers price them."""
+    return Count(float_macs, binary_macs, flops, bops)
+
+
+class ProductLog(CountingEngine):
+    """The pre-pass: every product classified (`xncost.profile.detect`), listed per call of
+    the module running it (`calls[id(module)]`: one list of products per call)."""
+
+    def __init__(self, root: nn.Module, binary: Any = None, detect: bool = DETECT) -> None:
+        super().__init__(root, (), binary, detect)
+        self.calls: dict[int, list[list[Product]]] = {}
+        self.classes: dict[type, bool] = {}  # classes that ran products: leaf or not
+
+    def enter(self, module: nn.Module) -> None:
+        self.calls.setdefault(id(module), []).append([])
+
+    def record(self, result: OpResult) -> None:
+        module = result.ev.module
+        if not result.products or module is None:
+            return
+        self.calls[id(module)][-1].extend(result.products)
+        leaf = not module._modules
+        self.classes[type(module)] = self.classes.get(type(module), True) and leaf
+
+
+def product_log(
+    model: nn.Module, *inputs: torch.Tensor, binary: Any = None, detect: bool = DETECT
+) -> ProductLog:
+    """Run the pre-pass on `model(*inputs)` under `torch.no_grad()`."""
+    log = ProductLog(model, binary, detect)
+    with torch.no_grad(), log:
+        model(*inputs)
+    return log
 
 
 class _Pricer:
-    """The per-class counting rules, priced by one convention."""
+    """The per-class counting rules, priced by one convention; with the pre-pass `log`,
+    convolutions and linear layers take their kind from it and other modules that ran
+    products are priced from it."""
 
-    def __init__(self, conv: Convention) -> None:
+    def __init__(self, conv: Convention, log: ProductLog | None = None) -> None:
         self.conv = conv
+        self.log = log
+        self._call: dict[int, int] = {}
 
-    def float_dots(self, outputs: int, length: int) -> Cost:
-        flops = oprules.contraction_flops(outputs, length, self.conv)
-        return Cost(flops, float_macs=outputs * length)
+    def float_dots(self, outputs: int, length: int) -> Count:
+        flops = self.conv.contraction_flops(outputs, length)
+        return cost(flops, float_macs=outputs * length)
 
-    def dots(self, lhs: torch.Tensor, rhs: torch.Tensor, outputs: int, length: int) -> Cost:
+    def binary_dots(self, outputs: int, length: int) -> Count:
+        return cost(bops=self.conv.bops(outputs, length), binary_macs=outputs * length)
+
+    def dots(self, lhs: torch.Tensor, rhs: torch.Tensor, outputs: int, length: int) -> Count:
         """+-1 operands: BOPs; anything else: float FLOPs."""
-        if oprules.is_binary(lhs) and oprules.is_binary(rhs):
-            return Cost(bops=self.conv.bops(outputs, length), binary_macs=outputs * length)
+        if is_pm1(lhs) and is_pm1(rhs):
+            return self.binary_dots(outputs, length)
         return self.float_dots(outputs, length)
 
-    def binarize(self, m: Binarize, x: tuple, y: Any) -> Cost:
-        return Cost(self.conv.binarize_per_element * x[0].numel())
+    def logged(self, m: nn.Module) -> list[Product] | None:
+        """The pre-pass's products of this call of `m` (None without a pre-pass)."""
+        if self.log is None:
+            return None
+        calls = self.log.calls.get(id(m), [])
+        i = self._call.get(id(m), 0)
+        self._call[id(m)] = i + 1
+        return calls[i] if i < len(calls) else []
 
-    def zero(self, m: nn.Module, x: tuple, y: Any) -> Cost:
-        return Cost()
+    def one_bit(self, m: nn.Module) -> bool:
+        products = self.logged(m)
+        return bool(products) and all(p.kind == ONE_BIT for p in products)
 
-    def lp_out(self, m: LinearProjector, x: tuple, y: torch.Tensor) -> Cost:
+    def products(self, m: nn.Module, x: tuple, y: Any) -> Count:
+        """A module the pre-pass saw run products: each priced by its kind."""
+        total = cost()
+        for p in self.logged(m) or ():
+            total.add(self.binary_dots(p.count, p.length) if p.kind == ONE_BIT else self._float(p))
+        return total
+
+    def _float(self, p: Product) -> Count:
+        return cost(self.conv.flops_per_mac * p.macs, float_macs=p.macs)
+
+    def binarize(self, m: Binarize, x: tuple, y: Any) -> Count:
+        return cost(self.conv.binarize_per_element * x[0].numel())
+
+    def zero(self, m: nn.Module, x: tuple, y: Any) -> Count:
+        return cost()
+
+    def lp_out(self, m: LinearProjector, x: tuple, y: torch.Tensor) -> Count:
         return self.float_dots(y.numel(), x[0].shape[-1])
 
-    def xnor_affine(self, m: XnorAffine, x: tuple, y: torch.Tensor) -> Cost:
+    def xnor_affine(self, m: XnorAffine, x: tuple, y: torch.Tensor) -> Count:
         b_in, _, b_w, _ = x
         cost = self.dots(b_in, b_w, y.numel(), b_in.shape[-1])
         return _plus(cost, self.conv.rescale_per_output * y.numel())
 
-    def softmax(self, m: Softmax, x: tuple, y: torch.Tensor) -> Cost:
-        return Cost(self.conv.softmax_per_element * x[0].numel())
+    def softmax(self, m: Softmax, x: tuple, y: torch.Tensor) -> Count:
+        return cost(self.conv.softmax_per_element * x[0].numel())
 
-    def weighted_sum(self, m: WeightedSum, x: tuple, y: torch.Tensor) -> Cost:
+    def weighted_sum(self, m: WeightedSum, x: tuple, y: torch.Tensor) -> Count:
         c, _ = x
         return self.float_dots(y.numel(), c.shape[-2])
 
-    def squash(self, m: Squash, x: tuple, y: torch.Tensor) -> Cost:
+    def squash(self, m: Squash, x: tuple, y: torch.Tensor) -> Count:
         s = x[0]
         capsules = s.numel() // s.shape[-1]
         per_capsule = self.conv.squash_per_capsule * capsules
-        return Cost(self.conv.squash_per_element * s.numel() + per_capsule)
+        return cost(self.conv.squash_per_element * s.numel() + per_capsule)
 
-    def agreement(self, m: AgreementUpdate, x: tuple, y: torch.Tensor) -> Cost:
+    def agreement(self, m: AgreementUpdate, x: tuple, y: torch.Tensor) -> Count:
         _, u_hat, _ = x
         cost = self.float_dots(y.numel(), u_hat.shape[-1])
         return _plus(cost, self.conv.agreement_add * y.numel())
 
-    def xnor_agreement(self, m: XnorDotUpdate, x: tuple, y: torch.Tensor) -> Cost:
+    def xnor_agreement(self, m: XnorDotUpdate, x: tuple, y: torch.Tensor) -> Count:
         _, b_u, _, b_v, _ = x
         cost = self.dots(b_u, b_v, y.numel(), b_u.shape[-1])
         return _plus(cost, (self.conv.rescale_per_output + self.conv.agreement_add) * y.numel())
 
-    def _product(self, m: nn.Module, macs: int, outputs: int) -> Cost:
+    def _product(self, m: nn.Module, macs: int, outputs: int) -> Count:
+        if self.one_bit(m):
+            return cost(bops=self.conv.bops(outputs, macs // outputs), binary_macs=macs)
         bias = self.conv.fc_bias * outputs if getattr(m, "bias", None) is not None else 0
-        return Cost(self.conv.flops_per_mac * macs + bias, float_macs=macs)
+        return cost(self.conv.flops_per_mac * macs + bias, float_macs=macs)
 
-    def linear(self, m: nn.Linear, x: tuple, y: torch.Tensor) -> Cost:
+    def linear(self, m: nn.Linear, x: tuple, y: torch.Tensor) -> Count:
         return self._product(m, y.numel() * x[0].shape[-1], y.numel())
 
-    def convolution(self, m: nn.modules.conv._ConvNd, x: tuple, y: torch.Tensor) -> Cost:
+    def convolution(self, m: nn.modules.conv._ConvNd, x: tuple, y: torch.Tensor) -> Count:
         per_filter = m.weight[0].numel()
         if m.transposed:
             return self._product(m, x[0].numel() * per_filter, y.numel())
         return self._product(m, y.numel() * per_filter, y.numel())
 
-    def relu(self, m: nn.ReLU, x: tuple, y: torch.Tensor) -> Cost:
-        return Cost(self.conv.fc_activation * y.numel())
+    def relu(self, m: nn.ReLU, x: tuple, y: torch.Tensor) -> Count:
+        return cost(self.conv.fc_activation * y.numel())
 
-    def registered(self, m: nn.Module, x: tuple, y: Any) -> Cost:
-        """A registered binary layer: its product from the declared weight and inputs."""
-        spec = BINARY_LAYERS[type(m)]
-        w = spec.weight(m)
-        if w is None:
-            return Cost()
+    def registered(self, m: nn.Module, x: tuple, y: Any) -> Count:
+        """A declared binary layer (no pre-pass): its product from the declared weight and
+        inputs."""
+        spec = declaration(m)
+        if spec is None or not spec.weights:
+            return cost()
+        w = m.get_parameter(spec.weights[0])
         y = y if isinstance(y, torch.Tensor) else y[0]
         outputs, length = y.numel(), w[0].numel()
         if spec.binary_inputs(m):
-            return Cost(bops=self.conv.bops(outputs, length), binary_macs=outputs * length)
+            return self.binary_dots(outputs, length)
         return self.float_dots(outputs, length)
 
 
-def _plus(cost: Cost, flops: int) -> Cost:
-    return Cost(cost.flops + flops, cost.bops, cost.float_macs, cost.binary_macs)
+def _plus(count: Count, flops: int) -> Count:
+    count.add(cost(flops))
+    return count
 
 
 _HANDLERS: dict[type, str] = {
@@ -179,15 +251,12 @@ class ThopRecorder(StepLedger):
     `total_ops`); `unpriced` lists the layer classes thop would price in its own unit."""
 
     def __init__(self, root: nn.Module | None = None, conv: Convention | None = None) -> None:
-        super().__init__(root, conv or get_convention("ops"))
+        super().__init__(root, conv or OPS)
         self.unpriced: list[str] = []
 
-    def add(self, module: nn.Module, cost: Cost) -> None:
+    def add(self, module: nn.Module, cost: Count) -> None:
         step = self.step(self.step_name(module))
-        step.flops += cost.flops
-        step.bops += cost.bops
-        step.float_macs += cost.float_macs
-        step.binary_macs += cost.binary_macs
+        step.add(cost)
         step.calls += 1
         step.ops[type(module).__name__] += cost.flops
         self.add_params(step, module)
@@ -198,13 +267,13 @@ class ThopRecorder(StepLedger):
             self.unpriced.append(name)
 
 
-def _handler(price: Callable[..., Cost], word: int, recorder: ThopRecorder | None) -> Callable:
+def _handler(price: Callable[..., Count], word: int, recorder: ThopRecorder | None) -> Callable:
     def handler(m: nn.Module, x: tuple, y: Any) -> None:
-        cost = price(m, x, y)
-        total = cost.flops + Fraction(cost.bops, word)
-        m.total_ops += total.numerator if total.denominator == 1 else total
+        count = price(m, x, y)
+        count.word = word
+        m.total_ops += count.total
         if recorder is not None:
-            recorder.add(m, cost)
+            recorder.add(m, count)
 
     handler.__name__ = handler.__qualname__ = f"count_{price.__name__}"
     return handler
@@ -222,10 +291,13 @@ def custom_ops(
     convention: str | Convention = "ops",
     recorder: ThopRecorder | None = None,
     word_bits: int | None = None,
+    log: ProductLog | None = None,
 ) -> dict[type, Callable]:
-    """thop `custom_ops` for every capsule/binary step class, every registered binary layer,
-    nn.Linear, convolutions and nn.ReLU, priced by `convention`; the other layers thop would
-    price itself are recorded as unpriced (see the module docstring).
+    """thop `custom_ops` for every capsule/binary step class, nn.Linear, convolutions and
+    nn.ReLU, priced by `convention`; with the pre-pass `log` (`product_log`), also every other
+    leaf class that ran products, else the declared binary layers (xncost's and
+    `register_binary`'s); the other layers thop would price itself are recorded as unpriced
+    (see the module docstring).
 
     Each handler adds FLOPs + BOPs / word to the module's `total_ops` and, with a recorder,
     records FLOPs, BOPs and MACs per step. Containers map to thop's zero rule.
@@ -236,20 +308,24 @@ def custom_ops(
 
     thop_rules = importlib.import_module("thop.profile").register_hooks
     conv = get_convention(convention, word_bits)
-    pricer = _Pricer(conv)
+    pricer = _Pricer(conv, log)
     word = conv.word_bits
     unpriced = [t for t, rule in thop_rules.items() if rule is not zero_ops]
     ops: dict[type, Callable] = dict.fromkeys(unpriced, _unpriced(recorder))
     ops.update(
         {cls: _handler(getattr(pricer, name), word, recorder) for cls, name in _HANDLERS.items()}
     )
-    ops.update(
-        {
-            cls: _handler(pricer.registered, word, recorder)
-            for cls in BINARY_LAYERS
-            if cls not in _CONTAINERS
-        }
-    )
+    if log is None:
+        declared = (*BINARY_LAYERS, XnorConv2d, XnorLinear)
+        ops.update({cls: _handler(pricer.registered, word, recorder) for cls in declared})
+    else:
+        ops.update(
+            {
+                cls: _handler(pricer.products, word, recorder)
+                for cls, leaf in log.classes.items()
+                if leaf and cls not in _HANDLERS and cls not in _CONTAINERS
+            }
+        )
     ops.update({cls: zero_ops for cls in _CONTAINERS})
     return ops
 
@@ -273,13 +349,19 @@ def thop_count(
     *inputs: torch.Tensor,
     convention: str | Convention = "ops",
     word_bits: int | None = None,
+    prepass: bool = True,
+    binary: Any = None,
+    detect: bool = DETECT,
 ) -> ThopResult:
-    """Profile one forward pass of `model(*inputs)` with thop and the custom ops above."""
+    """Profile one forward pass of `model(*inputs)` with thop and the custom ops above, after
+    the engine's pre-pass classified its products (`prepass`; `binary`: `--binary` patterns;
+    `detect`: as `CountingEngine`)."""
     import thop
 
     conv = get_convention(convention, word_bits)
     recorder = ThopRecorder(model, conv)
-    ops = custom_ops(conv, recorder)
+    log = product_log(model, *inputs, binary=binary, detect=detect) if prepass else None
+    ops = custom_ops(conv, recorder, log=log)
     total, params = thop.profile(model, inputs=inputs, custom_ops=ops, verbose=False)
     return ThopResult(float(total), float(params), recorder)
 
@@ -297,11 +379,24 @@ def flop_counter_mapping(convention: str | Convention = "ops") -> dict[Any, Call
 
     conv = get_convention(convention)
 
-    def wrap(rule: oprules.OpRule) -> Callable:
+    if conv.rules is None:
+        raise XncostError(f"the {conv.name} convention has no op rules")
+
+    def wrap(op: str) -> Callable:
         def formula(*args: Any, out_val: Any = None, **kwargs: Any) -> int:
-            return int(rule(args, kwargs, out_val, conv))
+            return int(conv.count(OpEvent.of(op, args, kwargs, out_val)) or 0)
 
         formula._get_raw = True  # type: ignore[attr-defined]
         return formula
 
-    return {packet: wrap(rule) for packet, rule in oprules.OP_RULES.items()}
+    return {p: wrap(op) for op in conv.rules if (p := aten_packet(op)) is not None}
+
+
+def aten_packet(op: str) -> Any:
+    """The torch overload packet of an op name (`"aten::mm"` -> `torch.ops.aten.mm`), or None
+    when this torch has no such op."""
+    namespace, _, name = op.partition("::")
+    try:
+        return getattr(getattr(torch.ops, namespace), name)
+    except (AttributeError, RuntimeError):
+        return None

@@ -33,7 +33,10 @@ from torch.nn import functional as F
 
 from xncost.errors import XncostError
 from xncost.exact import exact_str
-from xncost.layers import layer_names
+from xncost.layers import head_names
+from xncost.models.heads import BACKBONES as PAPER_BACKBONES
+from xncost.models.registry import build_model as registry_build
+from xncost.models.registry import model_name
 from xncost.nn.capsule import _CapsFC
 from xncost.progress import Progress, note
 from xncost.train import checkpoint, distributed, results
@@ -42,18 +45,7 @@ from xncost.train.distributed import Group
 from xncost.train.losses import LossFn, get_loss, resolve_loss
 from xncost.train.schedule import make_optimizer, make_scheduler
 
-HEADS = layer_names()
-BACKBONES = ("tiny", "mobilenetv2", "resnet50")
-REGISTRY_NAMES = {
-    ("mobilenetv2", "fc"): "mobilenetv2",
-    ("mobilenetv2", "dr"): "mobilenet_dr",
-    ("mobilenetv2", "xnodr"): "mobilenet_xnodr",
-    ("mobilenetv2", "xnidr"): "mobilenet_xnidr",
-    ("resnet50", "fc"): "resnet50",
-    ("resnet50", "dr"): "resnet_dr",
-    ("resnet50", "xnodr"): "resnet_xnodr",
-    ("resnet50", "xnidr"): "resnet_xnidr",
-}
+BACKBONES = ("tiny", *PAPER_BACKBONES)  # xncost.models.tiny, then the paper's
 EVAL_BATCH = 512
 TINY_THREADS = 1
 MAX_SEED = 2**64 - 1  # torch's generators take unsigned 64-bit seeds
@@ -86,7 +78,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for name, choices in (
-            ("head", HEADS),
+            ("head", head_names()),
             ("backbone", BACKBONES),
             ("dataset", DATASETS),
             ("device", ("cpu", "cuda")),
@@ -95,10 +87,6 @@ class TrainConfig:
                 raise XncostError(
                     f"unknown {name} {getattr(self, name)!r}; expected one of {', '.join(choices)}"
                 )
-        if self.backbone != "tiny" and (self.backbone, self.head) not in REGISTRY_NAMES:
-            raise XncostError(
-                f"no {self.backbone} model with head {self.head}; train it on backbone tiny"
-            )
         for name, least, most in (
             ("epochs", 1, MAX_EPOCHS),
             ("batch_size", 2, MAX_BATCH),
@@ -199,14 +187,8 @@ def build_model(config: TrainConfig, data: DataBundle) -> nn.Module:
             image_side=data.image_side,
             num_classes=data.num_classes,
         )
-    try:
-        from xncost.models.registry import build_model as registry_build
-    except ImportError as exc:
-        raise XncostError(
-            f"backbone {config.backbone} needs xncost.models.registry, which is not available"
-        ) from exc
     return registry_build(
-        REGISTRY_NAMES[(config.backbone, config.head)],
+        model_name(config.backbone, config.head),
         upsampling=config.upsampling,
         num_classes=data.num_classes,
         in_channels=data.in_channels,
