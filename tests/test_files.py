@@ -187,3 +187,118 @@ def test_all_or_nothing_decorator(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
     command(tmp_path / "out", False)
     assert _contents(tmp_path / "out") == {"a.md": b"a", "b.md": b"b"}
+
+
+# ----------------------------------------------------------------------------- markers and names
+
+
+def _abandoned_stage(d: Path, name: str, committed: dict | None = None) -> Path:
+    """A stage as a writer killed by SIGKILL leaves it: marker, staged files, no lock."""
+    stage = d / f"{F.STAGE_PREFIX}{name}"
+    (stage / F.ROOT_NAME).mkdir(parents=True)
+    (stage / F.MARKER_NAME).write_bytes(F.MARKER_TEXT)
+    (stage / F.ROOT_NAME / "table5.md").write_text("staged")
+    if committed is not None:
+        import json
+
+        (stage / F.COMMIT_NAME).write_text(json.dumps(committed))
+    return stage
+
+
+def test_recovery_deletes_only_directories_that_hold_the_marker(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    _old_set(out)
+    mine = [out / f"{F.STAGE_PREFIX}mine", tmp_path / f"{F.STAGE_PREFIX}user"]
+    for d in mine:  # the user's own directories, named like stages, with data
+        d.mkdir()
+        (d / "data.txt").write_text("precious")
+    (out / f"{F.STAGE_PREFIX}forged").mkdir()
+    (out / f"{F.STAGE_PREFIX}forged" / F.MARKER_NAME).write_text("not xncost's text")
+    abandoned = _abandoned_stage(out, "abandoned")
+    unmarked = out / f"{F.STAGE_PREFIX}killed-before-its-marker"
+    unmarked.mkdir()  # empty: a writer killed between mkdtemp and its marker
+    cut = out / f"{F.STAGE_PREFIX}killed-while-marking"
+    cut.mkdir()
+    (cut / F.MARKER_NAME).write_bytes(F.MARKER_TEXT[:5])  # killed mid-write
+    F.write_atomic_many({out / k: v for k, v in NEW.items()})
+    assert all((d / "data.txt").read_text() == "precious" for d in mine)
+    assert (out / f"{F.STAGE_PREFIX}forged").is_dir()
+    assert not abandoned.exists() and not unmarked.exists() and not cut.exists()
+    assert _contents(out) == _new_bytes()
+
+
+def test_a_committed_stage_is_rolled_forward_with_its_removals(tmp_path: Path) -> None:
+    _old_set(tmp_path)
+    stage = _abandoned_stage(
+        tmp_path, "committed", {"move": [["table5.md"]], "remove": [["breakeven_dr.csv"]]}
+    )
+    F.recover(tmp_path)
+    assert _contents(tmp_path) == {"table5.md": b"staged", "table5.csv": OLD["table5.csv"]}
+    assert not stage.exists()
+
+
+@pytest.mark.parametrize(
+    "target", [f"{F.STAGE_PREFIX}x/table5.md", f"a/{F.STAGE_PREFIX}y/b/table5.md"]
+)
+def test_outputs_under_a_stage_name_are_refused(tmp_path: Path, target: str) -> None:
+    with pytest.raises(XncostError, match="reserved for xncost's staging directories"):
+        F.write_atomic(tmp_path / target, "x")
+    with pytest.raises(XncostError, match="reserved"):
+        with F.staged_outputs(tmp_path / Path(target).parent):
+            pass  # pragma: no cover
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupted_deletion_of_a_stage_keeps_its_marker(tmp_path: Path) -> None:
+    """The marker goes last: whatever else is already gone, the next writer finishes."""
+    stage = _abandoned_stage(tmp_path, "half")
+    real = os.unlink
+
+    def unlink(path, *a, **k):
+        if Path(path).name == "table5.md":
+            raise KeyboardInterrupt  # the deletion stops here
+        return real(path, *a, **k)
+
+    os.unlink = unlink
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            F._remove_stage(stage)
+    finally:
+        os.unlink = real
+    assert (stage / F.MARKER_NAME).is_file()
+    F.recover(tmp_path)
+    assert not stage.exists()
+
+
+def test_stale_outputs_are_removed_with_the_publish_only(tmp_path: Path) -> None:
+    _old_set(tmp_path)
+    with pytest.raises(RuntimeError):
+        with F.staged_outputs(tmp_path) as out:
+            out.write("table5.md", "new")
+            F.remove_stale(tmp_path / "table5.csv")
+            raise RuntimeError  # nothing published, nothing removed
+    assert _contents(tmp_path) == OLD
+    with F.staged_outputs(tmp_path) as out:
+        out.write("table5.md", "new")
+        out.remove("table5.csv")
+        out.remove("table5.md")  # written by this publish: kept
+        out.remove("missing.png")  # not there: nothing to do
+    assert _contents(tmp_path) == {"table5.md": b"new", "breakeven_dr.csv": OLD["breakeven_dr.csv"]}
+    assert _stages(tmp_path) == []
+
+
+def test_the_directory_lock_is_reentrant_and_publishes_inside_it(tmp_path: Path) -> None:
+    with F.locked(tmp_path):
+        with F.locked(tmp_path):
+            F.write_atomic(tmp_path / "a.md", "a")
+        F.write_atomic_many({tmp_path / "b.md": "b", tmp_path / "c.md": "c"})
+    assert _contents(tmp_path) == {"a.md": b"a", "b.md": b"b", "c.md": b"c"}
+
+
+def test_a_deleted_working_directory_is_one_error(tmp_path: Path, monkeypatch) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    with pytest.raises(XncostError, match="working directory no longer exists"):
+        F.write_atomic("o/table5.md", "x")

@@ -5,9 +5,11 @@ Each run must end with exit 0 (valid input) or exit 2 with exactly one stderr li
 empty temporary directory, and files may appear only under --out when the command succeeded.
 
 The options come from the commands themselves (click's parameter list), so a new option is
-fuzzed without editing this file. Runs are in-process (typer's CliRunner) for speed, plus a
-few subprocess runs for the real stderr and exit code. The default profile runs a few
-hundred invocations; HYPOTHESIS_PROFILE=ci (set by .ci/run) runs several times more.
+fuzzed without editing this file. Runs are in-process (typer's CliRunner) for speed, plus
+subprocess runs for the real stderr and exit code: a few fixed ones, and drawn invocations of
+every command with a standard stream closed (`>&-`) or an ASCII-only stdout
+(`PYTHONIOENCODING=ascii`, the C locale). The default profile runs a few hundred
+invocations; HYPOTHESIS_PROFILE=ci (set by .ci/run) runs several times more.
 
 Work that takes seconds to minutes is replaced by quick stand-ins (the input handling in
 front of it is what is fuzzed here; the work itself has its own tests): Tables 4/8 measure
@@ -186,23 +188,41 @@ def _stop_here(*args, **kwargs):
     raise typer.Exit(0)
 
 
-@pytest.fixture(scope="module")
-def stand_ins():
-    """Quick stand-ins for the slow work behind some commands (see the module docstring)."""
-    from xncost.commands import models, tables
-    from xncost.kernels import bench
-    from xncost.paper import audit, wholemodel
-    from xncost.profile import summary
-    from xncost.train import loop
+def _whole_table(setattr_) -> None:
+    from xncost.paper import wholemodel
 
-    mp = pytest.MonkeyPatch()
     build = wholemodel.build_whole_table
     whole = functools.cache(lambda n: build(n, measure=_fake_count))
-    mp.setattr(wholemodel, "build_whole_table", lambda n, measure=None, progress=False: whole(n))
-    mp.setattr(loop, "run_training", _stop_here)
-    mp.setattr(bench, "run_bench", _stop_here)
-    mp.setattr(audit, "audit_markdown", lambda: "# Audit stand-in\n")
-    mp.setattr(tables, "summary_report", lambda model: f"# Summary stand-in of {model}\n")
+    setattr_(wholemodel, "build_whole_table", lambda n, measure=None, progress=False: whole(n))
+
+
+def _no_training(setattr_) -> None:
+    from xncost.train import loop
+
+    setattr_(loop, "run_training", _stop_here)
+
+
+def _no_bench(setattr_) -> None:
+    from xncost.kernels import bench
+
+    setattr_(bench, "run_bench", _stop_here)
+
+
+def _audit_text(setattr_) -> None:
+    from xncost.paper import audit
+
+    setattr_(audit, "audit_markdown", lambda: "# Audit stand-in\n")
+
+
+def _summary_reports(setattr_) -> None:
+    from xncost.commands import tables
+
+    setattr_(tables, "summary_report", lambda model: f"# Summary stand-in of {model}\n")
+
+
+def _model_rows(setattr_) -> None:
+    from xncost.commands import models
+
     rows = [
         {
             "name": "nin",
@@ -213,8 +233,40 @@ def stand_ins():
             "params": 969822,
         }
     ]
-    mp.setattr(models, "model_rows", lambda: rows)
-    mp.setattr(summary, "summarize_model", functools.cache(summary.summarize_model))
+    setattr_(models, "model_rows", lambda: rows)
+
+
+def _cached_summaries(setattr_) -> None:
+    from xncost.profile import summary
+
+    setattr_(summary, "summarize_model", functools.cache(summary.summarize_model))
+
+
+STAND_INS = {  # command -> the stand-ins it needs (a child process installs only those)
+    "table4": (_whole_table,),
+    "table8": (_whole_table,),
+    "reports": (_whole_table, _audit_text, _summary_reports),
+    "train": (_no_training,),
+    "bench": (_no_bench,),
+    "audit": (_audit_text,),
+    "models": (_model_rows,),
+    "summary": (_cached_summaries,),
+}
+
+
+def install_stand_ins(setattr_, command: str | None = None) -> None:
+    """Quick stand-ins for the slow work behind some commands (see the module docstring):
+    all, or those `command` needs; `setattr_` sets one (a MonkeyPatch's, or the builtin in a
+    child process)."""
+    wanted = STAND_INS.get(command, ()) if command else {f for fs in STAND_INS.values() for f in fs}
+    for install in dict.fromkeys(wanted):
+        install(setattr_)
+
+
+@pytest.fixture(scope="module")
+def stand_ins():
+    mp = pytest.MonkeyPatch()
+    install_stand_ins(mp.setattr)
     yield
     mp.undo()
 
@@ -324,3 +376,78 @@ def test_real_process_one_line_exit_2(args, tmp_path):
     assert p.returncode == 2, (args, p.returncode, err)
     assert err.count("\n") == 1 and err.startswith("xncost: error: "), (args, err)
     assert sorted(x.name for x in tmp_path.iterdir()) == ["blocker"]
+
+
+# ----------------------------------------------------------------------------- real processes:
+# closed and ASCII-only streams, every command (its slow work replaced as above, in the child)
+
+STREAM_RUNS = (6, 120)  # subprocess invocations: default run, then the deep profile
+CONDITIONS = ("stdout closed", "stderr closed", "ascii stdout", "C locale", "stdin closed")
+BOOT = (
+    "import sys; sys.path.insert(0, {tests!r}); import test_fuzz; "
+    "test_fuzz.install_stand_ins(setattr, {command!r}); from xncost.__main__ import main; main()"
+)
+STREAM_OUTCOMES: collections.Counter = collections.Counter()
+
+
+def _run_in_child(args: list[str], condition: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONIOENCODING", "LC_ALL")}
+    env["COLUMNS"] = "100"
+    if condition == "ascii stdout":
+        env["PYTHONIOENCODING"] = "ascii"
+    if condition == "C locale":
+        env.update(LC_ALL="C", LANG="C", PYTHONCOERCECLOCALE="0", PYTHONUTF8="0")
+    closed = {"stdout closed": 1, "stderr closed": 2, "stdin closed": 0}.get(condition)
+    code = BOOT.format(tests=str(Path(__file__).parent), command=args[0])
+    kwargs: dict = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    if closed is not None:
+        kwargs[("stdin", "stdout", "stderr")[closed]] = None
+
+        def close_it(fd=closed):  # in the child, before exec
+            os.close(fd)
+
+        kwargs["preexec_fn"] = close_it
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=cwd, env=env, timeout=300, **kwargs
+    )
+
+
+@st.composite
+def stream_case(draw):
+    name = draw(st.sampled_from(FUZZED))
+    return draw(invocation(name)), draw(st.sampled_from(CONDITIONS))
+
+
+def test_fuzz_closed_and_ascii_streams(tmp_path):
+    """Any invocation, with a standard stream closed or an ASCII-only stdout: exit 0 or 2, one
+    error line, no traceback, nothing stray; a closed stdout is refused before any work."""
+
+    @settings(
+        max_examples=STREAM_RUNS[DEEP],
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(stream_case())
+    def run(case):
+        args, condition = case
+        with scratch_cwd() as root:
+            before = snapshot(root)
+            p = _run_in_child(args, condition, root)
+            new = snapshot(root) - before
+        STREAM_OUTCOMES[(condition, p.returncode)] += 1
+        err = (p.stderr or b"").decode("utf-8", "replace")
+        assert p.returncode in (0, 2), (args, condition, p.returncode, err[-2000:])
+        assert "Traceback" not in err, (args, condition, err[-2000:])
+        if condition != "stderr closed" and p.returncode == 2:
+            lines = err.splitlines()
+            assert len(lines) == 1 and lines[0].startswith("xncost: error: "), (args, err)
+        if condition == "stdout closed":
+            assert p.returncode == 2 and "standard output is closed" in err, (args, err)
+        if condition in ("ascii stdout", "C locale"):
+            assert all(b < 128 for b in p.stdout), (args, condition)
+        if p.returncode == 2 or out_value(args) is None or "--help" in args:
+            assert not new, (args, condition, new)
+
+    run()
+    print("streams:", dict(sorted(STREAM_OUTCOMES.items())))

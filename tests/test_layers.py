@@ -214,11 +214,15 @@ def test_xnbdr_bench_row_times_both_products():
     assert t["word_bound"] == Fraction(bits, n * m * e + n * m)  # both fit one word
     assert kb.dot_length("xnbdr", s) == "8+16"
 
-    # the size limit counts both products: XnODR's result outgrows it, XnIDR's does not
-    big = f"caps_in={kb.MAX_ELEMENTS // (10 * 16 * 2) + 1}"
-    kb.parse_shape("xnidr", big)
-    with pytest.raises(XncostError, match="elements"):
-        kb.parse_shape("xnbdr", big)
+    # the memory bound counts both products: XnODR's part outgrows it, XnIDR's does not
+    n_big = next(
+        2**k
+        for k in range(8, 40)
+        if kb.peak_bytes("xnbdr", kb.CapsBenchShape(caps_in=2**k)) > kb.MAX_CASE_BYTES
+    )
+    kb.parse_shape("xnidr", f"caps_in={n_big}")
+    with pytest.raises(XncostError, match="bytes"):
+        kb.parse_shape("xnbdr", f"caps_in={n_big}")
 
 
 def _synthetic_digits(n: int = 8):

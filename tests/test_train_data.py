@@ -515,3 +515,40 @@ def test_mutated_batches_load_or_fail_in_one_line(tmp_path_factory, data) -> Non
         assert "\n" not in str(e) and str(e).startswith(str(path))
     else:
         assert split.images.dtype == np.uint8 and split.targets.dtype == np.int64
+
+
+# ----------------------------------------------------------------------------- bounded memory
+
+
+def test_a_pickle_of_cheap_opcodes_is_refused_by_count() -> None:
+    """`]` is one byte that makes a 56-byte list: a file of them grew ~80-fold in memory."""
+    from xncost.train.pickle_reader import MAX_VALUES, PickleRefused, read_pickle
+
+    for op in (b"]", b"}", b"(", b"N", b"]q\x00"):
+        raw = b"\x80\x02" + op * (MAX_VALUES + 10) + b"."
+        with pytest.raises(PickleRefused, match="more than"):
+            read_pickle(raw)
+
+
+def test_a_pickled_dimension_beyond_int64_is_one_line(tmp_path: Path) -> None:
+    raw = pickle.dumps({"data": np.zeros((0, 3072), np.uint8), "labels": []}, protocol=3)
+    shape = b"K\x00M\x00\x0c\x86"
+    assert raw.count(shape) == 1
+    huge = b"\x8a\x09" + (2**63).to_bytes(9, "little", signed=True) + b"K\x00\x86"
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(raw.replace(shape, huge))
+    with pytest.raises(XncostError, match="2 sizes or fewer, each 0..") as info:
+        D.read_cifar_batch(path)
+    assert str(path) in str(info.value)
+
+
+def test_mnist_inner_size_is_checked_before_the_body_is_read(tmp_path: Path) -> None:
+    """A header promising 1 x 46000 x 46000 bytes (2.1 GB, under the size bound) in a small
+    .gz: refused from the header, before anything is inflated."""
+    _write_mnist(tmp_path)
+    path = tmp_path / "train-images-idx3-ubyte"
+    path.unlink()
+    with gzip.open(tmp_path / "train-images-idx3-ubyte.gz", "wb") as f:
+        f.write(_idx_bytes(2051, (1, 46000, 46000), bytes(1 << 20)))  # far shorter than promised
+    with pytest.raises(XncostError, match="images are 46000x46000, expected 28x28"):
+        D.load_mnist_split(tmp_path, "train")

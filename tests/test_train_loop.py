@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -517,24 +518,41 @@ CHECKPOINT_FAULTS = {
 }
 
 
-def test_bad_checkpoints_are_one_line_naming_the_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    data = _bundle()
-    monkeypatch.setattr(loop, "load_dataset", lambda *a: data)
+def _resume_each_tampered(
+    tmp_path: Path, data: DataBundle, tampers: dict[str, tuple[Callable[[dict], object], str]]
+) -> loop.TrainConfig:
+    """Resume a 2-epoch run from its epoch-1 checkpoint, tampered each way in turn (the
+    function returns what to save): one line naming the file, matching the fragment; the
+    good file is put back after each. The run's config."""
     common = dict(head="fc", epochs=2, batch_size=16, checkpoint_dir=tmp_path)
     cfg = loop.TrainConfig(**common)
     loop.run_training(cfg, data=data, progress=False, stop_after=1)
     good = cfg.checkpoint_path.read_bytes()
     resume = loop.TrainConfig(**common, resume=True)
-    for how, fragment in CHECKPOINT_FAULTS.items():
+    for how, (tamper, fragment) in tampers.items():
         state = torch.load(cfg.checkpoint_path, weights_only=True)
-        torch.save(_tamper(state, how), cfg.checkpoint_path)
+        torch.save(tamper(state), cfg.checkpoint_path)
         with pytest.raises(XncostError, match=fragment) as info:
             loop.run_training(resume, data=data, progress=False)
-        assert str(info.value).startswith(str(cfg.checkpoint_path)), how
-        assert "\n" not in str(info.value), how
+        message = str(info.value)
+        assert message.startswith(str(cfg.checkpoint_path)) and "\n" not in message, how
         cfg.checkpoint_path.write_bytes(good)
+    return cfg
+
+
+def test_bad_checkpoints_are_one_line_naming_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = _bundle()
+    monkeypatch.setattr(loop, "load_dataset", lambda *a: data)
+    cfg = _resume_each_tampered(
+        tmp_path,
+        data,
+        {
+            how: (lambda st, how=how: _tamper(st, how), frag)
+            for how, frag in CHECKPOINT_FAULTS.items()
+        },
+    )
     args = ["train", "--head", "fc", "--epochs", "2", "--batch-size", "16", "--quiet"]
     args += ["--checkpoint-dir", str(tmp_path), "--resume"]
     state = torch.load(cfg.checkpoint_path, weights_only=True)
@@ -559,3 +577,92 @@ def test_committed_validation_report_matches_its_csv() -> None:
     rows = results.read_rows(reports / "validation.csv")
     assert rows and all(r["images_per_second"] for r in rows)
     assert (reports / "validation.md").read_text() == results.render_markdown(rows)
+
+
+def _group(state: dict) -> dict:
+    return state["optimizer"]["param_groups"][0]
+
+
+def _first_state(state: dict) -> dict:
+    return state["optimizer"]["state"][0]
+
+
+def _garbage(t: torch.Tensor) -> torch.Tensor:
+    return torch.randint(0, 256, t.shape, dtype=torch.uint8, generator=torch.Generator())
+
+
+def _set(where, key, value):
+    return lambda s: where(s).__setitem__(key, value)
+
+
+def _top(s: dict) -> dict:
+    return s
+
+
+def _first_weight(s: dict, make) -> None:
+    key = next(iter(s["model"]))
+    s["model"][key] = make(s["model"][key])
+
+
+# checkpoints that pass the field checks (right keys, right types) and used to crash
+# --resume, or to train on silently from nonsense; each must be one line naming the file
+RESUME_CRASHES = {
+    "images 10**400": _set(_top, "images", 10**400),
+    "images beyond the run": _set(_top, "images", 10**30),
+    "seconds 1e308": _set(_top, "seconds", 1e308),
+    "history loss 10**400": lambda s: s["history"][0].__setitem__("loss", 10**400),
+    "config holds a tensor": _set(lambda s: s["config"], "epochs", torch.tensor([2, 2])),
+    "config type": _set(lambda s: s["config"], "upsampling", 0),
+    "scheduler total 0": _set(lambda s: s["scheduler"], "total_size", 0.0),
+    "scheduler total nan": _set(lambda s: s["scheduler"], "total_size", float("nan")),
+    "scheduler step ratio 0": _set(lambda s: s["scheduler"], "step_ratio", 0.0),
+    "scheduler mode": _set(lambda s: s["scheduler"], "mode", "bogus"),
+    "scheduler base rates": _set(lambda s: s["scheduler"], "base_lrs", ["x"]),
+    "scheduler position": _set(lambda s: s["scheduler"], "last_epoch", 10**400),
+    "scheduler rates": _set(lambda s: s["scheduler"], "_last_lr", [float("inf")]),
+    "torch rng garbage": lambda s: s.__setitem__("torch_rng", _garbage(s["torch_rng"])),
+    "shuffle rng zeros": lambda s: s.__setitem__("shuffle_rng", s["shuffle_rng"] * 0),
+    "eps a string": _set(_group, "eps", "x"),
+    "lr nan": _set(_group, "lr", float("nan")),
+    "betas a string": _set(_group, "betas", "ab"),
+    "betas three": _set(_group, "betas", (0.9, 0.9, 0.9)),
+    "weight decay a string": _set(_group, "weight_decay", "x"),
+    "amsgrad on": _set(_group, "amsgrad", True),
+    "capturable on": _set(_group, "capturable", True),
+    "maximize a string": _set(_group, "maximize", "x"),
+    "step a vector": _set(_first_state, "step", torch.zeros(3)),
+    "step huge": _set(_first_state, "step", torch.tensor(1e30)),
+    "scheduler steps": _set(lambda s: s["scheduler"], "_step_count", 2**60),
+    "moments int64": lambda s: _first_state(s).__setitem__(
+        "exp_avg", _first_state(s)["exp_avg"].long()
+    ),
+    "moments missing": lambda s: _first_state(s).pop("exp_avg"),
+    "second moments negative": lambda s: _first_state(s).__setitem__(
+        "exp_avg_sq", -1 - _first_state(s)["exp_avg_sq"]
+    ),
+    "state of no parameter": lambda s: s["optimizer"]["state"].__setitem__(99, _first_state(s)),
+    "weights nan": lambda s: _first_weight(s, lambda t: torch.full_like(t, float("nan"))),
+    "weights sparse": lambda s: _first_weight(s, lambda t: t.to_sparse()),
+    "scaler junk": _set(_top, "scaler", {"scale": 1.0}),
+}
+
+
+def test_checkpoints_that_pass_the_field_checks_but_crash_resume_are_one_line(
+    tmp_path: Path,
+) -> None:
+    data = _bundle()
+    tampers = {how: (lambda st, f=f: (f(st), st)[1], "") for how, f in RESUME_CRASHES.items()}
+    cfg = _resume_each_tampered(tmp_path, data, tampers)
+    resume = loop.TrainConfig(**{**cfg.__dict__, "resume": True})
+    assert loop.run_training(resume, data=data, progress=False).complete  # the good one resumes
+
+
+def test_a_rank_without_a_batch_is_one_line() -> None:
+    """3 training samples on 2 processes: no batch gives each 2 (once a ZeroDivisionError)."""
+    from xncost.train.distributed import Group
+
+    small = _bundle(n_train=3)
+    for rank in (0, 1):
+        with pytest.raises(XncostError, match="3 training samples make no batch"):
+            loop.batches_per_epoch(small, 4, Group(rank=rank, world_size=2))
+    assert loop.batches_per_epoch(small, 4, Group()) == 1  # one process: its one batch of 3

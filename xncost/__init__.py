@@ -9,24 +9,42 @@
 torch-free).
 """
 
-from typing import Any
-
-from xncost.accounting import Breakdown, Step, breakdown
-from xncost.api import cost, table
-from xncost.conventions import CONVENTIONS, OPS, PAPER, Convention, get_convention
-from xncost.errors import XncostError
-from xncost.shapes import CAPS_PRESETS, SETTINGS, CapsShape, FCShape
+import importlib
 
 __version__ = "0.1.0"
 
+# imported on first use, so that the command line's entry point (xncost.__main__) sets its
+# signal handlers before anything heavy is imported
+_WHERE = {
+    "Breakdown": "xncost.accounting",
+    "Step": "xncost.accounting",
+    "breakdown": "xncost.accounting",
+    "cost": "xncost.api",
+    "table": "xncost.api",
+    "CONVENTIONS": "xncost.conventions",
+    "OPS": "xncost.conventions",
+    "PAPER": "xncost.conventions",
+    "Convention": "xncost.conventions",
+    "get_convention": "xncost.conventions",
+    "XncostError": "xncost.errors",
+    "CAPS_PRESETS": "xncost.shapes",
+    "SETTINGS": "xncost.shapes",
+    "CapsShape": "xncost.shapes",
+    "FCShape": "xncost.shapes",
+    "summary": "xncost.profile.summary",
+}
 
 
-def __getattr__(name: str) -> Any:
-    if name == "summary":
-        from xncost.profile.summary import summary
+def __getattr__(name: str) -> object:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'xncost' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value
 
-        return summary
-    raise AttributeError(f"module 'xncost' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_WHERE})
 
 
 __all__ = [

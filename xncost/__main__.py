@@ -1,6 +1,48 @@
-"""`python -m xncost`: the same command line as `xncost`."""
+"""The `xncost` command and `python -m xncost`.
 
-from xncost.cli import main
+Signal handlers are set first, before the command line's imports, so that a signal at any
+moment after the interpreter's own start-up is one line and exit code 130 (`xncost.signals`);
+then the standard streams are checked (`xncost.streams`)."""
+
+import os
+import signal
+import sys
+import threading
+
+
+def _interrupted_early(signum, frame):  # noqa: ANN001 - a signal handler
+    """Until `signals.install`: nothing is written yet, so end at once."""
+    os.write(2, b"xncost: error: interrupted\n")
+    os._exit(130)
+
+
+try:
+    for _sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(_sig, _interrupted_early)
+except ValueError:  # imported outside the main thread: not the command line
+    pass
+
+from xncost import signals, streams  # noqa: E402 - after the handlers, on purpose
+
+
+def main() -> None:
+    """Console-script entry point."""
+    signals.install()
+    closed = streams.prepare()
+    try:
+        from xncost.cli import run
+
+        code = streams.finish(run(sys.argv[1:], closed))
+    except KeyboardInterrupt:
+        code = signals.report()
+    signals.finish()
+    if any(t.name.startswith("xncost-") and t.is_alive() for t in threading.enumerate()):
+        # a thread left waiting in C++ (a join that timed out) would abort the interpreter's
+        # shutdown: end here, the streams flushed
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
 
 if __name__ == "__main__":  # not when re-imported as a spawned process's __mp_main__
     main()

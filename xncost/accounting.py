@@ -8,7 +8,7 @@ and analytic counts line up step by step. Counts cover one forward pass of `batc
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +59,17 @@ class Step:
         return 32 * self.params_32bit + self.params_1bit
 
 
+def total(values: Iterable[Any]) -> Any:
+    """The sum of step counts: ints, or sympy expressions (`xncost explain`) added at once,
+    since adding them one by one re-sorts the growing sum each time (quadratic)."""
+    terms = list(values)
+    if any(hasattr(t, "free_symbols") for t in terms):
+        import sympy as sp
+
+        return sp.Add(*terms)
+    return sum(terms, 0)
+
+
 TOTAL_KEYS = ("flops", "binarization_flops", "xnor_bops", "xnor_flops", "params")
 
 
@@ -91,11 +102,11 @@ class Breakdown:
     def totals(self) -> dict[str, Any]:
         """flops = float FLOPs + XNOR FLOPs; binarization_flops; xnor_bops; xnor_flops; params."""
         return {
-            "flops": sum((s.total_flops for s in self.steps), 0),
-            "binarization_flops": sum((s.flops for s in self.steps if s.kind == "binarization"), 0),
-            "xnor_bops": sum((s.bops for s in self.steps), 0),
-            "xnor_flops": sum((s.xnor_flops for s in self.steps), 0),
-            "params": sum((s.params for s in self.steps), 0),
+            "flops": total(s.total_flops for s in self.steps),
+            "binarization_flops": total(s.flops for s in self.steps if s.kind == "binarization"),
+            "xnor_bops": total(s.bops for s in self.steps),
+            "xnor_flops": total(s.xnor_flops for s in self.steps),
+            "params": total(s.params for s in self.steps),
         }
 
     @property

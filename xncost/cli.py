@@ -1,13 +1,17 @@
 """`xncost` command line: a thin shell over the Python API.
 
 Bad input of any kind (a usage error or an `XncostError`) prints one line on stderr and
-exits with code 2, without a traceback and without writing a partial file.
+exits with code 2, without a traceback and without writing a partial file; SIGINT and
+SIGTERM print `xncost: error: interrupted` and exit with 130 (`xncost.signals`). Under a
+torchrun job an error is printed once: by rank 0, or by the rank it concerns (`RankError`).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+import warnings
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -16,7 +20,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from xncost import __version__
+from xncost import __version__, progress, signals
 from xncost.commands.common import (
     FILE_EXT,
     Conv,
@@ -30,9 +34,8 @@ from xncost.commands.common import (
     out_option,
     rich_width,
 )
-from xncost.errors import XncostError
+from xncost.errors import RankError, XncostError
 from xncost.exact import unlimit_int_digits
-from xncost.files import signals_handled
 from xncost.layers import choices_text, layer_names
 
 _CLICK_ERRORS: tuple[type[Exception], ...] = (click.ClickException,)
@@ -44,7 +47,7 @@ except ImportError:
     pass
 
 
-INTERRUPTED = 130  # the exit code of a command stopped by SIGINT or SIGTERM (128 + SIGINT)
+INTERRUPTED = signals.INTERRUPTED
 
 
 class OneLineErrors(TyperGroup):
@@ -60,16 +63,17 @@ class OneLineErrors(TyperGroup):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except KeyboardInterrupt:  # SIGINT or SIGTERM (files.signals_handled)
-            click.echo("xncost: error: interrupted", err=True)
-            raise click.exceptions.Exit(INTERRUPTED) from None
+        except KeyboardInterrupt:  # SIGINT or SIGTERM (typer would make it a silent Exit)
+            _interrupted()
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
         unlimit_int_digits()  # shape values are bounded instead (exact.MAX_INPUT_DIGITS)
         try:
-            with signals_handled():  # SIGTERM, like SIGINT: one line, exit 130
+            with signals.handled():  # SIGTERM, like SIGINT: one line, exit 130
                 rv = super().main(*args, **kwargs)
+        except KeyboardInterrupt:  # SIGINT or SIGTERM
+            _interrupted()
         except click.exceptions.Abort:
             _fail("aborted")
         except click.exceptions.NoArgsIsHelpError as e:
@@ -78,11 +82,14 @@ class OneLineErrors(TyperGroup):
         except _CLICK_ERRORS as e:  # click's own line breaks and tabs are layout
             _fail(_one_suggestion(" ".join(e.format_message().split())))
         except XncostError as e:
-            _fail(str(e))
+            _fail(str(e), own=isinstance(e, RankError))
         except BrokenPipeError:
             sys.exit(1)
         except OSError as e:  # a backstop: file errors should already be XncostErrors
             _fail(f"{e.filename or 'I/O'}: {e.strerror or e}")
+        if rv == INTERRUPTED:  # typer's own catch of a KeyboardInterrupt
+            _interrupted()
+        progress.release(show=True)
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
@@ -114,9 +121,33 @@ def _one_suggestion(message: str) -> str:
     return message[:second] if second > 0 else message
 
 
-def _fail(message: str) -> None:
-    click.echo(f"xncost: error: {one_line(message)}", err=True)
+def _interrupted() -> None:
+    progress.release(show=False)
+    sys.exit(signals.report())
+
+
+def torchrun_rank() -> int | None:
+    """This process's rank in a torchrun job of several processes, else None (read from the
+    environment without importing torch)."""
+    world, rank = os.environ.get("WORLD_SIZE", ""), os.environ.get("RANK", "")
+    if not (world.isdigit() and rank.isdigit() and len(world) < 7 and len(rank) < 7):
+        return None
+    return int(rank) if int(world) > 1 else None
+
+
+def _fail(message: str, own: bool = False) -> None:
+    """One error line and exit code 2. In a torchrun job, only rank 0 prints what every
+    rank hits alike (a usage error); another rank prints only an error of its own (`own`)."""
+    progress.release(show=False)
+    rank = torchrun_rank()
+    if own or rank in (None, 0):
+        click.echo(f"xncost: error: {one_line(message)}", err=True)
     sys.exit(2)
+
+
+def _one_line_warning(message: Any, category: type, *args: Any, **kwargs: Any) -> None:
+    """Python warnings as one held-back note each (`progress.note`), not source excerpts."""
+    progress.note(f"xncost: warning: {category.__name__}: {one_line(str(message))[:300]}")
 
 
 def _version(value: bool) -> None:
@@ -248,9 +279,41 @@ def _register_plugins() -> None:
 _register_plugins()
 
 
+def run(args: list[str], closed: list[str] | tuple[str, ...] = ()) -> int:
+    """Run the command line on `args`; its exit code. `closed`: the standard streams that were
+    closed when the process started (`xncost.streams.prepare`)."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        _report("the working directory no longer exists; cd to an existing directory")
+        return 2
+    if "stdout" in closed:
+        _report("standard output is closed; redirect it to /dev/null to discard the output")
+        return 2
+    progress.hold()
+    warnings.showwarning = _one_line_warning
+    # torch's C++ log (c10d retries with stack dumps) is not this command's output; errors
+    # reach the user as one line. An explicit setting is kept.
+    os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "FATAL")
+    try:
+        app(args=args, prog_name="xncost")
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else 0 if e.code is None else 2
+    return 0
+
+
+def _report(message: str) -> None:
+    try:
+        _fail(message)
+    except SystemExit:
+        pass
+
+
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """The command line (the same as `xncost.__main__.main`, which the console script runs)."""
+    from xncost.__main__ import main as entry
+
+    entry()
 
 
 if __name__ == "__main__":

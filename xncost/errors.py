@@ -13,6 +13,17 @@ class XncostError(ValueError):
     """Bad user input: an invalid shape, an unknown name, an unreadable or corrupt file."""
 
 
+class RankError(XncostError):
+    """An error that only this process of a torchrun job knows of (its own failure): the
+    command line prints it on whichever rank raises it; other errors, which every rank meets
+    alike, rank 0 alone prints."""
+
+
+class Stopped(BaseException):
+    """The user-code guard stopping the user's code (`xncost.profile.loader.user_code`): a
+    forbidden call, or its time limit. `guarded` lets it through to the guard."""
+
+
 def first_line(e: BaseException) -> str:
     """`Type: first line of the message` of `e`, for an `XncostError` about someone else's
     code; safe when the exception's own `__str__` raises."""
@@ -29,7 +40,7 @@ def guarded(what: str, run: Callable[[], T]) -> T:
     `XncostError` line `what: Type: message`."""
     try:
         return run()
-    except (XncostError, KeyboardInterrupt):
+    except (XncostError, KeyboardInterrupt, Stopped):
         raise
     except BaseException as e:
         raise XncostError(f"{what}: {first_line(e)}") from None

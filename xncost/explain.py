@@ -147,6 +147,9 @@ def formula_text(expr: Any) -> str:
     return _Printer().doprint(sp.sympify(expr))
 
 
+MAX_LAYERS = 256  # linear layers of an FC chain explain derives (about 2 s)
+
+
 def _derivation(general: Any, formula: Any, value: Any, values: dict[Any, int]) -> Derivation:
     return Derivation(
         general=formula_text(general),
@@ -162,8 +165,15 @@ def explain(
     convention: str | Convention = "paper",
     word_bits: int | None = None,
 ) -> Explanation:
-    """The derivation of `breakdown(layer, shape, convention)`, step by step."""
+    """The derivation of `breakdown(layer, shape, convention)`, step by step (an FC chain of
+    at most MAX_LAYERS layers: a derivation is read; `cost` counts longer ones)."""
     import sympy as sp
+
+    if isinstance(shape, FCShape) and len(shape.dims) - 1 > MAX_LAYERS:
+        raise XncostError(
+            f"explain derives at most {MAX_LAYERS} linear layers, got {len(shape.dims) - 1}; "
+            "xncost cost fc --dims counts any number"
+        )
 
     conv = get_convention(convention, word_bits)
     num = breakdown(layer, shape, conv)
@@ -194,9 +204,9 @@ def explain(
                 n.xnor_flops,
             )
         )
+    general_totals, conv_totals = general.totals, per_conv.totals  # each access sums anew
     totals = {
-        k: _derivation(general.totals[k], per_conv.totals[k], num.totals[k], values)
-        for k in num.totals
+        k: _derivation(general_totals[k], conv_totals[k], v, values) for k, v in num.totals.items()
     }
     speed: dict[str, Derivation] = {}
     if num.speedup is not None:

@@ -4,19 +4,25 @@ Every file xncost writes goes through this module (docs/files.md). One *publish*
 set of files (one command's outputs) in four steps:
 
 1. Stage: a hidden directory `.xncost-stage-*` is made in the *base*, the targets' common
-   directory (or its deepest existing ancestor, so that a failed run creates no directory).
-   Each output is written, or streamed (`staged_outputs`), to its path relative to the base
-   under `<stage>/root/` and fsynced. The writer holds an `flock` on its stage directory
-   until the stage is gone; the kernel drops it when the process dies, even by `kill -9`.
+   directory (or its deepest existing ancestor, so that a failed run creates no directory),
+   with the marker file `XNCOST-STAGE` in it. Each output is written, or streamed
+   (`staged_outputs`), to its path relative to the base under `<stage>/root/` and fsynced.
+   The writer holds an `flock` on its stage directory until the stage is gone; the kernel
+   drops it when the process dies, even by `kill -9`.
 2. Commit: once every file is staged and checked (no target is a directory, every target
-   on the stage's file system), a manifest `COMMIT` listing the *units* to move is written
-   atomically (temporary file, fsync, rename, fsync). A unit is a target file, or the
-   top-most directory that does not exist yet, moved as a whole. One unit needs no manifest:
-   its rename is the commit.
-3. Publish: each unit is renamed over its target, the directories fsynced, the stage removed.
+   on the stage's file system), a manifest `COMMIT` listing the *units* to move (and the
+   stale outputs to delete, `remove_stale`) is written atomically (temporary file, fsync,
+   rename, fsync). A unit is a target file, or the top-most directory that does not exist
+   yet, moved as a whole. One unit needs no manifest: its rename is the commit.
+3. Publish: each unit is renamed over its target, the stale outputs deleted, the
+   directories fsynced, the stage removed.
 4. Recover: before staging and before publishing, a writer locks the base directory and,
-   for every stage there (and in the base's parent) whose owner is gone, rolls a committed
-   one forward (step 3 for the units still in it) and deletes an uncommitted one.
+   for every stage there (and in the base's parent) that holds the marker and whose owner
+   is gone, rolls a committed one forward (step 3 for what is still to do) and deletes an
+   uncommitted one. A directory without the marker is never touched, whatever its name
+   (one holding nothing but a marker cut short excepted: a writer killed while it made and
+   marked its stage leaves it);
+   outputs may not be written under a directory named `.xncost-stage-*` (refused).
    `recover(directory)` does the same on demand.
 
 Guarantee, for the targets of one publish:
@@ -28,7 +34,8 @@ Guarantee, for the targets of one publish:
 - `kill -9` during the renames: the directory holds a mix until the next writer into it
   (or `recover`) completes the publish from the journal: the renames last microseconds;
 - concurrent writers: publishes into one base are serialized by its lock; each is complete
-  and the last one wins.
+  and the last one wins. A read-modify-write of a file (appending a row) holds the same
+  lock around the read and the publish (`locked`), so that no concurrent update is lost.
 Where `flock` is unavailable (not POSIX, or a file system without it), stages of other
 processes are never deleted automatically. Any OSError becomes one clear `XncostError`
 ("cannot write PATH: reason").
@@ -36,21 +43,24 @@ processes are never deleted automatically. Any OSError becomes one clear `Xncost
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import errno
 import functools
 import json
 import os
 import shutil
-import signal
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 from xncost.errors import XncostError
+from xncost.signals import Interrupted as Interrupted  # re-exported
+from xncost.signals import critical as _critical
+from xncost.signals import handled as signals_handled  # the name this module always offered
 
 try:
     import fcntl
@@ -60,6 +70,9 @@ except ImportError:  # pragma: no cover - not POSIX
 STAGE_PREFIX = ".xncost-stage-"
 COMMIT_NAME = "COMMIT"
 ROOT_NAME = "root"
+MARKER_NAME = "XNCOST-STAGE"  # written into every stage: recovery touches no directory without it
+MARKER_TEXT = b"a staging directory of xncost (docs/files.md); recovered by the next writer\n"
+MAX_COMMIT_BYTES = 1 << 20  # a manifest lists a command's outputs: far less than this
 
 PathLike = str | os.PathLike[str]
 F = TypeVar("F", bound=Callable[..., Any])
@@ -72,72 +85,6 @@ def _file_mode() -> int:
 
 
 FILE_MODE = _file_mode()  # the mode of new files (read once at import, single-threaded)
-
-
-class Interrupted(KeyboardInterrupt):
-    """SIGTERM (or SIGINT) while outputs were being staged: the stage was removed."""
-
-
-# ----------------------------------------------------------------------------- signals
-
-
-class _SignalState:
-    depth = 0  # nesting of `signals_handled`
-    critical = 0  # nesting of `_critical`
-    pending: int | None = None
-    saved: dict[int, Any] = {}
-
-
-def _on_signal(signum: int, frame: Any) -> None:
-    if _SignalState.critical:
-        _SignalState.pending = signum
-        return
-    raise Interrupted(signal.Signals(signum).name)
-
-
-def _main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()
-
-
-@contextmanager
-def signals_handled() -> Iterator[None]:
-    """SIGTERM raises `Interrupted` (as SIGINT raises KeyboardInterrupt), so that staged
-    files are cleaned up and the command line can say so; handlers the program set itself
-    are left alone. Nests: the command line holds it for the whole command."""
-    if not _main_thread():
-        yield
-        return
-    if _SignalState.depth == 0:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            current = signal.getsignal(sig)
-            if current in (signal.SIG_DFL, signal.default_int_handler):
-                _SignalState.saved[sig] = current
-                signal.signal(sig, _on_signal)
-    _SignalState.depth += 1
-    try:
-        yield
-    finally:
-        _SignalState.depth -= 1
-        if _SignalState.depth == 0:
-            for sig, handler in _SignalState.saved.items():
-                signal.signal(sig, handler)
-            _SignalState.saved.clear()
-
-
-@contextmanager
-def _critical() -> Iterator[None]:
-    """Defer SIGINT/SIGTERM (handled by `signals_handled`) until the block is done."""
-    if not _main_thread():
-        yield
-        return
-    _SignalState.critical += 1
-    try:
-        yield
-    finally:
-        _SignalState.critical -= 1
-        if _SignalState.critical == 0 and _SignalState.pending is not None:
-            signum, _SignalState.pending = _SignalState.pending, None
-            raise Interrupted(signal.Signals(signum).name)
 
 
 # ----------------------------------------------------------------------------- low level
@@ -164,19 +111,52 @@ def _lock(fd: int, wait: bool) -> bool:
     return True
 
 
+class _Held:
+    """The directory locks this process holds: path -> depth, and one thread lock per path
+    (flock is per open file: a second flock by the same process would wait for itself)."""
+
+    depth: dict[str, int] = {}
+    threads: dict[str, threading.RLock] = {}
+    guard = threading.Lock()
+
+
 @contextmanager
 def _locked(directory: Path) -> Iterator[None]:
-    """Hold the lock of `directory` (best effort: an unlockable directory is not locked)."""
-    try:
-        fd = _open_dir(directory)
-    except OSError:
+    """Hold the lock of `directory` (best effort: an unlockable directory is not locked);
+    re-entrant within the process, exclusive between threads and processes."""
+    key = os.path.abspath(directory)
+    with _Held.guard:
+        rlock = _Held.threads.setdefault(key, threading.RLock())
+    with rlock:
+        if _Held.depth.get(key):
+            _Held.depth[key] += 1
+            try:
+                yield
+            finally:
+                _Held.depth[key] -= 1
+            return
+        try:
+            fd = _open_dir(directory)
+        except OSError:
+            yield
+            return
+        try:
+            _lock(fd, wait=True)
+            _Held.depth[key] = 1
+            yield
+        finally:
+            _Held.depth.pop(key, None)
+            os.close(fd)
+
+
+@contextmanager
+def locked(directory: PathLike) -> Iterator[None]:
+    """Hold `directory`'s lock, the one every publish into it takes, for a read-modify-write
+    of files in it (`xncost.train.results`: appending a row). Publishes by this process
+    inside the block proceed; other processes' wait until the block ends."""
+    d = Path(os.path.abspath(directory))
+    with _locked(d):
         yield
-        return
-    try:
-        _lock(fd, wait=True)
-        yield
-    finally:
-        os.close(fd)
 
 
 def _fsync_dir(directory: PathLike) -> None:
@@ -216,11 +196,25 @@ def _move(src: Path, dst: Path) -> None:
         src.rmdir()
 
 
+Parts = tuple[str, ...]  # a path relative to a stage's base, as its components
+
+
+def _remove_file(path: Path) -> None:
+    """Delete a published file being replaced by nothing (a stale output); gone already is
+    fine."""
+    try:
+        if not path.is_dir() or path.is_symlink():
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
 def _roll_forward(
-    base: Path, stage: Path, units: list[tuple[str, ...]]
+    base: Path, stage: Path, units: Sequence[Parts], removals: Sequence[Parts] = ()
 ) -> tuple[Path, OSError] | None:
-    """Move every unit still in `stage` to its place under `base`; the first failure (target,
-    error), if any: the other units are moved all the same."""
+    """Move every unit still in `stage` to its place under `base`, then delete the `removals`
+    (stale outputs); the first failure (target, error), if any: the rest is done all the
+    same."""
     failure = None
     parents = set()
     for parts in units:
@@ -232,28 +226,95 @@ def _roll_forward(
             parents.add(dst.parent)
         except OSError as e:
             failure = failure or (dst, e)
+    for parts in removals:
+        dst = base.joinpath(*parts)
+        try:
+            _remove_file(dst)
+            parents.add(dst.parent)
+        except OSError as e:
+            failure = failure or (dst, e)
     for parent in sorted(parents):
         _fsync_dir(parent)
     return failure
 
 
-def _read_commit(stage: Path) -> list[tuple[str, ...]] | None:
-    """The committed units of a stage, or None if it was not committed."""
-    try:
-        units = json.loads((stage / COMMIT_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    ok = isinstance(units, list) and all(
+def _parts_list(value: Any) -> list[Parts] | None:
+    ok = isinstance(value, list) and all(
         isinstance(u, list)
         and u
         and all(isinstance(p, str) and p not in ("", ".", "..") and "/" not in p for p in u)
-        for u in units
+        for u in value
     )
-    return [tuple(u) for u in units] if ok else None
+    return [tuple(u) for u in value] if ok else None
+
+
+def _read_commit(stage: Path) -> tuple[list[Parts], list[Parts]] | None:
+    """The committed units and removals of a stage, or None if it was not committed."""
+    try:
+        with open(stage / COMMIT_NAME, "rb") as f:
+            manifest = json.loads(f.read(MAX_COMMIT_BYTES + 1).decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if isinstance(manifest, list):  # the format before removals
+        manifest = {"move": manifest, "remove": []}
+    if not isinstance(manifest, dict):
+        return None
+    units, removals = _parts_list(manifest.get("move")), _parts_list(manifest.get("remove"))
+    return (units, removals) if units is not None and removals is not None else None
+
+
+def _remove_stage(path: PathLike) -> None:
+    """Delete a stage, its marker last: a stage interrupted while being deleted keeps its
+    marker, and the next writer finishes the deletion."""
+    try:
+        entries = [e for e in os.scandir(path) if e.name != MARKER_NAME]
+    except OSError:
+        return
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+    with contextlib.suppress(OSError):
+        os.unlink(os.path.join(path, MARKER_NAME))
+        os.rmdir(path)
+
+
+def _is_stage(path: str) -> bool:
+    """True if the directory holds the marker xncost writes into each of its stages."""
+    try:
+        with open(os.path.join(path, MARKER_NAME), "rb") as f:
+            return os.fstat(f.fileno()).st_size == len(MARKER_TEXT) and f.read() == MARKER_TEXT
+    except OSError:
+        return False
+
+
+def _remove_if_unfinished(path: str) -> None:
+    """Remove a stage-named directory that holds nothing, or nothing but a marker cut short:
+    what a writer killed while it made and marked its stage leaves (nothing to lose)."""
+    try:
+        names = os.listdir(path)
+        if names == [MARKER_NAME]:
+            marker = os.path.join(path, MARKER_NAME)
+            with open(marker, "rb") as f:
+                cut_short = MARKER_TEXT.startswith(f.read(len(MARKER_TEXT) + 1))
+            if not (cut_short and os.path.isfile(marker) and not os.path.islink(marker)):
+                return
+            os.unlink(marker)
+        elif names:
+            return
+        os.rmdir(path)
+    except OSError:
+        pass
 
 
 def _recover_locked(directory: Path) -> None:
-    """Finish or delete the stages in `directory` whose writer is gone (lock held)."""
+    """Finish or delete the stages in `directory` whose writer is gone (lock held): only
+    directories that hold xncost's marker. Any other directory, whatever its name, is left
+    alone, except one named like a stage that holds nothing or a marker cut short: what a
+    writer killed in the instant between making its stage and marking it (or unmarking and
+    removing it) leaves (`_remove_if_unfinished`)."""
     try:
         entries = [e for e in os.scandir(directory) if e.name.startswith(STAGE_PREFIX)]
     except OSError:
@@ -268,10 +329,13 @@ def _recover_locked(directory: Path) -> None:
         try:
             if not _lock(fd, wait=False):
                 continue  # its writer is alive (or locks are unavailable)
-            units = _read_commit(Path(entry.path))
-            if units:
-                _roll_forward(directory, Path(entry.path), units)
-            shutil.rmtree(entry.path, ignore_errors=True)
+            if not _is_stage(entry.path):
+                _remove_if_unfinished(entry.path)
+                continue
+            committed = _read_commit(Path(entry.path))
+            if committed:
+                _roll_forward(directory, Path(entry.path), *committed)
+            _remove_stage(entry.path)
         finally:
             os.close(fd)
     _fsync_dir(directory)
@@ -289,6 +353,25 @@ def recover(directory: PathLike) -> None:
 # ----------------------------------------------------------------------------- stages
 
 
+def _absolute(path: PathLike, shown: PathLike) -> Path:
+    """`path` made absolute; XncostError if the working directory is gone."""
+    try:
+        return Path(os.path.abspath(path))
+    except FileNotFoundError:
+        raise XncostError(f"cannot write {shown}: the working directory no longer exists") from None
+
+
+def check_name(path: PathLike, shown: PathLike | None = None) -> None:
+    """Refuse a path through a directory named like a stage (`STAGE_PREFIX`): the name is
+    reserved for the stages, which their writers and recovery move and delete."""
+    shown = path if shown is None else shown
+    if any(part.startswith(STAGE_PREFIX) for part in _absolute(path, shown).parts):
+        raise XncostError(
+            f"cannot write {shown}: names starting with {STAGE_PREFIX} are reserved for "
+            "xncost's staging directories"
+        )
+
+
 def _existing_ancestor(directory: Path, shown: PathLike) -> Path:
     """The deepest existing directory at or above `directory`."""
     d = directory
@@ -304,12 +387,14 @@ class Stage:
     """Files staged for one all-or-nothing publish of targets under `directory`."""
 
     def __init__(self, directory: PathLike, shown: PathLike | None = None) -> None:
-        self.directory = Path(os.path.abspath(directory))
         self.shown = shown if shown is not None else directory
+        self.directory = _absolute(directory, self.shown)
+        check_name(self.directory, self.shown)
         self.base = _existing_ancestor(self.directory, self.shown)
         self.path: Path | None = None  # the stage directory
         self._fd: int | None = None
         self._files: dict[Path, tuple[Path, PathLike]] = {}  # target -> (staged, shown)
+        self._removals: dict[Path, PathLike] = {}  # stale outputs: target -> shown
 
     def create(self) -> None:
         if self.base.parent != self.base:
@@ -320,18 +405,33 @@ class Stage:
                 self.path = Path(tempfile.mkdtemp(prefix=STAGE_PREFIX, dir=self.base))
                 self._fd = _open_dir(self.path)
                 _lock(self._fd, wait=False)
+                marker = os.open(self.path / MARKER_NAME, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+                try:
+                    os.write(marker, MARKER_TEXT)
+                finally:
+                    os.close(marker)
             (self.path / ROOT_NAME).mkdir()
         except OSError as e:
             raise XncostError(f"cannot write {self.shown}: {_reason(e)}") from None
 
+    def _target(self, target: PathLike) -> Path:
+        t = _absolute(target, target)
+        if str(target) in ("", ".") or not _is_within(str(t.parent), str(self.directory)):
+            raise XncostError(f"cannot write {target!s}: not a file in {self.shown}")
+        check_name(t, target)
+        if t.is_dir():
+            raise XncostError(f"cannot write {target}: it is a directory")
+        return t
+
+    def remove(self, target: PathLike) -> None:
+        """Delete `target`, if it exists, with the publish: a stale output of an earlier run
+        that this one does not write (a file staged for it wins)."""
+        self._removals[self._target(target)] = target
+
     def staged_path(self, target: PathLike) -> Path:
         """Where to write (or stream) `target`; checked, its staged parents made."""
         assert self.path is not None, "stage not created"
-        t = Path(os.path.abspath(target))
-        if str(target) in ("", ".") or not _is_within(str(t.parent), str(self.directory)):
-            raise XncostError(f"cannot write {target!s}: not a file in {self.shown}")
-        if t.is_dir():
-            raise XncostError(f"cannot write {target}: it is a directory")
+        t = self._target(target)
         _existing_ancestor(t.parent, target)
         staged = self.path.joinpath(ROOT_NAME, t.relative_to(self.base))
         try:
@@ -351,8 +451,8 @@ class Stage:
         except OSError as e:
             raise XncostError(f"cannot write {target}: {_reason(e)}") from None
 
-    def _units(self, targets: list[Path]) -> list[tuple[str, ...]]:
-        units: set[tuple[str, ...]] = set()
+    def _units(self, targets: list[Path]) -> list[Parts]:
+        units: set[Parts] = set()
         for t in targets:
             parts = t.relative_to(self.base).parts
             missing = next(
@@ -373,8 +473,17 @@ class Stage:
             if not os.access(parent, os.W_OK | os.X_OK):
                 raise XncostError(f"cannot write {shown}: permission denied")
 
+    def _stale(self, files: dict[Path, tuple[Path, PathLike]]) -> list[Parts]:
+        """The removals that apply: existing files, not written by this publish."""
+        return sorted(
+            t.relative_to(self.base).parts
+            for t in self._removals
+            if t not in files and os.path.lexists(t) and not t.is_dir()
+        )
+
     def publish(self) -> None:
-        """Commit and publish every staged file that exists, then remove the stage."""
+        """Commit and publish every staged file that exists (and delete the stale outputs),
+        then remove the stage."""
         assert self.path is not None, "stage not created"
         files = {t: v for t, v in self._files.items() if v[0].is_file()}
         try:
@@ -385,16 +494,16 @@ class Stage:
             with _locked(self.base):
                 _recover_locked(self.base)
                 self._check(files)
-                units = self._units(list(files))
-                if len(units) > 1:
+                units, removals = self._units(list(files)), self._stale(files)
+                if len(units) + len(removals) > 1:
                     manifest = self.path / (COMMIT_NAME + ".tmp")
                     with open(manifest, "w", encoding="utf-8") as f:
-                        json.dump([list(u) for u in units], f)
+                        json.dump({"move": [list(u) for u in units], "remove": removals}, f)
                         f.flush()
                         os.fsync(f.fileno())
                     os.replace(manifest, self.path / COMMIT_NAME)
                     _fsync_dir(self.path)
-                failure = _roll_forward(self.base, self.path, units)
+                failure = _roll_forward(self.base, self.path, units, removals)
         except OSError as e:
             raise XncostError(f"cannot write {self.shown}: {_reason(e)}") from None
         finally:
@@ -405,7 +514,7 @@ class Stage:
     def discard(self) -> None:
         """Remove the stage (idempotent)."""
         if self.path is not None:
-            shutil.rmtree(self.path, ignore_errors=True)
+            _remove_stage(self.path)
             _fsync_dir(self.base)
             self.path = None
         if self._fd is not None:
@@ -419,7 +528,7 @@ _ACTIVE: contextvars.ContextVar[tuple[Stage, ...]] = contextvars.ContextVar(
 
 
 def _active_stage(target: Path) -> Stage | None:
-    parent = os.path.abspath(target.parent)
+    parent = str(_absolute(target.parent, target))
     for stage in reversed(_ACTIVE.get()):
         if _is_within(parent, str(stage.directory)):
             return stage
@@ -445,6 +554,10 @@ class StagedDir:
         self.stage.write(self.target(name), data)
         return self.target(name)
 
+    def remove(self, name: str) -> None:
+        """Delete file `name` with the publish, unless it is written (`Stage.remove`)."""
+        self.stage.remove(self.target(name))
+
 
 @contextmanager
 def staged_outputs(directory: PathLike) -> Iterator[StagedDir]:
@@ -456,7 +569,7 @@ def staged_outputs(directory: PathLike) -> Iterator[StagedDir]:
     """
     if str(directory) == "":
         raise XncostError("an output directory must not be empty")
-    active = _active_stage(Path(os.path.abspath(directory)) / "x")
+    active = _active_stage(_absolute(directory, directory) / "x")
     if active is not None:
         yield StagedDir(active, directory)
         return
@@ -506,6 +619,7 @@ def write_atomic_many(items: dict[PathLike, str | bytes]) -> list[Path]:
     for t in targets:
         if str(t) in ("", "."):
             raise XncostError("an output path must not be empty")
+        check_name(t)
     own = {}
     for t, data in zip(targets, items.values(), strict=True):
         stage = _active_stage(t)
@@ -514,7 +628,7 @@ def write_atomic_many(items: dict[PathLike, str | bytes]) -> list[Path]:
         else:
             own[t] = data
     if own:
-        parents = [os.path.abspath(t.parent) for t in own]
+        parents = [str(_absolute(t.parent, t)) for t in own]
         common = os.path.commonpath(parents)
         with signals_handled(), _critical():
             stage = Stage(common, next(iter(own)) if len(own) == 1 else common)
@@ -531,3 +645,12 @@ def write_atomic_many(items: dict[PathLike, str | bytes]) -> list[Path]:
 def write_atomic(path: PathLike, data: str | bytes) -> Path:
     """Write one file atomically."""
     return write_atomic_many({path: data})[0]
+
+
+def remove_stale(path: PathLike) -> None:
+    """Delete `path` (if it exists) when the publish it belongs to commits: an output of an
+    earlier run that this run does not write again. Only inside `staged_outputs`."""
+    stage = _active_stage(Path(path))
+    if stage is None:
+        raise RuntimeError(f"remove_stale({path!s}) outside staged_outputs")
+    stage.remove(path)

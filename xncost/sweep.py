@@ -16,6 +16,7 @@ Columns: the shape; `<step>_flops` per step and `<step>_bops` for XNOR steps; to
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
@@ -42,7 +43,7 @@ from xncost.evaluate import (
     quotient_text,
 )
 from xncost.exact import all_digits_in, is_power_of_two, parse_int
-from xncost.files import staged_outputs
+from xncost.files import remove_stale, staged_outputs
 from xncost.shapes import CAPS_PRESETS, MOBILENET_FC_DIMS
 
 DEFAULTS: dict[str, int] = CAPS_PRESETS["mobilenet"].as_dict()
@@ -323,7 +324,7 @@ def _grid_bound(
 
 
 def _parquet_writer(
-    path_tmp: str, names: list[str], bound: int, conv: Convention, vs: str | None
+    sink: Any, names: list[str], bound: int, conv: Convention, vs: str | None
 ) -> tuple[Any, Any]:
     """A Parquet writer whose column types hold every row of `grid` exactly: int64 when the
     grid's majorant fits, else decimal128 (or text beyond 38 digits)."""
@@ -345,7 +346,7 @@ def _parquet_writer(
                 else (pa.decimal128(38, 0) if bound < 10**38 else pa.string())
             )
     schema = pa.schema([(n, types[n]) for n in names])
-    return pq.ParquetWriter(path_tmp, schema), schema
+    return pq.ParquetWriter(sink, schema), schema
 
 
 def _arrow_column(values: Any, typ: Any) -> Any:
@@ -385,13 +386,14 @@ def run_sweep(
             want_parquet = False
             result.notes.append("Parquet skipped: pyarrow is not installed")
     writer = None
-    with staged_outputs(out_dir) as staged:
+    with staged_outputs(out_dir) as staged, contextlib.ExitStack() as files:
         try:
             stage_csv = staged.path(csv_path.name)
             if want_parquet:
                 bound = _grid_bound(grid, layer, conv, vs, fc_dims)
-                stage_pq = str(staged.path(pq_path.name))
-                writer, schema = _parquet_writer(stage_pq, names, bound, conv, vs)
+                # an open file, not its name: pyarrow cannot take a name that is not UTF-8
+                sink = files.enter_context(open(staged.path(pq_path.name), "wb"))  # noqa: SIM115
+                writer, schema = _parquet_writer(sink, names, bound, conv, vs)
             with open(stage_csv, "w", encoding="utf-8", newline="") as f:
                 w = csv.writer(f, lineterminator="\n")
                 w.writerow(names)
@@ -417,6 +419,28 @@ def run_sweep(
     if want_parquet:
         result.files.append(pq_path)
     return result
+
+
+def output_names(layer: str) -> tuple[str, ...]:
+    """Every file a sweep of `layer` may write into its directory."""
+    return (
+        f"sweep_{layer}.csv",
+        f"sweep_{layer}.parquet",
+        f"breakeven_{layer}.csv",
+        f"cost_{layer}.png",
+        f"breakeven_{layer}.png",
+        f"speedup_{layer}.png",
+    )
+
+
+def remove_stale_outputs(out_dir: Path, layer: str, written: list[Path]) -> None:
+    """Delete, with the sweep's publish, the files of an earlier sweep of `layer` in
+    `out_dir` that this one did not write (a Parquet file or plots left beside a new CSV
+    would describe another grid)."""
+    names = {Path(p).name for p in written}
+    for name in output_names(layer):
+        if name not in names:
+            remove_stale(Path(out_dir) / name)
 
 
 # ----------------------------------------------------------------------------- break-even

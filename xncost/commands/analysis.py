@@ -71,6 +71,7 @@ def run_sweep_command(
         break_even_csv,
         decimal_text,
         dim_out_samples,
+        remove_stale_outputs,
         run_sweep,
     )
 
@@ -140,6 +141,7 @@ def run_sweep_command(
                     conv.word_bits,
                 )
             )
+    remove_stale_outputs(Path(out), layer, result.files)
     lines += result.notes
     lines += [f"wrote {p}" for p in result.files]
     return [line for line in lines if line]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import typer
 
 from xncost.commands.common import (
@@ -42,10 +40,15 @@ def register(app: typer.Typer) -> None:
             "10, 8, 16, 1 (caps_in=256,batch=64). Without --layer, MxKxN runs gemm and "
             "key=value every capsule layer. Default: the paper's shapes, batch 64, and GEMMs.",
         ),
-        repeat: int = typer.Option(7, "--repeat", help="Interleaved samples per timing."),
+        repeat: int = typer.Option(
+            7, "--repeat", help="Interleaved samples per timing (1 to 1000)."
+        ),
         fmt: Fmt = format_option(),
         min_time: float = typer.Option(
-            0.02, "--min-time", help="Seconds each sample lasts at least (calls are repeated)."
+            0.02,
+            "--min-time",
+            help="Seconds each sample lasts at least (calls are repeated), 0 to 60; the whole "
+            "run may plan at most an hour.",
         ),
         torch: bool = typer.Option(
             False, "--torch/--no-torch", help="Also time torch float32 matmul."
@@ -67,10 +70,7 @@ def register(app: typer.Typer) -> None:
         from xncost.errors import XncostError
         from xncost.kernels import bench as kb
 
-        if repeat < 1:
-            raise XncostError(f"--repeat must be at least 1, got {repeat}")
-        if not math.isfinite(min_time) or min_time < 0:
-            raise XncostError(f"--min-time must be a finite number >= 0, got {min_time}")
+        kb.check_timing(repeat, min_time)
         from xncost.kernels.packed import MAX_THREADS, resolve_backend
 
         if threads is not None and not 1 <= threads <= MAX_THREADS:

@@ -10,6 +10,7 @@ Tables 4 and 8: xncost/commands/tables.py.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import typer
@@ -26,6 +27,7 @@ from xncost.commands.common import (
     rich_width,
 )
 from xncost.conventions import MODEL_CONVENTIONS
+from xncost.errors import XncostError
 
 CONVENTION_OPT = typer.Option(
     ModelConv.ops,
@@ -89,22 +91,34 @@ def register(app: typer.Typer) -> None:
         ),
         fmt: Fmt = format_option(),
         out: Path | None = OUT_SUMMARY,
+        timeout: float | None = typer.Option(
+            None,
+            "--timeout",
+            help="Your own model: seconds its code may run (loading and counting); "
+            "default no limit.",
+        ),
     ) -> None:
         """Whole-network cost per layer: what each product is (1-bit, binary-weight, float,
         ...), float MACs/FLOPs, BOPs, XNOR FLOPs, 1-bit params, memory and XNOR-Net's Eq. 9
         speed-up. 1-bit work is found by itself; the model is built and run under a fixed
         seed."""
         from xncost.profile import summary as sm
+        from xncost.profile.loader import check_timeout, is_model_reference, user_code
 
-        s = sm.summarize_reference(
-            model,
-            None if input_shape is None else sm.parse_input_shapes(input_shape),
-            convention=convention.value,
-            word=word_bits,
-            binary=binary,
-            upsampling=upsampling,
-            variant=variant,
-        )
+        if timeout is not None and not is_model_reference(model):
+            raise XncostError("--timeout applies to your own model (PATH.py:NAME) only")
+        # every call into the user's model runs contained (xncost.profile.loader.user_code)
+        guard = user_code(model, check_timeout(timeout)) if is_model_reference(model) else None
+        with guard if guard is not None else contextlib.nullcontext():
+            s = sm.summarize_reference(
+                model,
+                None if input_shape is None else sm.parse_input_shapes(input_shape),
+                convention=convention.value,
+                word=word_bits,
+                binary=binary,
+                upsampling=upsampling,
+                variant=variant,
+            )
         if depth is not None:
             s = s.folded(depth)
         name = f"{file_stem(model)}.{FILE_EXT[fmt]}"

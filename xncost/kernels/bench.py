@@ -68,7 +68,12 @@ ROW_KEYS = (
 CAPS_KEYS = ("caps_in", "caps_out", "dim_in", "dim_out", "batch")
 CAPS_DEFAULTS = {"caps_in": 160, "caps_out": 10, "dim_in": 8, "dim_out": 16, "batch": 1}
 OUT_DTYPE = np.int32  # binary results as wide as the float32 baseline's (exact for k < 2**31)
-MAX_ELEMENTS = 1 << 28  # largest operand or result a benchmark may allocate (1 GiB float32)
+MAX_CASE_BYTES = 1 << 30  # what one row may hold at its peak (`peak_bytes`)
+MAX_DOT_LENGTH = 1 << 24  # longest dot product the float32 reference computes exactly
+MAX_REPEAT = 1000
+MAX_MIN_TIME = 60.0  # seconds
+MAX_PLANNED_S = 3600.0  # least time repeat x min-time x rows x timed callables may promise
+CHECK_BLOCK_BYTES = 1 << 23  # one block of the exactness check's float reference
 SHAPE_HELP = (
     "gemm: MxKxN (e.g. 1024x4096x1024); capsule layers: comma-separated key=value among "
     "caps_in, caps_out, dim_in, dim_out, batch (missing keys take the paper's values "
@@ -187,12 +192,7 @@ def parse_shape(layer: str, text: str) -> Shape:
         if not values:
             raise XncostError(f"empty {layer} shape; {SHAPE_HELP}")
         shape = CapsBenchShape(**{**CAPS_DEFAULTS, **values})
-    largest = max(_sizes(layer, shape))
-    if largest > MAX_ELEMENTS:
-        raise XncostError(
-            f"{layer} shape {shape.spec()} needs an array of {largest} elements; "
-            f"the benchmark allows at most {MAX_ELEMENTS}"
-        )
+    check_size(layer, shape)
     return shape
 
 
@@ -201,11 +201,61 @@ def infer_layers(text: str) -> tuple[str, ...]:
     return (GEMM,) if "=" not in text else tuple(n for n in bench_layers() if n != GEMM)
 
 
-def _sizes(layer: str, s: Shape) -> tuple[int, ...]:
-    """Elements of the operands and results (x2: float and binary) of a row's products."""
+def _sizes(layer: str, s: Shape) -> list[tuple[int, ...]]:
+    """Per product of a row: the elements of its two operands and of its results (x2: float
+    and binary)."""
     if isinstance(s, GemmShape):
-        return s.m * s.k, s.k * s.n, s.m * s.n * 2
-    return tuple(x for p in get_layer(layer).xnorizes for x in KERNELS[p].sizes(s))
+        return [(s.m * s.k, s.k * s.n, s.m * s.n * 2)]
+    return [KERNELS[p].sizes(s) for p in get_layer(layer).xnorizes]
+
+
+def peak_bytes(layer: str, s: Shape, use_torch: bool = False) -> int:
+    """Bytes a row holds at its peak, about, summed over its products: the float32 operands
+    and one more copy of the larger (a matmul layout, or torch's copy; two with `use_torch`),
+    their packed bits (kept, and packed again when timed with packing), the float and binary
+    results twice over (timing, or a result and its predecessor in the exactness check), and
+    the check's float reference, computed in blocks of about CHECK_BLOCK_BYTES."""
+    total = 8 * CHECK_BLOCK_BYTES
+    for left, right, results in _sizes(layer, s):
+        copies = max(left, right) * (2 if use_torch else 1)
+        total += 4 * (left + right + copies) + 2 * ((left + right) // 8) + 2 * 4 * results
+    return total
+
+
+def check_size(layer: str, s: Shape, use_torch: bool = False) -> None:
+    """Refuse a row over MAX_CASE_BYTES (`peak_bytes`) or with dot products too long to check."""
+    need = peak_bytes(layer, s, use_torch)
+    if need > MAX_CASE_BYTES:
+        raise XncostError(
+            f"{layer} shape {s.spec()} needs about {need:,} bytes (operands, results, packed "
+            f"bits); the benchmark allows {MAX_CASE_BYTES:,}"
+        )
+    longest = max(k for k, _ in _terms(layer, s))
+    if longest > MAX_DOT_LENGTH:
+        raise XncostError(
+            f"{layer} shape {s.spec()}: dot products of {longest:,} elements; the benchmark "
+            f"allows {MAX_DOT_LENGTH:,} (its float32 check is exact up to there)"
+        )
+
+
+TIMED = ("float", "binary", "packing", "inference")
+TIMED_TORCH = ("torch", "binary", "inference", "torch (1 thread)", "inference")
+
+
+def check_timing(repeat: int, min_time: float, rows: int = 1, use_torch: bool = False) -> None:
+    """Refuse a `repeat` or `min_time` out of range, or a plan that would last more than
+    MAX_PLANNED_S (every sample of every timed callable lasts at least `min_time`)."""
+    if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= MAX_REPEAT:
+        raise XncostError(f"--repeat must be between 1 and {MAX_REPEAT}, got {repeat}")
+    if not (math.isfinite(min_time) and 0 <= min_time <= MAX_MIN_TIME):
+        raise XncostError(f"--min-time must be between 0 and {MAX_MIN_TIME:g} s, got {min_time}")
+    per_row = len(TIMED) + (len(TIMED_TORCH) if use_torch else 0)
+    planned = rows * per_row * repeat * min_time
+    if planned > MAX_PLANNED_S:
+        raise XncostError(
+            f"--repeat {repeat} and --min-time {min_time:g} over {rows} rows would take at "
+            f"least {planned:,.0f} s; the benchmark allows {MAX_PLANNED_S:,.0f} s"
+        )
 
 
 def _terms(layer: str, s: Shape) -> list[tuple[int, int]]:
@@ -260,14 +310,41 @@ class Case:
     binary_fn: Callable[[], np.ndarray]
     packing_fn: Callable[[], np.ndarray]
     inference_fn: Callable[[], np.ndarray]
-    reference: Callable[[], np.ndarray]
+    reference: Callable[[], Blocks | list[Blocks]]
     torch_fn: Callable[[], Any] | None = None
     backend: str = "numpy"
 
 
+Blocks = Iterator[tuple[tuple[slice, ...], np.ndarray]]  # (index into the result, block)
+
+
 def _signs(x: np.ndarray) -> np.ndarray:
     """Float +-1 values with the layers' sign convention (`sign_ste`, 0 -> -1)."""
-    return np.where(x > packed.sign_threshold(x.dtype), 1, -1).astype(np.float32)
+    return np.where(x > packed.sign_threshold(x.dtype), np.float32(1), np.float32(-1))
+
+
+def _blocks(
+    length: int, per_item: int, block: Callable[[int, int], np.ndarray], axis: int = 0
+) -> Blocks:
+    """The float reference in blocks along `axis` (items of `per_item` float32 operand and
+    result elements each, about CHECK_BLOCK_BYTES a block)."""
+    step = max(1, CHECK_BLOCK_BYTES // (4 * max(1, per_item)))
+    for i in range(0, length, step):
+        j = min(length, i + step)
+        yield (slice(None),) * axis + (slice(i, j),), block(i, j)
+
+
+def _gemm_blocks(a: np.ndarray, b: np.ndarray) -> Blocks:
+    """The float reference of a @ b in tiles whose operands and result hold about
+    CHECK_BLOCK_BYTES each."""
+    k, items = a.shape[1], CHECK_BLOCK_BYTES // 4
+    step = max(1, min(b.shape[1], items // k, math.isqrt(items)))
+    for j in range(0, b.shape[1], step):
+        sb = _signs(b[:, j : j + step])
+        for index, block in _blocks(
+            a.shape[0], k + step, lambda r0, r1, sb=sb: _signs(a[r0:r1]) @ sb
+        ):
+            yield (index[0], slice(j, j + step)), block
 
 
 @dataclass
@@ -278,7 +355,7 @@ class Part:
     binary_fn: Callable[[], np.ndarray]
     packing_fn: Callable[[], np.ndarray]
     inference_fn: Callable[[], np.ndarray]
-    reference: Callable[[], np.ndarray]
+    reference: Callable[[], Blocks]
     torch_args: tuple[np.ndarray, np.ndarray]
 
 
@@ -298,7 +375,7 @@ def _gemm_part(s: GemmShape, rng: np.random.Generator, pack: Pack, opts: dict) -
         binary_fn=lambda: gemm(pa.words, pb.words),
         packing_fn=lambda: gemm(pack(a, axis=1).words, pack(b, axis=0).words),
         inference_fn=lambda: gemm(pack(a, axis=1).words, pb.words),
-        reference=lambda: _signs(a) @ _signs(b),
+        reference=lambda: _gemm_blocks(a, b),
         torch_args=(a, b),
     )
 
@@ -315,7 +392,12 @@ def _affine_part(s: CapsBenchShape, rng: np.random.Generator, pack: Pack, opts: 
         binary_fn=lambda: packed.xnodr_projector(pu, pw, OUT_DTYPE, **opts),
         packing_fn=lambda: packed.xnodr_projector(pack(u), pack(w, axis=2), OUT_DTYPE, **opts),
         inference_fn=lambda: packed.xnodr_projector(pack(u), pw, OUT_DTYPE, **opts),
-        reference=lambda: np.einsum("bnd,nmde->bnme", _signs(u), _signs(w)),
+        reference=lambda: _blocks(
+            n,
+            bsz * d + m * d * e + bsz * m * e,
+            lambda i, j: np.einsum("bnd,nmde->bnme", _signs(u[:, i:j]), _signs(w[i:j])),
+            axis=1,
+        ),
         torch_args=(u.transpose(1, 0, 2).copy(), w_mm),
     )
 
@@ -335,14 +417,19 @@ def _agreement_part(s: CapsBenchShape, rng: np.random.Generator, pack: Pack, opt
         binary_fn=lambda: packed.xnidr_agreement(pu, pv, OUT_DTYPE, **opts),
         packing_fn=agreement,
         inference_fn=agreement,  # u_hat and v are both activations
-        reference=lambda: np.einsum("bnme,bme->bnm", _signs(uh), _signs(v)),
+        reference=lambda: _blocks(
+            n,
+            bsz * m * e + bsz * m,
+            lambda i, j: np.einsum("bnme,bme->bnm", _signs(uh[:, i:j]), _signs(v)),
+            axis=1,
+        ),
         torch_args=(uh.transpose(0, 2, 1, 3).copy(), v[..., None].copy()),
     )
 
 
 class Kernel(NamedTuple):
     """A packed kernel's benchmark: its `Part` builder and the elements of its operands and
-    results (x2: float and binary), checked against `MAX_ELEMENTS` before anything is built."""
+    results (x2: float and binary), bounded by `check_size` before anything is built."""
 
     build: Callable[..., Part]
     sizes: Callable[[CapsBenchShape], tuple[int, ...]]
@@ -448,16 +535,25 @@ def _results(x: np.ndarray | list[np.ndarray]) -> list[np.ndarray]:
     return x if isinstance(x, list) else [x]
 
 
+def _same(got: np.ndarray, blocks: Blocks) -> bool:
+    for index, ref in blocks:
+        part = got[index] if got.ndim == ref.ndim else None
+        if part is None or part.shape != ref.shape or not np.array_equal(part, ref):
+            return False
+    return True
+
+
 def check_case(case: Case) -> None:
     """Every binary path must equal the float +-1 result exactly, product by product (raises
-    AssertionError)."""
-    refs = [np.rint(r).astype(np.int64) for r in _results(case.reference())]
+    AssertionError); the reference is compared block by block (float32 holds these integers
+    exactly: MAX_DOT_LENGTH)."""
     for fn in (case.binary_fn, case.packing_fn, case.inference_fn):
         got = _results(fn())
-        if len(got) != len(refs) or any(
-            g.shape != r.shape or not np.array_equal(g, r) for g, r in zip(got, refs, strict=False)
-        ):
+        refs = case.reference()
+        refs = refs if isinstance(refs, list) else [refs]
+        if len(got) != len(refs) or not all(map(_same, got, refs)):
             raise AssertionError(f"{case.layer} {case.shape.spec()}: binary result differs")
+        del got
 
 
 def _time(fn: Callable[[], Any], number: int) -> float:
@@ -505,6 +601,7 @@ def measure(case: Case, repeat: int = 7, min_time: float = 0.02) -> dict[str, An
     """
     if not math.isfinite(min_time) or min_time < 0:
         raise XncostError(f"min_time must be a finite number >= 0, got {min_time}")
+    check_timing(repeat, min_time)
     fns = {"float": case.float_fn, "binary": case.binary_fn, "packing": case.packing_fn}
     if case.inference_fn is not case.packing_fn:
         fns["inference"] = case.inference_fn
@@ -577,7 +674,12 @@ def run_bench(
     threads: int | None = None,
     backend: str = "auto",
 ) -> list[dict[str, Any]]:
-    """Benchmark rows for (layer, shape) items, in order; `check` verifies exactness first."""
+    """Benchmark rows for (layer, shape) items, in order; `check` verifies exactness first.
+    Each row's memory and the whole run's planned time are bounded first (`check_size`,
+    `check_timing`)."""
+    check_timing(repeat, min_time, len(items), use_torch)
+    for layer, shape in items:
+        check_size(layer, shape, use_torch)
     rows = []
     for layer, shape in items:
         case = make_case(layer, shape, use_torch=use_torch, threads=threads, backend=backend)
@@ -705,23 +807,27 @@ def rows_rich(rows: list[dict[str, Any]], width: int | None = None) -> Any:
     from rich.table import Table
     from rich.text import Text
 
+    from xncost.streams import for_stdout
+
     cols = display_columns(rows)  # plain text: "[min, max]" is no markup
-    wide = Table(title=TABLE_TITLE)
+    title = for_stdout(TABLE_TITLE)
+    shown = [[for_stdout(c) for c in cells] for cells in display_rows(rows)]
+    wide = Table(title=title)
     for col in cols:
         wide.add_column(Text(col), justify="left" if col in ("layer", "shape") else "right")
-    for cells in display_rows(rows):
+    for cells in shown:
         wide.add_row(*map(Text, cells))
     if width is None or Console(width=10_000).measure(wide).maximum <= width:
         return wide
     cards: list[Any] = []
-    for cells in display_rows(rows):
+    for cells in shown:
         card = Table(title=Text(f"{cells[0]} {cells[1]}"), show_header=False, title_justify="left")
         card.add_column("column", style="dim")
         card.add_column("value", justify="right", overflow="fold")
         for col, cell in zip(cols[2:], cells[2:], strict=False):
             card.add_row(Text(col), Text(cell))
         cards.append(card)
-    return Group(Text(TABLE_TITLE), *cards)
+    return Group(Text(title), *cards)
 
 
 def rows_markdown(rows: list[dict[str, Any]]) -> str:

@@ -12,6 +12,7 @@ checked on load (a malformed one raises `XncostError`, naming the file).
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import sys
@@ -40,14 +41,27 @@ def reference_dir() -> Path:
     return Path(sys.prefix) / "share" / "xncost" / "reference"
 
 
+MAX_FILE_BYTES = 1 << 20  # a file of the store: a few kB ($XNCOST_REFERENCE may be anything)
+
+
+def _read_text(path: Path) -> str:
+    """The UTF-8 text of a file of the store, read only up to MAX_FILE_BYTES."""
+    with open(path, "rb") as f:
+        data = f.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise XncostError(f"{path}: more than {MAX_FILE_BYTES:,} bytes, not a file of the store")
+    return data.decode("utf-8")
+
+
 def _rows(name: str, columns: tuple[str, ...]) -> list[dict[str, str]]:
-    """The rows of `reference/NAME`, every one holding `columns`."""
+    """The rows of `reference/NAME`, every one holding `columns`; at least one."""
     path = reference_dir() / name
     try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
+        rows = list(csv.DictReader(io.StringIO(_read_text(path), newline="")))
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise XncostError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
+    if not rows:
+        raise XncostError(f"{path}: no rows")
     for i, r in enumerate(rows, start=2):
         missing = [c for c in columns if r.get(c) is None]
         if missing:
@@ -165,7 +179,7 @@ def load_published(
     `path`); malformed: XncostError."""
     path = path or reference_dir() / BNN_FILE
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(_read_text(path))
         sources = data["sources"]
         groups = []
         for group in ("figures", "float_counterparts"):

@@ -6,21 +6,228 @@ would (its `if __name__ == "__main__":` block excepted), with the file's directo
 `sys.path` meanwhile so that it can import its sibling modules. Every failure (missing file,
 missing name, not a module, code that raises anything but KeyboardInterrupt, `sys.exit`
 included) is one `XncostError` line.
+
+Every call xncost makes into the user's code (loading, the factory, `parameters()`,
+`modules()`, `named_children()`, `scales=` callbacks, the forward pass) runs inside
+`user_code`: see there for what it contains.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
+import io
+import os
+import signal
 import sys
-from collections.abc import Iterator
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
-from xncost.errors import XncostError, guarded
+from xncost import progress
+from xncost.errors import Stopped, XncostError, first_line, guarded
+from xncost.signals import saved_handlers
+
+MAX_CAPTURED_BYTES = 1 << 16  # of what the user's code writes to descriptor 1, shown on stderr
+MAX_TIMEOUT = 7 * 24 * 3600
+
+
+class _Refused(Stopped):
+    """The user's code called something that would end or split the process."""
+
+
+class _TimedOut(Stopped):
+    """The user's code ran past `--timeout`."""
+
+
+def _refusal(name: str) -> Callable[..., Any]:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        shown = ", ".join(map(repr, args))[:40]
+        raise _Refused(f"the model called os.{name}({shown}), which xncost does not allow")
+
+    return refuse
+
+
+def _own_process(pid: int) -> bool:
+    return pid in (0, -1, os.getpid(), -os.getpid(), os.getpgrp())
+
+
+def _kill_guard(real: Callable[..., Any], name: str) -> Callable[..., Any]:
+    def kill(pid: int, sig: int) -> Any:
+        if _own_process(pid):
+            raise _Refused(f"the model called os.{name}({pid}, {sig}), which xncost does not allow")
+        return real(pid, sig)
+
+    return kill
+
+
+class _Notes(io.TextIOBase):
+    """What the user's code prints: lines on stderr (held back like progress notes)."""
+
+    def __init__(self) -> None:
+        self.pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        if len(self.pending) > MAX_CAPTURED_BYTES:
+            lines.append(self.pending)
+            self.pending = ""
+        for line in lines:
+            progress.note(line)
+        return len(text)
+
+    def close_lines(self) -> None:
+        if self.pending:
+            progress.note(self.pending)
+            self.pending = ""
+
+
+@contextmanager
+def _descriptor_1_captured() -> Iterator[None]:
+    """Descriptor 1 (C code's stdout) into a temporary file while the block runs; its text,
+    bounded, becomes notes on stderr afterwards."""
+    try:
+        saved = os.dup(1)
+    except OSError:
+        yield
+        return
+    with tempfile.TemporaryFile() as tmp:
+        try:
+            os.dup2(tmp.fileno(), 1)
+            yield
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            tmp.seek(0)
+            data = tmp.read(MAX_CAPTURED_BYTES)
+            for line in data.decode("utf-8", "replace").splitlines():
+                progress.note(line)
+
+
+@contextmanager
+def _working_directory_kept() -> Iterator[None]:
+    """The working directory as it was, whatever the block's code does with os.chdir."""
+    try:
+        fd = os.open(".", os.O_RDONLY)
+    except OSError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.fchdir(fd)
+        os.close(fd)
+
+
+@contextmanager
+def _process_calls_refused() -> Iterator[None]:
+    """os._exit, os.abort, os.fork, os.forkpty and signals to this process raise `_Refused`."""
+    names = ("_exit", "abort", "fork", "forkpty")
+    saved = {n: getattr(os, n) for n in (*names, "kill", "killpg") if hasattr(os, n)}
+    for n in names:
+        if n in saved:
+            setattr(os, n, _refusal(n))
+    for n in ("kill", "killpg"):
+        if n in saved:
+            setattr(os, n, _kill_guard(saved[n], n))
+    try:
+        yield
+    finally:
+        for n, fn in saved.items():
+            setattr(os, n, fn)
+
+
+@contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise `_TimedOut` in the block after `seconds` (SIGALRM; main thread only)."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise _TimedOut()
+
+    before = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)  # again each second if it is caught
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, before)
+
+
+class _Depth:
+    value = 0
+
+
+@contextmanager
+def user_code(what: str, timeout: float | None = None) -> Iterator[None]:
+    """Run the user's code in the block, contained:
+
+    - what it prints (sys.stdout and descriptor 1) goes to stderr, never into the command's
+      output (`--format json|csv`);
+    - os._exit, os.abort, os.fork and signals to this process raise instead; the working
+      directory and the SIGINT/SIGTERM handlers are restored afterwards;
+    - `timeout` seconds (the `--timeout` option) bound the block;
+    - anything it raises except KeyboardInterrupt becomes one `XncostError` line
+      `what: Type: message` (an XncostError passes as it is).
+    Nested blocks are part of the outermost one.
+    """
+    if _Depth.value:
+        with _translated(what, timeout):
+            yield
+        return
+    notes = _Notes()
+    _Depth.value += 1
+    try:
+        sys.stdout.flush()
+        with (
+            _translated(what, timeout),
+            _working_directory_kept(),
+            saved_handlers(),
+            _process_calls_refused(),
+            contextlib.redirect_stdout(notes),
+            _descriptor_1_captured(),
+            _time_limit(timeout),
+        ):
+            yield
+    finally:
+        _Depth.value -= 1
+        notes.close_lines()
+
+
+@contextmanager
+def _translated(what: str, timeout: float | None) -> Iterator[None]:
+    try:
+        yield
+    except (XncostError, KeyboardInterrupt):
+        raise
+    except _TimedOut:
+        raise XncostError(f"{what}: did not finish within --timeout {timeout:g} s") from None
+    except _Refused as e:
+        raise XncostError(f"{what}: {e}") from None
+    except BaseException as e:  # noqa: BLE001 - the user's code may raise anything
+        raise XncostError(f"{what}: {first_line(e)}") from None
+
+
+def check_timeout(seconds: float | None) -> float | None:
+    """A `--timeout` value: None, or seconds in (0, MAX_TIMEOUT]."""
+    if seconds is None:
+        return None
+    if not 0 < seconds <= MAX_TIMEOUT:
+        raise XncostError(f"--timeout must be between 0 and {MAX_TIMEOUT} seconds, got {seconds}")
+    return seconds
 
 
 def is_model_reference(text: str) -> bool:
@@ -76,8 +283,14 @@ def _load_module(name: str) -> Any:
     return guarded(f"importing {name} failed", run)
 
 
-def load_model(reference: str) -> tuple[nn.Module, str]:
-    """The model of `PATH.py:NAME` or `package.module:NAME`, and NAME."""
+def load_model(reference: str, timeout: float | None = None) -> tuple[nn.Module, str]:
+    """The model of `PATH.py:NAME` or `package.module:NAME`, and NAME; loaded inside
+    `user_code` (`timeout` seconds at most)."""
+    with user_code(reference, timeout):
+        return _load_model(reference)
+
+
+def _load_model(reference: str) -> tuple[nn.Module, str]:
     where, _, attr = reference.rpartition(":")
     if not where or not attr:
         raise XncostError(f"model reference must be PATH.py:NAME or module:NAME, got {reference!r}")

@@ -33,6 +33,7 @@ The conventions' prices are described in docs/conventions.md. Declaring a binary
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -143,8 +144,25 @@ def _one_bit(root: nn.Module, counter: LayerCounter) -> dict[int, int]:
     for m in root.modules():
         spec = declaration(m)
         for wname, p in declared_weights(m):
-            out[id(p)] = int(spec.scales(m, wname, p)) if spec.scales else channels(p)
+            if spec.scales:
+                out[id(p)] = _scale_count(spec.scales(m, wname, p), m, wname)
+            else:
+                out[id(p)] = channels(p)
     return out
+
+
+def _scale_count(n: Any, m: nn.Module, wname: str) -> int:
+    """A `scales=` callback's answer as a count of 32-bit scales (a whole number >= 0)."""
+    try:
+        count: int | None = operator.index(n)
+    except TypeError:
+        count = int(n) if isinstance(n, float) and n.is_integer() else None
+    if count is None or count < 0 or isinstance(n, bool):
+        raise XncostError(
+            f"the scales= callback of {type(m).__name__} returned {str(n)[:40]} for "
+            f"{wname!r}; expected a whole number >= 0"
+        )
+    return count
 
 
 def _detection(counter: LayerCounter, patterns: BinaryPatterns) -> Detection:

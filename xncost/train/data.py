@@ -49,7 +49,7 @@ CIFAR_BIN_DIR = "cifar-10-batches-bin"
 CIFAR_ROW = 3 * 32 * 32
 CIFAR_KEYS = (b"batch_label", b"data", b"labels", b"filenames")
 MAX_IDX_BYTES = 2**31  # what an IDX header may promise (MNIST's largest file: 47 MB)
-MAX_BATCH_BYTES = 2**30  # a CIFAR-10 batch (10000 images: 30.7 MB)
+MAX_BATCH_BYTES = 2**28  # a CIFAR-10 batch (10000 images: 30.7 MB)
 READ_CHUNK = 1 << 20
 
 
@@ -124,18 +124,26 @@ class _Source:
 
     def read(self, n: int) -> bytes:
         """Up to n bytes (fewer at the end), read in chunks so a lying size costs nothing."""
-        parts, left = [], n
+        return bytes(self.read_into(bytearray(min(n, READ_CHUNK)), n))
+
+    def read_into(self, buffer: bytearray, n: int) -> memoryview:
+        """Up to n bytes into `buffer` (grown as data arrives: a lying size costs nothing, a
+        true one no second copy); the bytes read."""
+        got = 0
         try:
-            while left > 0:
-                part = self.stream.read(min(left, READ_CHUNK))
-                if not part:
+            while got < n:
+                if got == len(buffer):
+                    buffer.extend(bytes(min(n - got, max(len(buffer), READ_CHUNK))))
+                view = memoryview(buffer)[got : min(n, got + READ_CHUNK)]
+                k = self.stream.readinto(view)
+                view.release()
+                if not k:
                     break
-                parts.append(part)
-                left -= len(part)
+                got += k
         except (OSError, EOFError, zlib.error) as exc:
             kind = "corrupt gzip data in" if self.gzipped else "cannot read"
             raise XncostError(f"{self.path}: {kind} {self.what} ({exc})") from None
-        return b"".join(parts)
+        return memoryview(buffer)[:got]
 
 
 def _read_bytes(path: Path, what: str, limit: int) -> bytes:
@@ -143,15 +151,21 @@ def _read_bytes(path: Path, what: str, limit: int) -> bytes:
     with _Source(path, what) as src:
         if not src.gzipped and src.size > limit:
             raise XncostError(f"{path}: {src.size} bytes, more than {limit} for {what}")
-        data = src.read(limit + 1)
-    if len(data) > limit:
+        start = src.size + 1 if not src.gzipped else READ_CHUNK
+        buffer = bytearray(min(start, limit + 1))
+        n = len(src.read_into(buffer, limit + 1))
+    if n > limit:
         raise XncostError(f"{path}: decompresses to more than {limit} bytes, too large for {what}")
-    return data
+    del buffer[n:]
+    return bytes(buffer)
 
 
-def read_idx(path: Path, *, magic: int, what: str) -> np.ndarray:
+def read_idx(
+    path: Path, *, magic: int, what: str, inner: tuple[int, ...] | None = None
+) -> np.ndarray:
     """An IDX file of unsigned bytes, checking magic number, header and length: the data is
-    read (and decompressed) only up to what the header promises, plus one byte."""
+    read (and decompressed) only up to what the header promises, plus one byte, and only
+    once the header's sizes after the first are `inner` (28x28 for MNIST images)."""
     with _Source(path, what) as src:
         data = src.read(4)
         if len(data) < 4:
@@ -174,11 +188,16 @@ def read_idx(path: Path, *, magic: int, what: str) -> np.ndarray:
                 f"{path}: header promises {shape} = {expected} bytes, more than "
                 f"{MAX_IDX_BYTES} ({what})"
             )
+        if inner is not None and dims[1:] != inner:
+            raise XncostError(
+                f"{path}: images are {'x'.join(map(str, dims[1:]))}, "
+                f"expected {'x'.join(map(str, inner))}"
+            )
         if not src.gzipped and src.size != header + expected:
             got = src.size
         else:
-            body = src.read(expected + 1)
-            got = header + len(body)
+            buffer = bytearray(min(expected + 1, READ_CHUNK))
+            got = header + len(src.read_into(buffer, expected + 1))
     if got != header + expected:
         over = src.gzipped and got > header + expected  # decompression stopped there
         size = f"more than {header + expected}" if over else str(got)
@@ -187,8 +206,10 @@ def read_idx(path: Path, *, magic: int, what: str) -> np.ndarray:
             "the file is truncated or has trailing data"
         )
     if not src.gzipped:
-        body = _read_bytes(path, what, header + expected)[header:]
-    return np.frombuffer(body, dtype=np.uint8).reshape(dims)
+        body = memoryview(_read_bytes(path, what, header + expected))[header:]
+        return np.frombuffer(body, dtype=np.uint8).reshape(dims)
+    del buffer[expected:]
+    return np.frombuffer(buffer, dtype=np.uint8).reshape(dims)
 
 
 def _find_file(data_dir: Path, name: str, what: str) -> Path:
@@ -204,12 +225,9 @@ def load_mnist_split(data_dir: Path, split: str) -> Split:
     img_name, lab_name = MNIST_FILES[split]
     img_path = _find_file(data_dir, img_name, "MNIST IDX3 images")
     lab_path = _find_file(data_dir, lab_name, "MNIST IDX1 labels")
-    images = read_idx(img_path, magic=IDX_IMAGES_MAGIC, what="IDX3 images")
-    if images.shape[1:] != (MNIST_SIDE, MNIST_SIDE):
-        raise XncostError(
-            f"{img_path}: images are {images.shape[1]}x{images.shape[2]}, "
-            f"expected {MNIST_SIDE}x{MNIST_SIDE}"
-        )
+    images = read_idx(
+        img_path, magic=IDX_IMAGES_MAGIC, what="IDX3 images", inner=(MNIST_SIDE, MNIST_SIDE)
+    )
     labels = read_idx(lab_path, magic=IDX_LABELS_MAGIC, what="IDX1 labels")
     if len(labels) != len(images):
         raise XncostError(

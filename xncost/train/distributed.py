@@ -13,9 +13,12 @@ run is exactly the one-process run. With N processes:
 - steps that can fail in a way the user should hear about (data, model, checkpoint,
   output) run through `agree` / `on_main`: a failure on any rank ends every rank, and
   rank 0 prints one line naming the rank that failed;
-- collective operations give up after `timeout` seconds (a process group of the run's
-  own; joining the job may take longer), so a rank that stops or stalls ends the run with
-  an error instead of a hang (`rank_failures`).
+- joining the job and collective operations give up after `timeout` seconds (`--timeout`;
+  the collectives on a process group of the run's own), so an unreachable master, a rank
+  that stops or stalls ends the run with an error instead of a hang (`rank_failures`); the
+  join waits on a thread of its own, so that SIGINT and SIGTERM work meanwhile;
+- a lost contact is reported once: by rank 0, or, when rank 0 is the one that is gone, by
+  the first other rank to claim the report in the job's store (`_claims_report`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import contextlib
 import dataclasses
 import datetime
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -32,11 +37,13 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from xncost.errors import XncostError
+from xncost.errors import RankError, XncostError
 
 T = TypeVar("T")
 MAX_WORLD = 1 << 16
-JOIN_SECONDS = 300  # least time given to the processes of a job to arrive
+JOIN_POLL_S = 0.1  # the main thread wakes this often while the join waits (signals)
+REPORT_WAIT_S = 1.0  # how long the other ranks leave rank 0 to claim a failure's report
+STORE_TIMEOUT_S = 5.0
 COMMUNICATION_WORDS = ("gloo", "nccl", "connection", "timed out", "timeout", "pair closure")
 
 
@@ -91,8 +98,44 @@ def backend_for(device_type: str) -> str:
     return "nccl" if device_type == "cuda" else "gloo"
 
 
+def _init_waiting(group: Group, device_type: str, timeout: float) -> None:
+    """`init_process_group` on a thread of its own, the main thread polling: it returns to
+    Python every JOIN_POLL_S (SIGINT/SIGTERM are handled) and gives up after `timeout` s
+    even where the rendezvous itself would wait longer (an unreachable MASTER_ADDR)."""
+    outcome: list[BaseException | None] = []
+
+    def init() -> None:
+        try:
+            dist.init_process_group(
+                backend_for(device_type),
+                rank=group.rank,
+                world_size=group.world_size,
+                timeout=datetime.timedelta(seconds=timeout),
+            )
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            outcome.append(exc)
+        else:
+            outcome.append(None)
+
+    worker = threading.Thread(target=init, name="xncost-join", daemon=True)
+    worker.start()
+    deadline = time.monotonic() + timeout
+    while worker.is_alive() and time.monotonic() < deadline:
+        worker.join(JOIN_POLL_S)
+    where = f"{os.environ.get('MASTER_ADDR', '?')}:{os.environ.get('MASTER_PORT', '?')}"
+    if not outcome:
+        raise RankError(
+            f"rank {group.rank}: cannot join the torchrun job: no answer from {where} "
+            f"within --timeout {timeout:g} s"
+        )
+    if outcome[0] is not None:
+        raise RankError(
+            f"rank {group.rank}: cannot join the torchrun job: {first_line(outcome[0])}"
+        )
+
+
 @contextlib.contextmanager
-def join(device_type: str, timeout: float = JOIN_SECONDS) -> Iterator[Group]:
+def join(device_type: str, timeout: float = 600) -> Iterator[Group]:
     """Join the torchrun job described by the environment (a no-op for one process) and
     leave it afterwards; a process group that is already open is used and left open.
     `timeout` bounds the wait for the other processes to arrive."""
@@ -105,35 +148,30 @@ def join(device_type: str, timeout: float = JOIN_SECONDS) -> Iterator[Group]:
             raise XncostError("the open process group does not match RANK / WORLD_SIZE")
         yield group
         return
-    try:
-        dist.init_process_group(
-            backend_for(device_type),
-            rank=group.rank,
-            world_size=group.world_size,
-            timeout=datetime.timedelta(seconds=timeout),
-        )
-    except (RuntimeError, ValueError) as exc:
-        raise XncostError(
-            f"rank {group.rank}: cannot join the torchrun job: {first_line(exc)}"
-        ) from None
+    _init_waiting(group, device_type, timeout)
     try:
         yield group
     finally:
         dist.destroy_process_group()
 
 
+class _Runs:
+    count = 0  # runs (process groups) opened by this process: the same on every rank
+
+
 @contextlib.contextmanager
 def process_group(device_type: str, timeout: float) -> Iterator[Group]:
-    """The job's processes for one run (`join`ed if need be), on a process group of their
-    own whose collective operations give up after `timeout` seconds."""
-    with join(device_type, max(timeout, JOIN_SECONDS)) as group:
+    """The job's processes for one run (`join`ed if need be, within `timeout` s), on a
+    process group of their own whose collective operations give up after `timeout` s."""
+    with join(device_type, timeout) as group:
         if not group.active:
             yield group
             return
+        _Runs.count += 1
         try:
             handle = dist.new_group(timeout=datetime.timedelta(seconds=timeout))
         except RuntimeError as exc:
-            raise XncostError(
+            raise RankError(
                 f"rank {group.rank}: cannot connect to the other processes: {first_line(exc)}"
             ) from None
         try:
@@ -157,12 +195,30 @@ def _is_communication_failure(exc: BaseException) -> bool:
     return any(s in text for s in COMMUNICATION_WORDS)
 
 
+def _claims_report(group: Group) -> bool:
+    """Whether this rank reports a lost contact: whoever first claims it in the job's store,
+    rank 0 at once, the others after REPORT_WAIT_S, so that rank 0 reports unless it is gone.
+    Under torchrun the store is the agent's and outlives rank 0 (torchrun also stops the
+    other ranks with SIGTERM: `rank_failures`). A store that cannot be reached was hosted
+    by rank 0, which may have reported before it left: silence."""
+    if not group.main:
+        time.sleep(REPORT_WAIT_S)
+    mine = str(group.rank).encode()
+    try:
+        store = dist.distributed_c10d._get_default_store()
+        store.set_timeout(datetime.timedelta(seconds=STORE_TIMEOUT_S))
+        return store.compare_set(f"xncost/report/{_Runs.count}", "", mine) == mine
+    except Exception:  # noqa: BLE001 - any failure of the store: it is gone with its host
+        return group.main
+
+
 @contextlib.contextmanager
 def rank_failures(group: Group, timeout: float) -> Iterator[None]:
     """Turn the failure of a distributed run into one `XncostError` line naming the rank.
 
-    A lost peer or a timed-out collective is reported by rank 0 only (the rank that failed
-    prints its own cause); any other error by the rank where it happened.
+    A lost peer or a timed-out collective is reported once (`_claims_report`: rank 0, or
+    another rank when rank 0 is gone; the rank that failed prints its own cause); any other
+    error by the rank where it happened.
     """
     if not group.active:
         yield
@@ -173,7 +229,7 @@ def rank_failures(group: Group, timeout: float) -> Iterator[None]:
         raise
     except RuntimeError as exc:
         if not _is_communication_failure(exc):
-            raise XncostError(f"rank {group.rank}: {first_line(exc)}") from None
+            raise RankError(f"rank {group.rank}: {first_line(exc)}") from None
         text = str(exc).lower()
         if "timed out" in text or "timeout" in text:
             what = (
@@ -182,8 +238,13 @@ def rank_failures(group: Group, timeout: float) -> Iterator[None]:
             )
         else:
             what = "lost contact with another rank (it failed, stopped or was killed)"
-        error = XncostError if group.main else ReportedElsewhere
-        raise error(f"rank {group.rank}: {what}") from None
+        try:
+            claimed = _claims_report(group)
+        except KeyboardInterrupt:  # torchrun stopping the job for this failure: say what it was
+            claimed = True
+        if not claimed:
+            raise ReportedElsewhere(f"rank {group.rank}: {what}") from None
+        raise (XncostError if group.main else RankError)(f"rank {group.rank}: {what}") from None
 
 
 def agree(group: Group, fn: Callable[[], T]) -> T:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -39,7 +38,7 @@ from xncost.models.heads import BACKBONES as PAPER_BACKBONES
 from xncost.models.registry import build_model as registry_build
 from xncost.models.registry import model_name
 from xncost.nn.capsule import _CapsFC
-from xncost.progress import Progress
+from xncost.progress import Progress, note
 from xncost.train import checkpoint, distributed, results
 from xncost.train.data import DATASETS, DataBundle, Split, load_dataset
 from xncost.train.distributed import Group
@@ -397,7 +396,7 @@ def _read_checkpoint(config: TrainConfig) -> dict[str, Any] | None:
     if not config.resume or path is None:
         return None
     if not path.exists():
-        print(f"no checkpoint at {path}; starting from scratch", file=sys.stderr)
+        note(f"no checkpoint at {path}; starting from scratch")
         return None
     return checkpoint.read(path, config.identity(), config.epochs)
 
@@ -432,6 +431,19 @@ def _check_job(config: TrainConfig, group: Group) -> None:
         raise XncostError(
             f"--batch-size {config.batch_size} leaves fewer than 2 samples per process"
         )
+
+
+def batches_per_epoch(data: DataBundle, batch_size: int, group: Group) -> int:
+    """Steps per epoch on this rank (the same on every rank); XncostError if there are none
+    (too few samples for each process to get 2 of a batch: each rank says so, rank 0 prints
+    it)."""
+    per_epoch = len(distributed.rank_batches(len(data.train), batch_size, torch.Generator(), group))
+    if per_epoch == 0:
+        raise XncostError(
+            f"dataset {data.name}: {len(data.train)} training samples make no batch that "
+            f"gives each of the {group.world_size} processes 2 samples (--batch-size {batch_size})"
+        )
+    return per_epoch
 
 
 @contextlib.contextmanager
@@ -497,9 +509,7 @@ def _train(
         batches = Batches(data, input_side(config, data), device)
         loss_fn = get_loss(config.loss)
         gen = torch.Generator().manual_seed(config.seed)
-        per_epoch = len(
-            distributed.rank_batches(len(data.train), config.batch_size, torch.Generator(), group)
-        )
+        per_epoch = batches_per_epoch(data, config.batch_size, group)
         optimizer = make_optimizer(model.parameters())
         scheduler = make_scheduler(optimizer, per_epoch * config.epochs)
         scaler = torch.amp.GradScaler(device.type, enabled=config.amp)
@@ -518,6 +528,7 @@ def _train(
                     scheduler=scheduler,
                     scaler=scaler,
                     gen=gen,
+                    max_images=int(state["epoch"]) * len(data.train),
                 ),
             )
             history = list(state["history"])
@@ -557,12 +568,10 @@ def _train(
                 }
             )
             if progress:
-                print(
+                note(
                     f"epoch {epoch}/{config.epochs}: loss {loss_sum / seen:.4f}, "
                     f"train accuracy {hits / seen:.3f}, test accuracy {test_acc:.3f}, "
-                    f"{seen / epoch_train:.0f} images/s",
-                    file=sys.stderr,
-                    flush=True,
+                    f"{seen / epoch_train:.0f} images/s"
                 )
             if ckpt_path is not None:
                 snapshot = {

@@ -8,6 +8,10 @@ names: the few globals a numpy uint8 array needs (`_reconstruct`, `ndarray`, `dt
 carried out here. The only arrays it can build are C-ordered uint8 arrays of at most two
 dimensions copied from bytes the file holds, so no file can build an object array, point at
 memory or run code. Any other opcode, global or argument is refused with a `PickleRefused`.
+
+Memory is bounded by the file's size: every value pushed, marked or memoized counts
+against MAX_VALUES (a one-byte opcode such as `]` makes a 56-byte list: without the bound a
+file of them grows ~80-fold), and an array dimension may not exceed MAX_DIM.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ GLOBALS = frozenset(
 # numpy's pickled state of dtype('u1'); Python 2 files hold its texts as bytes
 U1_STATES = ((3, "|", None, None, None, -1, -1, 0), (3, b"|", None, None, None, -1, -1, 0))
 MAX_DIMS = 2
+MAX_DIM = 2**31  # an array dimension (CIFAR-10: 10000 x 3072)
+MAX_VALUES = 1 << 20  # values a pickle may push, mark or memoize (a batch needs ~50,000)
 
 
 class PickleRefused(ValueError):
@@ -59,8 +65,10 @@ def _uint8_array(raw: Any, shape: Any, dtype: Any) -> np.ndarray:
     if not (isinstance(dtype, UInt8) and dtype.built):
         raise PickleRefused("an array that is not uint8")
     ok = isinstance(shape, tuple) and len(shape) <= MAX_DIMS
-    if not ok or not all(type(d) is int and d >= 0 for d in shape):
-        raise PickleRefused(f"an array shape that is not {MAX_DIMS} sizes or fewer")
+    if not ok or not all(type(d) is int and 0 <= d <= MAX_DIM for d in shape):
+        raise PickleRefused(
+            f"an array shape that is not {MAX_DIMS} sizes or fewer, each 0..{MAX_DIM}"
+        )
     if not isinstance(raw, (bytes, bytearray)) or len(raw) != math.prod(shape):
         raise PickleRefused("an array whose data does not match its shape")
     return np.frombuffer(bytes(raw), dtype=np.uint8).reshape(shape).copy()
@@ -114,6 +122,12 @@ class _Reader:
         self.stack: list[Any] = []
         self.marks: list[list[Any]] = []
         self.memo: dict[int, Any] = {}
+        self.values = 0  # pushed, marked or memoized (MAX_VALUES)
+
+    def count(self) -> None:
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise PickleRefused(f"more than {MAX_VALUES:,} values")
 
     def take(self, n: int) -> memoryview:
         if n < 0 or self.pos + n > len(self.raw):
@@ -142,6 +156,7 @@ class _Reader:
             raise PickleRefused("text that is not UTF-8") from None
 
     def push(self, value: Any) -> None:
+        self.count()
         self.stack.append(value)  # self.stack at call time: a mark may have replaced it
 
     def pop(self) -> Any:
@@ -200,6 +215,7 @@ class _Reader:
             elif op == b")":
                 self.push(())
             elif op == b"(":
+                self.count()
                 self.marks.append(self.stack)
                 self.stack = []
             elif op == b"t":
@@ -271,6 +287,7 @@ class _Reader:
                 _build(self.top(), state)
             elif op in (b"q", b"r", b"\x94"):  # BINPUT, LONG_BINPUT, MEMOIZE
                 key = self.uint(1) if op == b"q" else self.uint(4) if op == b"r" else len(self.memo)
+                self.count()
                 self.memo[key] = self.top()
             elif op in (b"h", b"j"):  # BINGET, LONG_BINGET
                 key = self.uint(1) if op == b"h" else self.uint(4)

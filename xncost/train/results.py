@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from xncost.errors import XncostError
-from xncost.files import write_atomic_many
+from xncost.files import check_name, locked, write_atomic_many
 
 COLUMNS = (
     "head",
@@ -35,6 +35,7 @@ COLUMNS = (
 LEGACY_COLUMNS = COLUMNS[:-1]  # files written before images_per_second was recorded
 CSV_NAME = "validation.csv"
 MD_NAME = "validation.md"
+MAX_CSV_BYTES = 64 << 20  # a results file read whole: about half a million rows
 
 
 def head_flops(layer: str, shape: Mapping[str, Any]) -> int | Any:
@@ -61,6 +62,7 @@ def missing_dirs(path: Path) -> list[Path]:
     """The directories that writing into `path` would create, deepest first; XncostError if
     a component is not a directory or the nearest existing one is not writable."""
     path = Path(path)
+    check_name(path)
     missing: list[Path] = []
     probe = path
     while not probe.exists():
@@ -97,7 +99,17 @@ def read_rows(csv_path: Path) -> list[dict[str, str]]:
     if not csv_path.exists():
         return []
     try:
-        text = csv_path.read_text(encoding="utf-8")
+        with open(csv_path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > MAX_CSV_BYTES:
+                raise XncostError(
+                    f"{csv_path}: {size:,} bytes, more than the {MAX_CSV_BYTES:,} a results "
+                    "file may hold; start a new --out directory"
+                )
+            data = f.read(MAX_CSV_BYTES + 1)
+        if len(data) > MAX_CSV_BYTES:
+            raise XncostError(f"{csv_path}: more than {MAX_CSV_BYTES:,} bytes")
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         raise XncostError(f"{csv_path}: cannot read ({reason})") from None
@@ -175,13 +187,17 @@ def render_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def append_result(out_dir: Path, row: Mapping[str, Any]) -> Path:
-    """Append `row` (keys = COLUMNS) to OUT/validation.csv and regenerate OUT/validation.md."""
+    """Append `row` (keys = COLUMNS) to OUT/validation.csv and regenerate OUT/validation.md.
+
+    The read of the existing rows and the publish of both files happen under OUT's lock
+    (`xncost.files.locked`), so runs appending at once each add their row."""
     missing = [k for k in COLUMNS if k not in row]
     if missing:
         raise ValueError(f"result row lacks {', '.join(missing)}")
     out_dir = Path(out_dir)
     csv_path = out_dir / CSV_NAME
     make_dirs(out_dir)
-    rows: list[Mapping[str, Any]] = [*read_rows(csv_path), {k: str(row[k]) for k in COLUMNS}]
-    write_atomic_many({csv_path: _csv_text(rows), out_dir / MD_NAME: render_markdown(rows)})
+    with locked(out_dir):
+        rows: list[Mapping[str, Any]] = [*read_rows(csv_path), {k: str(row[k]) for k in COLUMNS}]
+        write_atomic_many({csv_path: _csv_text(rows), out_dir / MD_NAME: render_markdown(rows)})
     return csv_path
