@@ -2,7 +2,7 @@
 
 Measures, per capsule layer under the `paper` convention:
 1. one shape through `breakdown()` + `.totals` (exact Python ints), in microseconds;
-2. the vectorised evaluator (`xncost.evaluate`) over 10^6 random shapes, in shapes per second
+2. the vectorised evaluator (`xncost.core.evaluate`) over 10^6 random shapes, in shapes per second
    (compilation timed separately, it is cached per layer and convention);
 3. plain sympy substitution of the symbolic breakdown per shape, for comparison;
 4. the alternative vectorisation: the accounting's step functions called with numpy arrays,
@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from xncost.accounting import LAYERS, breakdown
 from xncost.conventions import get_convention
-from xncost.evaluate import FIELDS, compile_layer, evaluate
-from xncost.shapes import CapsShape
+from xncost.core.accounting import LAYERS, breakdown
+from xncost.core.evaluate import FIELDS, compile_layer, evaluate
+from xncost.core.shapes import CapsShape
 
 LAYER_NAMES = ("dr", "xnodr", "xnidr")
 

@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from xncost.files import write_atomic  # noqa: E402
+from xncost.io.files import write_atomic  # noqa: E402
 from xncost.kernels import bench as kb  # noqa: E402
 from xncost.kernels import packed  # noqa: E402
 from xncost.kernels.machine import describe, describe_markdown  # noqa: E402
@@ -485,7 +485,7 @@ def summary(main: list[dict[str, Any]], lim: dict[str, Any] | None) -> list[str]
         "The machine is shared (other processes ran during the measurement): absolute times "
         "and ratios vary with its load from run to run and within a run, which the "
         "[min, max] ranges show. Every binary result was checked equal to the float +-1 "
-        "computation before timing; `tests/test_kernels.py` checks every instruction-set "
+        "computation before timing; `tests/kernels/test_packed.py` checks every instruction-set "
         "path bit for bit.",
         "",
     ]

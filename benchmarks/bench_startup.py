@@ -15,7 +15,7 @@ import time
 
 PROBE = (
     "import sys\n"
-    "from xncost.cli import main\n"
+    "from xncost.__main__ import main\n"
     "sys.argv = ['xncost', 'table5', '--format', 'csv', '--out', sys.argv[1]]\n"
     "try:\n    main()\nexcept SystemExit:\n    pass\n"
     "heavy = [m for m in ('torch', 'sympy', 'pandas', 'thop') if m in sys.modules]\n"

@@ -16,9 +16,9 @@ __version__ = "0.1.0"
 # imported on first use, so that the command line's entry point (xncost.__main__) sets its
 # signal handlers before anything heavy is imported
 _WHERE = {
-    "Breakdown": "xncost.accounting",
-    "Step": "xncost.accounting",
-    "breakdown": "xncost.accounting",
+    "Breakdown": "xncost.core.accounting",
+    "Step": "xncost.core.accounting",
+    "breakdown": "xncost.core.accounting",
     "cost": "xncost.api",
     "table": "xncost.api",
     "CONVENTIONS": "xncost.conventions",
@@ -27,10 +27,10 @@ _WHERE = {
     "Convention": "xncost.conventions",
     "get_convention": "xncost.conventions",
     "XncostError": "xncost.errors",
-    "CAPS_PRESETS": "xncost.shapes",
-    "SETTINGS": "xncost.shapes",
-    "CapsShape": "xncost.shapes",
-    "FCShape": "xncost.shapes",
+    "CAPS_PRESETS": "xncost.core.shapes",
+    "SETTINGS": "xncost.core.shapes",
+    "CapsShape": "xncost.core.shapes",
+    "FCShape": "xncost.core.shapes",
     "summary": "xncost.profile.summary",
 }
 

@@ -1,8 +1,8 @@
 """The `xncost` command and `python -m xncost`.
 
 Signal handlers are set first, before the command line's imports, so that a signal at any
-moment after the interpreter's own start-up is one line and exit code 130 (`xncost.signals`);
-then the standard streams are checked (`xncost.streams`)."""
+moment after the interpreter's own start-up is one line and exit code 130 (`xncost.io.signals`);
+then the standard streams are checked (`xncost.io.streams`)."""
 
 import os
 import signal
@@ -22,7 +22,7 @@ try:
 except ValueError:  # imported outside the main thread: not the command line
     pass
 
-from xncost import signals, streams  # noqa: E402 - after the handlers, on purpose
+from xncost.io import signals, streams  # noqa: E402 - after the handlers, on purpose
 
 
 def main() -> None:
@@ -30,7 +30,7 @@ def main() -> None:
     signals.install()
     closed = streams.prepare()
     try:
-        from xncost.cli import run
+        from xncost.cli.app import run
 
         code = streams.finish(run(sys.argv[1:], closed))
     except KeyboardInterrupt:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from xncost.accounting import TOTAL_KEYS, Breakdown, breakdown
+from xncost.core.accounting import TOTAL_KEYS, Breakdown, breakdown
+from xncost.core.layers import get_layer
+from xncost.core.shapes import CAPS_PRESETS, CapsShape, FCShape, parse_dims
 from xncost.errors import XncostError
-from xncost.layers import get_layer
 from xncost.paper.cells import Table
 from xncost.paper.tables import build_table
-from xncost.shapes import CAPS_PRESETS, CapsShape, FCShape, parse_dims
 
 
 def cost(
@@ -26,7 +26,7 @@ def cost(
     convention: str = "paper",
     word_bits: int | None = None,
 ) -> Breakdown:
-    """Breakdown of a registered `layer` (`xncost.layers`); unset capsule sizes come from
+    """Breakdown of a registered `layer` (`xncost.core.layers`); unset capsule sizes come from
     `preset`, an fc layer takes `dims`."""
     if not get_layer(layer).is_caps:
         if dims is None:
@@ -58,7 +58,7 @@ def table(number: int, measure: bool = False) -> Table:
             "Table 7 holds Speed Up ratios of Eqs. 12 and 15, not counts: nothing to measure "
             "(count the layers with `xncost cost LAYER --measure`, time them with `xncost bench`)"
         )
-    from xncost.profile.tables import table_measurer
+    from xncost.paper.measured import table_measurer
 
     return build_table(number, table_measurer(number))
 
@@ -77,7 +77,7 @@ def formulas_text(latex: bool = False) -> str:
     """Eqs. 9-15 as printed and corrected (pretty text or LaTeX), with limits as N grows."""
     import sympy as sp
 
-    from xncost.formulas import EQUATIONS, limit_in_caps_in, symbolic
+    from xncost.core.formulas import EQUATIONS, limit_in_caps_in, symbolic
 
     show = sp.latex if latex else (lambda e: sp.pretty(e, use_unicode=False))
     out = []

@@ -94,7 +94,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "reports" / "crosscheck.md"))
     args = ap.parse_args()
-    from xncost.files import write_atomic
+    from xncost.io.files import write_atomic
 
     write_atomic(args.out, crosscheck_markdown())
     return 0

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 import typer
-from typer.testing import CliRunner
+from support import invoke
 
-from xncost.commands.analysis import register
-from xncost.formulas import eq12_speedup, eq15_speedup
+from xncost.cli.commands.analysis import register
+from xncost.core.formulas import eq12_speedup, eq15_speedup
+from xncost.core.shapes import CAPS_PRESETS
 from xncost.paper.audit import (
     audit_markdown,
     crosstable,
@@ -28,7 +29,6 @@ from xncost.paper.printed import READING_WORDS, Interval, parse_printed
 from xncost.paper.speedup_readings import range_text, speedup_readings
 from xncost.paper.store import figure, load_table
 from xncost.paper.tables import build_table, reading_verdict
-from xncost.shapes import CAPS_PRESETS
 
 REPO = Path(__file__).resolve().parents[2]
 app = typer.Typer()
@@ -57,8 +57,9 @@ def printed(table: int, setting: str, model: str, metric: str) -> str:
     )  # fmt: skip
 
 
+@pytest.mark.heavy
 def test_regenerated_equals_committed(tmp_path, audit):
-    r = CliRunner().invoke(app, ["audit", "--out", str(tmp_path)])
+    r = invoke(["audit", "--out", str(tmp_path)])
     assert r.exit_code == 0, r.output
     written = (tmp_path / "audit.md").read_bytes()
     assert written == audit.encode()
@@ -153,6 +154,7 @@ def hand_total(n: int, c: dict, r: int = 3, m: int = 10, d: int = 8, e: int = 16
     )
 
 
+@pytest.mark.heavy
 def test_structured_search_recounted_by_hand(audit):
     s = residual.residual_search()
     dims = residual.DIMENSIONS

@@ -54,6 +54,7 @@ def _layer_macs(model: torch.nn.Module, side: int = 224) -> tuple[int, int]:
     return real, one_bit
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("name", lit.NETWORKS)
 def test_bnn_figures_match_the_layer_shapes(name: str, measured) -> None:
     with torch.device("meta"):
@@ -64,6 +65,7 @@ def test_bnn_figures_match_the_layer_shapes(name: str, measured) -> None:
     assert m.bnn.ops == real + Fraction(one_bit, 64)
 
 
+@pytest.mark.heavy
 def test_bireal18_by_hand(measured) -> None:
     """ResNet-18's 16 3x3 convolutions binary; 7x7 stem, three 1x1 shortcuts and FC real."""
     m = measured["birealnet18"]
@@ -85,6 +87,7 @@ def test_bireal18_by_hand(measured) -> None:
     assert m.scales == sum(co for _, co, _ in stage)  # one alpha per binary filter
 
 
+@pytest.mark.heavy
 def test_signconv_is_registered_binary() -> None:
     from xncost.profile.summary import summary
 
@@ -131,6 +134,7 @@ def report(measured) -> str:
     return report_module.literature_markdown(measured)
 
 
+@pytest.mark.heavy
 def test_one_bit_shortcut_bits_from_the_model(measured, report) -> None:
     """Only the shortcut convolutions' weights can be 1-bit (not their batch norms)."""
     with torch.device("meta"):
@@ -151,6 +155,7 @@ def test_one_bit_shortcut_bits_from_the_model(measured, report) -> None:
     assert f"{everything:,} parameters" not in report
 
 
+@pytest.mark.heavy
 def test_shortcut_countings_recomputed(measured, report) -> None:
     x = measured["xnor-resnet18"]
     macs = sum(ci * co * s * s for ci, co, s in ((64, 128, 28), (128, 256, 14), (256, 512, 7)))
@@ -185,6 +190,7 @@ def test_shortcut_countings_recomputed(measured, report) -> None:
     assert f"The counting the figures support: **{chosen.counting.name}**" in report
 
 
+@pytest.mark.heavy
 def test_source_readings_recomputed(measured, report) -> None:
     figs = lit.figures(measured, *load_published()[1:])
     verdicts = lit.source_readings(figs)
@@ -235,11 +241,13 @@ def test_malformed_data_file(tmp_path: Path, mutate) -> None:
         load_published(bad)
 
 
+@pytest.mark.heavy
 def test_report_is_current(measured) -> None:
     """reports/literature.md is what the models give today (regenerate: see its header)."""
     assert report_module.literature_markdown(measured) == REPORT.read_text(encoding="utf-8")
 
 
+@pytest.mark.heavy
 def test_every_difference_is_explained(measured) -> None:
     text = report_module.literature_markdown(measured)
     for line in text.splitlines():
@@ -247,9 +255,11 @@ def test_every_difference_is_explained(measured) -> None:
             assert not line.rstrip().endswith("| differs |  |")
 
 
-def test_cli_entry_bad_arguments(capsys) -> None:
-    assert report_module.main(["--bogus"]) == 2
-    assert capsys.readouterr().err.startswith("xncost: error: usage")
+@pytest.mark.heavy
+def test_reports_command_writes_it(tmp_path, cli) -> None:
+    r = cli(["reports", "--out", tmp_path, "--only", "literature", "-q"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "literature.md").read_bytes() == REPORT.read_bytes()
 
 
 # ----------------------------------------------------------------------------- attributions
@@ -347,7 +357,7 @@ def test_no_figure_credited_to_a_readme_that_does_not_print_it() -> None:
 
 def lit_nin_figures() -> set[str]:
     """The NIN figures xncost's summaries print beside its own (PUBLISHED_FIGURES)."""
+    from xncost.paper.comparisons import PUBLISHED_FIGURES
     from xncost.paper.store import figure
-    from xncost.profile.summary_render import PUBLISHED_FIGURES
 
     return {figure(key).text for fig in PUBLISHED_FIGURES.values() for key in fig.values()}

@@ -15,8 +15,6 @@ from xncost.errors import XncostError
 from xncost.paper import store
 from xncost.paper.printed import parse_printed
 
-pytestmark = pytest.mark.fast
-
 
 @pytest.mark.parametrize(
     ("text", "value", "decimals", "display", "unit"),

@@ -6,12 +6,12 @@ from fractions import Fraction
 
 import pytest
 
-from xncost.formulas import eq12_speedup, eq15_speedup
+from xncost.core.formulas import eq12_speedup, eq15_speedup
+from xncost.core.shapes import SETTINGS
 from xncost.paper.printed import READING_WORDS, Interval, parse_printed
 from xncost.paper.speedup_readings import speedup_equation, speedup_range, speedup_readings
 from xncost.paper.store import load_table
 from xncost.paper.tables import build_table, reading_verdict
-from xncost.shapes import SETTINGS
 
 
 def test_table5_statuses():
@@ -73,8 +73,8 @@ def test_table_reports_regenerate_byte_identical(number):
     [(224, True, 7, 7), (108, True, 4, 4), (32, False, 4, 5), (36, False, 5, 6)],
 )
 def test_resnet_map_side_under_both_paddings(side, up, size_keeping, keras):
+    from xncost.core.shapes import resnet50_map_side
     from xncost.paper.tables import keras_resnet50_map_side
-    from xncost.shapes import resnet50_map_side
 
     assert resnet50_map_side(side, up) == size_keeping
     # Keras: pad 3, stem, pad 1, pool (valid), then three 1x1/2 strides: ceil(s/2)
@@ -166,6 +166,7 @@ def cause_of(o) -> str:
     return "fit" if o["range"] else "none"
 
 
+@pytest.mark.heavy
 def test_table7_readings_and_causes_recomputed_by_brute_force():
     an = speedup_readings()
     for (setting, model, r), o in brute_table7().items():

@@ -9,9 +9,8 @@ import json
 from fractions import Fraction
 
 import pytest
-from typer.testing import CliRunner
+from support import invoke
 
-from xncost.cli import app
 from xncost.errors import XncostError
 from xncost.paper import wholemodel as wm
 from xncost.paper.store import load_table, printed_lookup
@@ -23,8 +22,6 @@ from xncost.paper.wholemodel import (
     measure_model,
     setting_input,
 )
-
-runner = CliRunner()
 
 
 def test_setting_inputs_are_the_papers():
@@ -121,6 +118,7 @@ def test_unknown_table():
         build_whole_table(5)
 
 
+@pytest.mark.heavy
 def test_one_real_measurement_is_consistent():
     from xncost.models.registry import parameter_count
     from xncost.profile.summary import summarize_model
@@ -138,13 +136,13 @@ def test_one_real_measurement_is_consistent():
 def test_cli_table8_writes_both_files(tmp_path, monkeypatch):
     measure, _ = fake_measure(8, wrong=set())
     monkeypatch.setattr(wm, "measure_model", measure)
-    r = runner.invoke(app, ["table8", "--format", "json", "--out", str(tmp_path)])
+    r = invoke(["table8", "--format", "json", "--out", str(tmp_path)])
     assert r.exit_code == 0, r.output
     d = json.loads(r.output)
     assert d["table"] == 8 and d["convention_matches"]["tf_half"] == 12
     assert (tmp_path / "table8.md").read_text().startswith("# Table 8")
     assert (tmp_path / "table8.csv").read_text().startswith("table,setting,model")
-    r = runner.invoke(app, ["table8", "--format", "md", "--out", str(tmp_path)])
+    r = invoke(["table8", "--format", "md", "--out", str(tmp_path)])
     assert r.exit_code == 0 and r.output == (tmp_path / "table8.md").read_text()
 
 

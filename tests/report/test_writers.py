@@ -26,8 +26,6 @@ from xncost.report.to_json import dumps
 from xncost.report.to_markdown import pipe_table, to_markdown
 from xncost.report.to_rich import table_rich
 
-pytestmark = pytest.mark.fast
-
 NOTE_A, NOTE_B = "a note on a mismatch", "a note on a match"
 
 

@@ -1,6 +1,6 @@
 """Named counting conventions: what one primitive operation costs (docs/conventions.md).
 
-The one price list of xncost: the analytic step functions (`xncost.accounting`), the thop
+The one price list of xncost: the analytic step functions (`xncost.core.accounting`), the thop
 handlers, the dispatch counting engine and the whole-network summary all read their prices
 from the `Convention` they are given. Each convention is one module of this package holding
 its `Convention` (prices, scope, labels) and its per-op rules: `paper` (Tables 5 and 9),

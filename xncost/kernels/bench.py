@@ -1,6 +1,6 @@
 """Measured speed of the packed XNOR kernels against float, next to Eqs. 9, 12 and 15.
 
-The rows are the capsule layers of the layer registry (`xncost.layers`) whose xnorized
+The rows are the capsule layers of the layer registry (`xncost.core.layers`) whose xnorized
 products (`LayerSpec.xnorizes`) all have a packed kernel here (`KERNELS`: XnODR's LP_out
 projector, XnIDR's agreement), each timing every product of its layer once per call (XnBDR:
 both), plus a plain binary GEMM. `bench_layers()` lists them; `excluded_layers()` says why
@@ -28,9 +28,9 @@ median over repeats of the paired ratio float / binary.
 Theory per row: the layer's registered speed-up equation as printed (Eq. 12 for xnodr,
 x = N·M·E²·D; Eq. 15 for xnidr, y = N·M·E²; their sum for xnbdr), Eq. 9 for gemm with
 c·N_W = K and N_I = M·N (one dot product of length K per output); `corrected_speedup` is
-Eq. 9's reading 64k / (k + 64) over the row's dot products (`xncost.formulas`) and
+Eq. 9's reading 64k / (k + 64) over the row's dot products (`xncost.core.formulas`) and
 `word_bound` is k / ceil(k/64): the ceiling set by 64-bit words when a dot product has k
-bits. The products' lengths and counts are those of `xncost.accounting.PROJECTORS`.
+bits. The products' lengths and counts are those of `xncost.core.accounting.PROJECTORS`.
 """
 
 from __future__ import annotations
@@ -48,9 +48,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from xncost.core.layers import caps_layers, get_layer
 from xncost.errors import XncostError
 from xncost.kernels import packed
-from xncost.layers import caps_layers, get_layer
 
 GEMM = "gemm"
 ROW_KEYS = (
@@ -110,8 +110,8 @@ class CapsBenchShape:
         return ",".join(f"{k}={getattr(self, k)}" for k in CAPS_KEYS)
 
     def caps_shape(self) -> Any:
-        """The `xncost.shapes.CapsShape` of one timed call (r = `BENCH_ITERATIONS`)."""
-        from xncost.shapes import CapsShape
+        """The `xncost.core.shapes.CapsShape` of one timed call (r = `BENCH_ITERATIONS`)."""
+        from xncost.core.shapes import CapsShape
 
         n, m, d, e, b = (getattr(self, k) for k in CAPS_KEYS)
         return CapsShape(n, m, d, e, BENCH_ITERATIONS, b)
@@ -262,7 +262,7 @@ def _terms(layer: str, s: Shape) -> list[tuple[int, int]]:
     """(k, n) per product of one call: n dot products of length k (`accounting.PROJECTORS`)."""
     if isinstance(s, GemmShape):
         return [(s.k, s.m * s.n)]
-    from xncost.accounting import PROJECTORS
+    from xncost.core.accounting import PROJECTORS
 
     cs = s.caps_shape()
     by_step = {p.xnor_step: p for p in PROJECTORS}
@@ -278,7 +278,7 @@ def dot_length(layer: str, s: Shape) -> int | str:
 def theory(layer: str, s: Shape) -> dict[str, Any]:
     """Theoretical speed-ups (exact): the layer's registered equation as printed (Eq. 9 for
     gemm), Eq. 9's corrected reading and the word bound over the call's dot products."""
-    from xncost import formulas
+    from xncost.core import formulas
 
     terms = _terms(layer, s)
     if isinstance(s, GemmShape):
@@ -807,7 +807,7 @@ def rows_rich(rows: list[dict[str, Any]], width: int | None = None) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    from xncost.streams import for_stdout
+    from xncost.io.streams import for_stdout
 
     cols = display_columns(rows)  # plain text: "[min, max]" is no markup
     title = for_stdout(TABLE_TITLE)

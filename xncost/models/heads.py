@@ -6,7 +6,7 @@ figures of Tables 5 and 9 are of a flattened map), or with ``pool="gap"`` global
 pooling first (the authors' code). ReLU between the linear layers.
 
 Capsule heads (docs/reference.md): PrimaryCaps -> capsule layer (any capsule layer of the
-layer registry, `xncost.layers`: DR, XnODR, XnIDR, XnBDR, ...; M = num_classes, E = 16,
+layer registry, `xncost.core.layers`: DR, XnODR, XnIDR, XnBDR, ...; M = num_classes, E = 16,
 r = 3) -> BatchNorm -> ReLU -> length (the L2 norm over E), giving [B, M] class scores.
 The capsule layer is the attribute ``caps``. PrimaryCaps replaces the backbone's last stage
 (Fig. 1: "we exchange the last convolutional layer and all FC layers"):
@@ -24,8 +24,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from xncost.core.layers import FC_HEAD, get_layer, head_names
 from xncost.errors import XncostError
-from xncost.layers import FC_HEAD, get_layer, head_names
 from xncost.models.resnet import OUT_CHANNELS as RESNET_CHANNELS
 from xncost.models.resnet import Bottleneck
 from xncost.nn.capsule import Squash
@@ -155,7 +155,7 @@ class ResNetPrimaryCaps(nn.Module):
 def capsule_layer(
     head: str, caps_in: int, caps_out: int, dim_in: int, dim_out: int, iterations: int
 ) -> nn.Module:
-    """The registered capsule layer ``head`` (`xncost.layers`) at the given shape."""
+    """The registered capsule layer ``head`` (`xncost.core.layers`) at the given shape."""
     check_head(head)
     spec = get_layer(head)
     if not spec.is_caps:
@@ -164,7 +164,7 @@ def capsule_layer(
 
 
 def check_head(head: str) -> None:
-    """XncostError unless ``head`` is a registered head (`xncost.layers.head_names`)."""
+    """XncostError unless ``head`` is a registered head (`xncost.core.layers.head_names`)."""
     _check_choice("head", head, head_names())
 
 

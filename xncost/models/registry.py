@@ -3,7 +3,7 @@ and without upsampling (Sections 4.3.1, 4.3.2), plus NIN and AlexNet in float, B
 form (after XNOR-Net-PyTorch and XNOR-Net's Torch7 code).
 
 The paper's models are every backbone with every head of the layer registry
-(`xncost.layers.head_names`): `resnet50` and `mobilenetv2` with their FC heads, and
+(`xncost.core.layers.head_names`): `resnet50` and `mobilenetv2` with their FC heads, and
 `resnet_LAYER`, `mobilenet_LAYER` for each capsule layer (the paper's eight models are those
 of dr, xnodr and xnidr). `MODELS` is read from the layer registry on each access, so a layer
 registered later has its models too.
@@ -29,8 +29,8 @@ from functools import lru_cache
 import torch
 from torch import nn
 
+from xncost.core.layers import FC_HEAD, LAYERS, LayerSpec, get_layer, head_names
 from xncost.errors import XncostError
-from xncost.layers import FC_HEAD, LAYERS, LayerSpec, get_layer, head_names
 from xncost.models.alexnet import ALEXNET_INPUT_SIDE, AlexNet
 from xncost.models.bireal import IMAGENET_CLASSES, IMAGENET_SIDE, BiRealNet
 from xncost.models.heads import (

@@ -2,7 +2,7 @@
 
 The capsule heads follow the paper's design (Section 3, Fig. 1): a PrimaryCaps-like layer
 (conv to N·D channels, reshape to [B, N, D], squash, Eq. 4) feeds a capsule layer of the
-layer registry (`xncost.layers`; M = num_classes, E = 16, r = 3) and the class scores are
+layer registry (`xncost.core.layers`; M = num_classes, E = 16, r = 3) and the class scores are
 the output capsule lengths. The capsule layer is the attribute `caps` of the model. The FC
 head is one linear classifier over the flattened feature map.
 """
@@ -12,8 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from xncost.core.layers import FC_HEAD
 from xncost.errors import XncostError
-from xncost.layers import FC_HEAD
 from xncost.models.heads import capsule_layer, check_head
 from xncost.nn.capsule import squash
 
@@ -101,7 +101,7 @@ class TinyFCNet(nn.Module):
 def build_tiny_model(
     head: str, *, in_channels: int, image_side: int, num_classes: int
 ) -> nn.Module:
-    """The tiny validation model with head `fc` or a capsule layer of `xncost.layers`."""
+    """The tiny validation model with head `fc` or a capsule layer of `xncost.core.layers`."""
     check_head(head)
     for name, value in (
         ("in_channels", in_channels),

@@ -3,7 +3,7 @@
 Tensor layout (paper Table 1, singleton axes dropped): input capsules u [B, N, D],
 weights W [N, M, D, E], predictions u_hat [B, N, M, E], logits b [B, N, M],
 outputs v [B, M, E]. Each step of Tables 2 and 3 that does work is a leaf module whose
-attribute name is the step name used by `xncost.accounting`, so profilers attribute the
+attribute name is the step name used by `xncost.core.accounting`, so profilers attribute the
 work of a leaf to the step of the same name. Routing is Sabour et al.'s (2017; paper Section
 3.1): b starts at zero, c = softmax over output capsules, v = squash(sum_i c u_hat), and b is
 updated on every iteration but the last.

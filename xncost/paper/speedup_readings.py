@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import cache
 
+from xncost.core.formulas import eq12_speedup, eq15_speedup
+from xncost.core.shapes import CAPS_PRESETS, MOBILENET_FC_DIMS, RESNET_CHANNELS
 from xncost.exact import exact_str
-from xncost.formulas import eq12_speedup, eq15_speedup
 from xncost.paper.labels import model_label, model_layer
 from xncost.paper.printed import READING_WORDS, READINGS, Printed, Reading
 from xncost.paper.store import load_table, sourced
-from xncost.shapes import CAPS_PRESETS, MOBILENET_FC_DIMS, RESNET_CHANNELS
 
 
 def _sourced_caps_in() -> dict[str, dict[int, str]]:

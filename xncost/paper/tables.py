@@ -15,7 +15,16 @@ from fractions import Fraction
 from functools import cache
 from typing import Any
 
-from xncost.accounting import Breakdown, breakdown
+from xncost.core.accounting import Breakdown, breakdown
+from xncost.core.shapes import (
+    CAPS_PRESETS,
+    MOBILENET_FC_DIMS,
+    RESNET_CHANNELS,
+    RESNET_FC_HIDDEN,
+    SETTINGS,
+    FCShape,
+    resnet_fc_dims,
+)
 from xncost.errors import XncostError
 from xncost.paper.cells import Cell, Table, value_text
 from xncost.paper.labels import model_label, model_layer
@@ -30,15 +39,6 @@ from xncost.paper.printed import (
 )
 from xncost.paper.speedup_readings import speedup_note, speedup_readings
 from xncost.paper.store import PaperCell, load_table, printed_lookup
-from xncost.shapes import (
-    CAPS_PRESETS,
-    MOBILENET_FC_DIMS,
-    RESNET_CHANNELS,
-    RESNET_FC_HIDDEN,
-    SETTINGS,
-    FCShape,
-    resnet_fc_dims,
-)
 
 TABLES = (5, 7, 9)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
+from xncost.core.shapes import SETTINGS
 from xncost.paper.cells import COUNT_METRICS, CSV_COLUMNS, Cell, Table
 from xncost.paper.labels import METRIC_LABELS, MODEL_LABELS
 from xncost.paper.wholemodel import (
@@ -42,7 +43,6 @@ from xncost.report.model import (
 from xncost.report.to_csv import to_csv
 from xncost.report.to_json import dumps
 from xncost.report.to_markdown import to_markdown
-from xncost.shapes import SETTINGS
 
 MEASURED_DIFFERS = "MEASURED-DIFFERS"
 

@@ -22,11 +22,11 @@ from fractions import Fraction
 from functools import cache
 from typing import Any
 
+from xncost.core.shapes import RESNET_CHANNELS, RESNET_FC_HIDDEN, SETTINGS
 from xncost.errors import XncostError
 from xncost.paper.cells import Cell, Table
 from xncost.paper.printed import Printed
 from xncost.paper.store import PaperCell, load_table, printed_lookup
-from xncost.shapes import RESNET_CHANNELS, RESNET_FC_HIDDEN, SETTINGS
 
 TABLES = (4, 8)
 TITLES = {

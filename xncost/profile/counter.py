@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from xncost.conventions import MODEL_CONVENTIONS, OPS, Convention, Count, OpEvent, aten
-from xncost.formulas import eq9_speedup
-from xncost.layers import LAYERS
+from xncost.core.formulas import eq9_speedup
+from xncost.core.layers import LAYERS
 from xncost.profile.binary import BinaryPatterns, declaration
 from xncost.profile.detect import Product
 from xncost.profile.engine import DETECT, GLOBAL, CountingEngine, OpResult

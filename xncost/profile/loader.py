@@ -30,9 +30,9 @@ from typing import Any
 
 from torch import nn
 
-from xncost import progress
 from xncost.errors import Stopped, XncostError, first_line, guarded
-from xncost.signals import saved_handlers
+from xncost.io import progress
+from xncost.io.signals import saved_handlers
 
 MAX_CAPTURED_BYTES = 1 << 16  # of what the user's code writes to descriptor 1, shown on stderr
 MAX_TIMEOUT = 7 * 24 * 3600

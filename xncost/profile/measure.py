@@ -1,7 +1,7 @@
 """Measure a reference layer: build it for a shape, run one forward pass, count per step.
 
 `measure_layer("xnodr", shape, convention="paper", method="thop")` builds the reference
-PyTorch layer of `xncost.nn` named by the layer registry (`xncost.layers`; `fc` a
+PyTorch layer of `xncost.nn` named by the layer registry (`xncost.core.layers`; `fc` a
 Linear/ReLU stack `fc1, relu1, fc2, ...` with ReLU between layers), feeds it a random
 [B, N, D] (or [B, dims[0]]) input under `torch.no_grad()` and counts with thop and the custom
 ops of `xncost.profile.thop_ops` (`paper` or `ops`) or with the dispatch-level `OpCounter`
@@ -26,8 +26,8 @@ import torch
 from torch import nn
 
 from xncost.conventions import Convention, Count, get_convention
+from xncost.core.layers import get_layer, layer_names
 from xncost.errors import XncostError
-from xncost.layers import get_layer, layer_names
 from xncost.profile.dispatch import count_ops
 from xncost.profile.ledger import StepCount
 from xncost.profile.thop_ops import thop_count

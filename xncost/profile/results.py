@@ -171,6 +171,7 @@ class Summary:
     detection: Detection = field(default_factory=Detection)
     inputs: tuple[tuple[int, ...], ...] = ()
     modules: dict[str, tuple[str, tuple[int, ...] | None]] = field(default_factory=dict)
+    comparisons: tuple[str, ...] = ()  # beside published figures (xncost.paper.comparisons)
 
     @property
     def input_shapes(self) -> tuple[tuple[int, ...], ...]:
@@ -344,6 +345,7 @@ class Summary:
             "unknown_ops": list(self.unknown_ops),
             "detection": self.detection.as_dict(),
             "warnings": list(self.warnings),
+            **({"comparisons": list(self.comparisons)} if self.comparisons else {}),
         }
 
     def to_frame(self) -> Any:

@@ -64,8 +64,6 @@ from xncost.profile.inputs import (
 )
 from xncost.profile.results import SUM_KEYS, Detection, LayerSummary, Summary
 from xncost.profile.summary_render import (
-    XNOR_NET_EQ9,
-    published_lines,
     summary_csv,
     summary_json,
     summary_markdown,
@@ -363,7 +361,6 @@ __all__ = [
     "MAX_ACTIVATION_BYTES",
     "MAX_INPUT_ELEMENTS",
     "SUM_KEYS",
-    "XNOR_NET_EQ9",
     "BinaryDeclaration",
     "Detection",
     "Eq9",
@@ -376,7 +373,6 @@ __all__ = [
     "parse_input_shape",
     "parse_input_shapes",
     "register_binary",
-    "published_lines",
     "summarize_model",
     "summarize_reference",
     "summary",

@@ -9,81 +9,7 @@ import io
 from typing import Any
 
 from xncost.exact import exact_str
-from xncost.profile.counter import Eq9
 from xncost.profile.results import LayerSummary, Summary
-
-# Figures other implementations print for registry models (ptflops "GMac" and parameters):
-# their keys in the store of printed figures, reference/figures.csv (xncost.paper.store).
-_XNOR_NET_PYTORCH = (
-    "The XNOR-Net README of github.com/onion-rain/MCTS (ptflops' output for the NIN of "
-    "github.com/jiecaoyu/XNOR-Net-PyTorch; docs/attributions.md)"
-)
-PUBLISHED_FIGURES: dict[str, dict[str, str]] = {
-    "nin": {"params": "nin_params", "gmac": "nin_gmac"},
-    "nin-xnor": {"params": "nin_xnor_params", "gmac": "nin_xnor_gmac"},
-}
-XNOR_NET_EQ9 = Eq9(256, 9, 14 * 14)  # XNOR-Net's example (reference/figures.csv, xnornet_speedup_*)
-
-
-def _g(x: Any, digits: int = 2) -> str:
-    return f"{float(x) / 1e9:.{digits}f}"
-
-
-def _ptflops_parts(s: Summary) -> dict[str, int]:
-    """ptflops-style count split by what it prices (products, BN, activations, pooling)."""
-    parts = {"MACs": 0, "bias": 0, "batch norm": 0, "activations": 0, "pooling": 0}
-    for r in s.layers:
-        ptf = r.flops_by_convention["ptflops"]
-        if not ptf:
-            continue
-        if "BatchNorm" in r.type:
-            parts["batch norm"] += ptf
-        elif "Pool" in r.type:
-            parts["pooling"] += ptf
-        elif r.float_macs:
-            parts["MACs"] += r.float_macs
-            parts["bias"] += ptf - r.float_macs
-        else:
-            parts["activations"] += ptf
-    return parts
-
-
-def published_lines(s: Summary) -> list[str]:
-    """The figures another implementation prints for this model beside xncost's, with the
-    difference explained."""
-    keys = PUBLISHED_FIGURES.get(s.model)
-    if keys is None:
-        return []
-    from xncost.paper.store import figure
-
-    ref = {"params": figure(keys["params"]).text, "gmac": str(figure(keys["gmac"]).digits)}
-    ref["source"] = _XNOR_NET_PYTORCH
-    t, ptf = s.totals, s.flops_by_convention["ptflops"]
-    parts = _ptflops_parts(s)
-    params_k = f"{t['params'] / 1000:.2f} k"
-    lines = [
-        f"{ref['source']} prints {ref['params']} parameters and {ref['gmac']} GMac.",
-        f"xncost: {t['params']:,} parameters ({params_k}, "
-        + ("equal" if params_k == ref["params"] else "DIFFERENT")
-        + f"); float MACs of the products {t['float_macs']:,} ({_g(t['float_macs'])} G); "
-        f"ptflops-style count {ptf:,} ({_g(ptf)} GMac, "
-        + ("equal" if _g(ptf) == ref["gmac"] else "DIFFERENT")
-        + ") = "
-        + " + ".join(f"{k} {v:,}" for k, v in parts.items() if v)
-        + " (ptflops adds conv bias 1 per output, batch norm 2 per element with affine, "
-        "ReLU 1 per element and pooling 1 per input element to the MACs).",
-    ]
-    if t["binary_macs"]:
-        lines.append(
-            f"The {ref['gmac']} GMac leaves out every binary convolution (a custom module that "
-            f"ptflops prices 0): {t['binary_macs']:,} 1-bit MACs ({_g(t['binary_macs'])} G), "
-            f"i.e. {t['bops']:,} BOPs ({_bop_rule(s)}) = {_num(t['xnor_flops'])} XNOR "
-            f"FLOPs; the float MACs left are the first and last convolutions, "
-            f"{t['float_macs']:,} ({_g(t['float_macs'], 4)} G), plus batch norm, ReLU and "
-            "pooling."
-        )
-    return lines
-
 
 COLUMNS = (
     ("name", "layer"),
@@ -130,7 +56,7 @@ CSV_COLUMNS = (
 )
 
 
-def _num(v: Any) -> str:
+def num(v: Any) -> str:
     return f"{v:,}" if isinstance(v, int) else exact_str(v)
 
 
@@ -145,7 +71,7 @@ def _cells(r: LayerSummary) -> list[str]:
         elif isinstance(v, str):
             out.append(v)
         else:
-            out.append(_num(v))
+            out.append(num(v))
     return out
 
 
@@ -157,7 +83,7 @@ def _total_cells(s: Summary) -> list[str]:
         if key == "eq9":
             out.append("" if eq is None else f"{float(eq):.2f} (binary layers)")
         else:
-            out.append(_num(t[key]))
+            out.append(num(t[key]))
     return out
 
 
@@ -227,24 +153,15 @@ def footer_lines(s: Summary) -> list[str]:
             f"binary layers together {float(sp['eq9_binary_layers']):.2f}x; whole network "
             f"with its float MACs unchanged {float(sp['eq9_network']):.2f}x; under `"
             f"{s.convention}` (float FLOPs + {s.conv.flops_per_mac} x binary MACs over "
-            f"{_ops_name(s)}, weight binarization excluded) {float(sp['ops_network']):.2f}x. "
-            "XNOR-Net's figure: Eq. 9 at c=256, "
-            f"N_W=3x3, N_I=14x14 gives {float(XNOR_NET_EQ9.speedup):.2f}x (theoretical), "
-            f"{_reported_speedup()} as reported with its overheads."
+            f"{_ops_name(s)}, weight binarization excluded) {float(sp['ops_network']):.2f}x."
         )
     if s.unknown_ops:
         lines.append("Ops without a counting rule (counted 0): " + ", ".join(s.unknown_ops))
-    return lines + published_lines(s)
+    return lines + list(s.comparisons)
 
 
-def _reported_speedup() -> str:
-    """XNOR-Net's reported speed-up, as the store holds it."""
-    from xncost.paper.store import figure
-
-    return figure("xnornet_speedup_reported").text
-
-
-def _bop_rule(s: Summary) -> str:
+def bop_rule(s: Summary) -> str:
+    """How the summary's convention prices a 1-bit product, in words."""
     c = s.conv
     if c.bops_per_binary_mac:
         return "1 per 1-bit MAC"
@@ -258,8 +175,8 @@ def _ops_name(s: Summary) -> str:
 def _ops_line(s: Summary) -> str:
     """The `ops` total, described by the convention it follows."""
     t = s.totals
-    sums = f"{_num(t['float_flops'])} + {_num(t['bops'])}/{s.word} = {_num(t['ops'])}"
-    return s.conv.total_sentence(sums, _bop_rule(s))
+    sums = f"{num(t['float_flops'])} + {num(t['bops'])}/{s.word} = {num(t['ops'])}"
+    return s.conv.total_sentence(sums, bop_rule(s))
 
 
 def _title(s: Summary) -> str:
@@ -323,7 +240,7 @@ def _rich_part(
     from rich import box
     from rich.table import Table
 
-    from xncost.profile.richfit import fit_table
+    from xncost.report.fit import fit_table
 
     index = {key: i for i, (key, _) in enumerate(COLUMNS)}
     heads = [dict(COLUMNS)[k] for k in keys]
@@ -351,7 +268,7 @@ def summary_rich(s: Summary, width: int | None = None) -> Any:
     from rich.console import Group
     from rich.text import Text
 
-    from xncost.profile.richfit import measured_width
+    from xncost.report.fit import measured_width
 
     rows = [(_cells(r), "cyan" if r.binary else None) for r in s.layers]
     rows.append((_total_cells(s), "bold"))

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from xncost.errors import XncostError
-from xncost.files import write_atomic
+from xncost.io.files import write_atomic
 
 HISTORY_KEYS = ("epoch", "loss", "train_accuracy", "test_accuracy")
 FIELDS: dict[str, type | tuple[type, ...]] = {

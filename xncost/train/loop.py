@@ -31,14 +31,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from xncost.core.layers import head_names
 from xncost.errors import XncostError
 from xncost.exact import exact_str
-from xncost.layers import head_names
+from xncost.io.progress import Progress, note
 from xncost.models.heads import BACKBONES as PAPER_BACKBONES
 from xncost.models.registry import build_model as registry_build
 from xncost.models.registry import model_name
 from xncost.nn.capsule import _CapsFC
-from xncost.progress import Progress, note
 from xncost.train import checkpoint, distributed, results
 from xncost.train.data import DATASETS, DataBundle, Split, load_dataset
 from xncost.train.distributed import Group

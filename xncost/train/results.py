@@ -4,7 +4,7 @@ are never overwritten. `check_output` validates OUT and the existing rows before
 without creating anything, so a bad `--out` fails at once rather than after the run.
 
 head_flops is the analytic FLOP count of the head (paper convention, batch 1) from
-`xncost.accounting.breakdown`: the capsule layer's shape actually used for capsule heads
+`xncost.core.accounting.breakdown`: the capsule layer's shape actually used for capsule heads
 (Tables 5 and 9 count the layer only), the linear layers' dims for FC heads.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from xncost.errors import XncostError
-from xncost.files import check_name, locked, write_atomic_many
+from xncost.io.files import check_name, locked, write_atomic_many
 
 COLUMNS = (
     "head",
@@ -41,8 +41,8 @@ MAX_CSV_BYTES = 64 << 20  # a results file read whole: about half a million rows
 def head_flops(layer: str, shape: Mapping[str, Any]) -> int | Any:
     """Analytic FLOPs (paper convention) of a head: `shape` holds caps_in, caps_out, dim_in,
     dim_out, iterations for a capsule layer, or dims for fc; batch is 1."""
-    from xncost.accounting import breakdown
-    from xncost.shapes import CapsShape, FCShape
+    from xncost.core.accounting import breakdown
+    from xncost.core.shapes import CapsShape, FCShape
 
     if layer == "fc":
         s: CapsShape | FCShape = FCShape(dims=tuple(shape["dims"]), batch=1)
@@ -190,7 +190,7 @@ def append_result(out_dir: Path, row: Mapping[str, Any]) -> Path:
     """Append `row` (keys = COLUMNS) to OUT/validation.csv and regenerate OUT/validation.md.
 
     The read of the existing rows and the publish of both files happen under OUT's lock
-    (`xncost.files.locked`), so runs appending at once each add their row."""
+    (`xncost.io.files.locked`), so runs appending at once each add their row."""
     missing = [k for k in COLUMNS if k not in row]
     if missing:
         raise ValueError(f"result row lacks {', '.join(missing)}")

@@ -13,11 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from xncost.accounting import breakdown
-from xncost.paper.printed import Interval
-from xncost.paper.store import PaperCell, printed_lookup
-from xncost.paper.tables import table5_setting
-from xncost.shapes import (
+from xncost.core.accounting import breakdown
+from xncost.core.shapes import (
     CAPS_PRESETS,
     MOBILENET_FC_DIMS,
     RESNET_CHANNELS,
@@ -26,6 +23,9 @@ from xncost.shapes import (
     FCShape,
     resnet_fc_dims,
 )
+from xncost.paper.printed import Interval
+from xncost.paper.store import PaperCell, printed_lookup
+from xncost.paper.tables import table5_setting
 
 BACKBONES = {"mobilenet": "mobilenetv2", "resnet": "resnet50"}
 DATA_SETS = ("mnist", "multimnist")  # CIFAR-10 has MNIST's input size (checked separately)

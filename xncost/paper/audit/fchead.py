@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from xncost.core.shapes import RESNET_CHANNELS, RESNET_FC_HIDDEN, SETTINGS, resnet_fc_dims
 from xncost.paper.audit.inverse import printed_interval
 from xncost.paper.printed import Printed
 from xncost.paper.store import printed_lookup
 from xncost.paper.tables import fc_flops, keras_resnet50_map_side
-from xncost.shapes import RESNET_CHANNELS, RESNET_FC_HIDDEN, SETTINGS, resnet_fc_dims
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class MapSide:
     lo: int | None
     hi: int | None
     input_side: int
-    real: int  # size-keeping stem padding (xncost.shapes.resnet50_map_side)
+    real: int  # size-keeping stem padding (xncost.core.shapes.resnet50_map_side)
     keras: int  # Keras' ZeroPadding2D layers kept (xncost.paper.tables.keras_resnet50_map_side)
 
     @property

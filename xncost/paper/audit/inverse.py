@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from xncost.accounting import breakdown
 from xncost.conventions import PAPER, Convention
-from xncost.evaluate import generic_branch
-from xncost.formulas import eq12_speedup, eq15_speedup
+from xncost.core.accounting import breakdown
+from xncost.core.evaluate import generic_branch
+from xncost.core.formulas import eq12_speedup, eq15_speedup
+from xncost.core.shapes import CapsShape
 from xncost.paper.audit.numbers import int_range
 from xncost.paper.printed import Printed, Reading
-from xncost.shapes import CapsShape
 
 SYMBOL_FIELDS = {"N": "caps_in", "M": "caps_out", "D": "dim_in", "E": "dim_out", "r": "iterations"}
 SEARCH_LIMIT = 1 << 40

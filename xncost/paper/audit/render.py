@@ -90,6 +90,6 @@ def audit_markdown() -> str:
 
 def write_audit(out_dir: str | Path = "reports") -> Path:
     """Write `DIR/audit.md` atomically."""
-    from xncost.files import write_atomic
+    from xncost.io.files import write_atomic
 
     return write_atomic(Path(out_dir) / "audit.md", audit_markdown())

@@ -3,12 +3,12 @@ data of `crosstable` and `text`."""
 
 from __future__ import annotations
 
+from xncost.core.shapes import CAPS_PRESETS
 from xncost.paper.audit import crosstable, text
 from xncost.paper.audit.numbers import dec, exact_text, interval_text
 from xncost.paper.audit.sections import Section, join, label
 from xncost.paper.store import load_table
 from xncost.report.to_markdown import pipe_table
-from xncost.shapes import CAPS_PRESETS
 
 # ----------------------------------------------------------------------------- cross-table
 
@@ -189,7 +189,7 @@ def section_tables_4_8() -> Section:
 def section_equations() -> Section:
     import sympy as sp
 
-    from xncost.formulas import eq10_corrected, eq10_printed, eq11_printed, eq12_speedup
+    from xncost.core.formulas import eq10_corrected, eq10_printed, eq11_printed, eq12_speedup
 
     n, m, d, e = sp.symbols("N M D E", positive=True, integer=True)
     e10p, e10c = eq10_printed(n, m, d, e), eq10_corrected(n, m, d, e)

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from xncost.accounting import breakdown
+from xncost.core.accounting import breakdown
+from xncost.core.shapes import CAPS_PRESETS, resnet_fc_dims
 from xncost.paper.audit import fchead, ratios, residual, speedups
 from xncost.paper.audit.inverse import printed_interval, total_inverses
 from xncost.paper.audit.numbers import dec, exact_text, int_range, interval_text
@@ -30,7 +31,6 @@ from xncost.paper.speedup_readings import (
 from xncost.paper.store import load_table, printed_lookup
 from xncost.paper.tables import build_table, fc_flops, reading_verdict
 from xncost.report.to_markdown import pipe_table
-from xncost.shapes import CAPS_PRESETS, resnet_fc_dims
 
 # ----------------------------------------------------------------------------- Table 5
 
@@ -45,7 +45,7 @@ def _map_side(sec: Section) -> None:
         f"`paper` convention: FLOPs(s) = {fchead.fc_flops_expr()}. Solving FLOPs(s) = printed "
         "value for s with sympy. Which side ResNet-50 really produces depends on an assumption "
         "the paper leaves open for the modified stem without upsampling (Section 4.3.2): a "
-        "size-keeping padding (`xncost.shapes.resnet50_map_side`) or Keras' ResNet50 "
+        "size-keeping padding (`xncost.core.shapes.resnet50_map_side`) or Keras' ResNet50 "
         "ZeroPadding2D(3) and (1) layers kept around the new 3x3/1 stem and 1x1/1 pool "
         "(`xncost.paper.tables.keras_resnet50_map_side`). Both are shown:",
         "",

@@ -16,11 +16,11 @@ from dataclasses import replace as dc_replace
 from fractions import Fraction
 from typing import Any
 
-from xncost.accounting import breakdown
 from xncost.conventions import PAPER, Convention
+from xncost.core.accounting import breakdown
+from xncost.core.shapes import CAPS_PRESETS, CapsShape
 from xncost.paper.printed import Interval, Printed
 from xncost.paper.store import PaperCell, printed_lookup
-from xncost.shapes import CAPS_PRESETS, CapsShape
 
 PRESETS = {"mobilenet_xnidr": "mobilenet", "resnet_xnidr": "resnet"}
 DR_MODELS = {"mobilenet": "mobilenet_dr", "resnet": "resnet_dr"}

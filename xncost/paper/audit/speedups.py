@@ -7,13 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from xncost.formulas import eq12_corrected, eq15_corrected
+from xncost.core.formulas import eq12_corrected, eq15_corrected
+from xncost.core.shapes import CAPS_PRESETS, CapsShape
 from xncost.paper.audit.inverse import Inverse, speedup_inverses
 from xncost.paper.cells import Cell, Table
 from xncost.paper.printed import Reading
 from xncost.paper.speedup_readings import SpeedupReading, speedup_readings
 from xncost.paper.tables import reading_verdict
-from xncost.shapes import CAPS_PRESETS, CapsShape
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def corrected_speedups() -> Corrected:
     """Eq. 9 applied to the projectors' own dot products (D for XnODR, E for XnIDR)."""
     import sympy as sp
 
-    from xncost.formulas import EQUATIONS, limit_in_caps_in, symbolic
+    from xncost.core.formulas import EQUATIONS, limit_in_caps_in, symbolic
 
     e12 = next(e for e in EQUATIONS if e.number == 12)
     e15 = next(e for e in EQUATIONS if e.number == 15)

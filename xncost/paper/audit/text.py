@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from xncost.accounting import breakdown
+from xncost.core.accounting import breakdown
+from xncost.core.shapes import CAPS_PRESETS, MOBILENET_FC_DIMS, RESNET_FC_HIDDEN
 from xncost.paper.audit.inverse import printed_interval
 from xncost.paper.audit.numbers import dec, int_range
 from xncost.paper.labels import MODEL_LABELS
@@ -17,7 +18,6 @@ from xncost.paper.printed import ratio_cause
 from xncost.paper.store import figure, load_table, printed_lookup, sourced
 from xncost.paper.tables import fc_flops
 from xncost.paper.wholemodel import INPUT_SIDES
-from xncost.shapes import CAPS_PRESETS, MOBILENET_FC_DIMS, RESNET_FC_HIDDEN
 
 
 @dataclass(frozen=True)
