@@ -2,7 +2,8 @@
 
 Runs in xncost's own environment (no TensorFlow, larq, ptflops or fvcore): every rule states
 the tool's figure as an expression of xncost's summary of the same network, exactly; a rule
-that does not hold is reported as `differs`. Used by `report.py` and tests/profile/test_crosscheck.py.
+that does not hold is reported as `differs`. Used by `report.py` and
+tests/profile/test_crosscheck.py.
 """
 
 from __future__ import annotations
