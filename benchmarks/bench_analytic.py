@@ -21,9 +21,10 @@ import numpy as np
 from xncost.conventions import get_convention
 from xncost.core.accounting import LAYERS, breakdown
 from xncost.core.evaluate import FIELDS, compile_layer, evaluate
+from xncost.core.layers import caps_layers
 from xncost.core.shapes import CapsShape
 
-LAYER_NAMES = ("dr", "xnodr", "xnidr")
+LAYER_NAMES = tuple(caps_layers())  # every capsule layer of the registry
 
 
 def random_columns(n: int, seed: int = 0) -> dict[str, np.ndarray]:

@@ -142,6 +142,10 @@ CAPS_PRESETS: dict[str, CapsShape] = {
 
 # Table 10 FC heads. MobileNetV2 pools to 1280 features; ResNet-50's printed figures are of a
 # flattened side x side x 2048 map (docs/paper.md).
+# the paper's backbones, Table 4's order; training also runs on xncost's small `tiny`
+BACKBONE_LABELS = {"resnet50": "ResNet-50", "mobilenetv2": "MobileNetV2"}
+BACKBONES = tuple(BACKBONE_LABELS)
+TRAIN_BACKBONES = ("tiny", *BACKBONES)
 MOBILENET_FC_DIMS = (1280, 512, 256, 128, 10)
 RESNET_FC_HIDDEN = (1024, 512, 10)
 RESNET_CHANNELS = 2048

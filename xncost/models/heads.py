@@ -25,13 +25,12 @@ import torch
 from torch import nn
 
 from xncost.core.layers import FC_HEAD, get_layer, head_names
+from xncost.core.shapes import BACKBONES
 from xncost.errors import XncostError
 from xncost.models.resnet import OUT_CHANNELS as RESNET_CHANNELS
 from xncost.models.resnet import Bottleneck
 from xncost.nn.capsule import Squash
 
-BACKBONE_LABELS = {"resnet50": "ResNet-50", "mobilenetv2": "MobileNetV2"}  # Table 4's order
-BACKBONES = tuple(BACKBONE_LABELS)
 VARIANTS = ("paper", "code")
 POOLS = ("gap", "flatten")
 

@@ -30,12 +30,11 @@ import torch
 from torch import nn
 
 from xncost.core.layers import FC_HEAD, LAYERS, LayerSpec, get_layer, head_names
+from xncost.core.shapes import BACKBONE_LABELS, BACKBONES
 from xncost.errors import XncostError
 from xncost.models.alexnet import ALEXNET_INPUT_SIDE, AlexNet
 from xncost.models.bireal import IMAGENET_CLASSES, IMAGENET_SIDE, BiRealNet
 from xncost.models.heads import (
-    BACKBONE_LABELS,
-    BACKBONES,
     FC_HIDDEN,
     VARIANTS,
     build_head,

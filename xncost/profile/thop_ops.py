@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from xncost.conventions import OPS, Convention, Count, OpEvent, get_convention
+from xncost.core.layers import LAYERS
 from xncost.errors import XncostError
 from xncost.nn.binarize import Binarize
 from xncost.nn.capsule import (
@@ -48,8 +49,6 @@ from xncost.nn.capsule import (
     Softmax,
     Squash,
     WeightedSum,
-    XnIDR,
-    XnODR,
     XnorAffine,
     XnorAgreementUpdate,
     XnorDotUpdate,
@@ -243,7 +242,13 @@ _HANDLERS: dict[type, str] = {
     ),
     nn.ReLU: "relu",
 }
-_CONTAINERS = (XnorProjector, XnorAgreementUpdate, Routing, DynamicRouting, XnODR, XnIDR)
+_STEP_CONTAINERS = (XnorProjector, XnorAgreementUpdate, Routing, DynamicRouting)
+
+
+def _containers() -> tuple[type, ...]:
+    """Modules whose work is their children's: the step containers and every registered
+    capsule layer's module (`xncost.core.layers`)."""
+    return (*_STEP_CONTAINERS, *(s.module_class() for s in LAYERS.values() if s.is_caps))
 
 
 class ThopRecorder(StepLedger):
@@ -309,6 +314,7 @@ def custom_ops(
     thop_rules = importlib.import_module("thop.profile").register_hooks
     conv = get_convention(convention, word_bits)
     pricer = _Pricer(conv, log)
+    containers = _containers()
     word = conv.word_bits
     unpriced = [t for t, rule in thop_rules.items() if rule is not zero_ops]
     ops: dict[type, Callable] = dict.fromkeys(unpriced, _unpriced(recorder))
@@ -323,10 +329,10 @@ def custom_ops(
             {
                 cls: _handler(pricer.products, word, recorder)
                 for cls, leaf in log.classes.items()
-                if leaf and cls not in _HANDLERS and cls not in _CONTAINERS
+                if leaf and cls not in _HANDLERS and cls not in containers
             }
         )
-    ops.update({cls: zero_ops for cls in _CONTAINERS})
+    ops.update({cls: zero_ops for cls in containers})
     return ops
 
 

@@ -32,10 +32,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from xncost.core.layers import head_names
+from xncost.core.shapes import TRAIN_BACKBONES
 from xncost.errors import XncostError
 from xncost.exact import exact_str
 from xncost.io.progress import Progress, note
-from xncost.models.heads import BACKBONES as PAPER_BACKBONES
 from xncost.models.registry import build_model as registry_build
 from xncost.models.registry import model_name
 from xncost.nn.capsule import _CapsFC
@@ -45,7 +45,7 @@ from xncost.train.distributed import Group
 from xncost.train.losses import LossFn, get_loss, resolve_loss
 from xncost.train.schedule import make_optimizer, make_scheduler
 
-BACKBONES = ("tiny", *PAPER_BACKBONES)  # xncost.models.tiny, then the paper's
+BACKBONES = TRAIN_BACKBONES  # xncost.models.tiny, then the paper's
 EVAL_BATCH = 512
 TINY_THREADS = 1
 MAX_SEED = 2**64 - 1  # torch's generators take unsigned 64-bit seeds

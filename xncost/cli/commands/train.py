@@ -11,7 +11,7 @@ import typer
 from xncost.cli.commands.common import QUIET_OPT, RegistryChoice, examples
 
 HEADS = RegistryChoice("xncost.core.layers:head_names")
-BACKBONES = RegistryChoice("xncost.train.loop:BACKBONES")  # imports torch: read when parsed
+BACKBONES = RegistryChoice("xncost.core.shapes:TRAIN_BACKBONES")
 
 
 class Dataset(str, Enum):
