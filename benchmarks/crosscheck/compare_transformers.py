@@ -1,14 +1,14 @@
 """fvcore's, FlopCounterMode's and ptflops' figures on xncost's transformer models
-(tests/fixtures/crosscheck/transformers/*.json, made by collect_transformers.py) beside
-xncost's, and the report that sets them side by side:
+(tests/fixtures/crosscheck/transformers/*.json, made by collect_transformers.py) beside xncost's,
+and the report that sets them side by side:
 
-    python benchmarks/crosscheck/compare_transformers.py [--out reports/crosscheck_transformers.md]
+python benchmarks/crosscheck/compare_transformers.py [--out reports/crosscheck_transformers.md]
 
-Runs in xncost's own environment (no fvcore or ptflops): every rule states a tool's figure as
-an exact expression of xncost's summary of the same model in the same mode (`eval`: the fused
-fast path; `unfused`: attention as separate aten ops, `xncost.models.transformers.
-unfused_attention`) and of the work items xncost measures (`transformer_ops.measure_work`):
-the parts of the fused ops, the plain products, LayerNorm elements.
+Runs in xncost's own environment (no fvcore or ptflops): every rule states a tool's figure as an
+exact expression of xncost's summary of the same model in the same mode (`eval`: the fused fast
+path; `unfused`: attention as separate aten ops, `xncost.models.transformers.unfused_attention`)
+and of the work items xncost measures (`xncost.profile.fused_work.measure_work`): the parts of
+the fused ops, the plain products, LayerNorm elements.
 """
 
 from __future__ import annotations
@@ -63,9 +63,10 @@ class Facts:
 
 @cache
 def xncost_facts(name: str, mode: str) -> Facts:
+    from xncost.conventions.fused import LayerNorm, Product
     from xncost.models.transformers import unfused_attention
+    from xncost.profile.fused_work import measure_work
     from xncost.profile.summary import summary
-    from xncost.profile.transformer_ops import LayerNorm, Product, measure_work
 
     model, x = build(name)
     gelu = 0

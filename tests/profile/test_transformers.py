@@ -1,8 +1,9 @@
-"""Transformer ops (xncost.profile.transformer_ops and its rules): every op nn.MultiheadAttention,
-nn.TransformerEncoderLayer and scaled_dot_product_attention dispatch in eval and train mode has
-a rule; fused and unfused runs give the same MACs, equal to torch's own counter and to the
-products torch's profiler records inside the fused kernels; the written-out LayerNorm and GELU
-cost what their fused ops cost; ViT-B/16 and the reference models; the binarized attention."""
+"""Transformer ops (xncost.conventions.fused and the conventions' rules): every op
+nn.MultiheadAttention, nn.TransformerEncoderLayer and scaled_dot_product_attention dispatch in
+eval and train mode has a rule; fused and unfused runs give the same MACs, equal to torch's own
+counter and to the products torch's profiler records inside the fused kernels; the written-out
+LayerNorm and GELU cost what their fused ops cost; ViT-B/16 and the reference models; the
+binarized attention."""
 
 from __future__ import annotations
 
@@ -21,6 +22,14 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from xncost.conventions import OPS, PTFLOPS, TF, class_key
+from xncost.conventions.fused import (
+    FUSED_WORK,
+    LayerNorm,
+    Product,
+    Softmax,
+    fused_products,
+    fused_work,
+)
 from xncost.errors import XncostError
 from xncost.models.registry import build_model
 from xncost.models.transformers import (
@@ -32,16 +41,8 @@ from xncost.models.transformers import (
 )
 from xncost.profile.detect import is_pm1
 from xncost.profile.dispatch import OpCounter
+from xncost.profile.fused_work import measure_work
 from xncost.profile.summary import summary
-from xncost.profile.transformer_ops import (
-    FUSED_WORK,
-    LayerNorm,
-    Product,
-    Softmax,
-    fused_products,
-    fused_work,
-    measure_work,
-)
 
 aten = torch.ops.aten
 D, H, T, B = 16, 4, 5, 2

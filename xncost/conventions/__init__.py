@@ -5,7 +5,9 @@ handlers, the dispatch counting engine and the whole-network summary all read th
 from the `Convention` they are given. Each convention is one module of this package holding
 its `Convention` (prices, scope, labels) and its per-op rules: `paper` (Tables 5 and 9),
 `ops` (one FLOP per primitive executed), `tf` (TensorFlow's profiler), `ptflops` and `bnn`
-(the BNN literature's OPs). `register_convention` adds one; the CLI's `--convention` choices,
+(the BNN literature's OPs). A module of this package holding a `CONVENTION` is registered
+when the package is imported (listed by its `order`); `register_convention` adds one from
+outside; the CLI's `--convention` choices,
 the summary's per-convention figures and docs/conventions.md's table follow the registry.
 
 Binary dot products: a dot product of length k is packed into ceil(k / word_bits) words and
@@ -17,6 +19,8 @@ word_bits (Table 5): `xnor_flops`. Torch-free.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from types import ModuleType
 
 from xncost.conventions import bnn, ops, paper, ptflops, tf
@@ -56,8 +60,18 @@ def register_convention(conv: Convention | ModuleType) -> Convention:
     return conv
 
 
-for _module in (paper, ops, tf, ptflops, bnn):
-    register_convention(_module)
+def _discover() -> list[Convention]:
+    """The conventions of this package: every module holding a `CONVENTION`, by `order`."""
+    found = []
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        conv = getattr(importlib.import_module(f"{__name__}.{info.name}"), "CONVENTION", None)
+        if isinstance(conv, Convention):
+            found.append(conv)
+    return sorted(found, key=lambda c: (c.order, c.name))
+
+
+for _conv in _discover():
+    register_convention(_conv)
 
 PAPER, OPS, TF, PTFLOPS, BNN = paper.PAPER, ops.OPS, tf.TF, ptflops.PTFLOPS, bnn.BNN
 

@@ -182,6 +182,7 @@ class Convention:
     fc_activation: int = 0
     bops_per_binary_mac: int = field(default=0, metadata={"model_price": True})
     scopes: tuple[str, ...] = field(default=(LAYER,), metadata=_META)
+    order: int = field(default=100, metadata=_META)  # where it is listed among the others
     option_help: str = field(default="", metadata=_META)
     total_label: str = field(default="FLOPs + XNOR FLOPs", metadata=_META)
     total_text: str = field(default=OTHERS_TOTAL, metadata=_META)

@@ -34,6 +34,7 @@ BNN = Convention(
     bops_per_word=0,
     bops_per_binary_mac=1,
     scopes=(MODEL,),
+    order=50,
     option_help="bnn (FLOPs = float MACs, BOPs = 1-bit MACs, OPs = FLOPs + BOPs/64)",
     total_label="OPs",
     total_text=(

@@ -17,6 +17,7 @@ PAPER = Convention(
         "capsule pair, squash, rescale and bias free, 3 BOPs per packed word"
     ),
     scopes=(LAYER,),
+    order=10,
     option_help="paper (reproduces the paper's tables)",
 )
 CONVENTION = PAPER

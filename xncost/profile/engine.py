@@ -28,11 +28,6 @@ from torch.nn.modules.module import (
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from xncost.conventions import Convention, Count, OpEvent, aten
-from xncost.profile import (  # noqa: F401  (they register torch's transformer ops' rules)
-    transformer_ptflopsrules,
-    transformer_rules,
-    transformer_tfrules,
-)
 from xncost.profile.binary import BinaryPatterns, declaration
 from xncost.profile.detect import BINARY, ONE_BIT, Detector, Product
 from xncost.profile.provenance import Provenance, key_of

@@ -1,4 +1,5 @@
-"""The work inside torch's transformer ops, from their arguments' shapes (no prices).
+"""The work inside torch's fused transformer ops, from their arguments' shapes (no prices;
+torch-free: it reads shapes and attributes of what it is given).
 
 A dispatch-level counter sees a fused op (`aten._native_multi_head_attention`,
 `aten._transformer_encoder_layer_fwd`, the `scaled_dot_product_attention` kernels) as one op;
@@ -6,7 +7,7 @@ the products, softmax and norms it runs inside are not dispatched. `fused_work(f
 kwargs, out)` lists them as `Work` items, each from the real operand shapes: the same steps,
 in the same order, as torch 2.13's CPU kernels run (aten/src/ATen/native/transformers/
 attention.cpp, transformer.cpp, cpu/FlashAttentionKernel.cpp), so that every convention prices
-a fused op as the sum of its steps (`xncost.profile.transformer_rules`, `transformer_tfrules`):
+a fused op as the sum of its steps (the rules of `xncost.conventions.ops`, `tf`, `ptflops`):
 
 - `_native_multi_head_attention` (`nn.MultiheadAttention`, batch first, eval, no grad): the
   in-projection (one product when query, key and value are one tensor), the in-projection bias
@@ -36,14 +37,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-import torch
-from torch.utils._python_dispatch import TorchDispatchMode
+from typing import TYPE_CHECKING, Any
 
 from xncost.conventions import aten
 from xncost.conventions.aten import DotProducts, FusedProducts
 from xncost.errors import XncostError
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -463,24 +464,3 @@ def op_work(op: Any, args: tuple, kwargs: dict, out: Any) -> list[Work]:
         return plan(args, kwargs, out)
     dots = aten.dot_products(op, args, kwargs, out)
     return [] if dots is None else [Product(aten.display_name(op), dots)]
-
-
-class _WorkTally(TorchDispatchMode):
-    def __init__(self) -> None:
-        super().__init__()
-        self.work: list[Work] = []
-
-    def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: Any = None):
-        kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        self.work += op_work(op_name(func), args, kwargs, out)
-        return out
-
-
-def measure_work(model: torch.nn.Module, *inputs: torch.Tensor) -> list[Work]:
-    """Every work item (`op_work`) of one forward pass of `model(*inputs)` under
-    `torch.no_grad()`, in execution order: how a model's MACs, LayerNorm and GELU elements
-    split between the plain products and the parts of its fused ops."""
-    with torch.no_grad(), _WorkTally() as tally:
-        model(*inputs)
-    return tally.work
