@@ -12,7 +12,9 @@ Its rules price every aten op of a whole network, in the manner of
 element-wise ops 1 per output element (a two-sided clamp 2, PReLU 2); reductions 1 per input
 element; softmax `softmax_per_element`; inference batch norm 2 per element (4 with affine)
 plus 2 per channel; window pooling 1 per window element per output, adaptive pooling 1 per
-input element; data movement, creation and metadata 0. An op with no rule is unknown:
+input element; data movement (paddings included: `F.pad`), creation and metadata 0; a masked
+or indexed assignment (`out[x >= 0] = 1`, public BNN code's binarization) 1 per element of the
+tensor written, a select as `where`. An op with no rule is unknown:
 reported, never priced 0 silently.
 """
 
@@ -115,7 +117,8 @@ register(*aten.ADAPTIVE_POOLS)(aten.per_input)  # global pooling: one per input 
 ZERO_COST = (
     "view reshape _unsafe_view _reshape_alias expand expand_as view_as as_strided permute "
     "transpose t unsqueeze squeeze select slice narrow split split_with_sizes unbind chunk "
-    "flatten unflatten movedim diagonal clone copy_ contiguous cat stack _to_copy detach "
+    "flatten unflatten movedim diagonal clone copy_ contiguous cat stack constant_pad_nd "
+    "_to_copy detach "
     "detach_ alias lift_fresh lift_fresh_copy zeros zeros_like ones ones_like empty "
     "empty_like empty_strided full full_like fill_ zero_ new_zeros new_ones new_empty "
     "new_empty_strided new_full scalar_tensor arange _local_scalar_dense size sym_size stride "
@@ -125,6 +128,7 @@ ZERO_COST = (
 
 
 register(*names(ZERO_COST))(aten.free)  # data movement, creation and metadata
+register(*names(("index_put",), inplace=True))(aten.per_output)  # a select per element written
 
 # ----------------------------------------------------------------------------- transformer ops
 # Transformer ops (docs/conventions.md, "Transformer ops"): the prices of the work items of

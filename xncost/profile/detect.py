@@ -3,7 +3,8 @@
 A product's operand (the input, or the weight) is *binary up to scale* when it takes values
 in {-a, +a}, with one `a` per slice across the axes its dot products run along (per sample
 for a convolution's input, per output channel for its weight, per row and per column for a
-matrix product), and
+matrix product; a convolution's input from a binarization may also take one `a` per
+position, across its channels: XNOR-Net's `sign(I) * K`), and
 
 - its provenance says it came from a binarization (`xncost.profile.provenance`: sign, a
   sign-like `where` or comparison arithmetic, a custom autograd Function running one of
@@ -188,6 +189,8 @@ class Detector:
         base = {"static": static, "ptrs": ptrs}
         if tag is not None and tag.kind in (SIGN, TERNARY):
             lv = self._check(t, key, dims, RTOL)
+            if lv is None and not weight and len(dims) > 1:
+                lv = self._check(t, key, dims[:1], RTOL)  # XNOR-Net's K: a scale per position
             if lv is None:
                 return Operand(**base)
             if tag.kind == TERNARY:

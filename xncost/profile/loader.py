@@ -1,11 +1,14 @@
-"""Load the user's own model for `xncost summary`: `PATH.py:NAME` or `package.module:NAME`.
+"""Load the user's own model for `xncost summary`: `PATH.py:NAME` or `package.module:NAME`,
+optionally called with literal arguments, `PATH.py:NAME(dataset='cifar10', depth=18)`.
 
 NAME is an `nn.Module` instance or a callable (a class, a function) returning one when
-called with no arguments. Loading a `.py` file runs that file's code, as `python PATH.py`
-would (its `if __name__ == "__main__":` block excepted), with the file's directory on
-`sys.path` meanwhile so that it can import its sibling modules. Every failure (missing file,
-missing name, not a module, code that raises anything but KeyboardInterrupt, `sys.exit`
-included) is one `XncostError` line.
+called (with no arguments, or the ones given). Loading a `.py` file runs that file's code as
+its repository would (`xncost.profile.imports`: packages and relative imports, sibling
+modules, missing modules stood in for; its `if __name__ == "__main__":` block excepted), on
+the CPU with legacy autograd Functions accommodated (`xncost.profile.compat`). A model
+wrapped in `nn.DataParallel` / `DistributedDataParallel` is counted unwrapped. Every failure
+(missing file, missing name, not a module, code that raises anything but KeyboardInterrupt,
+`sys.exit` included) is one `XncostError` line.
 
 Every call xncost makes into the user's code (loading, the factory, `parameters()`,
 `modules()`, `named_children()`, `scales=` callbacks, the forward pass) runs inside
@@ -14,9 +17,10 @@ Every call xncost makes into the user's code (loading, the factory, `parameters(
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import importlib
-import importlib.util
+import inspect
 import io
 import os
 import signal
@@ -25,6 +29,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +38,7 @@ from torch import nn
 from xncost.errors import Stopped, XncostError, first_line, guarded
 from xncost.io import progress
 from xncost.io.signals import saved_handlers
+from xncost.profile import compat, imports
 
 MAX_CAPTURED_BYTES = 1 << 16  # of what the user's code writes to descriptor 1, shown on stderr
 MAX_TIMEOUT = 7 * 24 * 3600
@@ -177,6 +183,8 @@ def user_code(what: str, timeout: float | None = None) -> Iterator[None]:
 
     - what it prints (sys.stdout and descriptor 1) goes to stderr, never into the command's
       output (`--format json|csv`);
+    - it runs as public model code runs here (`compat.session`), and what importing it
+      changed (`sys.path`, `sys.argv`, its modules) is undone afterwards (`imports.scope`);
     - os._exit, os.abort, os.fork and signals to this process raise instead; the working
       directory and the SIGINT/SIGTERM handlers are restored afterwards;
     - `timeout` seconds (the `--timeout` option) bound the block;
@@ -199,6 +207,8 @@ def user_code(what: str, timeout: float | None = None) -> Iterator[None]:
             _process_calls_refused(),
             contextlib.redirect_stdout(notes),
             _descriptor_1_captured(),
+            imports.scope(),
+            compat.session(),
             _time_limit(timeout),
         ):
             yield
@@ -211,14 +221,27 @@ def user_code(what: str, timeout: float | None = None) -> Iterator[None]:
 def _translated(what: str, timeout: float | None) -> Iterator[None]:
     try:
         yield
-    except (XncostError, KeyboardInterrupt):
+    except KeyboardInterrupt:
         raise
+    except XncostError as e:
+        hint = _missing_hint()
+        if not hint or hint in str(e):
+            raise
+        raise type(e)(f"{e}{hint}") from None
     except _TimedOut:
+        if timeout is None:  # a nested block: the outermost one, which set the limit, says so
+            raise
         raise XncostError(f"{what}: did not finish within --timeout {timeout:g} s") from None
     except _Refused as e:
         raise XncostError(f"{what}: {e}") from None
     except BaseException as e:  # noqa: BLE001 - the user's code may raise anything
-        raise XncostError(f"{what}: {first_line(e)}") from None
+        raise XncostError(f"{what}: {first_line(e)}{_missing_hint()}") from None
+
+
+def _missing_hint() -> str:
+    """The modules the model used but this environment lacks (see `compat.StandIn`)."""
+    acc = compat.current()
+    return acc.missing_hint() if acc is not None else ""
 
 
 def check_timeout(seconds: float | None) -> float | None:
@@ -235,40 +258,20 @@ def is_model_reference(text: str) -> bool:
     return ":" in text
 
 
-@contextmanager
-def _on_sys_path(directory: Path) -> Iterator[None]:
-    """`directory` first on sys.path (as `python FILE` puts the file's own), then sys.path
-    as it was."""
-    saved = list(sys.path)
-    sys.path.insert(0, str(directory))
-    try:
-        yield
-    finally:
-        sys.path[:] = saved
-
-
 def _load_file(path: Path) -> Any:
     if path.suffix != ".py":
         raise XncostError(f"{path}: a model file must be a .py file")
     if not path.is_file():
         raise XncostError(f"{path}: no such file")
-    name = f"_xncost_user_model_{abs(hash(str(path.resolve())))}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise XncostError(f"{path}: cannot be loaded as a Python module")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
+    acc = compat.current()
+    if acc is None:
+        raise RuntimeError("a model file loads inside user_code")
     was = sys.dont_write_bytecode
     sys.dont_write_bytecode = True  # leave no __pycache__ beside the user's file
     try:
-        with _on_sys_path(path.resolve().parent):
-            guarded(f"{path}: loading it failed", lambda: spec.loader.exec_module(module))
-    except XncostError:
-        sys.modules.pop(name, None)
-        raise
+        return guarded(f"{path}: loading it failed", lambda: imports.import_file(path, acc))
     finally:
         sys.dont_write_bytecode = was
-    return module
 
 
 def _load_module(name: str) -> Any:
@@ -284,18 +287,76 @@ def _load_module(name: str) -> Any:
 
 
 def load_model(reference: str, timeout: float | None = None) -> tuple[nn.Module, str]:
-    """The model of `PATH.py:NAME` or `package.module:NAME`, and NAME; loaded inside
-    `user_code` (`timeout` seconds at most)."""
+    """The model of `PATH.py:NAME[(ARGS)]` or `package.module:NAME[(ARGS)]`, and its label
+    (NAME with the arguments as given); loaded inside `user_code` (`timeout` seconds at
+    most)."""
     with user_code(reference, timeout):
         return _load_model(reference)
 
 
-def _load_model(reference: str) -> tuple[nn.Module, str]:
-    where, _, attr = reference.rpartition(":")
-    if not where or not attr:
+@dataclass(frozen=True)
+class Reference:
+    """A parsed model reference: where (a .py path or a module), the attribute path NAME,
+    and the literal arguments to call it with (`called`: written with parentheses)."""
+
+    where: str
+    attr: str
+    args: tuple = ()
+    kwargs: tuple[tuple[str, Any], ...] = ()
+    called: bool = False
+
+    @property
+    def label(self) -> str:
+        if not self.called:
+            return self.attr
+        shown = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs]
+        return f"{self.attr}({', '.join(shown)})"
+
+    @property
+    def is_path(self) -> bool:
+        return self.where.endswith(".py") or "/" in self.where or "\\" in self.where
+
+
+def parse_reference(reference: str) -> Reference:
+    """`WHERE:NAME` or `WHERE:NAME(ARGS)`, ARGS Python literals (numbers, strings, True,
+    False, None, tuples, lists, dicts), positional or keyword."""
+    head, paren, call = reference.partition("(")
+    where, _, attr = head.rpartition(":")
+    if not where or not attr.strip():
         raise XncostError(f"model reference must be PATH.py:NAME or module:NAME, got {reference!r}")
-    is_path = where.endswith(".py") or "/" in where or "\\" in where
-    module = _load_file(Path(where)) if is_path else _load_module(where)
+    if not paren:
+        return Reference(where, attr)
+    attr = attr.strip()
+    try:
+        node = ast.parse(f"_({call}", mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        node = None
+    keys = [] if not isinstance(node, ast.Call) else [k.arg for k in node.keywords]
+    if not isinstance(node, ast.Call) or None in keys or len(set(keys)) < len(keys):
+        raise XncostError(
+            f"cannot read the arguments of {reference!r}: write NAME(arg, key=value, ...)"
+        )
+    try:
+        args = tuple(_literal(a) for a in node.args)
+        kwargs = tuple((k.arg, _literal(k.value)) for k in node.keywords)
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+        raise XncostError(
+            f"the arguments of {reference!r} must be Python literals (numbers, strings, True, "
+            "False, None, tuples, lists, dicts)"
+        ) from None
+    return Reference(where, attr, args, kwargs, called=True)
+
+
+def _literal(node: ast.expr) -> Any:
+    if isinstance(node, ast.Starred):
+        raise ValueError("starred argument")
+    return ast.literal_eval(node)
+
+
+def _load_model(reference: str) -> tuple[nn.Module, str]:
+    ref = parse_reference(reference)
+    where, attr = ref.where, ref.attr
+    module = _load_file(Path(where)) if ref.is_path else _load_module(where)
     obj: Any = module
     missing = object()
     for part in attr.split("."):
@@ -307,13 +368,73 @@ def _load_model(reference: str) -> tuple[nn.Module, str]:
         if found is missing:
             raise XncostError(f"{where} has no attribute {attr!r}")
         obj = found
-    if not isinstance(obj, nn.Module):
-        if not callable(obj):
-            raise XncostError(
-                f"{where}:{attr} is not an nn.Module or a callable returning one "
-                f"(it is of type {type(obj).__name__})"
+    if isinstance(obj, nn.Module):
+        if ref.called:
+            raise XncostError(f"{where}:{attr} is an nn.Module instance; it takes no arguments")
+        return _unwrapped(obj), ref.label
+    if not callable(obj):
+        raise XncostError(
+            f"{where}:{attr} is not an nn.Module or a callable returning one "
+            f"(it is of type {type(obj).__name__})"
+        )
+    _check_call(obj, ref)
+    kwargs = dict(ref.kwargs)
+    call = ref.label if ref.called else f"{attr}()"
+    built = guarded(f"{where}:{call} failed", lambda: obj(*ref.args, **kwargs))
+    if not isinstance(built, nn.Module):
+        hint = (
+            f"; pass its arguments as {where}:{attr}(name=value, ...)"
+            if not ref.called and _takes_arguments(obj)
+            else ""
+        )
+        raise XncostError(
+            f"{where}:{call} returned a {type(built).__name__}, not an nn.Module{hint}"
+        )
+    return _unwrapped(built), ref.label
+
+
+def _signature(obj: Any) -> inspect.Signature | None:
+    try:
+        return inspect.signature(obj)
+    except (TypeError, ValueError):
+        return None
+
+
+def _takes_arguments(obj: Any) -> bool:
+    sig = _signature(obj)
+    return sig is not None and bool(sig.parameters)
+
+
+def _check_call(obj: Any, ref: Reference) -> None:
+    """Refuse, naming them, a call that leaves required parameters without a value."""
+    sig = _signature(obj)
+    if sig is None:
+        return
+    try:
+        sig.bind(*ref.args, **dict(ref.kwargs))
+    except TypeError as e:
+        needed = [
+            n
+            for n, p in sig.parameters.items()
+            if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+        example = ", ".join(f"{n}=..." for n in needed) or "..."
+        raise XncostError(
+            f"{ref.where}:{ref.label} cannot be called so ({e}); pass its arguments as "
+            f"{ref.where}:{ref.attr}({example}) (Python literals)"
+        ) from None
+
+
+def _unwrapped(model: nn.Module) -> nn.Module:
+    """The module inside (Distributed)DataParallel wrappers, said in a note."""
+    inner = model
+    while isinstance(inner, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+        inner = inner.module
+    if inner is not model:
+        acc = compat.current()
+        if acc is not None:
+            acc.loading.append(
+                f"note: the model came wrapped in {type(model).__name__}; xncost counted the "
+                f"{type(inner).__name__} inside (the wrapper adds no work on one device)."
             )
-        obj = guarded(f"{where}:{attr}() failed", obj)
-        if not isinstance(obj, nn.Module):
-            raise XncostError(f"{where}:{attr}() returned a {type(obj).__name__}, not an nn.Module")
-    return obj, attr
+    return inner

@@ -18,6 +18,11 @@ A `Tag` says what values a tensor holds by construction:
 - `ternary`: {-a, 0, +a} with zeros from a threshold: `where(cond, b, 0)`, sign times a
   comparison;
 - `levels`: exactly two known values (a comparison's {0, 1}, then scalar arithmetic on it);
+- `written`: constants written through masks (`out[x >= 0] = 1`, `masked_fill`) into a
+  tensor of unknown values (`x.new(size)`, a clone), of one constant (`zeros_like`) or of
+  known levels (a comparison): sign once its values are {-c, +c}; {-c, 0, +c} is sign when
+  every mask and comparison involved compares with 0 (sign(x) with its sign(0) zeros), else
+  ternary (a threshold's zeros); two known values are levels;
 - `unit`: values in [0, 1] (`clamp(x, 0, 1)`), which `round` makes {0, 1};
 - `pending`: half a straight-through combination, waiting for `q` to be added back.
 
@@ -34,7 +39,14 @@ from typing import Any
 
 import torch
 
-SIGN, TERNARY, LEVELS, UNIT, PENDING = "sign", "ternary", "levels", "unit", "pending"
+SIGN, TERNARY, LEVELS, UNIT, PENDING, WRITTEN = (
+    "sign",
+    "ternary",
+    "levels",
+    "unit",
+    "pending",
+    "written",
+)
 BINARY_KINDS = (SIGN, TERNARY)
 Key = tuple
 
@@ -62,6 +74,8 @@ class Tag:
     cancel: Key | None = None
     cancel_sign: int = 0
     base: Tag | None = None
+    partial: bool = False  # `written`: some elements may still hold unknown values
+    zero: bool = False  # a comparison with 0, or every mask that wrote it (`levels`, `written`)
 
 
 def _levels(lo: float, hi: float, origin: str) -> Tag:
@@ -158,8 +172,10 @@ class Provenance:
                 break
             static |= s
         tag = self._propagate(op, args, kwargs, keys) if any(tags) or _creates(op) else None
-        if tag is not None and tag.kind == SIGN and not any(
-            t is not None and t.kind in (SIGN, TERNARY, PENDING) for t in tags
+        if (
+            tag is not None
+            and tag.kind == SIGN
+            and not any(t is not None and t.kind in (SIGN, TERNARY, PENDING) for t in tags)
         ):
             self.binarizations[tag.origin] = self.binarizations.get(tag.origin, 0) + 1
         outputs = _tensors(out if isinstance(out, (tuple, list)) else (out,))
@@ -194,7 +210,10 @@ class Provenance:
         if op in SIGN_OPS:
             return Tag(SIGN, name.rstrip("_"))
         if op in COMPARISONS:
-            return Tag(LEVELS, name.rstrip("_"), (0.0, 1.0))
+            zero = _scalar(_arg(args, kwargs, 1, "other")) == 0.0 or (
+                len(args) == 1 and self._tag_of(args[0]) is not None and self._tag_of(args[0]).zero
+            )
+            return Tag(LEVELS, name.rstrip("_"), (0.0, 1.0), zero=zero)
         if op in FILLED:
             i, value = FILLED[op]
             v = value if i is None else _scalar(_arg(args, kwargs, i, value))
@@ -202,9 +221,13 @@ class Provenance:
         first = self._tag_of(args[0]) if args else None
         if op in MOVES:
             return first
-        if op in FILL_INTO:  # x[mask] = v on a binary x (sign(0) -> +1, or a threshold -> 0)
-            v = self._value(args[2]) if first is not None and first.kind in BINARY_KINDS else None
-            return None if v is None else (first if v else replace(first, kind=TERNARY))
+        if op in FILL_INTO:  # x[mask] = v
+            v = self._value(args[2]) if len(args) > 2 else None
+            if v is None:
+                return None
+            if first is not None and first.kind in BINARY_KINDS:  # sign(0) -> +1, or -> 0
+                return first if v else replace(first, kind=TERNARY)
+            return self._written(first, v, args[1], name.rstrip("_"))
         if op == "aten::constant_pad_nd":
             return first if _scalar(_arg(args, kwargs, 2, "value", 0.0)) == 0.0 else None
         if op in ("aten::cat", "aten::stack"):
@@ -241,6 +264,29 @@ class Provenance:
         if t is not None:
             return t.levels[0] if t.kind == LEVELS and t.levels[0] == t.levels[1] else None
         return _scalar(x)
+
+    def _written(self, first: Tag | None, v: float, masks: Any, origin: str) -> Tag | None:
+        """`v` written through `masks` into a tensor tagged `first` (see `written`)."""
+        if first is None:  # unknown values (x.new(size), a clone)
+            values, partial, zero = (), True, True
+        elif first.kind == LEVELS:
+            values, partial = tuple(sorted(set(first.levels))), False
+            zero = first.zero or first.levels[0] == first.levels[1]
+        elif first.kind == WRITTEN:
+            values, partial, zero = first.levels, first.partial, first.zero
+        else:
+            return None
+        masks = masks if isinstance(masks, (list, tuple)) else (masks,)
+        tags = [self._tag_of(m) for m in masks if isinstance(m, torch.Tensor)]
+        zero = zero and bool(tags) and all(t is not None and t.zero for t in tags)
+        vals = sorted({*values, v})
+        if len(vals) == 2 and vals[0] == -vals[1] != 0.0:
+            return Tag(SIGN, origin)
+        if len(vals) == 3 and vals[1] == 0.0 and vals[0] == -vals[2]:
+            return Tag(SIGN if zero else TERNARY, origin)
+        if not partial and len(vals) == 2:
+            return Tag(LEVELS, origin, (vals[0], vals[1]), zero=zero)
+        return Tag(WRITTEN, origin, tuple(vals), partial=partial, zero=zero)
 
     def _where(self, args: tuple) -> Tag | None:
         a, b = args[1], args[2]
@@ -320,7 +366,12 @@ class Provenance:
 def _creates(op: str) -> bool:
     """Ops that make a tag from untagged inputs."""
     return (
-        op in SIGN_OPS or op in COMPARISONS or op in CLAMPS or op in FILLED or op == "aten::where"
+        op in SIGN_OPS
+        or op in COMPARISONS
+        or op in CLAMPS
+        or op in FILLED
+        or op in FILL_INTO
+        or op == "aten::where"
     )
 
 

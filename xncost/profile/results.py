@@ -172,6 +172,7 @@ class Summary:
     inputs: tuple[tuple[int, ...], ...] = ()
     modules: dict[str, tuple[str, tuple[int, ...] | None]] = field(default_factory=dict)
     comparisons: tuple[str, ...] = ()  # beside published figures (xncost.paper.comparisons)
+    notes: tuple[str, ...] = ()
 
     @property
     def input_shapes(self) -> tuple[tuple[int, ...], ...]:
@@ -217,7 +218,9 @@ class Summary:
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        """What the reader must know about the binary-work decision."""
+        """What the reader must know about the binary-work decision, then how the model's
+        code was run (`notes`: CUDA on the CPU, legacy Functions, missing modules;
+        `xncost.profile.compat`)."""
         d, t = self.detection, self.totals
         out = []
         if d.sign_like_ops and not t["binary_macs"]:
@@ -245,7 +248,7 @@ class Summary:
                 "counted as binary values, not as float work (a deployed network stores each as "
                 "+1 or -1)."
             )
-        return tuple(out)
+        return (*out, *self.notes)
 
     def __repr__(self) -> str:
         t = self.totals

@@ -42,6 +42,7 @@ from torch import nn
 
 from xncost.conventions import MODEL_CONVENTIONS, Convention, get_convention
 from xncost.errors import XncostError, guarded
+from xncost.profile import compat
 from xncost.profile.binary import (
     BINARY_LAYERS,
     BinaryDeclaration,
@@ -102,7 +103,7 @@ def summary(
         )
     conv = get_convention(conv, word, MODEL_CONVENTIONS)
     patterns = BinaryPatterns.of(binary)
-    with fixed_seed():
+    with fixed_seed(), compat.session() as acc:
         if not isinstance(model, nn.Module) and callable(model):
             model = guarded("building the model failed", model)
         if not isinstance(model, nn.Module):
@@ -114,14 +115,17 @@ def summary(
         def forward() -> None:
             model.eval()
             try:
-                with torch.no_grad(), counter:
+                with torch.no_grad(), compat.forward_pass(acc), counter:
                     model(*xs)
             finally:
                 model.train(was_training)
 
         shapes = ", ".join(str(list(x.shape)) for x in xs)
         guarded(f"forward pass failed on input {shapes}", forward)
-    return _build(model, counter, tuple(tuple(x.shape) for x in xs), conv, name)
+        if "forward" in acc.used.values():
+            raise XncostError(f"the forward pass used a module missing here{acc.missing_hint()}")
+        notes = acc.notes
+    return _build(model, counter, tuple(tuple(x.shape) for x in xs), conv, name, notes)
 
 
 def _one_bit(root: nn.Module, counter: LayerCounter) -> dict[int, int]:
@@ -184,6 +188,7 @@ def _build(
     shapes: tuple[tuple[int, ...], ...],
     conv: Convention,
     name: str | None,
+    notes: tuple[str, ...] = (),
 ) -> Summary:
     one_bit = _one_bit(model, counter)
     seen: set[int] = set()
@@ -235,6 +240,7 @@ def _build(
         detection=_detection(counter, counter.patterns),
         inputs=shapes if len(shapes) > 1 else (),
         modules=dict(counter.modules),
+        notes=notes,
     )
 
 
@@ -327,9 +333,9 @@ def summarize_reference(
     variant: str = "paper",
 ) -> Summary:
     """What `xncost summary MODEL` counts: a registry model (`summarize_model`), or the user's
-    model `PATH.py:NAME` / `package.module:NAME` (loaded under the fixed seed) on `shapes`,
-    one per model input."""
-    from xncost.profile.loader import is_model_reference, load_model
+    model `PATH.py:NAME[(ARGS)]` / `package.module:NAME[(ARGS)]` (loaded under the fixed seed,
+    loading and counting inside one `user_code` block) on `shapes`, one per model input."""
+    from xncost.profile.loader import is_model_reference, load_model, user_code
 
     if not is_model_reference(reference):
         if shapes is not None and len(shapes) > 1:
@@ -350,10 +356,11 @@ def summarize_reference(
         raise XncostError("--no-upsampling and --variant apply to registry models only")
     for shape in shapes:
         check_input_shape(shape)
-    with fixed_seed():
-        net, name = load_model(reference)
     example = list(shapes) if len(shapes) > 1 else shapes[0]
-    return summary(net, example, convention=convention, name=name, word=word, binary=binary)
+    with user_code(reference):
+        with fixed_seed():
+            net, name = load_model(reference)
+        return summary(net, example, convention=convention, name=name, word=word, binary=binary)
 
 
 __all__ = [

@@ -45,8 +45,8 @@ EXAMPLES = examples(
 
 
 def file_stem(model: str) -> str:
-    """`summary_MODEL` for a registry name; for `PATH.py:NAME` / `module:NAME`, NAME."""
-    return "summary_" + model.rpartition(":")[2]
+    """`summary_MODEL` for a registry name; for `PATH.py:NAME[(ARGS)]` / `module:NAME`, NAME."""
+    return "summary_" + model.partition("(")[0].rpartition(":")[2].strip()
 
 
 def register(app: typer.Typer) -> None:
