@@ -133,7 +133,7 @@ def test_float_networks_stay_float():
 def test_weights_binarized_outside_forward_declared_or_found():
     fresh = bnn(xnornet.Net, (1, 3, 32, 32))
     assert fresh.totals["binary_macs"] == 0 and fresh.totals["binary_activation_macs"] > 0
-    assert any("--binary PATTERN" in w for w in fresh.warnings)
+    assert any("pass --binary BinConv2d (API: binary=['BinConv2d'])" in w for w in fresh.warnings)
     declared = bnn(xnornet.Net, (1, 3, 32, 32), binary=["BinConv2d"])
     assert declared.totals["binary_macs"] == fresh.totals["binary_activation_macs"]
     convs = [m.conv for m in xnornet.Net().modules() if isinstance(m, xnornet.BinConv2d)]

@@ -7,6 +7,7 @@ shapes."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -23,8 +24,11 @@ from xncost.profile.summary import fixed_seed, summarize_reference, summary
 
 FIXTURES = PUBLIC_STYLE
 sys.path.insert(0, str(FIXTURES))
+import binop_kernel  # noqa: E402
 import idioms  # noqa: E402
 import legacy  # noqa: E402
+import step1  # noqa: E402
+import xnornet  # noqa: E402
 
 
 def conv_macs(c_out: int, side: int, c_in: int, k: int) -> int:
@@ -321,3 +325,103 @@ def test_a_module_of_the_same_name_loaded_before_is_put_back():
         assert [k for k in sys.modules if k.startswith("models.")] == []
     finally:
         sys.modules.pop("models", None)
+
+
+def _weights(model, cls, *names):
+    """The weights of the submodules `names` (or the weight itself) of every `cls` module."""
+    return [
+        getattr(m, n).weight if n else m.weight
+        for m in model.modules()
+        if isinstance(m, cls)
+        for n in names or ("",)
+    ]
+
+
+@pytest.mark.parametrize(
+    "build,side,suggested,weights",
+    [
+        # the wrapper: its own nn.Conv2d is the class of the float first and last layers too
+        (xnornet.Net, 32, ("BinConv2d",), lambda m: _weights(m, xnornet.BinConv2d, "conv")),
+        # the kernel class itself, nearest to the product
+        (
+            binop_kernel.Net,
+            16,
+            ("BinaryConv2dKernel",),
+            lambda m: _weights(m, binop_kernel.BinaryConv2dKernel),
+        ),
+        # the blocks hold learnable shifts (1, C, 1, 1): attribute names, not the block class
+        (
+            step1.reactnet,
+            16,
+            ("*.binary_3x3", "*.binary_pw"),
+            lambda m: _weights(m, step1.BasicBlock, "binary_3x3", "binary_pw"),
+        ),
+    ],
+    ids=["wrapper", "kernel", "attribute"],
+)
+def test_the_warning_names_what_to_declare_and_that_gives_one_bit(build, side, suggested, weights):
+    shape = (1, 3, side, side)
+    fresh = summary(build, shape, convention="bnn")
+    t = fresh.totals
+    assert t["binary_macs"] == 0 and t["binary_activation_macs"] > 0
+    assert fresh.detection.suggested == suggested
+    (warning,) = [w for w in fresh.warnings if w.startswith("warning")]
+    options = " ".join(f"--binary '{p}'" if "*" in p else f"--binary {p}" for p in suggested)
+    assert f"pass {options} (API: binary={list(suggested)!r})" in warning
+    declared = summary(build, shape, convention="bnn", binary=list(suggested))
+    d = declared.totals
+    assert d["binary_macs"] == t["binary_activation_macs"]
+    assert d["float_macs"] == t["float_macs"] - t["binary_activation_macs"]
+    assert d["binary_activation_macs"] == d["binary_weight_macs"] == 0
+    with fixed_seed():
+        model = build()
+    assert d["params_1bit"] == sum(w.numel() for w in weights(model))  # no shift, no bias
+    assert not [w for w in declared.warnings if w.startswith("warning")]
+    assert declared.detection.suggested == ()
+
+
+def test_kernel_style_counts_from_the_shapes_and_as_trained():
+    fresh = summary(binop_kernel.Net, (1, 3, 16, 16), convention="bnn")
+    binary = conv_macs(16, 16, 16, 3) + conv_macs(32, 8, 16, 3) + conv_macs(32, 8, 32, 3)
+    first, shortcut, fc = conv_macs(16, 16, 3, 3), conv_macs(32, 8, 16, 1), 32 * 10
+    assert fresh.totals["binary_activation_macs"] == binary
+    assert fresh.totals["float_macs"] == binary + first + shortcut + fc
+    trained = summary(binop_kernel.trained, (1, 3, 16, 16), convention="bnn")  # BinOp ran
+    assert (trained.totals["binary_macs"], trained.totals["float_macs"]) == (
+        binary,
+        first + shortcut + fc,
+    )
+    assert [r.name for r in trained.layers if r.kind == "1-bit"] == [
+        "conv2.conv",
+        "conv3b.conv",
+        "conv4.conv",
+    ]
+
+
+OPTIONS = FIXTURES / "repo_options"
+
+
+def test_options_parsed_at_import_hold_their_defaults(monkeypatch):
+    r = _cli(OPTIONS, monkeypatch, "net.py:Net", "--input", "1x3x8x8", "-f", "json")
+    assert r.exit_code == 0, r.output
+    t = json.loads(r.stdout)["totals"]
+    assert t["binary_macs"] == conv_macs(16, 8, 8, 3)  # --a32 off by default: sign(input)
+    assert t["float_macs"] == conv_macs(8, 8, 3, 3) + 16 * 10
+
+
+def test_an_option_the_parser_lacks_is_one_line_saying_what_to_do(monkeypatch):
+    r = _cli(OPTIONS, monkeypatch, "net.py:Net(rotate=True)", "--input", "1x3x8x8")
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1, r.output
+    assert r.stderr.startswith("xncost: error: forward pass failed")
+    assert "the option 'use_gpu'" in r.stderr and "options.py:11" in r.stderr
+    assert "define the option there with a default" in r.stderr
+    assert "args.use_gpu = ..." in r.stderr and "Traceback" not in r.stderr
+
+
+def test_options_that_need_arguments_are_one_line(monkeypatch):
+    r = _cli(OPTIONS, monkeypatch, "needs_data.py:build", "--input", "1x3x8x8")
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1, r.output
+    assert "required_options.py:9" in r.stderr and "--data" in r.stderr
+    assert "each option needs a default there" in r.stderr and "usage:" not in r.output
+    with pytest.raises(SystemExit):  # argparse is itself again afterwards
+        argparse.ArgumentParser().parse_args(["--nope"])

@@ -393,7 +393,11 @@ def test_cli_binary_option_declares_weights_binarized_outside_forward():
     assert p["totals"]["binary_macs"] == 0 and d["totals"]["binary_macs"] > 0
     assert d["totals"]["binary_macs"] == p["totals"]["binary_activation_macs"]
     assert d["detection"]["binary_patterns"] == ["BinConv2d"]
-    assert any("--binary PATTERN" in w for w in p["warnings"]) and not d["warnings"][:-1]
+    assert any("pass --binary BinConv2d" in w for w in p["warnings"]) and not d["warnings"][:-1]
+    assert (p["detection"]["suggested_binary"], d["detection"]["suggested_binary"]) == (
+        ["BinConv2d"],
+        [],
+    )
     bad = invoke(["summary", target, "--input", "1x3x32x32", "--binary", "Nope"])
     assert bad.exit_code == 2 and "matches no module" in bad.output
     registry = invoke(["summary", "nin", "--binary", "Conv2d"])

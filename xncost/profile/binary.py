@@ -12,7 +12,7 @@ training loop or a loader). Whether a product is 1-bit is decided when it runs
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,6 +135,50 @@ class BinaryPatterns:
         return out
 
 
+def suggested_patterns(
+    root: nn.Module, targets: Iterable[str], others: Collection[str]
+) -> tuple[str, ...]:
+    """The `--binary` patterns that would declare the weights of the summary rows `targets`
+    (products with binary inputs and real weights) and of nothing else: per target row
+    whose module holds a weight (a parameter of 2 or more dimensions), the first pattern
+    that matches no module around a row of `others` (other float work) nor holding a weight
+    outside the target rows: the class name of its module, of the modules around it
+    (nearest first), `*.NAME` for its attribute name, else its qualified name."""
+    modules = dict(root.named_modules())
+    targets, others = list(dict.fromkeys(targets)), set(others)
+    rows = [*targets, *others]
+    holders = [n for n, m in modules.items() if any(p.dim() >= 2 for p in m.parameters(False))]
+
+    def inside(name: str, row: str) -> bool:
+        return not row or name == row or name.startswith(row + ".")
+
+    def clean(name: str) -> bool:
+        """Module `name` holds no row of `others` and no weight outside the target rows."""
+        around = [r for r in rows if inside(r, name)] or [r for r in rows if inside(name, r)]
+        if any(r in others for r in around):
+            return False
+        return all(any(inside(h, t) for t in targets) for h in holders if inside(h, name))
+
+    verdict: dict[str, bool] = {}
+
+    def fits(pattern: str) -> bool:
+        if pattern not in verdict:
+            match = BinaryPatterns((pattern,)).matches
+            verdict[pattern] = all(clean(n) for n, m in modules.items() if match(n, m))
+        return verdict[pattern]
+
+    out: dict[str, None] = {}
+    for row in targets:
+        if row not in modules or not any(inside(h, row) for h in holders):
+            continue
+        parts = row.split(".")
+        around = [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
+        candidates = [type(modules[n]).__name__ for n in around]
+        candidates += [f"*.{parts[-1]}" if len(parts) > 1 else parts[-1], row]
+        out[next((c for c in candidates if fits(c)), row)] = None
+    return tuple(out)
+
+
 __all__ = [
     "BINARY_LAYERS",
     "BinaryDeclaration",
@@ -142,4 +186,5 @@ __all__ = [
     "declaration",
     "declared_weights",
     "register_binary",
+    "suggested_patterns",
 ]

@@ -10,7 +10,12 @@ xncost runs such code (a `session`), it accommodates, and notes what it did:
   no gradient;
 - modules the model file imports but this environment lacks (torchvision, a training-only
   dependency) are stood in for while it loads (`StandIn`): fine when the model never uses
-  them; when it does, the error names the missing module and what used it.
+  them; when it does, the error names the missing module and what used it;
+- command-line options its code parses when imported (`args = parser.parse_args()` in a
+  training script's options module) are parsed with no arguments (`sys.argv` is `[FILE]`,
+  `xncost.profile.imports`), so each holds its default; options that need an argument, and
+  an option the model reads but its parser does not define, are one error line saying so
+  and what to do (`options_hint`).
 
 The loader (`xncost.profile.loader`) opens the outermost session around loading and
 counting; `summary` opens one around its forward pass (nested sessions are the outermost one).
@@ -18,7 +23,10 @@ counting; `summary` opens one around its forward pass (nested sessions are the o
 
 from __future__ import annotations
 
+import argparse
 import inspect
+import os
+import sys
 import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -43,6 +51,7 @@ class Accommodations:
     used: dict[str, str] = field(default_factory=dict)  # stand-in attribute -> where used
     loading: list[str] = field(default_factory=list)
     in_forward: bool = False
+    namespaces: list[tuple[argparse.Namespace, str]] = field(default_factory=list)
 
     def count_cuda(self, what: str) -> None:
         self.cuda[what] = self.cuda.get(what, 0) + 1
@@ -94,6 +103,72 @@ class Accommodations:
             f"{'is' if len(modules) == 1 else 'are'} not installed here: install "
             f"{' '.join(modules)} to count this model)"
         )
+
+    def options_hint(self, e: BaseException | None) -> str:
+        """What to add to an error when `e` (or what it wraps) is the model reading an option
+        that command-line options parsed in this session do not define ('' otherwise)."""
+        for _ in range(MAX_CONTEXT):
+            if e is None:
+                break
+            obj = getattr(e, "obj", None) if isinstance(e, AttributeError) else None
+            where = next((w for ns, w in self.namespaces if ns is obj), None)
+            if where is not None:
+                name = getattr(e, "name", None) or "?"
+                return (
+                    f" (the model reads the option {name!r} of the command-line options parsed "
+                    f"at {where}, whose parser does not define it; xncost parses them with no "
+                    "arguments, so each defined option holds its default: define the option "
+                    f"there with a default, or summarize a file that sets it (args.{name} = "
+                    "...) and then imports the model)"
+                )
+            e = e.__context__
+        return ""
+
+
+MAX_CONTEXT = 8  # exceptions followed through __context__ for a hint
+
+
+class OptionsNeeded(Exception):
+    """Command-line options the model's code parses need arguments xncost does not give."""
+
+
+def _caller() -> str:
+    """`FILE:LINE` of the nearest frame outside argparse and this module (the code that
+    parses its options), the file relative to the working directory when inside it."""
+    frame = sys._getframe(1)
+    skip = {os.path.abspath(argparse.__file__), os.path.abspath(__file__)}
+    while frame is not None and os.path.abspath(frame.f_code.co_filename) in skip:
+        frame = frame.f_back
+    if frame is None:
+        return "its code"
+    return f"{shown_path(frame.f_code.co_filename)}:{frame.f_lineno}"
+
+
+def shown_path(path: str | os.PathLike[str]) -> str:
+    """A path as the user sees it: relative to the working directory when inside it."""
+    try:
+        rel = os.path.relpath(path)
+    except (ValueError, OSError):
+        return str(path)
+    return str(path) if rel.startswith("..") else rel
+
+
+def _parse_known_args(acc: Accommodations, original: Callable[..., Any]) -> Callable[..., Any]:
+    def parse(self: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> Any:
+        ns, rest = original(self, *args, **kwargs)
+        if not any(n is ns for n, _ in acc.namespaces):
+            acc.namespaces.append((ns, _caller()))
+        return ns, rest
+
+    return parse
+
+
+def _options_error(self: argparse.ArgumentParser, message: str) -> None:
+    raise OptionsNeeded(
+        f"the model's code parses command-line options at {_caller()} and they need "
+        f"arguments ({message}); xncost runs model code with none, so each option needs a "
+        "default there (or summarize a file that sets sys.argv and then imports the model)"
+    )
 
 
 class StandIn(types.ModuleType):
@@ -198,12 +273,18 @@ def _legacy_call(acc: Accommodations) -> Callable[..., Any]:
 
 @contextmanager
 def _patched(acc: Accommodations) -> Iterator[None]:
-    """Function.__call__ and the torch.cuda calls of `CUDA_CALLS`, replaced for the block."""
+    """Function.__call__, the torch.cuda calls of `CUDA_CALLS` and argparse's parsing and
+    error exit, replaced for the block."""
+    parser = argparse.ArgumentParser
     saved: list[tuple[Any, str, Any]] = [
-        (torch.autograd.Function, "__call__", torch.autograd.Function.__dict__["__call__"])
+        (torch.autograd.Function, "__call__", torch.autograd.Function.__dict__["__call__"]),
+        (parser, "parse_known_args", parser.__dict__["parse_known_args"]),
+        (parser, "error", parser.__dict__["error"]),
     ]
     saved += [(torch.cuda, n, getattr(torch.cuda, n)) for n in CUDA_CALLS]
     torch.autograd.Function.__call__ = _legacy_call(acc)  # type: ignore[method-assign]
+    parser.parse_known_args = _parse_known_args(acc, parser.parse_known_args)  # type: ignore[method-assign]
+    parser.error = _options_error  # type: ignore[method-assign]
     for name in CUDA_CALLS:
         setattr(torch.cuda, name, _cuda_noop(acc, name))
     try:
@@ -255,4 +336,12 @@ def forward_pass(acc: Accommodations) -> Iterator[None]:
         acc.in_forward = False
 
 
-__all__ = ["Accommodations", "StandIn", "current", "forward_pass", "session"]
+__all__ = [
+    "Accommodations",
+    "OptionsNeeded",
+    "StandIn",
+    "current",
+    "forward_pass",
+    "session",
+    "shown_path",
+]

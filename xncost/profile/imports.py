@@ -39,7 +39,7 @@ from types import ModuleType
 from typing import Any
 
 from xncost.errors import Stopped, XncostError, first_line
-from xncost.profile.compat import Accommodations, StandIn
+from xncost.profile.compat import Accommodations, StandIn, shown_path
 
 MAX_STANDINS = 8  # missing modules stood in for, one file load each
 ANCESTORS = 3  # parents of the model file's directory searched for a missing module
@@ -205,16 +205,8 @@ class _Finder(importlib.abc.MetaPathFinder):
             self.sc.found.add(name)
             self.acc.loading.append(
                 f"note: the model imports {name}, which is not on its import path as run here; "
-                f"xncost found it in {_shown(d)} ({where})."
+                f"xncost found it in {shown_path(d)} ({where})."
             )
-
-
-def _shown(d: Path) -> str:
-    """A directory as the user sees it: relative to the working directory when inside it."""
-    try:
-        return os.path.relpath(d)
-    except ValueError:
-        return str(d)
 
 
 def _standable(e: ModuleNotFoundError, sc: Scope, packages: list[str]) -> str | None:
@@ -337,7 +329,7 @@ def _packages(
         for n in [k for k in sys.modules if k not in before]:
             if sc.owns(n):
                 del sys.modules[n]
-        init = _shown(chain[-1] / "__init__.py")
+        init = shown_path(chain[-1] / "__init__.py")
         acc.loading.append(
             f"note: {init} failed ({failure}); xncost loaded {path.name} without running it."
         )

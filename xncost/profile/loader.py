@@ -224,7 +224,7 @@ def _translated(what: str, timeout: float | None) -> Iterator[None]:
     except KeyboardInterrupt:
         raise
     except XncostError as e:
-        hint = _missing_hint()
+        hint = _hint(e)
         if not hint or hint in str(e):
             raise
         raise type(e)(f"{e}{hint}") from None
@@ -235,13 +235,14 @@ def _translated(what: str, timeout: float | None) -> Iterator[None]:
     except _Refused as e:
         raise XncostError(f"{what}: {e}") from None
     except BaseException as e:  # noqa: BLE001 - the user's code may raise anything
-        raise XncostError(f"{what}: {first_line(e)}{_missing_hint()}") from None
+        raise XncostError(f"{what}: {first_line(e)}{_hint(e)}") from None
 
 
-def _missing_hint() -> str:
-    """The modules the model used but this environment lacks (see `compat.StandIn`)."""
+def _hint(e: BaseException) -> str:
+    """What the running session knows of the failure `e`: modules the model used but this
+    environment lacks (`compat.StandIn`), an option its command-line options lack."""
     acc = compat.current()
-    return acc.missing_hint() if acc is not None else ""
+    return "" if acc is None else acc.missing_hint() + acc.options_hint(e)
 
 
 def check_timeout(seconds: float | None) -> float | None:

@@ -5,6 +5,7 @@ docs/conventions.md). All counts are exact ints; XNOR FLOPs and OPs exact Fracti
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
@@ -136,12 +137,15 @@ class Detection:
     """What a summary decided about binary work (docs/conventions.md, "Binary work"):
     `one_bit` (row, aten op, products) of the products counted as 1-bit; `binarizations`
     (origin, count) of the sign-like ops run; `sign_zeros`, exact zeros seen in binary
-    operands (sign(0)); `patterns`, the `--binary` declarations."""
+    operands (sign(0)); `patterns`, the `--binary` declarations; `suggested`, the `--binary`
+    patterns that would declare the weights of the layers with binary inputs and real weights
+    (`xncost.profile.binary.suggested_patterns`)."""
 
     one_bit: tuple[tuple[str, str, int], ...] = ()
     binarizations: tuple[tuple[str, int], ...] = ()
     sign_zeros: int = 0
     patterns: tuple[str, ...] = ()
+    suggested: tuple[str, ...] = ()
 
     @property
     def sign_like_ops(self) -> int:
@@ -155,6 +159,7 @@ class Detection:
             "sign_like_ops": dict(self.binarizations),
             "sign_zeros": self.sign_zeros,
             "binary_patterns": list(self.patterns),
+            "suggested_binary": list(self.suggested),
         }
 
 
@@ -239,8 +244,8 @@ class Summary:
                 "product had both operands binary up to scale, so every product is counted "
                 "as float work"
                 + (f" ({'; '.join(half)})" if half else "")
-                + "; weights binarized outside forward (by a training loop) are declared with "
-                "--binary PATTERN (API: binary=[...])."
+                + "; "
+                + _declare_hint(d.suggested)
             )
         if d.sign_zeros:
             out.append(
@@ -381,6 +386,21 @@ class Summary:
                     [pd.NA if v is None else v for v in values], index=df.index, dtype="Int64"
                 )
         return df
+
+
+def _declare_hint(suggested: tuple[str, ...]) -> str:
+    """How to declare weights binarized outside forward: the `--binary` patterns that cover
+    the layers with binary inputs and real weights, when there are such layers."""
+    if not suggested:
+        return (
+            "weights binarized outside forward (by a training loop) are declared with "
+            "--binary PATTERN (API: binary=[...])."
+        )
+    options = " ".join(f"--binary {shlex.quote(p)}" for p in suggested)
+    return (
+        f"if a training loop binarizes the weights of {', '.join(suggested)} outside "
+        f"forward (as XNOR-Net's BinOp does), pass {options} (API: binary={list(suggested)!r})."
+    )
 
 
 def _text(v: Any) -> str:

@@ -50,9 +50,10 @@ from xncost.profile.binary import (
     declaration,
     declared_weights,
     register_binary,
+    suggested_patterns,
 )
 from xncost.profile.counter import Eq9, LayerCounter, RowCount, is_unit
-from xncost.profile.detect import ONE_BIT
+from xncost.profile.detect import BINARY_ACTIVATION, BINARY_WEIGHT, FLOAT, ONE_BIT, TERNARY_KIND
 from xncost.profile.engine import DETECT, GLOBAL
 from xncost.profile.inputs import (
     MAX_ACTIVATION_BYTES,
@@ -167,7 +168,7 @@ def _scale_count(n: Any, m: nn.Module, wname: str) -> int:
     return count
 
 
-def _detection(counter: LayerCounter, patterns: BinaryPatterns) -> Detection:
+def _detection(model: nn.Module, counter: LayerCounter, patterns: BinaryPatterns) -> Detection:
     one_bit: dict[tuple[str, str], int] = {}
     for module, product in counter.products:
         if product.kind == ONE_BIT:
@@ -179,7 +180,23 @@ def _detection(counter: LayerCounter, patterns: BinaryPatterns) -> Detection:
         binarizations=tuple(sorted(counter.binarizations.items())),
         sign_zeros=counter.sign_zeros,
         patterns=patterns.patterns,
+        suggested=_suggested(model, counter),
     )
+
+
+def _suggested(model: nn.Module, counter: LayerCounter) -> tuple[str, ...]:
+    """`--binary` patterns for the rows whose only float work has binary inputs and real
+    weights (`suggested_patterns`)."""
+    other_kinds = (BINARY_WEIGHT, TERNARY_KIND, FLOAT)
+    others = {
+        n for n, rc in counter.rows.items() if any(rc.macs_by_kind.get(k) for k in other_kinds)
+    }
+    targets = [
+        n
+        for n, rc in counter.rows.items()
+        if rc.macs_by_kind.get(BINARY_ACTIVATION) and n not in others
+    ]
+    return suggested_patterns(model, targets, others) if targets else ()
 
 
 def _build(
@@ -237,7 +254,7 @@ def _build(
         layers=tuple(rows),
         unknown_ops=unknown,
         word=conv.word_bits,
-        detection=_detection(counter, counter.patterns),
+        detection=_detection(model, counter, counter.patterns),
         inputs=shapes if len(shapes) > 1 else (),
         modules=dict(counter.modules),
         notes=notes,
