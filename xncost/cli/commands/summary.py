@@ -57,7 +57,8 @@ def register(app: typer.Typer) -> None:
         model: str = typer.Argument(
             ...,
             help="A registry model (see `xncost models`), or your own: PATH.py:NAME or "
-            "package.module:NAME, NAME an nn.Module or a callable returning one "
+            "package.module:NAME, NAME an nn.Module or a callable returning one; "
+            "NAME(ARGS) calls it with Python literals, e.g. \"net.py:resnet(depth=18)\" "
             "(loading a .py runs its code).",
         ),
         input_shape: str | None = typer.Option(
