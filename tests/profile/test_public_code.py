@@ -147,13 +147,19 @@ def _cli(cwd: Path, monkeypatch, target: str, *args: str):
     return invoke(["summary", target, "--convention", "bnn", *args])
 
 
+def _json(cwd: Path, monkeypatch, target: str, shape: str = "1x3x16x16") -> dict:
+    """`xncost summary TARGET --input SHAPE --convention bnn -f json` run from `cwd`,
+    succeeding: its JSON."""
+    r = _cli(cwd, monkeypatch, target, "--input", shape, "-f", "json")
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)
+
+
 RESNET_BIN = "pkg_binarynet/models/resnet_bin.py:resnet_bin(dataset='cifar10')"
 
 
 def test_a_package_file_with_relative_imports_and_torchvision_missing(monkeypatch):
-    r = _cli(FIXTURES, monkeypatch, RESNET_BIN, "--input", "1x3x16x16", "-f", "json")
-    assert r.exit_code == 0, r.output
-    d = json.loads(r.stdout)
+    d = _json(FIXTURES, monkeypatch, RESNET_BIN)
     t = d["totals"]
     blocks = 2 * conv_macs(16, 16, 16, 3) + conv_macs(32, 8, 16, 3) + conv_macs(32, 8, 32, 3)
     assert t["binary_macs"] == blocks + conv_macs(32, 8, 16, 1) + 32 * 10  # 1-bit shortcut, fc
@@ -166,9 +172,9 @@ def test_a_package_file_with_relative_imports_and_torchvision_missing(monkeypatc
 
 def test_a_missing_module_used_only_at_build_is_said_so(monkeypatch):
     target = "pkg_binarynet/models/vgg_bin.py:vgg_bin"
-    r = _cli(FIXTURES, monkeypatch, target, "--input", "1x3x8x8", "-f", "json")
-    assert r.exit_code == 0, r.output
-    (note,) = [w for w in json.loads(r.stdout)["warnings"] if "torchvision" in w]
+    (note,) = [
+        w for w in _json(FIXTURES, monkeypatch, target, "1x3x8x8")["warnings"] if "torchvision" in w
+    ]
     assert "torchvision.transforms.Normalize" in note and "never in its forward pass" in note
 
 
@@ -218,17 +224,7 @@ def test_factory_arguments_refused_in_one_line(target, message, monkeypatch):
 
 
 def test_factory_arguments_reach_the_factory(monkeypatch):
-    r = _cli(
-        FIXTURES,
-        monkeypatch,
-        "birealnet.py:birealnet18(num_classes=10)",
-        "--input",
-        "1x3x32x32",
-        "-f",
-        "json",
-    )
-    assert r.exit_code == 0, r.output
-    d = json.loads(r.stdout)
+    d = _json(FIXTURES, monkeypatch, "birealnet.py:birealnet18(num_classes=10)", "1x3x32x32")
     fc = [row for row in d["layers"] if row["name"] == "fc"][0]
     assert fc["float_macs"] == 512 * 10 and d["model"] == "birealnet18(num_classes=10)"
 
@@ -244,9 +240,7 @@ def _irnet_expected() -> tuple[int, int]:
 @pytest.mark.parametrize("where", ["fixtures", "elsewhere"])
 def test_sibling_directories_relative_to_the_repository(where, tmp_path, monkeypatch):
     cwd, target = (FIXTURES, IRNET) if where == "fixtures" else (tmp_path, f"{FIXTURES}/{IRNET}")
-    r = _cli(cwd, monkeypatch, target, "--input", "1x3x16x16", "-f", "json")
-    assert r.exit_code == 0, r.output
-    d = json.loads(r.stdout)
+    d = _json(cwd, monkeypatch, target)
     assert (d["totals"]["binary_macs"], d["totals"]["float_macs"]) == _irnet_expected()
     notes = " ".join(d["warnings"])
     assert "ir_conv" in notes and "binary_fn" in notes and "'./modules'" in notes
@@ -259,17 +253,7 @@ def _rbnn_expected() -> tuple[int, int]:
 
 def test_repository_root_modules_and_argparse_at_import(monkeypatch):
     argv = list(sys.argv)
-    r = _cli(
-        FIXTURES / "repo_rbnn",
-        monkeypatch,
-        "models_bnn/resnet.py:resnet_1w1a",
-        "--input",
-        "1x3x16x16",
-        "-f",
-        "json",
-    )
-    assert r.exit_code == 0, r.output
-    d = json.loads(r.stdout)
+    d = _json(FIXTURES / "repo_rbnn", monkeypatch, "models_bnn/resnet.py:resnet_1w1a")
     assert (d["totals"]["binary_macs"], d["totals"]["float_macs"]) == _rbnn_expected()
     assert not d["unknown_ops"]  # the option-A shortcut's F.pad
     assert not [w for w in d["warnings"] if "found it" in w]  # run from its root: no search
@@ -278,9 +262,7 @@ def test_repository_root_modules_and_argparse_at_import(monkeypatch):
 
 def test_repository_root_modules_found_from_elsewhere(tmp_path, monkeypatch):
     target = f"{FIXTURES}/repo_rbnn/models_bnn/resnet.py:resnet_1w1a"
-    r = _cli(tmp_path, monkeypatch, target, "--input", "1x3x16x16", "-f", "json")
-    assert r.exit_code == 0, r.output
-    d = json.loads(r.stdout)
+    d = _json(tmp_path, monkeypatch, target)
     assert (d["totals"]["binary_macs"], d["totals"]["float_macs"]) == _rbnn_expected()
     assert any("modules" in w and "an ancestor" in w for w in d["warnings"])
 
@@ -303,6 +285,7 @@ def _cli_json(target: str, cwd: Path) -> str:
     return subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=cwd, env=env).stdout
 
 
+@pytest.mark.heavy  # five fresh interpreters importing torch
 def test_same_json_in_five_fresh_processes_with_every_accommodation():
     with ThreadPoolExecutor(5) as pool:
         out = list(pool.map(lambda _: _cli_json(IRNET, FIXTURES), range(5)))
@@ -402,9 +385,7 @@ OPTIONS = FIXTURES / "repo_options"
 
 
 def test_options_parsed_at_import_hold_their_defaults(monkeypatch):
-    r = _cli(OPTIONS, monkeypatch, "net.py:Net", "--input", "1x3x8x8", "-f", "json")
-    assert r.exit_code == 0, r.output
-    t = json.loads(r.stdout)["totals"]
+    t = _json(OPTIONS, monkeypatch, "net.py:Net", "1x3x8x8")["totals"]
     assert t["binary_macs"] == conv_macs(16, 8, 8, 3)  # --a32 off by default: sign(input)
     assert t["float_macs"] == conv_macs(8, 8, 3, 3) + 16 * 10
 
