@@ -396,7 +396,7 @@ def test_an_option_the_parser_lacks_is_one_line_saying_what_to_do(monkeypatch):
     assert r.stderr.startswith("xncost: error: forward pass failed")
     assert "the option 'use_gpu'" in r.stderr and "options.py:11" in r.stderr
     assert "define the option there with a default" in r.stderr
-    assert "args.use_gpu = ..." in r.stderr and "Traceback" not in r.stderr
+    assert "(opt.use_gpu = ...)" in r.stderr and "Traceback" not in r.stderr  # its own name
 
 
 def test_options_that_need_arguments_are_one_line(monkeypatch):

@@ -51,7 +51,7 @@ class Accommodations:
     used: dict[str, str] = field(default_factory=dict)  # stand-in attribute -> where used
     loading: list[str] = field(default_factory=list)
     in_forward: bool = False
-    namespaces: list[tuple[argparse.Namespace, str]] = field(default_factory=list)
+    namespaces: list[tuple[argparse.Namespace, str, str]] = field(default_factory=list)
 
     def count_cuda(self, what: str) -> None:
         self.cuda[what] = self.cuda.get(what, 0) + 1
@@ -111,18 +111,36 @@ class Accommodations:
             if e is None:
                 break
             obj = getattr(e, "obj", None) if isinstance(e, AttributeError) else None
-            where = next((w for ns, w in self.namespaces if ns is obj), None)
-            if where is not None:
+            found = next(((w, f) for ns, w, f in self.namespaces if ns is obj), None)
+            if found is not None:
+                where, path = found
                 name = getattr(e, "name", None) or "?"
                 return (
                     f" (the model reads the option {name!r} of the command-line options parsed "
                     f"at {where}, whose parser does not define it; xncost parses them with no "
                     "arguments, so each defined option holds its default: define the option "
-                    f"there with a default, or summarize a file that sets it (args.{name} = "
-                    "...) and then imports the model)"
+                    f"there with a default, or summarize a file that sets it "
+                    f"({_bound_name(obj, path)}.{name} = ...) and then imports the model)"
                 )
             e = e.__context__
         return ""
+
+
+def _bound_name(obj: object, path: str) -> str:
+    """The module-level name bound to `obj` in the loaded module of the file `path`
+    (`args` when none is)."""
+    for module in list(sys.modules.values()):
+        try:
+            names = vars(module)
+        except TypeError:
+            continue
+        where = names.get("__file__")
+        if not isinstance(where, str) or os.path.abspath(where) != path:
+            continue
+        found = next((k for k, v in list(names.items()) if v is obj), None)
+        if found is not None:
+            return found
+    return "args"
 
 
 MAX_CONTEXT = 8  # exceptions followed through __context__ for a hint
@@ -132,16 +150,18 @@ class OptionsNeeded(Exception):
     """Command-line options the model's code parses need arguments xncost does not give."""
 
 
-def _caller() -> str:
-    """`FILE:LINE` of the nearest frame outside argparse and this module (the code that
-    parses its options), the file relative to the working directory when inside it."""
+def _parser_site() -> tuple[str, str]:
+    """Where the model's code parses its options: `FILE:LINE` as the user sees it (the file
+    relative to the working directory when inside it) and the absolute file, of the nearest
+    frame outside argparse and this module (`its code`, '' when there is none)."""
     frame = sys._getframe(1)
     skip = {os.path.abspath(argparse.__file__), os.path.abspath(__file__)}
     while frame is not None and os.path.abspath(frame.f_code.co_filename) in skip:
         frame = frame.f_back
     if frame is None:
-        return "its code"
-    return f"{shown_path(frame.f_code.co_filename)}:{frame.f_lineno}"
+        return "its code", ""
+    path = os.path.abspath(frame.f_code.co_filename)
+    return f"{shown_path(path)}:{frame.f_lineno}", path
 
 
 def shown_path(path: str | os.PathLike[str]) -> str:
@@ -156,8 +176,8 @@ def shown_path(path: str | os.PathLike[str]) -> str:
 def _parse_known_args(acc: Accommodations, original: Callable[..., Any]) -> Callable[..., Any]:
     def parse(self: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> Any:
         ns, rest = original(self, *args, **kwargs)
-        if not any(n is ns for n, _ in acc.namespaces):
-            acc.namespaces.append((ns, _caller()))
+        if not any(n is ns for n, _, _ in acc.namespaces):
+            acc.namespaces.append((ns, *_parser_site()))
         return ns, rest
 
     return parse
@@ -165,7 +185,7 @@ def _parse_known_args(acc: Accommodations, original: Callable[..., Any]) -> Call
 
 def _options_error(self: argparse.ArgumentParser, message: str) -> None:
     raise OptionsNeeded(
-        f"the model's code parses command-line options at {_caller()} and they need "
+        f"the model's code parses command-line options at {_parser_site()[0]} and they need "
         f"arguments ({message}); xncost runs model code with none, so each option needs a "
         "default there (or summarize a file that sets sys.argv and then imports the model)"
     )
