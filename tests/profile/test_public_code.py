@@ -210,7 +210,18 @@ def test_two_packages_named_models_in_one_process():
 @pytest.mark.parametrize(
     "target,message",
     [
-        ("pkg_binarynet/models/resnet_bin.py:resnet_bin", "pass its arguments as"),
+        (  # returns None bare; the keys it reads with map(kwargs.get, [...])
+            "pkg_binarynet/models/resnet_bin.py:resnet_bin",
+            "returned a NoneType, not an nn.Module; pass its arguments as "
+            "pkg_binarynet/models/resnet_bin.py:resnet_bin(num_classes=..., depth=..., "
+            "dataset=...)",
+        ),
+        (  # raises bare; kwargs.get, 'k' in kwargs, kwargs['k']
+            "pkg_binarynet/models/resnet_bin.py:resnet_bin_wide",
+            "resnet_bin_wide() failed: KeyError: 'depth'; pass its arguments as "
+            "pkg_binarynet/models/resnet_bin.py:resnet_bin_wide(width=..., num_classes=..., "
+            "depth=...)",
+        ),
         ("birealnet.py:BiRealNet", "BiRealNet(block=..., layers=...)"),
         ("pkg_binarynet/models/resnet_bin.py:resnet_bin(dataset=cifar)", "Python literals"),
         ("pkg_binarynet/models/resnet_bin.py:resnet_bin(dataset=", "cannot read the arguments"),

@@ -26,6 +26,7 @@ import os
 import signal
 import sys
 import tempfile
+import textwrap
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -381,13 +382,19 @@ def _load_model(reference: str) -> tuple[nn.Module, str]:
     _check_call(obj, ref)
     kwargs = dict(ref.kwargs)
     call = ref.label if ref.called else f"{attr}()"
-    built = guarded(f"{where}:{call} failed", lambda: obj(*ref.args, **kwargs))
+    # called bare, a factory taking arguments is told how to pass them when it fails
+    hint = (
+        f"; pass its arguments as {where}:{attr}({_argument_names(obj)})"
+        if not ref.called and _takes_arguments(obj)
+        else ""
+    )
+    try:
+        built = guarded(f"{where}:{call} failed", lambda: obj(*ref.args, **kwargs))
+    except XncostError as e:
+        if not hint:
+            raise
+        raise XncostError(f"{e}{hint}") from None
     if not isinstance(built, nn.Module):
-        hint = (
-            f"; pass its arguments as {where}:{attr}(name=value, ...)"
-            if not ref.called and _takes_arguments(obj)
-            else ""
-        )
         raise XncostError(
             f"{where}:{call} returned a {type(built).__name__}, not an nn.Module{hint}"
         )
@@ -404,6 +411,51 @@ def _signature(obj: Any) -> inspect.Signature | None:
 def _takes_arguments(obj: Any) -> bool:
     sig = _signature(obj)
     return sig is not None and bool(sig.parameters)
+
+
+def _argument_names(obj: Any) -> str:
+    """`name=..., ...` for the parameters of `obj`, and the keys its body reads from its
+    `**kwargs` (`kwargs.get('dataset')`, `kwargs['depth']`, `map(kwargs.get, [...])`);
+    `name=value, ...` when none is known."""
+    sig = _signature(obj)
+    params = sig.parameters.values() if sig is not None else ()
+    names = [p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    var = next((p.name for p in params if p.kind == p.VAR_KEYWORD), None)
+    if var is not None:
+        names += [k for k in _keys_read(obj, var) if k not in names]
+    return ", ".join(f"{n}=..." for n in names) if names else "name=value, ..."
+
+
+def _keys_read(obj: Any, var: str) -> list[str]:
+    """The string keys the source of `obj` reads from its dict `var`, in order."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(obj)))
+    except (OSError, TypeError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+
+    def is_var(node: ast.AST) -> bool:
+        return isinstance(node, ast.Name) and node.id == var
+
+    def strings(*nodes: ast.AST) -> list[str]:
+        items = [
+            e for n in nodes for e in (n.elts if isinstance(n, (ast.List, ast.Tuple)) else [n])
+        ]
+        return [e.value for e in items if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+
+    keys: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript) and is_var(node.value):
+            keys += strings(node.slice)
+        elif isinstance(node, ast.Compare) and any(is_var(c) for c in node.comparators):
+            keys += strings(node.left)
+        elif isinstance(node, ast.Call):
+            f = node.func
+            method = isinstance(f, ast.Attribute) and is_var(f.value)
+            if method and f.attr in ("get", "pop", "setdefault") and node.args:
+                keys += strings(node.args[0])
+            elif any(isinstance(a, ast.Attribute) and is_var(a.value) for a in node.args):
+                keys += strings(*node.args)  # map(kwargs.get, ['num_classes', 'depth'])
+    return [k for k in dict.fromkeys(keys) if k.isidentifier()]
 
 
 def _check_call(obj: Any, ref: Reference) -> None:
