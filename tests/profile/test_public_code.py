@@ -17,8 +17,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from support import PUBLIC_STYLE, invoke
+from support import PUBLIC_STYLE, REPO, invoke
 
+from xncost.models.transformers import EncoderClassifier
+from xncost.profile import compat
 from xncost.profile.paths import count_paths
 from xncost.profile.summary import fixed_seed, summarize_reference, summary
 
@@ -133,6 +135,30 @@ def test_cuda_requests_run_on_the_cpu_and_say_so():
         torch.zeros(1).cuda()  # nothing leaks out of the summary
     with pytest.raises((AssertionError, AttributeError, RuntimeError)):
         torch.cuda.set_device(0)
+
+
+def test_cuda_asked_for_in_forward_only_runs_on_the_cpu():
+    s = summarize_reference(
+        f"{FIXTURES / 'cuda_in_forward.py'}:Net", [(1, 3, 16, 16)], convention="bnn"
+    )
+    t = s.totals
+    assert (t["binary_macs"], t["float_macs"]) == (
+        conv_macs(16, 16, 16, 3),
+        conv_macs(16, 16, 3, 3),
+    )
+    assert any("CUDA (Tensor.cuda x1)" in n for n in s.notes)
+
+
+def test_a_model_that_never_asks_for_cuda_runs_as_it_would_without_xncost():
+    """No torch function mode in its forward pass: nn.TransformerEncoderLayer keeps its fused
+    kernel (under a mode torch takes the math path, priced differently)."""
+    target = f"{REPO / 'xncost' / 'models' / 'transformers.py'}:EncoderClassifier"
+    loaded = summarize_reference(target, [(1, 64, 32)])
+    direct = summary(EncoderClassifier, (1, 64, 32))
+    assert loaded.flops_by_convention == direct.flops_by_convention and not loaded.notes
+    with compat.session() as acc, compat.on_the_cpu(acc):
+        moded = summary(EncoderClassifier, (1, 64, 32))
+    assert moded.flops_by_convention["ops"] != direct.flops_by_convention["ops"]
 
 
 def test_a_dataparallel_wrapper_is_counted_unwrapped():

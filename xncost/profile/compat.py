@@ -4,7 +4,13 @@ Model files copied from public repositories were written for a GPU and for older
 xncost runs such code (a `session`), it accommodates, and notes what it did:
 
 - CUDA: `.cuda()`, `.to('cuda')`, `device='cuda'`, `torch.cuda.set_device` and
-  `torch.cuda.synchronize` run on the CPU (counts do not depend on the device);
+  `torch.cuda.synchronize` run on the CPU (counts do not depend on the device). Tensors'
+  CUDA requests are caught by a torch function mode (`on_the_cpu`) while the model is loaded
+  and built; the forward pass runs under it only when the model asked for CUDA while it was
+  built, or when the forward pass failed for want of CUDA without it (then it runs again):
+  while such a mode is active torch takes no fast path that refuses overridden tensors
+  (`nn.MultiheadAttention`'s and `nn.TransformerEncoderLayer`'s fused kernels), so a model
+  that never asks for CUDA runs exactly as it would here without xncost;
 - legacy autograd Functions (`BinActive()(x)`, a `forward` that is not a staticmethod), which
   this torch refuses, run their `forward` as a plain call: the summary's forward pass needs
   no gradient;
@@ -18,12 +24,14 @@ xncost runs such code (a `session`), it accommodates, and notes what it did:
   and what to do (`options_hint`).
 
 The loader (`xncost.profile.loader`) opens the outermost session around loading and
-counting; `summary` opens one around its forward pass (nested sessions are the outermost one).
+counting, and loads and builds the model `on_the_cpu`; `summary` opens one around building
+and counting (nested sessions are the outermost one).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import os
 import sys
@@ -51,6 +59,7 @@ class Accommodations:
     used: dict[str, str] = field(default_factory=dict)  # stand-in attribute -> where used
     loading: list[str] = field(default_factory=list)
     in_forward: bool = False
+    on_cpu: bool = False  # `on_the_cpu` is active
     namespaces: list[tuple[argparse.Namespace, str, str]] = field(default_factory=list)
 
     def count_cuda(self, what: str) -> None:
@@ -340,18 +349,41 @@ def session() -> Iterator[Accommodations]:
     acc = Accommodations()
     _Sessions.stack.append(acc)
     try:
-        with _patched(acc), _OnTheCpu(acc):
+        with _patched(acc):
             yield acc
     finally:
         _Sessions.stack.pop()
 
 
 @contextmanager
-def forward_pass(acc: Accommodations) -> Iterator[None]:
-    """Mark the block as the model's forward pass (uses of stand-ins there are fatal)."""
+def on_the_cpu(acc: Accommodations) -> Iterator[None]:
+    """Tensors' CUDA requests made on the CPU for the block (nested blocks are the outermost
+    one); see the module docstring for when the forward pass runs under it."""
+    if acc.on_cpu:
+        yield
+        return
+    acc.on_cpu = True
+    try:
+        with _OnTheCpu(acc):
+            yield
+    finally:
+        acc.on_cpu = False
+
+
+def wants_cuda(e: BaseException) -> bool:
+    """Whether the failure `e` is torch's for want of CUDA here."""
+    text = f"{type(e).__name__}: {e}"
+    return "CUDA" in text or "NVIDIA" in text or "cuda:" in text
+
+
+@contextmanager
+def forward_pass(acc: Accommodations, cpu: bool = False) -> Iterator[None]:
+    """Mark the block as the model's forward pass (uses of stand-ins there are fatal), run
+    `on_the_cpu` when `cpu`."""
     acc.in_forward = True
     try:
-        yield
+        with on_the_cpu(acc) if cpu else contextlib.nullcontext():
+            yield
     finally:
         acc.in_forward = False
 
@@ -362,6 +394,8 @@ __all__ = [
     "StandIn",
     "current",
     "forward_pass",
+    "on_the_cpu",
     "session",
     "shown_path",
+    "wants_cuda",
 ]

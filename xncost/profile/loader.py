@@ -260,14 +260,11 @@ def is_model_reference(text: str) -> bool:
     return ":" in text
 
 
-def _load_file(path: Path) -> Any:
+def _load_file(path: Path, acc: compat.Accommodations) -> Any:
     if path.suffix != ".py":
         raise XncostError(f"{path}: a model file must be a .py file")
     if not path.is_file():
         raise XncostError(f"{path}: no such file")
-    acc = compat.current()
-    if acc is None:
-        raise RuntimeError("a model file loads inside user_code")
     was = sys.dont_write_bytecode
     sys.dont_write_bytecode = True  # leave no __pycache__ beside the user's file
     try:
@@ -356,9 +353,17 @@ def _literal(node: ast.expr) -> Any:
 
 
 def _load_model(reference: str) -> tuple[nn.Module, str]:
+    acc = compat.current()
+    if acc is None:
+        raise RuntimeError("a model loads inside user_code")
+    with compat.on_the_cpu(acc):
+        return _load_on_the_cpu(reference, acc)
+
+
+def _load_on_the_cpu(reference: str, acc: compat.Accommodations) -> tuple[nn.Module, str]:
     ref = parse_reference(reference)
     where, attr = ref.where, ref.attr
-    module = _load_file(Path(where)) if ref.is_path else _load_module(where)
+    module = _load_file(Path(where), acc) if ref.is_path else _load_module(where)
     obj: Any = module
     missing = object()
     for part in attr.split("."):

@@ -106,23 +106,34 @@ def summary(
     patterns = BinaryPatterns.of(binary)
     with fixed_seed(), compat.session() as acc:
         if not isinstance(model, nn.Module) and callable(model):
-            model = guarded("building the model failed", model)
+            with compat.on_the_cpu(acc):
+                model = guarded("building the model failed", model)
         if not isinstance(model, nn.Module):
             raise XncostError(f"summary needs an nn.Module, got {type(model).__name__}")
         xs = example_inputs(example, model)
-        counter = LayerCounter(model, conv.word_bits, patterns, detect)
         was_training = model.training
 
-        def forward() -> None:
+        def forward(counter: LayerCounter, cpu: bool) -> LayerCounter:
             model.eval()
             try:
-                with torch.no_grad(), compat.forward_pass(acc), counter:
+                with torch.no_grad(), compat.forward_pass(acc, cpu), counter:
                     model(*xs)
             finally:
                 model.train(was_training)
+            return counter
 
-        shapes = ", ".join(str(list(x.shape)) for x in xs)
-        guarded(f"forward pass failed on input {shapes}", forward)
+        what = f"forward pass failed on input {', '.join(str(list(x.shape)) for x in xs)}"
+        cpu = bool(acc.cuda)  # CUDA asked for while building: see compat.on_the_cpu
+        try:
+            counter = guarded(
+                what, lambda: forward(LayerCounter(model, conv.word_bits, patterns, detect), cpu)
+            )
+        except XncostError as e:
+            if cpu or not compat.wants_cuda(e):
+                raise
+            counter = guarded(
+                what, lambda: forward(LayerCounter(model, conv.word_bits, patterns, detect), True)
+            )
         if "forward" in acc.used.values():
             raise XncostError(f"the forward pass used a module missing here{acc.missing_hint()}")
         notes = acc.notes
