@@ -113,7 +113,8 @@ def summary(
         xs = example_inputs(example, model)
         was_training = model.training
 
-        def forward(counter: LayerCounter, cpu: bool) -> LayerCounter:
+        def forward(cpu: bool) -> LayerCounter:
+            counter = LayerCounter(model, conv.word_bits, patterns, detect)
             model.eval()
             try:
                 with torch.no_grad(), compat.forward_pass(acc, cpu), counter:
@@ -125,15 +126,11 @@ def summary(
         what = f"forward pass failed on input {', '.join(str(list(x.shape)) for x in xs)}"
         cpu = bool(acc.cuda)  # CUDA asked for while building: see compat.on_the_cpu
         try:
-            counter = guarded(
-                what, lambda: forward(LayerCounter(model, conv.word_bits, patterns, detect), cpu)
-            )
+            counter = guarded(what, lambda: forward(cpu))
         except XncostError as e:
             if cpu or not compat.wants_cuda(e):
                 raise
-            counter = guarded(
-                what, lambda: forward(LayerCounter(model, conv.word_bits, patterns, detect), True)
-            )
+            counter = guarded(what, lambda: forward(True))  # it failed for want of CUDA
         if "forward" in acc.used.values():
             raise XncostError(f"the forward pass used a module missing here{acc.missing_hint()}")
         notes = acc.notes
