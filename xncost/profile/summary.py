@@ -97,8 +97,8 @@ def summary(
     if conv.fixed_word and word not in (None, conv.word_bits):
         raise XncostError(
             f"the {conv.name} convention fixes the word at {conv.word_bits} "
-            f"({conv.total_label} = FLOPs + BOPs/{conv.word_bits}, as the BNN literature "
-            f"counts); --word-bits {word} does not apply"
+            f"({conv.total_label} = FLOPs + BOPs/{conv.word_bits}); --word-bits {word} "
+            "does not apply"
         )
     conv = get_convention(conv, word, MODEL_CONVENTIONS)
     patterns = BinaryPatterns.of(binary)
