@@ -285,7 +285,7 @@ def build_registry_model(
     _, c, h, w = shape
     if h != w:
         raise XncostError(f"model {name!r} takes square inputs, got {h}x{w}")
-    side = None if spec.family in ("nin", "alexnet") and h == spec.input_side else h
+    side = None if spec.fixed_side and h == spec.input_side else h
     model = build_model(
         name,
         upsampling=upsampling,
