@@ -269,7 +269,7 @@ def formulas_cmd(
     emit(key + "\n\n" + formulas_text(latex=latex))
 
 
-COMMAND_MODULES = ("tables", "models", "train", "bench", "analysis", "summary")
+COMMAND_MODULES = ("tables", "models", "train", "bench", "analysis", "summary", "conventions")
 
 
 def _register_plugins() -> None:

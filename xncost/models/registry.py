@@ -45,6 +45,7 @@ from xncost.models.mobilenetv2 import MobileNetV2, mobilenetv2_feature_side
 from xncost.models.nin import NIN, NIN_INPUT_SIDE
 from xncost.models.reactnet import ReActNetA
 from xncost.models.resnet import ResNet50, resnet50_feature_side
+from xncost.models.resnet18 import ResNet18
 from xncost.models.transformers import VIT_B16, vit_b16
 from xncost.models.xnor_resnet import XnorResNet18
 
@@ -143,6 +144,7 @@ PUBLISHED_NETWORKS = (
         32,
     ),
     ("reactnet-a", "reactnet", "a", "ReActNet-A (Liu et al. 2020)", _sideless(ReActNetA), 32),
+    ("resnet18", "resnet18", "float", "ResNet-18 (He et al. 2016)", _sideless(ResNet18), 32),
     (
         "vit-b16",
         "vit",
