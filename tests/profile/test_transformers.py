@@ -543,7 +543,7 @@ def test_vit_b16_is_torchvision_shaped() -> None:
         "ln_2",
         "mlp",
     ]
-    with pytest.raises(XncostError, match="multiples of 16"):
+    with pytest.raises(XncostError, match="multiple of 16"):
         build_model("vit-b16", input_side=100)
 
 
