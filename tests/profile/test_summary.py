@@ -442,6 +442,10 @@ def test_repr_frame_and_top_level_export(mixed):
     assert str(df["xnor_flops"].dtype) == "float64" and df.loc["xnor", "kind"] == "1-bit"
     assert df["bops"].sum() == s.totals["bops"]
     assert xncost.summary is summary
+    from torch import nn
+
+    whole = summary(nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten()), (1, 3, 8, 8)).to_frame()
+    assert str(whole["xnor_flops"].dtype) == str(whole["ops"].dtype) == "int64"  # no fraction
 
 
 def test_kind_column_and_decisions_in_every_format(mixed):
