@@ -99,7 +99,8 @@ def run_sweep_command(
     samples = dim_out_samples(grid.axes["dim_out"])
     versus = [v for v in VS_CHOICES if v != layer]
     curves = [break_even(layer, v, fixed, samples, conv, dims) for v in versus]
-    be_path = write_atomic(Path(out) / f"breakeven_{layer}.csv", break_even_csv(curves))
+    be_csv = break_even_csv(curves, grid.axes["dim_out"])
+    be_path = write_atomic(Path(out) / f"breakeven_{layer}.csv", be_csv)
     result.files.append(be_path)
     for c in curves:
         found = [(e, r) for e, r in c.points if r is not None]
