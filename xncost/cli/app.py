@@ -111,8 +111,13 @@ def _refuse_empty_values(cmd: click.Command, ctx: click.Context, args: list[str]
 
 
 def one_line(message: str) -> str:
-    """`message` on one line: newlines and other unprintable characters escaped."""
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
+    """`message` on one line: newlines and other unprintable characters escaped; an
+    undecodable byte of a path (a lone surrogate, `os.fsdecode`) kept, for the stream to
+    write as that byte (`xncost.io.streams`)."""
+    return "".join(
+        ch if ch.isprintable() or "\udc80" <= ch <= "\udcff" else repr(ch)[1:-1]
+        for ch in message
+    )
 
 
 def _one_suggestion(message: str) -> str:
