@@ -8,7 +8,8 @@ nearest-exact copy one element (no weight), linear, bilinear and trilinear weigh
 dimension, bicubic 4. With `antialias=True` the kernel is separable: one pass per resized
 dimension, the last first, each output of a pass weighing the input elements within the
 filter's support around its centre (support = taps/2, times the scale when downsampling),
-clipped to the input (`_compute_indices_min_size_weights_aa`, computed here exactly).
+clipped to the input (`_compute_indices_min_size_weights_aa`, computed here in exact
+arithmetic, where the kernel rounds in float).
 `weighted_taps` is the total over every output (and every pass): the length of the weighted
 sums an op computes, which the conventions price (docs/conventions.md, "Interpolation").
 """
