@@ -34,10 +34,12 @@ sys.path.insert(0, str(REPO))
 
 from xncost.io.files import write_atomic  # noqa: E402
 from xncost.kernels import bench as kb  # noqa: E402
+from xncost.kernels import bench_table as kt  # noqa: E402
+from xncost.kernels import cases as kc  # noqa: E402
 from xncost.kernels import packed  # noqa: E402
 from xncost.kernels.machine import describe, describe_markdown  # noqa: E402
 
-Caps = kb.CapsBenchShape
+Caps = kc.CapsBenchShape
 PAPER = [Caps(caps_in=160), Caps(caps_in=256)]
 PEAK_MACS = {"popcount512": 512, "popcnt64": 64, "fma512": 16, "fma256": 8}
 PEAK_CHAINS = 12  # independent chains per probe step (`_xnor.peak`)
@@ -66,7 +68,7 @@ def _copy_fn(src: np.ndarray, dst: np.ndarray, threads: int) -> Any:
     return run
 
 
-def limits(shape: kb.GemmShape, repeat: int, min_time: float) -> dict[str, Any]:
+def limits(shape: kc.GemmShape, repeat: int, min_time: float) -> dict[str, Any]:
     """The machine's limit, sampled interleaved with the GEMM (so load affects all alike):
     register-only probes of the popcount and FMA instruction throughput on one core
     (`_xnor.peak`), a memory copy, and the GEMM's float, binary and inference calls plus
@@ -74,7 +76,7 @@ def limits(shape: kb.GemmShape, repeat: int, min_time: float) -> dict[str, Any]:
     from xncost.kernels import _xnor
 
     cores = os.cpu_count() or 1
-    case = kb.make_case("gemm", shape)
+    case = kc.make_case("gemm", shape)
     rng = np.random.default_rng(1)
     a = rng.standard_normal((shape.m, shape.k), dtype=np.float32)
     dst = np.empty_like(a)
@@ -306,11 +308,11 @@ def backend_table(main: list[dict[str, Any]], numpy_rows: list[dict[str, Any]]) 
         n = _row(numpy_rows, r["layer"], r["shape"])
         if n is None or r["backend"] != "c":
             continue
-        torch_s = kb.human_seconds(r["torch_float_s"]) if "torch_float_s" in r else ""
+        torch_s = kt.human_seconds(r["torch_float_s"]) if "torch_float_s" in r else ""
         torch_x = _fmt(r["torch_speedup"]) if "torch_speedup" in r else ""
         lines.append(
-            f"| {r['layer']} | {r['shape']} | {kb.human_seconds(r['float_s'])} | {torch_s} | "
-            f"{kb.human_seconds(n['binary_s'])} | {kb.human_seconds(r['binary_s'])} | "
+            f"| {r['layer']} | {r['shape']} | {kt.human_seconds(r['float_s'])} | {torch_s} | "
+            f"{kt.human_seconds(n['binary_s'])} | {kt.human_seconds(r['binary_s'])} | "
             f"{_fmt(n['measured_speedup'])} | {_fmt(r['measured_speedup'])} | {torch_x} | "
             f"{_fmt(n['binary_s'] / r['binary_s'])}x faster |"
         )
@@ -518,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
         main_items = [
             ("xnodr", Caps(caps_in=16)),
             ("xnidr", Caps(caps_in=16)),
-            ("gemm", kb.GemmShape(64, 256, 64)),
+            ("gemm", kc.GemmShape(64, 256, 64)),
         ]
         sweep_items: list[tuple[str, Any]] = [("xnodr", Caps(caps_in=16, dim_in=64))]
     else:
@@ -532,7 +534,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("word-utilisation sweep ...", flush=True)
     sweep_rows = kb.run_bench(sweep_items, repeat, min_time, backend=backend)
-    big = kb.GemmShape(64, 256, 64) if args.quick else kb.GemmShape(1024, 4096, 1024)
+    big = kc.GemmShape(64, 256, 64) if args.quick else kc.GemmShape(1024, 4096, 1024)
     print("gemm with one thread ...", flush=True)
     one_thread = kb.run_bench([("gemm", big)], repeat, min_time, threads=1, backend=backend)
     numpy_rows: list[dict[str, Any]] = []
@@ -602,10 +604,10 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "## Paper shapes, batch 64 and GEMM",
         "",
-        kb.rows_markdown(main_rows),
+        kt.rows_markdown(main_rows),
         "Binary GEMM with one thread (numpy's BLAS still uses all CPUs):",
         "",
-        kb.rows_markdown(one_thread),
+        kt.rows_markdown(one_thread),
     ]
     if numpy_rows:
         text += [
@@ -618,19 +620,19 @@ def main(argv: list[str] | None = None) -> int:
             "",
             "The numpy-backend rows in full:",
             "",
-            kb.rows_markdown(numpy_rows),
+            kt.rows_markdown(numpy_rows),
         ]
     text += [
         "## Word-utilisation sweep (batch 64)",
         "",
-        kb.rows_markdown(sweep_rows),
+        kt.rows_markdown(sweep_rows),
         "## Binarization and packing per operand (paper shapes, B = 1)",
         "",
         "| N | operand | elements | time |",
         "|---|---|---|---|",
         *(
             f"| {r['caps_in']} | {r['operand']} | {r['elements']:,} | "
-            f"{kb.human_seconds(r['seconds'])} |"
+            f"{kt.human_seconds(r['seconds'])} |"
             for r in pack_rows
         ),
         "",

@@ -65,8 +65,43 @@ def flop_counter_figures(model: torch.nn.Module, x: torch.Tensor) -> dict[str, o
     mode = FlopCounterMode(display=False)
     with torch.no_grad(), mode:
         model(x)
-    by_op = {str(k): int(v) for k, v in mode.get_flop_counts()["Global"].items()}
+    by_op = {str(k): int(v) for k, v in mode.get_flop_counts().get("Global", {}).items()}
     return {"total": int(mode.get_total_flops()), "by_operator": dict(sorted(by_op.items()))}
+
+
+LABELS = {  # fixture key -> what ran
+    "fvcore": "fvcore.nn.FlopCountAnalysis(...).total()",
+    "flop_counter": "torch.utils.flop_counter.FlopCounterMode",
+    "ptflops_pytorch": "ptflops get_model_complexity_info(backend='pytorch')",
+    "ptflops_aten": "ptflops get_model_complexity_info(backend='aten')",
+}
+
+
+def ptflops_figures(model: torch.nn.Module, shape: tuple[int, ...], backend: str) -> dict:
+    """ptflops' MACs and parameters of `model` on one input of `shape` (batch 1 added)."""
+    with torch.no_grad():
+        macs, params = get_model_complexity_info(
+            model, shape, as_strings=False, print_per_layer_stat=False, backend=backend
+        )
+    return {"macs": int(macs), "params": int(params)}
+
+
+def write_fixtures(path: str, command: str, inputs: str, figures: dict[str, dict]) -> None:
+    """`figures` (fixture key -> model -> figures) as one JSON file, each tool with its label,
+    the tools' versions, the command and the inputs (the provenance the tests check)."""
+    versions = {p: version(p) for p in ("torch", "ptflops", "fvcore")}
+    out = {
+        key: {
+            "tool": LABELS[key],
+            "versions": versions,
+            "command": command,
+            "input": inputs,
+            "models": models,
+        }
+        for key, models in figures.items()
+    }
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
 
 
 def run_fvcore(name: str) -> dict[str, object]:

@@ -291,24 +291,22 @@ def test_every_command_help_has_examples(name):
 SAME_MEANING = {
     "--out": "directory",
     "--format": ("table", "md", "csv", "json"),
-    "--convention": ("paper", "ops"),
 }
-
-# summary prices a whole model: its conventions are the whole-model ones (docs/conventions.md)
-WHOLE_MODEL_CONVENTIONS = ("ops", "tf", "ptflops", "bnn")
 
 
 def test_one_meaning_per_option_name():
+    """`--convention` offers the registry's conventions of the command's scope: summary prices
+    whole models, every other command layers (docs/conventions.md)."""
     import click
+
+    from xncost.conventions import CONVENTIONS, MODEL_CONVENTIONS
 
     for name, cmd in _commands().items():
         for p in cmd.params:
             if "--format" in p.opts and name != "explain":
                 assert tuple(p.type.choices) == SAME_MEANING["--format"], name
             if "--convention" in p.opts:
-                names = (
-                    WHOLE_MODEL_CONVENTIONS if name == "summary" else SAME_MEANING["--convention"]
-                )
+                names = tuple(MODEL_CONVENTIONS if name == "summary" else CONVENTIONS)
                 assert tuple(p.type.choices) == names, name
                 assert all(n in p.help for n in names), name
             if "--out" in p.opts and name != "train":

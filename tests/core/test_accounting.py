@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from xncost.conventions import OPS, PAPER, Convention, get_convention
 from xncost.core.accounting import TOTAL_KEYS, breakdown
 from xncost.core.formulas import eq12_speedup, eq15_speedup, xnbdr_speedup
-from xncost.core.layers import caps_layers
+from xncost.core.layers import caps_layers, get_layer
 from xncost.core.shapes import CAPS_PRESETS, MOBILENET_FC_DIMS, CapsShape, FCShape, resnet_fc_dims
 from xncost.errors import XncostError
 
@@ -83,7 +83,7 @@ def test_totals_equal_sum_of_steps(layer, shape, conv):
 def test_scaling_in_batch(layer, shape, conv, k):
     one = breakdown(layer, shape.replace(batch=1), conv).totals["flops"]
     many = breakdown(layer, shape.replace(batch=k), conv).totals["flops"]
-    if layer in ("xnodr", "xnbdr"):  # W_Cap is binarized once per pass, whatever the batch
+    if "xnor_affine" in get_layer(layer).xnorizes:  # W_Cap is binarized once per pass
         weight = breakdown(layer, shape, conv).step("binarize_weight").flops
         assert many - weight == k * (one - weight)
     else:
@@ -183,8 +183,9 @@ def test_single_mac_term_prices_length_one_contractions(layer, base):
     bumped = replace(base, single_mac_flops=base.single_mac_flops + 1)
     delta = breakdown(layer, s, bumped).totals["flops"] - breakdown(layer, s, base).totals["flops"]
     n, m, e, r, b = 1, 3, 1, 3, 2
-    uses = r * b * m * e + (0 if layer in ("xnidr", "xnbdr") else (r - 1) * b * n * m)
-    uses += 0 if layer in ("xnodr", "xnbdr") else b * n * m * e
+    xnorized = get_layer(layer).xnorizes  # an xnorized product has no float contraction
+    uses = r * b * m * e + (0 if "xnor_agreement" in xnorized else (r - 1) * b * n * m)
+    uses += 0 if "xnor_affine" in xnorized else b * n * m * e
     assert delta == uses
 
 

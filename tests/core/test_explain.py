@@ -108,3 +108,15 @@ def test_bad_input(args):
     r = invoke(list(args))
     assert r.exit_code == 2
     assert r.stderr.startswith("xncost: error: ") and r.stderr.count("\n") == 1
+
+
+def test_cost_says_its_total_flops_hold_the_xnor_flops():
+    from xncost.core.accounting import breakdown
+    from xncost.core.render import breakdown_markdown
+    from xncost.core.shapes import CapsShape
+
+    b = breakdown("xnidr", CapsShape(160, 10, 8, 16))
+    steps = sum(s.flops for s in b.steps)
+    assert steps + b.totals["xnor_flops"] == b.totals["flops"]
+    assert f"float FLOPs {steps:,} (the steps' FLOPs)" in breakdown_markdown(b)
+    assert "XNOR FLOPs 0" not in breakdown_markdown(breakdown("dr", CapsShape(160, 10, 8, 16)))

@@ -42,7 +42,7 @@ def test_lists_derive_from_the_registry():
     from xncost.cli.commands.train import HEADS
     from xncost.core.evaluate import CAPS_LAYERS
     from xncost.core.plots import LABELS
-    from xncost.kernels import bench as kb
+    from xncost.kernels import cases as kc
     from xncost.profile.measure import LAYERS as MEASURED
 
     names = layer_names()
@@ -51,8 +51,8 @@ def test_lists_derive_from_the_registry():
     assert CAPS_LAYERS == SWEEP_LAYERS == caps_layers()
     assert set(LABELS) == set(names)
     assert "fc" in names and "fc" not in caps_layers()
-    assert kb.bench_layers() == (*(n for n in caps_layers() if get_layer(n).xnorizes), "gemm")
-    assert kb.excluded_layers() == {"dr": "it xnorizes no product"}
+    assert kc.bench_layers() == (*(n for n in caps_layers() if get_layer(n).xnorizes), "gemm")
+    assert kc.excluded_layers() == {"dr": "it xnorizes no product"}
 
 
 @pytest.mark.parametrize("name", layer_names())
@@ -139,6 +139,7 @@ def test_a_layer_registered_at_run_time_reaches_every_command(toy_layer):
 
     from xncost.cli.commands.train import BACKBONES, HEADS
     from xncost.kernels import bench as kb
+    from xncost.kernels import cases as kc
     from xncost.models import MODELS, build_head, build_model, list_models, model_name
     from xncost.models.tiny import build_tiny_model
     from xncost.train import loop
@@ -168,16 +169,16 @@ def test_a_layer_registered_at_run_time_reaches_every_command(toy_layer):
     for up in (True, False):
         assert params[("mobilenet_toy", up)] == params[("mobilenet_xnidr", up)] > 0
 
-    assert "toy" in kb.bench_layers() and "toy" in kb.infer_layers("caps_in=4")
-    assert ("toy", kb.PAPER_SHAPES[0]) in kb.default_items()
-    case = kb.make_case("toy", kb.CapsBenchShape(caps_in=3, caps_out=2, batch=2))
-    kb.check_case(case)
-    assert kb.theory("toy", kb.PAPER_SHAPES[0]) == kb.theory("xnidr", kb.PAPER_SHAPES[0])
+    assert "toy" in kc.bench_layers() and "toy" in kc.infer_layers("caps_in=4")
+    assert ("toy", kc.PAPER_SHAPES[0]) in kb.default_items()
+    case = kc.make_case("toy", kc.CapsBenchShape(caps_in=3, caps_out=2, batch=2))
+    kc.check_case(case)
+    assert kc.theory("toy", kc.PAPER_SHAPES[0]) == kc.theory("xnidr", kc.PAPER_SHAPES[0])
 
     layers.unregister("toy")
     try:
         assert "toy" not in HEADS.choices and "resnet_toy" not in MODELS
-        assert "toy" not in kb.bench_layers()
+        assert "toy" not in kc.bench_layers()
         with pytest.raises(XncostError, match="unknown head 'toy'"):
             loop.TrainConfig(head="toy")
     finally:
@@ -192,38 +193,38 @@ def test_xnbdr_bench_row_times_both_products():
     import numpy as np
 
     from xncost.core import formulas
-    from xncost.kernels import bench as kb
+    from xncost.kernels import cases as kc
 
-    s = kb.CapsBenchShape(caps_in=3, caps_out=2, batch=2)
-    case = kb.make_case("xnbdr", s)
-    kb.check_case(case)
+    s = kc.CapsBenchShape(caps_in=3, caps_out=2, batch=2)
+    case = kc.make_case("xnbdr", s)
+    kc.check_case(case)
     affine, agreement = case.binary_fn()
     assert affine.shape == (2, 3, 2, 16) and agreement.shape == (2, 3, 2)
     # one generator draws the operands in order: the first product is xnodr's row's
-    assert np.array_equal(affine, kb.make_case("xnodr", s).binary_fn())
+    assert np.array_equal(affine, kc.make_case("xnodr", s).binary_fn())
     right = case.binary_fn
     case.binary_fn = lambda: [right()[0], right()[1] + 1]
     with pytest.raises(AssertionError):
-        kb.check_case(case)
+        kc.check_case(case)
 
     n, m, d, e = 160, 10, 8, 16
-    t = kb.theory("xnbdr", kb.PAPER_SHAPES[0])
+    t = kc.theory("xnbdr", kc.PAPER_SHAPES[0])
     assert t["printed"] == formulas.xnbdr_speedup(n, m, d, e)
     assert t["equation"] == get_layer("xnbdr").speedup_label
     bits = d * n * m * e + e * n * m  # n·m·e dot products of length d, n·m of length e
     assert t["corrected"] == Fraction(64 * bits, bits + 64 * (n * m * e + n * m))
     assert t["word_bound"] == Fraction(bits, n * m * e + n * m)  # both fit one word
-    assert kb.dot_length("xnbdr", s) == "8+16"
+    assert kc.dot_length("xnbdr", s) == "8+16"
 
     # the memory bound counts both products: XnODR's part outgrows it, XnIDR's does not
     n_big = next(
         2**k
         for k in range(8, 40)
-        if kb.peak_bytes("xnbdr", kb.CapsBenchShape(caps_in=2**k)) > kb.MAX_CASE_BYTES
+        if kc.peak_bytes("xnbdr", kc.CapsBenchShape(caps_in=2**k)) > kc.MAX_CASE_BYTES
     )
-    kb.parse_shape("xnidr", f"caps_in={n_big}")
+    kc.parse_shape("xnidr", f"caps_in={n_big}")
     with pytest.raises(XncostError, match="bytes"):
-        kb.parse_shape("xnbdr", f"caps_in={n_big}")
+        kc.parse_shape("xnbdr", f"caps_in={n_big}")
 
 
 def _synthetic_digits(n: int = 8):

@@ -14,7 +14,7 @@ from xncost.cli.commands.analysis import register
 from xncost.core.accounting import breakdown
 from xncost.core.evaluate import FIELDS
 from xncost.core.shapes import CapsShape, FCShape
-from xncost.core.sweep import MAX_ROWS, Grid, break_even, parse_range
+from xncost.core.sweep import MAX_ROWS, Grid, break_even, break_even_csv, parse_range
 from xncost.errors import XncostError
 from xncost.exact import exact_str
 
@@ -342,3 +342,36 @@ def test_decimal_text_is_exact():
     assert decimal_text(Fraction(1, 8), 2) == "0.12"  # half to even
     assert decimal_text(Fraction(3, 8), 2) == "0.38"
     assert decimal_text(Fraction(2**1100 + 1, 3), 1).startswith(str((2**1100 + 1) // 3))
+
+
+@pytest.mark.parametrize(("layer", "vs"), [("xnidr", "fc"), ("xnidr", "dr"), ("xnodr", "fc")])
+def test_first_caps_in_costlier_is_the_first(layer, vs):
+    """Every point's first caps_in where the layer costs more, checked on the formulas,
+    across dim_outs where the crossing moves below 1 and where it never happens."""
+    fixed = {"caps_in": 8, "caps_out": 10, "dim_in": 8, "dim_out": 16, "iterations": 3, "batch": 1}
+    dims = (1280, 512, 256, 128, 10)
+    es = (4, 64, 9059, 9158, 16384)
+    be = break_even(layer, vs, fixed, es)
+
+    def diff(n, e):
+        mine = breakdown(layer, CapsShape(n, 10, 8, e, 3, 1)).totals["flops"]
+        other = (
+            breakdown("fc", FCShape(dims)).totals["flops"]
+            if vs == "fc"
+            else breakdown(vs, CapsShape(n, 10, 8, e, 3, 1)).totals["flops"]
+        )
+        return mine - other
+
+    for e, first in zip(es, be.first_costlier, strict=True):
+        if first is None:
+            assert all(diff(n, e) <= 0 for n in (1, 2, 3, 100, 10**6))
+        else:
+            assert diff(first, e) > 0 and (first == 1 or diff(first - 1, e) <= 0)
+
+
+def test_break_even_csv_marks_the_grid_and_never():
+    fixed = {"caps_in": 8, "caps_out": 10, "dim_in": 8, "dim_out": 16, "iterations": 3, "batch": 1}
+    curves = [break_even("xnidr", v, fixed, (4, 5, 6)) for v in ("fc", "dr")]
+    rows = list(csv.DictReader(io.StringIO(break_even_csv(curves, (4, 6)))))
+    assert [r["in_grid"] for r in rows[:3]] == ["yes", "no", "yes"]
+    assert all(r["first_caps_in_costlier"] for r in rows)  # a number, or `none`

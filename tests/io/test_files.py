@@ -303,3 +303,20 @@ def test_a_deleted_working_directory_is_one_error(tmp_path: Path, monkeypatch) -
     gone.rmdir()
     with pytest.raises(XncostError, match="working directory no longer exists"):
         F.write_atomic("o/table5.md", "x")
+
+
+def test_a_path_that_is_not_utf8_prints_its_own_bytes(tmp_path):
+    """The error line names the path as the user typed it, byte for byte (docs/files.md)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    arg = os.fsencode(tmp_path) + b"/zz\xff.py:x"
+    p = subprocess.run(
+        [sys.executable, "-m", "xncost", "summary", arg, "--input", "1x4"],
+        capture_output=True,
+        env=env,
+    )
+    assert p.returncode == 2
+    assert p.stderr.count(b"\n") == 1 and b"/zz\xff.py: no such file" in p.stderr

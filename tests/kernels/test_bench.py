@@ -11,6 +11,8 @@ from support import invoke
 
 from xncost.errors import XncostError
 from xncost.kernels import bench as kb
+from xncost.kernels import bench_table as kt
+from xncost.kernels import cases as kc
 from xncost.kernels.machine import describe, describe_markdown
 
 REQUIRED = [
@@ -60,7 +62,7 @@ def test_shape_without_layer_runs_gemm_or_every_capsule_layer():
     rows = json.loads(r.stdout)
     assert [(x["layer"], x["shape"]) for x in rows] == [
         ("gemm", "3x70x5"),
-        *((layer, TINY_CAPS) for layer in kb.bench_layers()[:-1]),
+        *((layer, TINY_CAPS) for layer in kc.bench_layers()[:-1]),
     ]
     assert {"xnodr", "xnidr", "xnbdr"} <= {x["layer"] for x in rows}
     assert rows[0]["word_bound"] == 35.0  # 70 bits in 2 words
@@ -92,7 +94,7 @@ def test_table_fits_the_width_with_every_column(width, monkeypatch):
     rows = json.loads(
         bench("--layer", "gemm", "--shape", "2x9x3", *FAST, "--torch", "-f", "json").stdout
     )
-    for col in kb.display_columns(rows)[2:]:  # one card per row: every column, whole
+    for col in kt.display_columns(rows)[2:]:  # one card per row: every column, whole
         assert f"│ {col} " in r.stdout, col
     assert "gemm 2x9x3" in r.stdout and "…" not in r.stdout
 
@@ -150,14 +152,14 @@ def test_bad_input_is_one_line_exit_2(args):
 )
 def test_parse_shape_raises_xncost_error(layer, text):
     with pytest.raises(XncostError):
-        kb.parse_shape(layer, text)
+        kc.parse_shape(layer, text)
 
 
 def test_parse_shape_fills_the_paper_defaults():
-    s = kb.parse_shape("xnidr", " caps_in=256 , batch=64 ")
-    assert s == kb.CapsBenchShape(caps_in=256, caps_out=10, dim_in=8, dim_out=16, batch=64)
-    assert kb.parse_shape("gemm", "1024X4096x1024") == kb.GemmShape(1024, 4096, 1024)
-    assert kb.parse_shape("xnodr", s.spec()) == s
+    s = kc.parse_shape("xnidr", " caps_in=256 , batch=64 ")
+    assert s == kc.CapsBenchShape(caps_in=256, caps_out=10, dim_in=8, dim_out=16, batch=64)
+    assert kc.parse_shape("gemm", "1024X4096x1024") == kc.GemmShape(1024, 4096, 1024)
+    assert kc.parse_shape("xnodr", s.spec()) == s
 
 
 def test_default_rows_cover_the_paper_shapes_and_a_large_gemm():
@@ -175,31 +177,31 @@ def printed(x, extra):
 
 def test_theory_columns_follow_eqs_12_15_9_and_the_word_bound():
     n, m, d, e = 160, 10, 8, 16
-    caps = kb.CapsBenchShape(caps_in=n)
-    t = kb.theory("xnodr", caps)
+    caps = kc.CapsBenchShape(caps_in=n)
+    t = kc.theory("xnodr", caps)
     assert t["printed"] == printed(n * m * e * e * d, d)  # Eq. 12 as printed
     assert round(float(t["printed"]), 2) == 63.99  # Table 7
     assert t["word_bound"] == 8
-    t = kb.theory("xnidr", caps)
+    t = kc.theory("xnidr", caps)
     assert t["printed"] == printed(n * m * e * e, e)  # Eq. 15 as printed
     assert round(float(t["printed"]), 2) == 63.84  # Table 7
     assert t["word_bound"] == 16 and t["corrected"] == Fraction(64 * 16, 16 + 64)
-    t = kb.theory("gemm", kb.GemmShape(4, 1000, 3))
+    t = kc.theory("gemm", kc.GemmShape(4, 1000, 3))
     assert t["printed"] == Fraction(1000 * 12, 1) / (Fraction(1000 * 12, 64) + 12)  # Eq. 9
     assert t["word_bound"] == Fraction(1000, 16)
 
 
 def test_check_case_catches_a_wrong_kernel():
-    case = kb.make_case("gemm", kb.GemmShape(3, 20, 4))
-    kb.check_case(case)  # the real kernels pass
+    case = kc.make_case("gemm", kc.GemmShape(3, 20, 4))
+    kc.check_case(case)  # the real kernels pass
     right = case.binary_fn
     case.binary_fn = lambda: right() + 1
     with pytest.raises(AssertionError):
-        kb.check_case(case)
+        kc.check_case(case)
 
 
 def test_measure_returns_paired_ratios_of_the_given_callables():
-    case = kb.make_case("xnidr", kb.CapsBenchShape(caps_in=3, caps_out=2, batch=1))
+    case = kc.make_case("xnidr", kc.CapsBenchShape(caps_in=3, caps_out=2, batch=1))
     row = kb.measure(case, repeat=3, min_time=0)
     assert row["repeat"] == 3
     assert row["speedup_min"] <= row["measured_speedup"] <= row["speedup_max"]
@@ -209,13 +211,13 @@ def test_measure_returns_paired_ratios_of_the_given_callables():
 
 @pytest.mark.parametrize("min_time", [float("nan"), float("inf"), -1.0])
 def test_measure_rejects_a_non_finite_or_negative_min_time(min_time):
-    case = kb.make_case("gemm", kb.GemmShape(3, 20, 4))
+    case = kc.make_case("gemm", kc.GemmShape(3, 20, 4))
     with pytest.raises(XncostError, match="min_time"):
         kb.measure(case, repeat=1, min_time=min_time)
 
 
 def test_outputs_are_int32_like_the_float32_baseline():
-    case = kb.make_case("xnodr", kb.CapsBenchShape(caps_in=3, caps_out=2, batch=2))
+    case = kc.make_case("xnodr", kc.CapsBenchShape(caps_in=3, caps_out=2, batch=2))
     assert case.binary_fn().dtype == np.int32
     assert case.packing_fn().dtype == np.int32
 
@@ -260,14 +262,14 @@ def test_inference_packs_activations_per_call_and_weights_once(monkeypatch):
 
     monkeypatch.setattr(packed, "pack_signs", counting)
     for layer, shape, packed_per_call in (
-        ("gemm", kb.GemmShape(5, 70, 3), [(5, 70)]),
-        ("xnodr", kb.CapsBenchShape(caps_in=3, caps_out=2, batch=2), [(2, 3, 8)]),
-        ("xnidr", kb.CapsBenchShape(caps_in=3, caps_out=2, batch=2), [(2, 3, 2, 16), (2, 2, 16)]),
+        ("gemm", kc.GemmShape(5, 70, 3), [(5, 70)]),
+        ("xnodr", kc.CapsBenchShape(caps_in=3, caps_out=2, batch=2), [(2, 3, 8)]),
+        ("xnidr", kc.CapsBenchShape(caps_in=3, caps_out=2, batch=2), [(2, 3, 2, 16), (2, 2, 16)]),
     ):
-        case = kb.make_case(layer, shape)
+        case = kc.make_case(layer, shape)
         calls.clear()
         case.binary_fn()
         assert calls == []
         case.inference_fn()
         assert calls == packed_per_call
-        kb.check_case(case)
+        kc.check_case(case)

@@ -22,6 +22,7 @@ from xncost.models import (
     model_name,
     parameter_count,
 )
+from xncost.models.registry import PUBLISHED_NETWORKS
 from xncost.nn.capsule import DynamicRouting, XnBDR, XnIDR, XnODR
 
 pytestmark = pytest.mark.heavy  # seconds per test (tests/conftest.py: not in -m fast)
@@ -73,12 +74,9 @@ def test_registry_names() -> None:
         "alexnet",
         "alexnet-bwn",
         "alexnet-xnor",
-        "birealnet18",
-        "birealnet34",
-        "xnor-resnet18",
-        "reactnet-a",
-        "vit-b16",
+        *(row[0] for row in PUBLISHED_NETWORKS),
     }
+    assert {"birealnet18", "birealnet34", "xnor-resnet18", "reactnet-a", "vit-b16"} <= set(names)
     assert all(MODELS[n].description for n in names)
     assert all(MODELS[n].has_noup for n in paper)
     assert MODELS["resnet_xnodr"].default_input_side(True) == 224
@@ -362,3 +360,29 @@ def test_models_command_json() -> None:
     assert by_key[("mobilenetv2", True)]["input"] == [3, 224, 224]
     assert by_key[("mobilenet_xnodr", False)]["input"] == [3, 32, 32]
     assert {r["name"] for r in rows} == set(list_models())
+
+
+@pytest.mark.parametrize(
+    ("name", "side", "message"),
+    [
+        ("nin-xnor", 64, "takes 32x32 inputs only"),
+        ("alexnet", 256, "takes 224x224 inputs only"),
+        ("birealnet18", 240, "multiple of 32, got 240"),
+        ("vit-b16", 232, "multiple of 16, got 232"),
+    ],
+)
+def test_networks_refuse_sides_they_cannot_take(name: str, side: int, message: str) -> None:
+    with pytest.raises(XncostError, match=message):
+        build_model(name, input_side=side)
+
+
+@pytest.mark.parametrize(("name", "side"), [("birealnet18", 96), ("vit-b16", 48)])
+def test_networks_take_sides_of_their_step(name: str, side: int) -> None:
+    net = build_model(name, input_side=side).eval()
+    with torch.no_grad():
+        assert net(torch.zeros(1, 3, side, side)).shape == (1, 1000)
+
+
+def test_vit_b16_has_torchvision_parameters() -> None:
+    # torchvision 0.2x, ViT_B_16_Weights.IMAGENET1K_V1.meta["num_params"] (docs.pytorch.org)
+    assert parameter_count("vit-b16") == 86_567_656

@@ -107,3 +107,26 @@ def test_cli_convention_choices_come_from_the_registry():
 
     assert [c.value for c in Conv] == list(CONVENTIONS)
     assert [c.value for c in ModelConv] == list(MODEL_CONVENTIONS)
+
+
+class _WhereConv(torch.nn.Conv2d):
+    """A binary convolution whose bias stays real-valued: sign by `where`, both operands."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xb = torch.where(x >= 0, 1.0, -1.0)
+        wb = torch.where(self.weight >= 0, 1.0, -1.0)
+        return torch.nn.functional.conv2d(xb, wb, self.bias, self.stride, self.padding)
+
+
+def test_the_bias_of_a_one_bit_product_is_float_work():
+    from xncost.profile.summary import summary
+
+    def flops(bias: bool) -> dict:
+        net = _WhereConv(4, 8, 3, padding=1, bias=bias)
+        return summary(net, (2, 4, 5, 5)).flops_by_convention
+
+    with_bias, without = flops(True), flops(False)
+    outputs = 2 * 8 * 5 * 5  # one add per output element
+    assert with_bias["ops"] - without["ops"] == outputs
+    assert with_bias["tf"] - without["tf"] == outputs
+    assert with_bias["bnn"] == without["bnn"] == 0  # the literature's FLOPs: MACs only

@@ -446,6 +446,10 @@ def test_repr_frame_and_top_level_export(mixed):
     assert str(df["xnor_flops"].dtype) == "float64" and df.loc["xnor", "kind"] == "1-bit"
     assert df["bops"].sum() == s.totals["bops"]
     assert xncost.summary is summary
+    from torch import nn
+
+    whole = summary(nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten()), (1, 3, 8, 8)).to_frame()
+    assert str(whole["xnor_flops"].dtype) == str(whole["ops"].dtype) == "int64"  # no fraction
 
 
 def test_kind_column_and_decisions_in_every_format(mixed):
@@ -457,3 +461,13 @@ def test_kind_column_and_decisions_in_every_format(mixed):
     assert rows[0]["kind"] == "float" and rows[-1]["notes"].startswith("1-bit products")
     d = json.loads(summary_json(s))
     assert d["layers"][1]["kind"] == "1-bit" and d["detection"]["one_bit_products"]
+
+
+def test_memory_line_of_a_float_network_claims_no_saving():
+    from torch import nn
+
+    from xncost.profile.summary import summary
+    from xncost.profile.summary_render import summary_markdown
+
+    text = summary_markdown(summary(nn.Sequential(nn.Conv2d(3, 4, 3)), (1, 3, 8, 8)))
+    assert "all at 32 bits, no 1-bit weights" in text and "smaller" not in text

@@ -42,6 +42,7 @@ from xncost.models.transformers import (
 from xncost.profile.detect import is_pm1
 from xncost.profile.dispatch import OpCounter
 from xncost.profile.fused_work import measure_work
+from xncost.profile.paths import count_paths
 from xncost.profile.summary import summary
 
 aten = torch.ops.aten
@@ -346,14 +347,65 @@ def _dispatch_macs(model: nn.Module, x: torch.Tensor) -> int:
 
 def test_nested_batch_counts_tokens_not_padding() -> None:
     """A nested batch (padding mask, eval) projects and feeds forward its 8 real tokens, not
-    the 10 padded ones; attention runs padded. (The summary's per-layer output shapes cannot
-    be read off a nested tensor yet, hence the dispatch counter here.)"""
+    the 10 padded ones; attention runs padded."""
     model, x = NESTED["encoder-nested"]()
     dense = Encoder(True, kpm=True)
     dense.load_state_dict(model.state_dict())
     per_token = sum(w.numel() for n, w in model.named_parameters() if n.endswith("weight"))
     per_token -= sum(m.weight.numel() for m in model.modules() if isinstance(m, nn.LayerNorm))
     assert _dispatch_macs(dense, x) - _dispatch_macs(model, x) == 2 * per_token
+    assert summary(model, x).totals["float_macs"] == _dispatch_macs(model, x)
+
+
+class ShortEncoder(nn.Module):
+    """nn.TransformerEncoder on a nested batch whose sequences (T - 1 and T - 2 tokens) are
+    all shorter than the padded T."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        cell = nn.TransformerEncoderLayer(D, H, 32, batch_first=True)
+        self.enc = nn.TransformerEncoder(cell, 2, enable_nested_tensor=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pad = torch.zeros(x.shape[0], x.shape[1], dtype=torch.bool)
+        pad[:, -1] = True
+        pad[-1, -2:] = True
+        return self.enc(x, src_key_padding_mask=pad)
+
+
+def test_a_nested_batch_on_every_counting_path() -> None:
+    """summary (a nested output shown padded to its longest sequence), OpCounter and
+    FlopCounterMode count a nested batch alike; thop, whose hooks turn the fast path off,
+    sees the leaf linears run on the padded batch."""
+    torch.manual_seed(0)
+    model, x = ShortEncoder().eval(), _bf(True)
+    p = count_paths(model, x)
+    assert p["summary"]["float_macs"] == p["dispatch"]["float_macs"] == _dispatch_macs(model, x)
+    assert p["summary"]["flops"] == p["dispatch"]["flops"] == p["flop_counter"]["flops"]
+    assert p["flop_counter"]["all_macs"] == p["summary"]["float_macs"]
+    layers = model.enc.layers
+    assert p["thop"]["float_macs"] == B * T * sum(2 * m.linear1.weight.numel() for m in layers)
+    shapes = {r.name: r.output_shape for r in summary(model, x).layers}
+    assert shapes["enc.layers.0"] == (B, T - 1, D) and shapes["enc"] == (B, T, D)
+
+
+def test_a_nested_batch_from_the_command_line(tmp_path) -> None:
+    (tmp_path / "nested.py").write_text(
+        "from torch import nn\n"
+        "import torch\n"
+        "class EncMask(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        layer = nn.TransformerEncoderLayer(32, 4, 64, batch_first=True)\n"
+        "        self.enc = nn.TransformerEncoder(layer, 2, enable_nested_tensor=True)\n"
+        "    def forward(self, x):\n"
+        "        mask = torch.zeros(x.shape[0], x.shape[1], dtype=torch.bool)\n"
+        "        mask[:, -3:] = True\n"
+        "        return self.enc(x, src_key_padding_mask=mask)\n"
+    )
+    r = invoke(["summary", f"{tmp_path / 'nested.py'}:EncMask", "--input", "2x10x32"])
+    assert r.exit_code == 0, r.output
+    assert "2x7x32" in r.stdout and "without a counting rule" not in r.stdout
 
 
 # ------------------------------------------------------------- prices (ops, tf, ptflops)
@@ -543,7 +595,7 @@ def test_vit_b16_is_torchvision_shaped() -> None:
         "ln_2",
         "mlp",
     ]
-    with pytest.raises(XncostError, match="multiples of 16"):
+    with pytest.raises(XncostError, match="multiple of 16"):
         build_model("vit-b16", input_side=100)
 
 

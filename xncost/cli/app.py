@@ -22,7 +22,16 @@ from typer.core import TyperGroup
 
 from xncost import __version__
 from xncost.cli.commands.common import (
+    BATCH_OPT,
+    CAPS_IN_OPT,
+    CAPS_OUT_OPT,
+    DIM_IN_OPT,
+    DIM_OUT_OPT,
+    DIMS_OPT,
     FILE_EXT,
+    ITERATIONS_OPT,
+    PRESET_OPT,
+    WORD_BITS_OPT,
     Conv,
     Fmt,
     breakdown_from_options,
@@ -111,8 +120,13 @@ def _refuse_empty_values(cmd: click.Command, ctx: click.Context, args: list[str]
 
 
 def one_line(message: str) -> str:
-    """`message` on one line: newlines and other unprintable characters escaped."""
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
+    """`message` on one line: newlines and other unprintable characters escaped; an
+    undecodable byte of a path (a lone surrogate, `os.fsdecode`) kept, for the stream to
+    write as that byte (`xncost.io.streams`)."""
+    return "".join(
+        ch if ch.isprintable() or "\udc80" <= ch <= "\udcff" else repr(ch)[1:-1]
+        for ch in message
+    )
 
 
 def _one_suggestion(message: str) -> str:
@@ -184,10 +198,6 @@ def _main(
     """Analytical cost model and profiler for XnODR, XnIDR, dynamic routing and XNOR-Net."""
 
 
-def _positive(name: str, default: int | None = None) -> Any:
-    return typer.Option(default, f"--{name}", min=1, help=f"{name.replace('-', '_')} (> 0).")
-
-
 @app.command(
     "cost",
     epilog=examples(
@@ -197,21 +207,16 @@ def _positive(name: str, default: int | None = None) -> Any:
 )
 def cost_cmd(
     layer: Layer = typer.Argument(..., help=f"{choices_text()}."),
-    caps_in: int | None = _positive("caps-in"),
-    caps_out: int | None = _positive("caps-out"),
-    dim_in: int | None = _positive("dim-in"),
-    dim_out: int | None = _positive("dim-out"),
-    iterations: int | None = _positive("iterations"),
-    batch: int = typer.Option(1, "--batch", min=1, help="Batch size B (> 0)."),
-    dims: str | None = typer.Option(None, "--dims", help="FC sizes, e.g. 1280,512,256,128,10."),
-    preset: str = typer.Option(
-        "mobilenet",
-        "--preset",
-        help="Defaults for unset capsule sizes: mobilenet (N=160), "
-        "resnet (N=256), mobilenet-code (N=128).",
-    ),
+    caps_in: int | None = CAPS_IN_OPT,
+    caps_out: int | None = CAPS_OUT_OPT,
+    dim_in: int | None = DIM_IN_OPT,
+    dim_out: int | None = DIM_OUT_OPT,
+    iterations: int | None = ITERATIONS_OPT,
+    batch: int = BATCH_OPT,
+    dims: str | None = DIMS_OPT,
+    preset: str = PRESET_OPT,
     convention: Conv = convention_option(),
-    word_bits: int = typer.Option(64, "--word-bits", min=1, help="Packed word size (power of 2)."),
+    word_bits: int = WORD_BITS_OPT,
     measure: bool = typer.Option(False, "--measure", help="Also measure the reference layer."),
     fmt: Fmt = format_option(),
     out: Path | None = out_option("cost_LAYER.EXT (EXT: md, csv or json, as --format)"),
@@ -269,7 +274,7 @@ def formulas_cmd(
     emit(key + "\n\n" + formulas_text(latex=latex))
 
 
-COMMAND_MODULES = ("tables", "models", "train", "bench", "analysis", "summary")
+COMMAND_MODULES = ("tables", "models", "train", "bench", "analysis", "summary", "conventions")
 
 
 def _register_plugins() -> None:

@@ -1,14 +1,14 @@
 """Named counting conventions: what one primitive operation costs (docs/conventions.md).
 
 The one price list of xncost: the analytic step functions (`xncost.core.accounting`), the thop
-handlers, the dispatch counting engine and the whole-network summary all read their prices
-from the `Convention` they are given. Each convention is one module of this package holding
-its `Convention` (prices, scope, labels) and its per-op rules: `paper` (Tables 5 and 9),
-`ops` (one FLOP per primitive executed), `tf` (TensorFlow's profiler), `ptflops` and `bnn`
-(the BNN literature's OPs). A module of this package holding a `CONVENTION` is registered
-when the package is imported (listed by its `order`); `register_convention` adds one from
-outside; the CLI's `--convention` choices,
-the summary's per-convention figures and docs/conventions.md's table follow the registry.
+handlers, the dispatch counting engine and the whole-network summary all read their prices from
+the `Convention` they are given. Each convention is one module of this package holding its
+`Convention` (prices, scope, labels) and its per-op rules: `paper` (Tables 5 and 9), `ops` (one
+FLOP per primitive executed), `tf` (TensorFlow's profiler), `ptflops`, `bnn` (the BNN
+literature's OPs) and `macs` (every MAC one, float or 1-bit). A module of this package holding
+a `CONVENTION` is registered when the package is imported (listed by its `order`);
+`register_convention` adds one from outside; the CLI's `--convention` choices, the summary's
+per-convention figures and docs/conventions.md's table follow the registry.
 
 Binary dot products: a dot product of length k is packed into ceil(k / word_bits) words and
 costs `bops_per_word` binary operations per word (xnor, popcount and accumulate; the paper's

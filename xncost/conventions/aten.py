@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from xncost.errors import XncostError
@@ -82,6 +82,11 @@ class DotProducts:
     def flops(self, conv: Any) -> int:
         """`flops_per_mac` per multiply-accumulate plus the added tensor's elements."""
         return conv.flops_per_mac * self.macs + self.extra
+
+    def without(self, dropped: Iterable[int]) -> DotProducts:
+        """The op with its dot products (part 0, the only one) left out: the added tensor
+        stays, priced by the rules as float work beside 1-bit products."""
+        return replace(self, count=0) if 0 in set(dropped) else self
 
 
 @dataclass(frozen=True)

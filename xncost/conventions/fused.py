@@ -1,9 +1,10 @@
-"""The work inside torch's fused transformer ops, from their arguments' shapes (no prices;
-torch-free: it reads shapes and attributes of what it is given).
+"""The work inside torch's fused transformer and recurrent ops, from their arguments' shapes
+(no prices; torch-free: it reads shapes and attributes of what it is given).
 
 A dispatch-level counter sees a fused op (`aten._native_multi_head_attention`,
-`aten._transformer_encoder_layer_fwd`, the `scaled_dot_product_attention` kernels) as one op;
-the products, softmax and norms it runs inside are not dispatched. `fused_work(func, args,
+`aten._transformer_encoder_layer_fwd`, the `scaled_dot_product_attention` kernels,
+`aten.mkldnn_rnn_layer`) as one op; the products, softmax, norms and gates it runs inside
+are not dispatched. `fused_work(func, args,
 kwargs, out)` lists them as `Work` items, each from the real operand shapes: the same steps,
 in the same order, as torch 2.13's CPU kernels run (aten/src/ATen/native/transformers/
 attention.cpp, transformer.cpp, cpu/FlashAttentionKernel.cpp), so that every convention prices
@@ -21,6 +22,9 @@ a fused op as the sum of its steps (the rules of `xncost.conventions.ops`, `tf`,
 - the scaled dot-product attention kernels: QK^T, the scale and the mask per score (the flash
   kernel applies them to the scores), softmax, dropout when `dropout_p` > 0, AV. Causal
   attention is counted dense, as torch's `FlopCounterMode` does.
+- `mkldnn_rnn_layer` (`nn.LSTM` on CPU: one call per layer and direction): per token the
+  input and hidden projections with their biases, the gate sum, the sigmoid and tanh gates,
+  the cell and hidden states, as torch's composite LSTM cell runs them (`lstm_layer_work`).
 
 `fused_products` gives the products of a fused op as one `FusedProducts`
 (`xncost.conventions.aten`: a `DotProducts` whose MACs and FLOPs are the sums over `parts`),
@@ -115,7 +119,7 @@ class LayerNorm:
 
 @dataclass(frozen=True)
 class Activation:
-    """`kind` ("relu", "gelu": the erf form, "gelu_tanh") on `elements`."""
+    """`kind` ("relu", "gelu": the erf form, "gelu_tanh", "sigmoid", "tanh") on `elements`."""
 
     name: str
     elements: int
@@ -414,10 +418,41 @@ def gelu_work(args: tuple, kwargs: dict, out: Any) -> list[Work]:
     return [Activation("gelu", elements, "gelu_tanh" if tanh else "gelu")]
 
 
+LSTM_MODE = 2  # `mode` of `mkldnn_rnn_layer` (cuDNN's numbering: RNN_RELU, RNN_TANH, LSTM, GRU)
+
+
+def lstm_layer_work(args: tuple, kwargs: dict, out: Any) -> list[Work]:
+    """`mkldnn_rnn_layer(input, weight0, weight1, weight2, weight3, hx_, cx_, reverse,
+    batch_sizes, mode, hidden_size, ...)`: one LSTM layer in one direction over every token of
+    `input` (the oneDNN kernel `nn.LSTM` runs on CPU), as torch's composite LSTM cell
+    computes each token (aten/src/ATen/native/RNN.cpp, `LSTMCell`): the input and hidden
+    projections with their biases, their sum, three sigmoid gates and the tanh cell gate, the
+    cell state f * c + i * g, and h = o * tanh(c)."""
+    x, w_ih, w_hh = args[0], args[1], args[2]
+    mode, hidden = int(_arg(args, kwargs, 9, "mode")), int(_arg(args, kwargs, 10, "hidden_size"))
+    if mode != LSTM_MODE:
+        raise XncostError(f"mkldnn_rnn_layer in mode {mode} (not an LSTM) is not counted")
+    bias = bool(_arg(args, kwargs, 12, "has_biases", True))
+    tokens = x.numel() // int(x.shape[-1]) if x.numel() else 0
+    gates = tokens * int(w_ih.shape[0])
+    n = tokens * hidden
+    return [
+        product("input projection", gates, int(w_ih.shape[1]), x, w_ih, gates if bias else 0),
+        product("hidden projection", gates, int(w_hh.shape[1]), None, w_hh, gates if bias else 0),
+        Pointwise("gate sum", gates),
+        Activation("input, forget, output gates", 3 * n, "sigmoid"),
+        Activation("cell gate", n, "tanh"),
+        Pointwise("cell state", n, 3),
+        Activation("cell state", n, "tanh"),
+        Pointwise("hidden state", n),
+    ]
+
+
 Plan = Callable[[tuple, dict, Any], list[Work]]
 FUSED_WORK: dict[str, Plan] = {
     "aten::_native_multi_head_attention": mha_work,
     "aten::_transformer_encoder_layer_fwd": encoder_layer_work,
+    "aten::mkldnn_rnn_layer": lstm_layer_work,
     **{f"aten::{name}": sdpa_work(layout) for name, layout in SDPA_LAYOUTS.items()},
 }
 OP_WORK: dict[str, Plan] = {

@@ -12,10 +12,11 @@ Its rules price every aten op of a whole network, in the manner of
 element-wise ops 1 per output element (a two-sided clamp 2, PReLU 2); reductions 1 per input
 element; softmax `softmax_per_element`; inference batch norm 2 per element (4 with affine)
 plus 2 per channel; window pooling 1 per window element per output, adaptive pooling 1 per
-input element; data movement (paddings included: `F.pad`), creation and metadata 0; a masked
-or indexed assignment (`out[x >= 0] = 1`, public BNN code's binarization) 1 per element of the
-tensor written, a select as `where`. An op with no rule is unknown:
-reported, never priced 0 silently.
+input element; interpolation `flops_per_mac` per input element weighed (nearest 0); an LSTM
+layer run by oneDNN as its composite cell's ops; data movement (paddings included: `F.pad`),
+creation and metadata 0; a masked or indexed assignment (`out[x >= 0] = 1`, public BNN code's
+binarization) 1 per element of the tensor written, a select as `where`. An op with no rule is
+unknown: reported, never priced 0 silently.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from xncost.conventions import aten, fused
+from xncost.conventions import aten, fused, interpolation
 from xncost.conventions.aten import names
 from xncost.conventions.base import LAYER, MODEL, Convention, OpEvent, RuleSet
 from xncost.conventions.fused import LayerNorm, Pointwise, Product, Reduce, Softmax, Work
@@ -114,6 +115,13 @@ register(*aten.POOLS)(aten.per_window)  # one comparison or add per window eleme
 register(*aten.ADAPTIVE_POOLS)(aten.per_input)  # global pooling: one per input element
 
 
+@register(*interpolation.UPSAMPLE_OPS)
+def interpolation_rule(ev: OpEvent, conv: Convention) -> int:
+    """Interpolation: each output a weighted sum of input elements, priced as a dot product
+    (`flops_per_mac` per element weighed, `interpolation.weighted_taps`); nearest copies 0."""
+    return conv.flops_per_mac * interpolation.weighted_taps(ev.op, ev.args, ev.kwargs, ev.output)
+
+
 ZERO_COST = (
     "view reshape _unsafe_view _reshape_alias expand expand_as view_as as_strided permute "
     "transpose t unsqueeze squeeze select slice narrow split split_with_sizes unbind chunk "
@@ -125,9 +133,20 @@ ZERO_COST = (
     "sym_stride numel sym_numel dim storage_offset sym_storage_offset is_contiguous "
     "is_same_size"
 ).split()
+# more data movement: views changed in place, splits without checks (torch's RNN cells),
+# copies that reorder, repeat or gather elements (packing sequences too), nested-tensor metadata
+MOVEMENT = (
+    "transpose_ t_ squeeze_ unsqueeze_ as_strided_ swapaxes swapaxes_ swapdims swapdims_ "
+    "moveaxis unfold view_as_real view_as_complex unsafe_split unsafe_split_with_sizes "
+    "unsafe_chunk tensor_split hsplit vsplit dsplit split_copy narrow_copy repeat tile "
+    "repeat_interleave flip fliplr flipud roll rot90 index_select gather take pixel_shuffle "
+    "pixel_unshuffle channel_shuffle native_channel_shuffle _nested_tensor_size "
+    "_nested_tensor_strides _nested_tensor_storage_offsets _pack_padded_sequence "
+    "_pad_packed_sequence"
+).split()
 
 
-register(*names(ZERO_COST))(aten.free)  # data movement, creation and metadata
+register(*names(ZERO_COST), *names(MOVEMENT))(aten.free)  # data movement, creation, metadata
 register(*names(("index_put",), inplace=True))(aten.per_output)  # a select per element written
 
 # ----------------------------------------------------------------------------- transformer ops
@@ -172,7 +191,7 @@ def _ops_layer_norm(work: LayerNorm) -> int:
 OPS_PRICES = WorkPrices(
     reduce=lambda w: w.inputs,
     layer_norm=_ops_layer_norm,
-    activation={"relu": 1, "gelu": 5, "gelu_tanh": 9},
+    activation={"relu": 1, "gelu": 5, "gelu_tanh": 9, "sigmoid": 1, "tanh": 1},
 )
 
 

@@ -3,26 +3,36 @@
 Rules are keyed by the exact class of the module running an aten op (`class_key`), as
 ptflops' hooks are: conv and linear `flops_per_mac` (1) per MAC + bias 1 per output, batch
 norm 1 per element (2 with affine), ReLU-like activations 1 per output element, pooling 1 per
-input element. Any other module, custom binary layers included, costs 0, as in ptflops.
+input element, recurrent layers and cells by its rnn hooks. Any other module, custom binary
+layers included, costs 0, as in ptflops, but for interpolation (its `F.interpolate` hook: 1
+per output element, wherever it is called; the fallback rule).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from xncost.conventions import aten, fused
+from xncost.conventions import aten, fused, interpolation
 from xncost.conventions.base import MODEL, Convention, OpEvent, RuleSet, class_key
 from xncost.conventions.fused import SDPA_LAYOUTS, Sequences
 
-RULES = RuleSet("ptflops rules", by="module", fallback=aten.free)  # classes without a hook
+
+def functional_rule(ev: OpEvent, conv: Convention) -> int:
+    """An op in a module without a hook: 0, but for interpolation, which ptflops' hook on
+    `F.interpolate` prices wherever it is called: 1 per output element."""
+    return aten.output_elements(ev.out) if ev.op in interpolation.INTERPOLATIONS else 0
+
+
+RULES = RuleSet("ptflops rules", by="module", fallback=functional_rule)
 register = RULES.register
 
 PTFLOPS = Convention(
     name="ptflops",
     description=(
         "ptflops' module hooks (MACs): conv and linear 1 per MAC + bias 1 per output, batch norm "
-        "1 per element (2 with affine), ReLU 1, pooling 1 per input element, any other module 0; "
-        "3 BOPs per packed word"
+        "1 per element (2 with affine), ReLU 1, pooling 1 per input element, RNN/LSTM/GRU by "
+        "its rnn hooks, interpolation 1 per output element, any other module 0; 3 BOPs per "
+        "packed word"
     ),
     flops_per_mac=1,
     single_mac_flops=1,
@@ -175,4 +185,58 @@ def encoder_layer_rule(ev: OpEvent, conv: Convention = PTFLOPS) -> int:
     total += _linear_hook(m.linear1, n, conv) + _linear_hook(m.linear2, n, conv) + 2 * n * d
     if class_key(type(m.activation)) in PTFLOPS.rules:  # a module ptflops hooks, not F.relu
         total += n * m.linear1.out_features
+    return total
+
+
+# ----------------------------------------------------------------------------- recurrent layers
+# `nn.RNN`, `nn.LSTM`, `nn.GRU` and their cells, as ptflops' `rnn_flops_counter_hook` and
+# `rnn_cell_flops_counter_hook` price them: per token (a sample's time step), for each layer
+# and direction, the elements of its two weights `weight_ih` and `weight_hh` (products at
+# `flops_per_mac`), its two biases, and per hidden unit 1 (RNN), 7 (GRU: the reset product,
+# three adds of the two states' gates, the last two products and add) or 10 (LSTM: four gate
+# adds, 3 for the cell state, 3 for the output) more; an LSTM's projection `weight_hr` is not
+# priced (the hook reads only those two weights). The hook prices a call once: here each
+# layer and direction at the one op reading its `weight_ih` (oneDNN's `mkldnn_rnn_layer`, or
+# the input projection of the composite path; a cell's first product), for the tokens that op
+# projects; every other op of the module 0.
+
+GATE_OPS = {"RNN": 1, "GRU": 7, "LSTM": 10}  # per hidden unit and token, besides the weights
+RECURRENT = torch_nn("rnn", *GATE_OPS, *(f"{kind}Cell" for kind in GATE_OPS))
+
+
+def _input_weight(params: dict[str, Any], operand: Any) -> str | None:
+    """The name of the `weight_ih*` parameter `operand` reads (itself or a view of it)."""
+    if operand is None or not hasattr(operand, "data_ptr"):
+        return None
+    for name, p in params.items():
+        if name.startswith("weight_ih") and p.data_ptr() == operand.data_ptr():
+            return name
+    return None
+
+
+def rnn_hook_flops(m: Any, weight_ih: str, conv: Convention) -> int:
+    """ptflops' rnn hooks per token for the layer and direction of `weight_ih` (above)."""
+    params = m._parameters
+    w_ih, w_hh = params[weight_ih], params[weight_ih.replace("_ih", "_hh")]
+    flops = conv.flops_per_mac * (w_ih.numel() + w_hh.numel())
+    flops += GATE_OPS[type(m).__name__.removesuffix("Cell")] * m.hidden_size
+    if m.bias:
+        bias = weight_ih.replace("weight", "bias")
+        flops += params[bias].numel() + params[bias.replace("_ih", "_hh")].numel()
+    return flops
+
+
+@register(*RECURRENT)
+def recurrent_rule(ev: OpEvent, conv: Convention) -> int:
+    """ptflops' rnn hooks, at each op reading a layer's input weights (above)."""
+    dots = aten.dot_products(ev.op, ev.args, ev.kwargs, ev.out)
+    if dots is None:
+        return 0
+    params = ev.module._parameters
+    total = 0
+    for part in aten.parts_of(dots):
+        name = _input_weight(params, part.rhs)
+        if name is not None:
+            tokens = part.count // params[name].shape[0]
+            total += tokens * rnn_hook_flops(ev.module, name, conv)
     return total

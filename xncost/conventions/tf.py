@@ -5,12 +5,12 @@ Each aten op is priced as the profiler prices its TF counterpart: MatMul / Conv2
 BiasAdd 1 per output, element-wise arithmetic and comparisons 1, Rsqrt 2, Softmax 5,
 Sum/Mean/ArgMax 1 per input element, Sqrt(Sum(Square)) norms 2 per input element, pooling 1
 per window element per output. Ops with no rule cost 0, as in the profiler (batch norm,
-ReLU/ReLU6, sign, round, abs, sqrt, exp).
+ReLU/ReLU6, sign, round, abs, sqrt, exp, sigmoid, tanh, the Resize* ops of interpolation).
 """
 
 from __future__ import annotations
 
-from xncost.conventions import aten, fused
+from xncost.conventions import aten, fused, interpolation
 from xncost.conventions.aten import names
 from xncost.conventions.base import MODEL, Convention, OpEvent, RuleSet
 from xncost.conventions.fused import LayerNorm
@@ -71,6 +71,9 @@ def norm_rule(ev: OpEvent, conv: Convention) -> int:
 
 register(*aten.POOLS)(aten.per_window)  # MaxPool / AvgPool
 register(*aten.ADAPTIVE_POOLS)(aten.per_input)  # global pooling: a Mean
+# ResizeNearestNeighbor, ResizeBilinear, ResizeBicubic, ScaleAndTranslate (antialias): the
+# profiler has no entry for them
+register(*interpolation.UPSAMPLE_OPS)(aten.free)
 
 # ----------------------------------------------------------------------------- transformer ops
 # The `tf` convention's rules for transformer ops, registered into `xncost.conventions.tf`:
@@ -90,6 +93,9 @@ register(*aten.ADAPTIVE_POOLS)(aten.per_input)  # global pooling: a Mean
 # - GELU as `tf.nn.gelu`: the erf form RealDiv, AddV2, Mul, Mul 4 per element (Erf is not
 #   priced), the tanh form Pow, Mul, AddV2, Mul, AddV2, Mul, Mul 7 (Tanh is not priced); ReLU 0;
 # - `masked_fill` (Select) 0; dropout's mask (GreaterEqual on a uniform draw) 1.
+#
+# An LSTM layer run by oneDNN (`mkldnn_rnn_layer`) is priced by the same work prices as what
+# Keras' LSTM runs for it: MatMul 2 per MAC, BiasAdd and AddV2 1, Mul 1, Sigmoid and Tanh free.
 
 FUSED_LAYER_NORM_MIN_EPS = 1.001e-5  # tf-keras LayerNormalization._fused_can_be_used
 
@@ -108,7 +114,7 @@ def _tf_layer_norm(work: LayerNorm) -> int:
 TF_PRICES = WorkPrices(
     reduce=lambda w: w.inputs - w.outputs,  # Sum
     layer_norm=_tf_layer_norm,
-    activation={"relu": 0, "gelu": 4, "gelu_tanh": 7},
+    activation={"relu": 0, "gelu": 4, "gelu_tanh": 7, "sigmoid": 0, "tanh": 0},
 )
 
 for _op, _plan in fused.OP_WORK.items():

@@ -130,6 +130,7 @@ def breakdown_markdown(b: Breakdown, measured: dict[str, Any] | None = None) -> 
     t, m = b.totals, b.memory
     lines = [
         "Totals: " + ", ".join(f"{k} = {exact_str(v)}" for k, v in t.items()),
+        *(line[0].upper() + line[1:] for line in _flops_lines(b)),
         f"Inference storage: {exact_str(m['params_32bit'])} 32-bit + "
         f"{exact_str(m['params_1bit'])} 1-bit parameters = {exact_str(m['memory_bits'])} "
         f"bits (float: {exact_str(m['float_memory_bits'])} bits)",
@@ -232,12 +233,27 @@ def _count_text(x: Any) -> str:
     return f"{x:,}" if isinstance(x, int) else exact_str(x)
 
 
+def _flops_lines(b: Breakdown) -> list[str]:
+    """Where the FLOPs total comes from, when it holds XNOR FLOPs (Table 5's total FLOPs =
+    float FLOPs + BOPs / word): the column of step FLOPs sums to the float part."""
+    t = b.totals
+    if not t["xnor_flops"]:
+        return []
+    float_flops = t["flops"] - t["xnor_flops"]
+    return [
+        f"total FLOPs {_count_text(t['flops'])} = float FLOPs {_count_text(float_flops)} "
+        f"(the steps' FLOPs) + XNOR FLOPs {_count_text(t['xnor_flops'])} (BOPs / "
+        f"{b.convention.word_bits}), as Table 5 counts"
+    ]
+
+
 def _breakdown_lines(b: Breakdown, measured: dict[str, Any] | None) -> list[Any]:
     """The lines under the breakdown table: binarization, speed-ups, measured totals."""
     from rich.text import Text
 
     t = b.totals
-    lines = [Text(f"binarization FLOPs: {_count_text(t['binarization_flops'])}")]
+    lines = [Text(line) for line in _flops_lines(b)]
+    lines.append(Text(f"binarization FLOPs: {_count_text(t['binarization_flops'])}"))
     lines += [Text(f"speed-up, {line}") for line in _speedup_lines(b)]
     if measured is not None:
         same = not measured_differences(b, measured)

@@ -43,7 +43,7 @@ from xncost.core.evaluate import (
 )
 from xncost.core.shapes import CAPS_PRESETS, MOBILENET_FC_DIMS
 from xncost.errors import XncostError
-from xncost.exact import all_digits_in, is_power_of_two, parse_int
+from xncost.exact import all_digits_in, exact_str, is_power_of_two, parse_int
 from xncost.io.files import remove_stale, staged_outputs
 
 DEFAULTS: dict[str, int] = CAPS_PRESETS["mobilenet"].as_dict()
@@ -458,6 +458,8 @@ class BreakEven:
     cheaper_below: bool  # the layer is cheaper than `vs` for caps_in below the break-even
     costlier_without_root: bool  # where no break-even exists, the layer costs more
     fc_dims: tuple[int, ...] = MOBILENET_FC_DIMS  # the FC head compared with (vs == "fc")
+    first_costlier: tuple[int | None, ...] = ()  # per point: first caps_in where `layer` costs
+    # more than `vs` (None: at no caps_in)
 
     def held_fixed(self) -> str:
         """The values the formula and points hold fixed: 'caps_out=10, dim_in=8, ...'."""
@@ -467,6 +469,18 @@ class BreakEven:
 
     def first_integer(self, root: Fraction) -> int:
         return math.floor(root) + 1 if root == int(root) else math.ceil(root)
+
+
+def _first_costlier(d1: Fraction, d2: Fraction, slope: Fraction) -> int | None:
+    """The first caps_in >= 1 where a difference of totals is positive: exact at 1, affine
+    d2 + slope (N - 2) from 2 on; None when it never is."""
+    if d1 > 0:
+        return 1
+    if d2 > 0:
+        return 2
+    if slope <= 0:
+        return None
+    return math.floor(2 - Fraction(d2) / slope) + 1
 
 
 def _totals_at(
@@ -519,6 +533,7 @@ def break_even(
 
     Both totals are affine in caps_in (for caps_in >= 2), so the exact totals at N = 2, 3, 4
     (evaluated for all dim_outs at once) give slope and intercept; the affinity is checked.
+    N = 1 is evaluated on its own for `first_costlier`.
     """
     if vs not in VS_LAYERS:
         raise XncostError(f"--vs must be one of {', '.join(VS_LAYERS)}, got {vs!r}")
@@ -533,44 +548,53 @@ def break_even(
                 strict=True,
             )
         ]
-        for n in (2, 3, 4)
+        for n in (2, 3, 4, 1)
     ]
     points = []
     slopes = []
+    firsts = []
     for k, e in enumerate(dim_outs):
-        d2, d3, d4 = diffs[0][k], diffs[1][k], diffs[2][k]
+        d2, d3, d4, d1 = (d[k] for d in diffs)
         slope = d3 - d2
         if d4 - d3 != slope:
             raise XncostError(f"{layer} - {vs} is not affine in caps_in at dim_out={e}")
         slopes.append(slope)
         root = (2 * slope - d2) / slope if slope else None
         points.append((e, root if root is not None and root > 0 else None))
+        firsts.append(_first_costlier(d1, d2, slope))
     cheaper_below = all(s > 0 for s in slopes)
     costlier = all(d > 0 for d, (_, r) in zip(diffs[0], points, strict=True) if r is None)
     formula = break_even_formula(layer, vs, fixed, conv, fc_dims)
     return BreakEven(
-        layer, vs, dict(fixed), formula, tuple(points), cheaper_below, costlier, tuple(fc_dims)
+        layer,
+        vs,
+        dict(fixed),
+        formula,
+        tuple(points),
+        cheaper_below,
+        costlier,
+        tuple(fc_dims),
+        tuple(firsts),
     )
 
 
 @all_digits_in
-def break_even_csv(curves: list[BreakEven]) -> str:
-    """vs, dim_out, exact caps_in, its float, first integer caps_in where the layer costs more."""
+def break_even_csv(curves: list[BreakEven], grid: tuple[int, ...] = ()) -> str:
+    """Per curve and dim_out: whether the dim_out is one of the sweep's (`grid`; the others
+    sample the curve between them), the exact break-even caps_in and its decimal (empty where
+    the totals never cross at a positive caps_in), and the first caps_in where the layer costs
+    more (`none`: at no caps_in)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["layer", "vs", "dim_out", "caps_in_exact", "caps_in", "first_caps_in_costlier"])
+    w.writerow(
+        ["layer", "vs", "dim_out", "in_grid", "caps_in_exact", "caps_in", "first_caps_in_costlier"]
+    )
+    on_grid = set(grid)
     for c in curves:
-        for e, root in c.points:
-            if root is None:
-                w.writerow([c.layer, c.vs, e, "", "", ""])
-                continue
-            exact = (
-                f"{root.numerator}/{root.denominator}"
-                if root.denominator != 1
-                else str(root.numerator)
-            )
-            first = c.first_integer(root) if c.cheaper_below else ""
-            w.writerow([c.layer, c.vs, e, exact, decimal_text(root, 6), first])
+        for (e, root), first in zip(c.points, c.first_costlier, strict=True):
+            cells = ["", ""] if root is None else [exact_str(root), decimal_text(root, 6)]
+            shown = "none" if first is None else first
+            w.writerow([c.layer, c.vs, e, "yes" if e in on_grid else "no", *cells, shown])
     return buf.getvalue()
 
 

@@ -15,15 +15,16 @@ describe (ResNet FC head on the flattened map; MobileNet PrimaryCaps N = 160);
 head; MobileNet PrimaryCaps on the full 1280-channel map, its 1x1 conv 1280 -> 1024 giving
 N = 128). See `xncost.models.heads`.
 
-Published binary networks for ImageNet (3x224x224, 1000 classes; any side that is a multiple
-of 32): Bi-Real Net-18 and -34, XNOR-Net ResNet-18 and ReActNet-A (`xncost.models.bireal`,
-`xncost.models.xnor_resnet`, `xncost.models.reactnet`; reports/literature.md).
+Published networks for ImageNet (3x224x224, 1000 classes), each a module of its own and one
+`PUBLISHED_NETWORKS` row: Bi-Real Net-18 and -34, XNOR-Net ResNet-18, ReActNet-A (any side
+that is a multiple of 32; `xncost.models.bireal`, `xnor_resnet`, `reactnet`;
+reports/literature.md) and ViT-B/16 (multiples of 16; `xncost.models.transformers`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import torch
@@ -44,16 +45,22 @@ from xncost.models.mobilenetv2 import MobileNetV2, mobilenetv2_feature_side
 from xncost.models.nin import NIN, NIN_INPUT_SIDE
 from xncost.models.reactnet import ReActNetA
 from xncost.models.resnet import ResNet50, resnet50_feature_side
-from xncost.models.transformers import VIT_B16, VIT_IMAGE_SIDE, vit_b16
+from xncost.models.resnet18 import ResNet18
+from xncost.models.transformers import VIT_B16, vit_b16
 from xncost.models.xnor_resnet import XnorResNet18
 
 UP_INPUT_SIDE = 224
 NOUP_INPUT_SIDE = 32
 
 
+Builder = Callable[[int, int, int], nn.Module]  # (num_classes, in_channels, side) -> model
+
+
 @dataclass(frozen=True)
 class ModelSpec:
-    """One registry entry. ``kind`` is the head (paper models) or the mode (NIN, AlexNet)."""
+    """One registry entry: a paper model (`family` a backbone, `kind` its head) or a network
+    with a module of its own (`build`, which takes the classes, input channels and side;
+    `side_step`: the side must divide by it, None: the network takes `input_side` only)."""
 
     name: str
     description: str
@@ -62,11 +69,18 @@ class ModelSpec:
     input_side: int
     input_side_noup: int | None = None
     num_classes: int = 10
+    build: Builder | None = field(default=None, compare=False)
+    side_step: int | None = None
 
     @property
     def has_noup(self) -> bool:
         """Whether the model has a without-upsampling variant."""
         return self.input_side_noup is not None
+
+    @property
+    def fixed_side(self) -> bool:
+        """Whether the model takes its own input side only."""
+        return self.build is not None and self.side_step is None
 
     def default_input_side(self, upsampling: bool = True) -> int:
         """Default square input side for the given upsampling setting."""
@@ -76,20 +90,70 @@ class ModelSpec:
             raise XncostError(f"model {self.name!r} has no variant without upsampling")
         return self.input_side_noup
 
+    def check_side(self, side: int) -> None:
+        """Refuse a side the network cannot take."""
+        if self.fixed_side and side != self.input_side:
+            raise XncostError(
+                f"model {self.name!r} takes {self.input_side}x{self.input_side} inputs only"
+            )
+        if self.side_step is not None and side % self.side_step:
+            raise XncostError(
+                f"model {self.name!r} takes square inputs whose side is a multiple of "
+                f"{self.side_step}, got {side}"
+            )
+
+
+def _sideless(cls: Callable[..., nn.Module], *args: object) -> Builder:
+    """The builder of `cls(*args, num_classes, in_channels)`, whatever the side."""
+
+    def build(num_classes: int, in_channels: int, side: int) -> nn.Module:
+        return cls(*args, num_classes, in_channels)
+
+    return build
+
 
 MODEL_PREFIXES = {"resnet50": "resnet", "mobilenetv2": "mobilenet"}  # resnet_xnodr, ...
 PAPER_CLASSES = 10
 
 
-# (name, family, kind, description) of the published binary networks (reports/literature.md)
-PUBLISHED_BNNS = (
-    ("birealnet18", "bireal", "18", "Bi-Real Net-18 (Liu et al. 2018)"),
-    ("birealnet34", "bireal", "34", "Bi-Real Net-34 (Liu et al. 2018)"),
-    ("xnor-resnet18", "xnor-resnet", "18", "XNOR-Net ResNet-18 (Rastegari et al. 2016)"),
-    ("reactnet-a", "reactnet", "a", "ReActNet-A (Liu et al. 2020)"),
+# The published networks, each a module of its own (reports/literature.md): name, family,
+# kind, description, builder, side step (five stride-2 stages: 32; ViT's patch: 16)
+PUBLISHED_NETWORKS = (
+    (
+        "birealnet18",
+        "bireal",
+        "18",
+        "Bi-Real Net-18 (Liu et al. 2018)",
+        _sideless(BiRealNet, 18),
+        32,
+    ),
+    (
+        "birealnet34",
+        "bireal",
+        "34",
+        "Bi-Real Net-34 (Liu et al. 2018)",
+        _sideless(BiRealNet, 34),
+        32,
+    ),
+    (
+        "xnor-resnet18",
+        "xnor-resnet",
+        "18",
+        "XNOR-Net ResNet-18 (Rastegari et al. 2016)",
+        _sideless(XnorResNet18),
+        32,
+    ),
+    ("reactnet-a", "reactnet", "a", "ReActNet-A (Liu et al. 2020)", _sideless(ReActNetA), 32),
+    ("resnet18", "resnet18", "float", "ResNet-18 (He et al. 2016)", _sideless(ResNet18), 32),
+    (
+        "vit-b16",
+        "vit",
+        "b16",
+        "ViT-B/16 (Dosovitskiy et al. 2021), torchvision's vit_b_16 layout",
+        vit_b16,
+        VIT_B16["patch_size"],
+    ),
 )
-PUBLISHED_FAMILIES = frozenset(family for _, family, _, _ in PUBLISHED_BNNS)
-PUBLISHED_SIDE_STEP = 32  # five stride-2 stages: the side must divide by 32
 
 
 def model_name(backbone: str, head: str) -> str:
@@ -119,9 +183,15 @@ def _specs(layers: tuple[LayerSpec, ...]) -> dict[str, ModelSpec]:
         spec.name: spec
         for spec in (_paper_spec(family, head) for family in BACKBONES for head in head_names())
     }
-    for family, label, source, side in (
-        ("nin", "Network-in-Network for CIFAR-10", "jiecaoyu/XNOR-Net-PyTorch", NIN_INPUT_SIDE),
-        ("alexnet", "AlexNet of XNOR-Net", "XNOR-Net's Torch7 code", ALEXNET_INPUT_SIDE),
+    for family, cls, label, source, side in (
+        (
+            "nin",
+            NIN,
+            "Network-in-Network for CIFAR-10",
+            "jiecaoyu/XNOR-Net-PyTorch",
+            NIN_INPUT_SIDE,
+        ),
+        ("alexnet", AlexNet, "AlexNet of XNOR-Net", "XNOR-Net's Torch7 code", ALEXNET_INPUT_SIDE),
     ):
         for mode, mode_label in (
             ("float", "float"),
@@ -130,9 +200,14 @@ def _specs(layers: tuple[LayerSpec, ...]) -> dict[str, ModelSpec]:
         ):
             name = family if mode == "float" else f"{family}-{mode}"
             specs[name] = ModelSpec(
-                name, f"{label}, {mode_label} (after {source})", family, mode, side
+                name,
+                f"{label}, {mode_label} (after {source})",
+                family,
+                mode,
+                side,
+                build=_sideless(cls, mode),
             )
-    for name, family, kind, label in PUBLISHED_BNNS:
+    for name, family, kind, label, build, step in PUBLISHED_NETWORKS:
         specs[name] = ModelSpec(
             name,
             f"{label} (ImageNet, {IMAGENET_CLASSES} classes)",
@@ -140,15 +215,9 @@ def _specs(layers: tuple[LayerSpec, ...]) -> dict[str, ModelSpec]:
             kind,
             IMAGENET_SIDE,
             num_classes=IMAGENET_CLASSES,
+            build=build,
+            side_step=step,
         )
-    specs["vit-b16"] = ModelSpec(
-        "vit-b16",
-        "ViT-B/16 (Dosovitskiy et al. 2021), torchvision's vit_b_16 layout (ImageNet)",
-        "vit",
-        "b16",
-        VIT_IMAGE_SIDE,
-        num_classes=IMAGENET_CLASSES,
-    )
     return specs
 
 
@@ -280,25 +349,9 @@ def build_model(
     default_side = spec.default_input_side(upsampling)
     side = default_side if input_side is None else _check_positive("input_side", input_side)
     model: nn.Module
-    if spec.family == "nin":
-        if side != default_side:
-            raise XncostError(f"model {name!r} takes {default_side}x{default_side} inputs only")
-        model = NIN(spec.kind, num_classes, in_channels)
-    elif spec.family == "alexnet":
-        if side != default_side:
-            raise XncostError(f"model {name!r} takes {default_side}x{default_side} inputs only")
-        model = AlexNet(spec.kind, num_classes, in_channels)
-    elif spec.family in PUBLISHED_FAMILIES:
-        if side % PUBLISHED_SIDE_STEP:
-            raise XncostError(
-                f"model {name!r} takes square inputs whose side is a multiple of "
-                f"{PUBLISHED_SIDE_STEP}, got {side}"
-            )
-        model = _build_published(spec, num_classes, in_channels)
-    elif spec.family == "vit":
-        if side % VIT_B16["patch_size"]:
-            raise XncostError(f"model {name!r} takes sides that are multiples of 16, got {side}")
-        model = vit_b16(num_classes, in_channels, side)
+    if spec.build is not None:
+        spec.check_side(side)
+        model = spec.build(num_classes, in_channels, side)
     else:
         backbone = build_backbone(
             spec.family,
@@ -321,14 +374,6 @@ def build_model(
     model.variant = variant
     model.input_shape = (in_channels, side, side)
     return model
-
-
-def _build_published(spec: ModelSpec, num_classes: int, in_channels: int) -> nn.Module:
-    if spec.family == "bireal":
-        return BiRealNet(int(spec.kind), num_classes, in_channels)
-    if spec.family == "xnor-resnet":
-        return XnorResNet18(num_classes, in_channels)
-    return ReActNetA(num_classes, in_channels)
 
 
 def count_parameters(model: nn.Module) -> int:

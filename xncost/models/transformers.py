@@ -162,8 +162,8 @@ class VisionTransformer(nn.Module):
 def vit_b16(
     num_classes: int = 1000, in_channels: int = 3, image_size: int = VIT_IMAGE_SIDE
 ) -> VisionTransformer:
-    """ViT-B/16 (torchvision's `vit_b_16` layout; 86,567,656 parameters at 224 and 1000
-    classes). Any side that is a multiple of 16."""
+    """ViT-B/16 (torchvision's `vit_b_16` layout; its parameters as torchvision's at 224 and
+    1000 classes, tests/models). Any side that is a multiple of 16."""
     return VisionTransformer(
         image_size, num_classes=num_classes, in_channels=in_channels, **VIT_B16
     )

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.utils._python_dispatch import _disable_current_modes
 
 from xncost.conventions import MODEL_CONVENTIONS, OPS, Convention, Count, OpEvent, aten
 from xncost.core.formulas import eq9_speedup
@@ -98,6 +99,16 @@ def _first(out: Any) -> torch.Tensor | None:
     return None
 
 
+def shape_of(t: torch.Tensor) -> tuple[int, ...]:
+    """A tensor's shape; a nested tensor's padded (batch, then the longest extent of each
+    dimension), as `to_padded_tensor` would give it."""
+    if not t.is_nested:
+        return tuple(t.shape)
+    with _disable_current_modes():  # bookkeeping, not the model's work
+        sizes = t._nested_tensor_size().tolist()
+    return (len(sizes), *(max(dim, default=0) for dim in zip(*sizes, strict=True)))
+
+
 class LayerCounter(CountingEngine):
     """Counts one forward pass into summary rows (fully qualified names)."""
 
@@ -151,7 +162,7 @@ class LayerCounter(CountingEngine):
     def exit(self, module: nn.Module, out: Any) -> None:
         name = self.module_name(module)
         t = _first(out)
-        shape = None if t is None else tuple(t.shape)
+        shape = None if t is None else shape_of(t)
         fqn = self._fqn.get(id(module))
         if fqn is not None:
             self.modules[fqn] = (type(module).__name__, shape)

@@ -253,8 +253,8 @@ class CountingEngine(ModuleDispatch):
             self.products.append((module, product))
             self._charge(product)
         binary = [i for i, p in enumerate(products) if p.kind == ONE_BIT]
-        if binary and isinstance(dots, aten.FusedProducts):
-            dots = dots.without(binary)  # the rules price the parts that are not 1-bit
+        if binary and dots is not None:
+            dots = dots.without(binary)  # the rules price what is not 1-bit (a bias too)
         ev = OpEvent(info.name, args, kwargs, out, module, dots)
         self.record(OpResult(ev, info, products, *self.price(ev, products)))
 
@@ -287,7 +287,7 @@ class CountingEngine(ModuleDispatch):
         """One `Count` per convention (1-bit products in BOPs, the rest of the op by the
         convention's rules); the conventions that have no rule for the op."""
         binary = [p for p in products if p.kind == ONE_BIT]
-        if binary and len(binary) == len(products):
+        if binary and ev.dots is None:  # a length-1 product (an element-wise mul), all 1-bit
             return {c.name: self._binary(c, binary) for c in self.conventions}, ()
         counts: dict[str, Count] = {}
         unknown = []

@@ -23,10 +23,10 @@ import torch
 from torch import nn
 
 from xncost.conventions import BNN, OPS, Count
-from xncost.conventions.aten import dot_products
+from xncost.conventions.aten import PRODUCTS, dot_products
 from xncost.profile.dispatch import count_ops
 from xncost.profile.summary import fixed_seed, summary
-from xncost.profile.thop_ops import aten_packet, flop_counter_mapping, thop_count
+from xncost.profile.thop_ops import counted_ops, flop_counter_mapping, thop_count
 
 PATHS = ("thop", "flop_counter", "dispatch", "summary")
 KEYS = ("float_macs", "binary_macs", "flops", "bops", "bnn_ops")
@@ -48,9 +48,7 @@ def _macs_mapping() -> dict[Any, Any]:
         f._get_raw = True  # type: ignore[attr-defined]
         return f
 
-    from xncost.conventions.aten import PRODUCT_OPS
-
-    return {p: bind(op) for op in PRODUCT_OPS if (p := aten_packet(op)) is not None}
+    return counted_ops({op: bind(op) for op in PRODUCTS})  # the fused ops' products too
 
 
 def _flop_counter(model: nn.Module, xs: tuple, mapping: dict[Any, Any]) -> int:

@@ -115,6 +115,11 @@ class LayerSummary:
         }
 
 
+def _integral(v: Any) -> bool:
+    """A Fraction that is a whole number."""
+    return isinstance(v, Fraction) and v.denominator == 1
+
+
 SUM_KEYS = (
     "params",
     "params_32bit",
@@ -358,8 +363,8 @@ class Summary:
 
     def to_frame(self) -> Any:
         """The layers as a pandas DataFrame indexed by layer name: counts as int64 (Python ints
-        where they exceed it), XNOR FLOPs, OPs and Eq. 9 as float64 (exact values:
-        `to_dict()`)."""
+        where they exceed it), a column holding a fraction (XNOR FLOPs, OPs: BOPs / word) and
+        Eq. 9 as float64 (exact values: `to_dict()`)."""
         import pandas as pd
 
         rows = []
@@ -371,16 +376,14 @@ class Summary:
             rows.append(d)
         df = pd.DataFrame(rows).set_index("name")
         for col in df.columns:
-            values = df[col].tolist()
-            if col in ("xnor_flops", "ops", "eq9_speedup") or any(
-                isinstance(v, Fraction) for v in values
-            ):
+            values = [v.numerator if _integral(v) else v for v in df[col].tolist()]
+            if col == "eq9_speedup" or any(isinstance(v, Fraction) for v in values):
                 df[col] = pd.Series(
                     [float("nan") if v is None else float(v) for v in values], index=df.index
                 )
             elif all(isinstance(v, int) and not isinstance(v, bool) for v in values):
                 if all(-(2**63) <= v < 2**63 for v in values):
-                    df[col] = df[col].astype("int64")
+                    df[col] = pd.Series(values, index=df.index, dtype="int64")
             elif col.startswith("eq9_"):
                 df[col] = pd.Series(
                     [pd.NA if v is None else v for v in values], index=df.index, dtype="Int64"

@@ -99,8 +99,8 @@ def summary(
     if conv.fixed_word and word not in (None, conv.word_bits):
         raise XncostError(
             f"the {conv.name} convention fixes the word at {conv.word_bits} "
-            f"({conv.total_label} = FLOPs + BOPs/{conv.word_bits}, as the BNN literature "
-            f"counts); --word-bits {word} does not apply"
+            f"({conv.total_label} = FLOPs + BOPs/{conv.word_bits}); --word-bits {word} "
+            "does not apply"
         )
     conv = get_convention(conv, word, MODEL_CONVENTIONS)
     patterns = BinaryPatterns.of(binary)
@@ -316,7 +316,7 @@ def build_registry_model(
     _, c, h, w = shape
     if h != w:
         raise XncostError(f"model {name!r} takes square inputs, got {h}x{w}")
-    side = None if spec.family in ("nin", "alexnet") and h == spec.input_side else h
+    side = None if spec.fixed_side and h == spec.input_side else h
     model = build_model(
         name,
         upsampling=upsampling,

@@ -124,6 +124,20 @@ def detection_lines(s: Summary) -> list[str]:
     return lines + list(s.warnings)
 
 
+def _memory_line(s: Summary) -> str:
+    """Parameters by precision and the memory they take against an all-float network."""
+    t = s.totals
+    text = f"Parameters {t['params']:,}: "
+    if not t["params_1bit"]:
+        return text + f"all at 32 bits, no 1-bit weights; memory {t['memory_bytes']:,} bytes."
+    return text + (
+        f"{t['params_32bit']:,} at 32 bits, {t['params_1bit']:,} at 1 bit "
+        f"(+{t['scales']:,} 32-bit scales); memory {t['memory_bytes']:,} bytes vs "
+        f"{t['float_memory_bytes']:,} all-float: {float(s.memory_saving):.2f}x smaller "
+        "(1-bit weights alone: 32x)."
+    )
+
+
 def footer_lines(s: Summary) -> list[str]:
     """Totals, memory, speed-ups and conventions as sentences."""
     t = s.totals
@@ -135,10 +149,7 @@ def footer_lines(s: Summary) -> list[str]:
         "Float FLOPs by convention: "
         + ", ".join(f"{k} {v:,}" for k, v in conv.items())
         + f"; float MACs {t['float_macs']:,}; 1-bit MACs {t['binary_macs']:,}.",
-        f"Parameters {t['params']:,}: {t['params_32bit']:,} at 32 bits, {t['params_1bit']:,} "
-        f"at 1 bit (+{t['scales']:,} 32-bit scales); memory {t['memory_bytes']:,} bytes vs "
-        f"{t['float_memory_bytes']:,} all-float: {float(s.memory_saving):.2f}x smaller "
-        "(1-bit weights alone: 32x).",
+        _memory_line(s),
     ]
     if t["weight_binarization_flops"]:
         lines.append(

@@ -395,7 +395,21 @@ def flop_counter_mapping(convention: str | Convention = "ops") -> dict[Any, Call
         formula._get_raw = True  # type: ignore[attr-defined]
         return formula
 
-    return {p: wrap(op) for op in conv.rules if (p := aten_packet(op)) is not None}
+    return counted_ops({op: wrap(op) for op in conv.rules})
+
+
+def counted_ops(formulas: dict[str, Callable]) -> dict[Any, Callable]:
+    """`custom_mapping` keys for formulas by op name: each op's overload packet (which
+    FlopCounterMode looks its formula up by) and every overload of it, since FlopCounterMode
+    first decomposes an op whose overload it has no key for (`upsample_nearest2d` into index
+    arithmetic), and would then count other ops than the counting engine sees."""
+    mapping: dict[Any, Callable] = {}
+    for op, formula in formulas.items():
+        packet = aten_packet(op)
+        if packet is not None:
+            mapping[packet] = formula
+            mapping.update(dict.fromkeys((getattr(packet, o) for o in packet.overloads()), formula))
+    return mapping
 
 
 def aten_packet(op: str) -> Any:

@@ -491,6 +491,111 @@ def run_training(
             raise
 
 
+@dataclass
+class _Session:
+    """What a run carries from epoch to epoch: the model and its optimizer state, the
+    shuffling generator, the history and the clocks; a checkpoint holds all of it."""
+
+    config: TrainConfig
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: Any
+    gen: torch.Generator
+    history: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+    train_seconds: float = 0.0
+    images: int = 0
+    epoch: int = 0
+
+    def resume(self, state: dict[str, Any], group: Group, train_size: int) -> None:
+        """Restore a checkpoint's state (`checkpoint.restore` checks it first)."""
+        distributed.agree(
+            group,
+            partial(
+                checkpoint.restore,
+                self.config.checkpoint_path,
+                state,
+                model=self.model,
+                optimizer=self.optimizer,
+                scheduler=self.scheduler,
+                scaler=self.scaler,
+                gen=self.gen,
+                max_images=int(state["epoch"]) * train_size,
+            ),
+        )
+        self.history = list(state["history"])
+        self.seconds, self.train_seconds = float(state["seconds"]), float(state["train_seconds"])
+        self.images, self.epoch = int(state["images"]), int(state["epoch"])
+
+    def snapshot(self) -> dict[str, Any]:
+        """The checkpoint of the session as it is."""
+        return {
+            "config": self.config.identity(),
+            "epoch": self.epoch,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "shuffle_rng": self.gen.get_state(),
+            "history": self.history,
+            "seconds": self.seconds,
+            "train_seconds": self.train_seconds,
+            "images": self.images,
+        }
+
+
+def _epoch(
+    run: _Session,
+    net: nn.Module,
+    data: DataBundle,
+    batches: Batches,
+    loss_fn: LossFn,
+    group: Group,
+    device: torch.device,
+    progress: bool,
+) -> None:
+    """One epoch: the training batches of this rank, then the test accuracy; the history and
+    clocks of `run` advanced."""
+    config = run.config
+    t0 = time.perf_counter()
+    order = distributed.rank_batches(len(data.train), config.batch_size, run.gen, group)
+    loss_sum, hits, seen = 0.0, 0, 0
+    with Progress(
+        f"epoch {run.epoch + 1}/{config.epochs}", total=len(order), quiet=not progress
+    ) as bar:
+        for idx in order:
+            x, y = batches.get(data.train, idx)
+            loss, correct = train_step(net, x, y, loss_fn, run.optimizer, run.scheduler, run.scaler)
+            loss_sum += loss * len(idx)
+            hits += correct
+            seen += len(idx)
+            bar.advance(1, f"loss {loss_sum / seen:.4f}")
+    epoch_train = time.perf_counter() - t0
+    loss_sum, hits, seen = distributed.all_sum(group, [loss_sum, hits, seen], device)
+    distributed.broadcast_buffers(group, run.model)
+    test_acc = evaluate(run.model, data.test, batches, group, config.amp)
+    run.epoch += 1
+    run.seconds += time.perf_counter() - t0
+    run.train_seconds += epoch_train
+    run.images += int(seen)
+    run.history.append(
+        {
+            "epoch": run.epoch,
+            "loss": loss_sum / seen,
+            "train_accuracy": hits / seen,
+            "test_accuracy": test_acc,
+        }
+    )
+    if progress:
+        note(
+            f"epoch {run.epoch}/{config.epochs}: loss {loss_sum / seen:.4f}, "
+            f"train accuracy {hits / seen:.3f}, test accuracy {test_acc:.3f}, "
+            f"{seen / epoch_train:.0f} images/s"
+        )
+
+
 def _train(
     config: TrainConfig,
     group: Group,
@@ -508,102 +613,40 @@ def _train(
         model = distributed.agree(group, lambda: build_model(config, data).to(device))
         batches = Batches(data, input_side(config, data), device)
         loss_fn = get_loss(config.loss)
-        gen = torch.Generator().manual_seed(config.seed)
         per_epoch = batches_per_epoch(data, config.batch_size, group)
         optimizer = make_optimizer(model.parameters())
-        scheduler = make_scheduler(optimizer, per_epoch * config.epochs)
-        scaler = torch.amp.GradScaler(device.type, enabled=config.amp)
-        history: list[dict[str, float]] = []
-        seconds = train_seconds = 0.0
-        images = epoch = 0
+        run = _Session(
+            config,
+            model,
+            optimizer,
+            make_scheduler(optimizer, per_epoch * config.epochs),
+            torch.amp.GradScaler(device.type, enabled=config.amp),
+            torch.Generator().manual_seed(config.seed),
+        )
         if state is not None:
-            distributed.agree(
-                group,
-                partial(
-                    checkpoint.restore,
-                    ckpt_path,
-                    state,
-                    model=model,
-                    optimizer=optimizer,
-                    scheduler=scheduler,
-                    scaler=scaler,
-                    gen=gen,
-                    max_images=int(state["epoch"]) * len(data.train),
-                ),
-            )
-            history = list(state["history"])
-            seconds, train_seconds = float(state["seconds"]), float(state["train_seconds"])
-            images, epoch = int(state["images"]), int(state["epoch"])
+            run.resume(state, group, len(data.train))
         net = distributed.wrap(model, group, device)
-        already_complete = epoch >= config.epochs
+        already_complete = run.epoch >= config.epochs
         session_epochs = 0
-        while epoch < config.epochs and (stop_after is None or session_epochs < stop_after):
-            t0 = time.perf_counter()
-            order = distributed.rank_batches(len(data.train), config.batch_size, gen, group)
-            loss_sum, hits, seen = 0.0, 0, 0
-            label = f"epoch {epoch + 1}/{config.epochs}"
-            with Progress(label, total=len(order), quiet=not progress) as bar:
-                for idx in order:
-                    x, y = batches.get(data.train, idx)
-                    loss, correct = train_step(net, x, y, loss_fn, optimizer, scheduler, scaler)
-                    loss_sum += loss * len(idx)
-                    hits += correct
-                    seen += len(idx)
-                    bar.advance(1, f"loss {loss_sum / seen:.4f}")
-            epoch_train = time.perf_counter() - t0
-            loss_sum, hits, seen = distributed.all_sum(group, [loss_sum, hits, seen], device)
-            distributed.broadcast_buffers(group, model)
-            test_acc = evaluate(model, data.test, batches, group, config.amp)
-            epoch += 1
+        while run.epoch < config.epochs and (stop_after is None or session_epochs < stop_after):
+            _epoch(run, net, data, batches, loss_fn, group, device, progress)
             session_epochs += 1
-            seconds += time.perf_counter() - t0
-            train_seconds += epoch_train
-            images += int(seen)
-            history.append(
-                {
-                    "epoch": epoch,
-                    "loss": loss_sum / seen,
-                    "train_accuracy": hits / seen,
-                    "test_accuracy": test_acc,
-                }
-            )
-            if progress:
-                note(
-                    f"epoch {epoch}/{config.epochs}: loss {loss_sum / seen:.4f}, "
-                    f"train accuracy {hits / seen:.3f}, test accuracy {test_acc:.3f}, "
-                    f"{seen / epoch_train:.0f} images/s"
-                )
             if ckpt_path is not None:
-                snapshot = {
-                    "config": config.identity(),
-                    "epoch": epoch,
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "scaler": scaler.state_dict(),
-                    "torch_rng": torch.get_rng_state(),
-                    "shuffle_rng": gen.get_state(),
-                    "history": history,
-                    "seconds": seconds,
-                    "train_seconds": train_seconds,
-                    "images": images,
-                }
-                distributed.on_main(group, partial(save_checkpoint, ckpt_path, snapshot))
-        if history:
-            accuracy = history[-1]["test_accuracy"]
+                distributed.on_main(group, partial(save_checkpoint, ckpt_path, run.snapshot()))
+        if run.history:
+            accuracy = run.history[-1]["test_accuracy"]
         else:
             accuracy = evaluate(model, data.test, batches, group, config.amp)
-
     result = TrainResult(
         config=config,
         accuracy=accuracy,
         params=count_params(model),
         head_flops=results.head_flops(config.head, head_shape(model, config.head)),
-        seconds=seconds,
-        epochs_done=epoch,
-        complete=epoch >= config.epochs,
-        history=history,
-        images_per_second=images / train_seconds if train_seconds > 0 else 0.0,
+        seconds=run.seconds,
+        epochs_done=run.epoch,
+        complete=run.epoch >= config.epochs,
+        history=run.history,
+        images_per_second=run.images / run.train_seconds if run.train_seconds > 0 else 0.0,
         group=group,
     )
     if result.complete and config.out is not None and not already_complete:

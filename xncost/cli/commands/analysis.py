@@ -13,7 +13,16 @@ from typing import Any
 import typer
 
 from xncost.cli.commands.common import (
+    BATCH_OPT,
+    CAPS_IN_OPT,
+    CAPS_OUT_OPT,
+    DIM_IN_OPT,
+    DIM_OUT_OPT,
+    DIMS_OPT,
+    ITERATIONS_OPT,
+    PRESET_OPT,
     QUIET_OPT,
+    WORD_BITS_OPT,
     Conv,
     convention_option,
     examples,
@@ -99,7 +108,8 @@ def run_sweep_command(
     samples = dim_out_samples(grid.axes["dim_out"])
     versus = [v for v in VS_CHOICES if v != layer]
     curves = [break_even(layer, v, fixed, samples, conv, dims) for v in versus]
-    be_path = write_atomic(Path(out) / f"breakeven_{layer}.csv", break_even_csv(curves))
+    be_csv = break_even_csv(curves, grid.axes["dim_out"])
+    be_path = write_atomic(Path(out) / f"breakeven_{layer}.csv", be_csv)
     result.files.append(be_path)
     for c in curves:
         found = [(e, r) for e, r in c.points if r is not None]
@@ -166,7 +176,7 @@ def register(app: typer.Typer) -> None:
         iterations: str | None = _range_opt("iterations", "3"),
         batch: str | None = _range_opt("batch", "1"),
         convention: Conv = convention_option(),
-        word_bits: int = typer.Option(64, "--word-bits", help="Packed word size (power of 2)."),
+        word_bits: int = WORD_BITS_OPT,
         vs: str | None = typer.Option(None, "--vs", help="Compare with fc (the FC head) or dr."),
         fc_dims: str = typer.Option(
             "1280,512,256,128,10", "--fc-dims", help="FC head sizes for --vs fc and break-even."
@@ -217,16 +227,16 @@ def register(app: typer.Typer) -> None:
     )
     def explain_cmd(
         layer: str = typer.Argument(..., help=f"{choices_text()}."),
-        caps_in: int | None = typer.Option(None, "--caps-in", min=1, help="caps_in N."),
-        caps_out: int | None = typer.Option(None, "--caps-out", min=1, help="caps_out M."),
-        dim_in: int | None = typer.Option(None, "--dim-in", min=1, help="dim_in D."),
-        dim_out: int | None = typer.Option(None, "--dim-out", min=1, help="dim_out E."),
-        iterations: int | None = typer.Option(None, "--iterations", min=1, help="iterations r."),
-        batch: int = typer.Option(1, "--batch", min=1, help="Batch size B."),
-        dims: str | None = typer.Option(None, "--dims", help="FC sizes, e.g. 1280,512,10."),
-        preset: str = typer.Option("mobilenet", "--preset", help="mobilenet, resnet, ..."),
+        caps_in: int | None = CAPS_IN_OPT,
+        caps_out: int | None = CAPS_OUT_OPT,
+        dim_in: int | None = DIM_IN_OPT,
+        dim_out: int | None = DIM_OUT_OPT,
+        iterations: int | None = ITERATIONS_OPT,
+        batch: int = BATCH_OPT,
+        dims: str | None = DIMS_OPT,
+        preset: str = PRESET_OPT,
         convention: Conv = convention_option(),
-        word_bits: int = typer.Option(64, "--word-bits", help="Packed word size (power of 2)."),
+        word_bits: int = WORD_BITS_OPT,
         fmt: ExplainFmt = typer.Option(ExplainFmt.md, "--format", "-f", help="md or json."),
     ) -> None:
         """The per-step derivation of one layer's cost: formulas, numbers, totals, speed-up."""

@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
         layer: str | None = typer.Option(
             None,
             "--layer",
-            click_type=RegistryChoice("xncost.kernels.bench:bench_layers"),
+            click_type=RegistryChoice("xncost.kernels.cases:bench_layers"),
             help="A capsule layer whose xnorized products have packed kernels, or gemm "
             "(default: all).",
         ),
@@ -69,8 +69,10 @@ def register(app: typer.Typer) -> None:
         """Time packed XNOR-popcount kernels against float: measured vs Eqs. 9/12/15."""
         from xncost.errors import XncostError
         from xncost.kernels import bench as kb
+        from xncost.kernels import bench_table as kt
+        from xncost.kernels import cases as kc
 
-        kb.check_timing(repeat, min_time)
+        kc.check_timing(repeat, min_time)
         from xncost.kernels.packed import MAX_THREADS, resolve_backend
 
         if threads is not None and not 1 <= threads <= MAX_THREADS:
@@ -81,9 +83,9 @@ def register(app: typer.Typer) -> None:
             raise XncostError(f"--backend {backend}: {e}") from None
         if shapes:
             items = [
-                (name, kb.parse_shape(name, spec))
+                (name, kc.parse_shape(name, spec))
                 for spec in shapes
-                for name in ((layer,) if layer else kb.infer_layers(spec))
+                for name in ((layer,) if layer else kc.infer_layers(spec))
             ]
         else:
             items = kb.default_items((layer,) if layer else None)
@@ -97,7 +99,7 @@ def register(app: typer.Typer) -> None:
             backend=backend,
         )
         if fmt is not Fmt.table:
-            writers = {Fmt.md: kb.rows_markdown, Fmt.csv: kb.rows_csv, Fmt.json: kb.rows_json}
+            writers = {Fmt.md: kt.rows_markdown, Fmt.csv: kt.rows_csv, Fmt.json: kt.rows_json}
             emit(writers[fmt](rows))
             return
-        emit_rich(kb.rows_rich(rows, rich_width()))
+        emit_rich(kt.rows_rich(rows, rich_width()))

@@ -96,6 +96,28 @@ def convention_option(default: Any = Conv.paper) -> Any:
 QUIET_OPT = typer.Option(False, "--quiet", "-q", help="No progress lines on stderr.")
 
 
+def _size(flag: str, symbol: str, default: int | None = None) -> Any:
+    name = flag.replace("-", "_")
+    return typer.Option(default, f"--{flag}", min=1, help=f"{name} {symbol} (> 0).")
+
+
+# The layer-shape options of `cost` and `explain` (`breakdown_from_options` reads them)
+CAPS_IN_OPT = _size("caps-in", "N")
+CAPS_OUT_OPT = _size("caps-out", "M")
+DIM_IN_OPT = _size("dim-in", "D")
+DIM_OUT_OPT = _size("dim-out", "E")
+ITERATIONS_OPT = _size("iterations", "r")
+BATCH_OPT = _size("batch", "B", 1)
+DIMS_OPT = typer.Option(None, "--dims", help="FC sizes, e.g. 1280,512,256,128,10.")
+PRESET_OPT = typer.Option(
+    "mobilenet",
+    "--preset",
+    help="Defaults for unset capsule sizes: mobilenet (N=160), resnet (N=256), "
+    "mobilenet-code (N=128).",
+)
+WORD_BITS_OPT = typer.Option(64, "--word-bits", min=1, help="Packed word size (power of 2).")
+
+
 def examples(*lines: str) -> str:
     """An `Examples:` epilog for a command's --help (kept verbatim by click: `\\b`)."""
     return "Examples:\n\n\b\n" + "\n".join(f"  $ {line}" for line in lines)

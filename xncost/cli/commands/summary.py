@@ -71,8 +71,11 @@ def register(app: typer.Typer) -> None:
             True, "--upsampling/--no-upsampling", help="Paper models: 224 input or the 32 one."
         ),
         convention: ModelConv = CONVENTION_OPT,
-        word_bits: int = typer.Option(
-            64, "--word-bits", min=1, help="Packed word size (power of 2)."
+        word_bits: int | None = typer.Option(
+            None,
+            "--word-bits",
+            min=1,
+            help="Packed word size (power of 2); default 64, or the word the convention fixes.",
         ),
         variant: str = typer.Option("paper", "--variant", help="paper or code (paper models)."),
         binary: list[str] = typer.Option(
