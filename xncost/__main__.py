@@ -35,6 +35,12 @@ def main() -> None:
         code = streams.finish(run(sys.argv[1:], closed))
     except KeyboardInterrupt:
         code = signals.report()
+    except Exception:
+        # a signal's KeyboardInterrupt the interpreter wrapped (a RuntimeError from a class
+        # body's __set_name__ during an import) is still the signal
+        if not signals.signalled():
+            raise
+        code = signals.report()
     signals.finish()
     if any(t.name.startswith("xncost-") and t.is_alive() for t in threading.enumerate()):
         # a thread left waiting in C++ (a join that timed out) would abort the interpreter's
