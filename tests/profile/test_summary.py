@@ -293,7 +293,7 @@ def user_file(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("fmt", ["json", "csv", "md", "table"])
 def test_cli_summary_of_a_file_model(user_file, fmt):
-    out = user_file / "out" / f"summary_build.{'md' if fmt == 'table' else fmt}"
+    out = user_file / "out" / f"summary_my_models_build.{'md' if fmt == 'table' else fmt}"
     args = ["summary", "my_models.py:build", "--input", "1x3x8x8", "--format", fmt]
     r = invoke([*args, "--out", "out"])
     assert r.exit_code == 0, r.output
@@ -471,3 +471,11 @@ def test_memory_line_of_a_float_network_claims_no_saving():
 
     text = summary_markdown(summary(nn.Sequential(nn.Conv2d(3, 4, 3)), (1, 3, 8, 8)))
     assert "all at 32 bits, no 1-bit weights" in text and "smaller" not in text
+
+
+@pytest.mark.parametrize(
+    "example", [(1.5, 3, 8, 8), (1, 3, 8, 8.0), [(1, 3, 8, 8), "x"], ((1, 3.0, 8, 8),), (None,)]
+)
+def test_an_input_shape_that_is_not_integers_is_one_clear_error(example):
+    with pytest.raises(XncostError, match="input shape must be positive integers"):
+        summary(nn.Conv2d(3, 4, 3), example)

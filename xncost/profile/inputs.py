@@ -111,6 +111,9 @@ def example_inputs(example: Any, model: nn.Module) -> list[torch.Tensor]:
         items = list(example)
     else:
         raise XncostError(f"summary needs an input shape or tensor, got {example!r}")
+    if not all(isinstance(x, (torch.Tensor, tuple, list, torch.Size)) for x in items):
+        # a flat tuple that is not all ints is one bad shape, not a list of inputs
+        raise XncostError(f"input shape must be positive integers, got {example!r}")
     shapes = [tuple(x) for x in items if not isinstance(x, torch.Tensor)]
     for shape in shapes:
         if not _is_shape(shape):
