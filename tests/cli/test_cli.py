@@ -551,9 +551,10 @@ def test_table_json_is_exact_and_agrees_with_the_api(number):
             assert Fraction(got["paper"]) == Fraction(c.paper.value)
 
 
-def test_a_signal_some_code_caught_and_dropped_still_interrupts(tmp_path, monkeypatch):
+@pytest.mark.parametrize("then", [None, ImportError, OSError, ValueError])
+def test_a_signal_some_code_caught_and_dropped_still_interrupts(monkeypatch, then):
     """SIGINT while any code runs (not only a user's model) that catches the KeyboardInterrupt
-    and goes on: exit 130 and the one line."""
+    and goes on, or raises something else (an import cut short): exit 130 and the line."""
     import signal
 
     from xncost.core import render
@@ -564,7 +565,8 @@ def test_a_signal_some_code_caught_and_dropped_still_interrupts(tmp_path, monkey
         try:
             signal.raise_signal(signal.SIGINT)
         except KeyboardInterrupt:
-            pass
+            if then is not None:
+                raise then("cut short") from None
         return real(*args, **kwargs)
 
     monkeypatch.setattr(render, "breakdown_markdown", swallowing)

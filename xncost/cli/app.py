@@ -99,7 +99,13 @@ class OneLineErrors(TyperGroup):
         except BrokenPipeError:
             sys.exit(1)
         except OSError as e:  # a backstop: file errors should already be XncostErrors
+            if signals.received() > since:
+                _interrupted()
             _fail(f"{e.filename or 'I/O'}: {e.strerror or e}")
+        except Exception:  # a signal turned into another error (an import it cut short)
+            if signals.received() > since:
+                _interrupted()
+            raise
         # typer's own catch of a KeyboardInterrupt, or a signal some code caught and dropped
         if rv == INTERRUPTED or signals.received() > since:
             _interrupted()
