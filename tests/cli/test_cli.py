@@ -558,6 +558,7 @@ def test_a_signal_some_code_caught_and_dropped_still_interrupts(monkeypatch, the
     import signal
 
     from xncost.core import render
+    from xncost.io import signals
 
     real = render.breakdown_markdown
 
@@ -570,6 +571,7 @@ def test_a_signal_some_code_caught_and_dropped_still_interrupts(monkeypatch, the
         return real(*args, **kwargs)
 
     monkeypatch.setattr(render, "breakdown_markdown", swallowing)
+    monkeypatch.setattr(signals._State, "reported", False)  # the line is once per process
     r = invoke(["cost", "xnodr", "-f", "md"])
     assert (r.exit_code, r.stderr) == (130, "xncost: error: interrupted\n")
     monkeypatch.setattr(render, "breakdown_markdown", real)
