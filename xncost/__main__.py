@@ -42,12 +42,25 @@ def main() -> None:
             raise
         code = signals.report()
     signals.finish()
-    if any(t.name.startswith("xncost-") and t.is_alive() for t in threading.enumerate()):
+    if any(_left_running(t) for t in threading.enumerate()):
         # a thread left waiting in C++ (a join that timed out) would abort the interpreter's
-        # shutdown: end here, the streams flushed
-        sys.stderr.flush()
+        # shutdown, and one a user's model started would hold it for as long as it runs: end
+        # here, the output written and the streams flushed
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError, AttributeError):
+                pass
         os._exit(code)
     sys.exit(code)
+
+
+def _left_running(t: threading.Thread) -> bool:
+    """A thread the interpreter's shutdown would wait for or trip on: xncost's own helper
+    threads, and any non-daemon thread but the main one (started by a user's model)."""
+    if t is threading.main_thread() or not t.is_alive():
+        return False
+    return t.name.startswith("xncost-") or not t.daemon
 
 
 if __name__ == "__main__":  # not when re-imported as a spawned process's __mp_main__

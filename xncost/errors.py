@@ -25,14 +25,18 @@ class Stopped(BaseException):
 
 
 def first_line(e: BaseException) -> str:
-    """`Type: first line of the message` of `e`, for an `XncostError` about someone else's
-    code; safe when the exception's own `__str__` raises."""
+    """`Type: first line of the message` of `e` (` ...` after it when more lines follow), for
+    an `XncostError` about someone else's code; safe when the exception's own `__str__`
+    raises."""
     try:
         text = str(e).strip()
     except BaseException:
         text = ""
     name = type(e).__name__
-    return f"{name}: {text.splitlines()[0]}" if text else name
+    if not text:
+        return name
+    lines = text.splitlines()
+    return f"{name}: {lines[0]}" + (" ..." if len(lines) > 1 else "")
 
 
 def guarded(what: str, run: Callable[[], T]) -> T:

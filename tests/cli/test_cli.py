@@ -549,3 +549,30 @@ def test_table_json_is_exact_and_agrees_with_the_api(number):
         assert Fraction(got["xncost"]) == Fraction(c.xncost)
         if c.paper is not None:
             assert Fraction(got["paper"]) == Fraction(c.paper.value)
+
+
+@pytest.mark.parametrize("then", [None, ImportError, OSError, ValueError])
+def test_a_signal_some_code_caught_and_dropped_still_interrupts(monkeypatch, then):
+    """SIGINT while any code runs (not only a user's model) that catches the KeyboardInterrupt
+    and goes on, or raises something else (an import cut short): exit 130 and the line."""
+    import signal
+
+    from xncost.core import render
+    from xncost.io import signals
+
+    real = render.breakdown_markdown
+
+    def swallowing(*args, **kwargs):
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            if then is not None:
+                raise then("cut short") from None
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(render, "breakdown_markdown", swallowing)
+    monkeypatch.setattr(signals._State, "reported", False)  # the line is once per process
+    r = invoke(["cost", "xnodr", "-f", "md"])
+    assert (r.exit_code, r.stderr) == (130, "xncost: error: interrupted\n")
+    monkeypatch.setattr(render, "breakdown_markdown", real)
+    assert invoke(["cost", "xnodr", "-f", "md"]).exit_code == 0  # the next command is not

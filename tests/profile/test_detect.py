@@ -162,3 +162,25 @@ def test_straight_through_rounding_within_the_tolerance_only():
             return F.linear(torch.sign(x) * (1 + 0.01 * torch.rand_like(x)), torch.sign(x[:3]))
 
     assert bnn(Noisy(), (4, 16)).totals["binary_macs"] == 0
+
+
+@pytest.mark.parametrize("move", ["unsafe_split", "unsafe_chunk", "transpose_", "tensor_split"])
+def test_a_sign_tensor_stays_one_bit_through_data_movement(move):
+    class Moved(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.randn(16, 4, 3, 3))
+
+        def forward(self, x):
+            s = torch.sign(x)
+            if move == "unsafe_split":
+                s = torch.unsafe_split(s, 4, dim=1)[1]
+            elif move == "unsafe_chunk":
+                s = torch.unsafe_chunk(s, 2, dim=1)[0]
+            elif move == "tensor_split":
+                s = torch.tensor_split(s, 2, dim=1)[1]
+            else:
+                s = s[:, :4].clone().transpose_(2, 3)
+            return F.conv2d(s, torch.sign(self.w), padding=1)
+
+    assert bnn(Moved(), (1, 8, 6, 6)).totals["binary_macs"] == CONV // 2

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
 import sys
+import time
 
 import pytest
 from support import invoke
@@ -109,6 +112,33 @@ HOSTILE = {
         "the model called os.kill(",
     ),
     "exit_at_import": ("import os\nos._exit(0)\n", "M", "the model called os._exit(0)"),
+    "alarm": (
+        BASE + "import signal\nclass M(Base):\n    def forward(self, x):\n"
+        "        signal.alarm(1)\n        return x\n",
+        "M",
+        "the model called signal.alarm(1), which xncost does not allow",
+    ),
+    "setitimer": (
+        "import signal\nsignal.setitimer(signal.ITIMER_PROF, 0.5)\n",
+        "M",
+        "the model called signal.setitimer(",
+    ),
+    "raise_signal": (
+        "import signal\nsignal.raise_signal(signal.SIGINT)\n",
+        "M",
+        "the model called signal.raise_signal(",
+    ),
+    "keyboard_interrupt": (
+        BASE + "class M(Base):\n    def forward(self, x):\n        raise KeyboardInterrupt\n",
+        "M",
+        "the model raised KeyboardInterrupt itself (no signal was received)",
+    ),
+    "multi_line_message": (
+        "raise ValueError('first\\nsecond')\n",
+        "M",
+        "loading it failed: ValueError: first ...",
+    ),
+    "returns_int": ("def M():\n    return 5\n", "M", "M() returned an int, not an nn.Module"),
 }
 
 
@@ -168,7 +198,7 @@ def test_a_model_that_changes_directory_does_not_move_the_output(tmp_path, monke
     )
     r = _summary(tmp_path, monkeypatch, body, "-f", "json", "--out", "o")
     assert r.exit_code == 0, r.output
-    assert (tmp_path / "o" / "summary_M.json").is_file() and list(elsewhere.iterdir()) == []
+    assert (tmp_path / "o" / "summary_user_M.json").is_file() and list(elsewhere.iterdir()) == []
     assert os.getcwd() == str(tmp_path)
 
 
@@ -201,3 +231,92 @@ def test_timeout_stops_a_model_that_never_returns(tmp_path, monkeypatch):
         assert r.exit_code == 2 and "--timeout" in r.stderr, bad
     r = invoke(["summary", "nin", "--timeout", "5"])
     assert r.exit_code == 2 and "your own model" in r.stderr
+
+
+def test_two_models_named_alike_write_two_files(tmp_path, monkeypatch):
+    for stem in ("a", "b"):
+        (tmp_path / f"{stem}.py").write_text(HEAD + BASE.replace("Base", "Net"))
+    monkeypatch.chdir(tmp_path)
+    for ref in ("a.py:Net", "b.py:Net", "a.py:Net"):
+        r = invoke(["summary", ref, "--input", "1x3x8x8", "-f", "json", "--out", "o"])
+        assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [
+        "summary_a_Net.json",
+        "summary_b_Net.json",
+    ]
+
+
+def test_a_reference_of_two_colons_says_so(tmp_path, monkeypatch):
+    (tmp_path / "m.py").write_text(HEAD + BASE)
+    monkeypatch.chdir(tmp_path)
+    r = invoke(["summary", "m.py:Base:extra", "--input", "1x3x8x8"])
+    assert r.exit_code == 2 and "one colon" in r.stderr and ".py file" not in r.stderr, r.output
+
+
+# -------------------------------------------------- the real process: signals and threads
+
+SWALLOW = (
+    HEAD + "import time\nclass M(nn.Module):\n    def __init__(self):\n"
+    "        super().__init__()\n        self.l = nn.Linear(4, 2)\n"
+    "    def forward(self, x):\n        open('started', 'w').close()\n        try:\n"
+    "            time.sleep(20)\n        except{catch}:\n            pass\n"
+    "        return self.l(x)\n"
+)
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize(
+    ("sig", "catch"), [(signal.SIGINT, " BaseException"), (signal.SIGTERM, "")]
+)
+def test_a_signal_the_model_swallows_still_interrupts(tmp_path, sig, catch):
+    (tmp_path / "swallow.py").write_text(SWALLOW.replace("{catch}", catch))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "xncost", "summary", "swallow.py:M", "--input", "1x4", "-f", "csv"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    start = time.monotonic()
+    while not (tmp_path / "started").exists() and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, out, err.decode()) == (130, b"", "xncost: error: interrupted\n")
+    assert time.monotonic() - start < 15  # the model's sleep, cut short, was swallowed
+
+
+@pytest.mark.heavy
+def test_a_thread_the_model_leaves_running_does_not_hold_the_exit(tmp_path):
+    (tmp_path / "threads.py").write_text(
+        HEAD + "import threading, time\nclass M(nn.Linear):\n    def forward(self, x):\n"
+        "        threading.Thread(target=time.sleep, args=(60,)).start()\n"
+        "        return super().forward(x)\n"
+        "def build():\n    return M(4, 2)\n"
+    )
+    start = time.monotonic()
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "xncost",
+            "summary",
+            "threads.py:build",
+            "--input",
+            "1x4",
+            "-f",
+            "json",
+            "--out",
+            "o",
+            "--timeout",
+            "30",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    assert time.monotonic() - start < 30
+    assert json.loads(r.stdout)["totals"]["float_macs"] == 8
+    assert json.loads((tmp_path / "o" / "summary_threads_build.json").read_text()) == json.loads(
+        r.stdout
+    )

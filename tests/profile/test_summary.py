@@ -293,7 +293,7 @@ def user_file(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("fmt", ["json", "csv", "md", "table"])
 def test_cli_summary_of_a_file_model(user_file, fmt):
-    out = user_file / "out" / f"summary_build.{'md' if fmt == 'table' else fmt}"
+    out = user_file / "out" / f"summary_my_models_build.{'md' if fmt == 'table' else fmt}"
     args = ["summary", "my_models.py:build", "--input", "1x3x8x8", "--format", fmt]
     r = invoke([*args, "--out", "out"])
     assert r.exit_code == 0, r.output
@@ -471,3 +471,51 @@ def test_memory_line_of_a_float_network_claims_no_saving():
 
     text = summary_markdown(summary(nn.Sequential(nn.Conv2d(3, 4, 3)), (1, 3, 8, 8)))
     assert "all at 32 bits, no 1-bit weights" in text and "smaller" not in text
+
+
+@pytest.mark.parametrize(
+    "example", [(1.5, 3, 8, 8), (1, 3, 8, 8.0), [(1, 3, 8, 8), "x"], ((1, 3.0, 8, 8),), (None,)]
+)
+def test_an_input_shape_that_is_not_integers_is_one_clear_error(example):
+    with pytest.raises(XncostError, match="input shape must be positive integers"):
+        summary(nn.Conv2d(3, 4, 3), example)
+
+
+class _MakesItsOwn(nn.Module):
+    def forward(self, x):
+        try:
+            return torch.zeros(10**6, 10**6)
+        except BaseException:  # the refusal is caught: the next op refuses again
+            return x * 2
+
+
+@pytest.mark.parametrize(
+    ("model", "shape", "op"),
+    [
+        (nn.Sequential(nn.Upsample(scale_factor=64)), (1, 3, 512, 512), "upsample_nearest2d"),
+        (nn.Sequential(nn.Linear(16, 1 << 16)), (1, 20000, 16), "addmm"),
+        (nn.Sequential(nn.Conv1d(4, 1 << 15, 1)), (1, 4, 40000), "convolution"),
+        (_MakesItsOwn(), (1, 4), "zeros"),
+    ],
+)
+def test_an_activation_past_the_bound_is_refused_before_it_is_allocated(model, shape, op):
+    with pytest.raises(XncostError, match=f"{op} would take the activations alive at once"):
+        summary(model, shape)
+
+
+def test_activations_alive_at_once_are_bounded_and_the_bound_excludes_its_limit():
+    from xncost.profile.inputs import MAX_ACTIVATION_BYTES
+    from xncost.profile.memory_bound import ActivationBound
+
+    x = torch.randn(1, 3, 8, 8)
+    up = nn.Sequential(nn.Upsample(scale_factor=4), nn.ReLU())
+    out_bytes = 4 * 3 * 32 * 32
+    with torch.no_grad(), ActivationBound("t", limit=2 * out_bytes + 1) as bound:
+        up(x)
+    assert bound.peak == 2 * out_bytes  # the upsampled tensor and its ReLU, alive at once
+    with pytest.raises(XncostError, match="relu would take"), torch.no_grad():
+        with ActivationBound("t", limit=2 * out_bytes):
+            up(x)
+    with pytest.raises(XncostError, match="4,294,967,296 bytes"):
+        summary(nn.Conv2d(3, 64, 1), (1, 3, 4096, 4096))  # exactly the limit: refused
+    assert 4 * 64 * 4096 * 4096 == MAX_ACTIVATION_BYTES

@@ -79,6 +79,7 @@ class OneLineErrors(TyperGroup):
     def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
         unlimit_int_digits()  # shape values are bounded instead (exact.MAX_INPUT_DIGITS)
+        since = signals.received()
         try:
             with signals.handled():  # SIGTERM, like SIGINT: one line, exit 130
                 rv = super().main(*args, **kwargs)
@@ -92,12 +93,21 @@ class OneLineErrors(TyperGroup):
         except _CLICK_ERRORS as e:  # click's own line breaks and tabs are layout
             _fail(_one_suggestion(" ".join(e.format_message().split())))
         except XncostError as e:
+            if signals.received() > since:  # a signal some code turned into another error
+                _interrupted()
             _fail(str(e), own=isinstance(e, RankError))
         except BrokenPipeError:
             sys.exit(1)
         except OSError as e:  # a backstop: file errors should already be XncostErrors
+            if signals.received() > since:
+                _interrupted()
             _fail(f"{e.filename or 'I/O'}: {e.strerror or e}")
-        if rv == INTERRUPTED:  # typer's own catch of a KeyboardInterrupt
+        except Exception:  # a signal turned into another error (an import it cut short)
+            if signals.received() > since:
+                _interrupted()
+            raise
+        # typer's own catch of a KeyboardInterrupt, or a signal some code caught and dropped
+        if rv == INTERRUPTED or signals.received() > since:
             _interrupted()
         progress.release(show=True)
         sys.exit(rv if isinstance(rv, int) else 0)

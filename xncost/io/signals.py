@@ -13,7 +13,10 @@ Two modes (docs/files.md, "Signals"):
   `Interrupted` as SIGINT raises KeyboardInterrupt, while the block runs, unless the program
   set handlers of its own; nothing else changes.
 
-In both modes `critical` defers the signals until a block (a commit and its renames) is done.
+In both modes `critical` defers the signals until a block (a commit and its renames) is done,
+and every signal received is counted (`received`), so that code which caught the
+KeyboardInterrupt (a bare `except:` in a user's model) cannot hide it, and a KeyboardInterrupt
+no signal caused is told apart (`caused_by_signal`).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class _State:
     depth = 0  # nesting of `handled`
     critical = 0  # nesting of `critical`
     pending: int | None = None
+    received = 0  # signals that reached `_on_signal`
     saved: dict[int, Any] = {}
 
 
@@ -84,6 +88,7 @@ def _exit_now() -> None:
 
 
 def _on_signal(signum: int, frame: Any) -> None:
+    _State.received += 1
     if _State.critical:
         _State.pending = signum
         return
@@ -110,6 +115,24 @@ def finish() -> None:
     if _State.cli and _main_thread():
         for sig in SIGNALS:
             signal.signal(sig, signal.SIG_IGN)
+
+
+def received() -> int:
+    """How many SIGINT/SIGTERM signals this module's handler has received so far."""
+    return _State.received
+
+
+def listening() -> bool:
+    """True when this module's handler receives SIGINT here (main thread), so that every
+    signal is counted in `received`."""
+    return _main_thread() and signal.getsignal(signal.SIGINT) is _on_signal
+
+
+def caused_by_signal(since: int) -> bool:
+    """Whether a KeyboardInterrupt seen now may have come from a signal: one was received
+    after `received()` was `since`, or this module does not hear SIGINT (then it cannot
+    tell, and assumes a signal)."""
+    return _State.received > since or not listening()
 
 
 @contextmanager

@@ -23,7 +23,8 @@ MAX_ACTIVATION_BYTES = 2**32  # activations of one forward pass a summary may al
 def check_input_shape(shape: tuple, model: nn.Module | None = None) -> tuple[int, ...]:
     """Refuse an input shape before anything is allocated: positive ints, at most
     `MAX_INPUT_ELEMENTS` elements, and (with a model) activations estimated from the widest
-    layer within `MAX_ACTIVATION_BYTES` (one clear error)."""
+    layer below `MAX_ACTIVATION_BYTES` (one clear error; a first look, before the inputs are
+    drawn: the forward pass is bounded op by op, `xncost.profile.memory_bound`)."""
     if not shape or any(isinstance(d, bool) or not isinstance(d, int) or d <= 0 for d in shape):
         raise XncostError(f"input shape must be positive integers, got {shape!r}")
     n = math.prod(shape)
@@ -36,7 +37,7 @@ def check_input_shape(shape: tuple, model: nn.Module | None = None) -> tuple[int
         widest = max((_out_channels(m) for m in model.modules()), default=0)
         batch, channels, h, w = shape
         estimate = 4 * batch * max(widest, channels) * h * w
-        if estimate > MAX_ACTIVATION_BYTES:
+        if estimate >= MAX_ACTIVATION_BYTES:
             raise XncostError(
                 f"input {'x'.join(map(str, shape))} needs about {estimate:,} bytes for one "
                 f"activation of the widest layer ({max(widest, channels):,} channels at full "
@@ -111,6 +112,9 @@ def example_inputs(example: Any, model: nn.Module) -> list[torch.Tensor]:
         items = list(example)
     else:
         raise XncostError(f"summary needs an input shape or tensor, got {example!r}")
+    if not all(isinstance(x, (torch.Tensor, tuple, list, torch.Size)) for x in items):
+        # a flat tuple that is not all ints is one bad shape, not a list of inputs
+        raise XncostError(f"input shape must be positive integers, got {example!r}")
     shapes = [tuple(x) for x in items if not isinstance(x, torch.Tensor)]
     for shape in shapes:
         if not _is_shape(shape):

@@ -37,8 +37,7 @@ from typing import Any
 from torch import nn
 
 from xncost.errors import Stopped, XncostError, first_line, guarded
-from xncost.io import progress
-from xncost.io.signals import saved_handlers
+from xncost.io import progress, signals
 from xncost.profile import compat, imports
 
 MAX_CAPTURED_BYTES = 1 << 16  # of what the user's code writes to descriptor 1, shown on stderr
@@ -56,9 +55,13 @@ class _TimedOut(Stopped):
 def _refusal(name: str) -> Callable[..., Any]:
     def refuse(*args: Any, **kwargs: Any) -> Any:
         shown = ", ".join(map(repr, args))[:40]
-        raise _Refused(f"the model called os.{name}({shown}), which xncost does not allow")
+        raise _Refused(f"the model called {name}({shown}), which xncost does not allow")
 
     return refuse
+
+
+# the real timer, for `--timeout` while the model's own calls to it are refused
+_setitimer = signal.setitimer
 
 
 def _own_process(pid: int) -> bool:
@@ -68,7 +71,7 @@ def _own_process(pid: int) -> bool:
 def _kill_guard(real: Callable[..., Any], name: str) -> Callable[..., Any]:
     def kill(pid: int, sig: int) -> Any:
         if _own_process(pid):
-            raise _Refused(f"the model called os.{name}({pid}, {sig}), which xncost does not allow")
+            raise _Refused(f"the model called {name}({pid}, {sig}), which xncost does not allow")
         return real(pid, sig)
 
     return kill
@@ -137,22 +140,36 @@ def _working_directory_kept() -> Iterator[None]:
         os.close(fd)
 
 
+# what ends or splits the process, or signals it (a timer's signal included), by module
+_REFUSED = {
+    os: ("_exit", "abort", "fork", "forkpty"),
+    signal: ("alarm", "setitimer", "raise_signal", "pthread_kill"),
+}
+
+
 @contextmanager
 def _process_calls_refused() -> Iterator[None]:
-    """os._exit, os.abort, os.fork, os.forkpty and signals to this process raise `_Refused`."""
-    names = ("_exit", "abort", "fork", "forkpty")
-    saved = {n: getattr(os, n) for n in (*names, "kill", "killpg") if hasattr(os, n)}
-    for n in names:
-        if n in saved:
-            setattr(os, n, _refusal(n))
+    """os._exit, os.abort, os.fork, os.forkpty, signals to this process (os.kill, os.killpg,
+    signal.raise_signal, signal.pthread_kill) and timers that signal it (signal.alarm,
+    signal.setitimer) raise `_Refused`."""
+    saved = {
+        (module, n): getattr(module, n)
+        for module, names in (*_REFUSED.items(), (os, ("kill", "killpg")))
+        for n in names
+        if hasattr(module, n)
+    }
+    for module, names in _REFUSED.items():
+        for n in names:
+            if (module, n) in saved:
+                setattr(module, n, _refusal(f"{module.__name__}.{n}"))
     for n in ("kill", "killpg"):
-        if n in saved:
-            setattr(os, n, _kill_guard(saved[n], n))
+        if (os, n) in saved:
+            setattr(os, n, _kill_guard(saved[os, n], f"os.{n}"))
     try:
         yield
     finally:
-        for n, fn in saved.items():
-            setattr(os, n, fn)
+        for (module, n), fn in saved.items():
+            setattr(module, n, fn)
 
 
 @contextmanager
@@ -166,11 +183,11 @@ def _time_limit(seconds: float | None) -> Iterator[None]:
         raise _TimedOut()
 
     before = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)  # again each second if it is caught
+    _setitimer(signal.ITIMER_REAL, seconds, 1.0)  # again each second if it is caught
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        _setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, before)
 
 
@@ -186,11 +203,15 @@ def user_code(what: str, timeout: float | None = None) -> Iterator[None]:
       output (`--format json|csv`);
     - it runs as public model code runs here (`compat.session`), and what importing it
       changed (`sys.path`, `sys.argv`, its modules) is undone afterwards (`imports.scope`);
-    - os._exit, os.abort, os.fork and signals to this process raise instead; the working
-      directory and the SIGINT/SIGTERM handlers are restored afterwards;
+    - os._exit, os.abort, os.fork, signals to this process and timers (signal.alarm,
+      signal.setitimer) raise instead; the working directory and the SIGINT/SIGTERM handlers
+      are restored afterwards;
     - `timeout` seconds (the `--timeout` option) bound the block;
-    - anything it raises except KeyboardInterrupt becomes one `XncostError` line
-      `what: Type: message` (an XncostError passes as it is).
+    - a SIGINT or SIGTERM received while it runs ends the block with `Interrupted`, even if
+      the code caught the KeyboardInterrupt; a KeyboardInterrupt the code raised itself (no
+      signal received) is an error line;
+    - anything else it raises becomes one `XncostError` line `what: Type: message` (an
+      XncostError passes as it is).
     Nested blocks are part of the outermost one.
     """
     if _Depth.value:
@@ -202,9 +223,10 @@ def user_code(what: str, timeout: float | None = None) -> Iterator[None]:
     try:
         sys.stdout.flush()
         with (
+            _signals_kept(what),
             _translated(what, timeout),
             _working_directory_kept(),
-            saved_handlers(),
+            signals.saved_handlers(),
             _process_calls_refused(),
             contextlib.redirect_stdout(notes),
             _descriptor_1_captured(),
@@ -216,6 +238,28 @@ def user_code(what: str, timeout: float | None = None) -> Iterator[None]:
     finally:
         _Depth.value -= 1
         notes.close_lines()
+
+
+@contextmanager
+def _signals_kept(what: str) -> Iterator[None]:
+    """A signal received in the block ends it with `Interrupted` however the block's code
+    handled it; a KeyboardInterrupt raised with no signal received is an `XncostError`."""
+    since = signals.received()
+    with signals.handled():  # the library: SIGINT/SIGTERM counted while the block runs
+        try:
+            yield
+        except KeyboardInterrupt as e:
+            if signals.caused_by_signal(since):
+                raise
+            raise XncostError(
+                f"{what}: the model raised {first_line(e)} itself (no signal was received)"
+            ) from None
+        except BaseException:
+            if signals.received() > since:  # caught by the code, then something else raised
+                raise signals.Interrupted("a signal") from None
+            raise
+        if signals.received() > since:  # caught by the code, which then returned
+            raise signals.Interrupted("a signal")
 
 
 @contextmanager
@@ -251,7 +295,9 @@ def check_timeout(seconds: float | None) -> float | None:
     if seconds is None:
         return None
     if not 0 < seconds <= MAX_TIMEOUT:
-        raise XncostError(f"--timeout must be between 0 and {MAX_TIMEOUT} seconds, got {seconds}")
+        raise XncostError(
+            f"--timeout must be more than 0 and at most {MAX_TIMEOUT} seconds, got {seconds:g}"
+        )
     return seconds
 
 
@@ -323,6 +369,11 @@ def parse_reference(reference: str) -> Reference:
     where, _, attr = head.rpartition(":")
     if not where or not attr.strip():
         raise XncostError(f"model reference must be PATH.py:NAME or module:NAME, got {reference!r}")
+    if ".py:" in where:
+        raise XncostError(
+            f"model reference must be PATH.py:NAME, one colon (NAME.attr for an attribute), "
+            f"got {reference!r}"
+        )
     if not paren:
         return Reference(where, attr)
     attr = attr.strip()
@@ -401,9 +452,14 @@ def _load_on_the_cpu(reference: str, acc: compat.Accommodations) -> tuple[nn.Mod
         raise XncostError(f"{e}{hint}") from None
     if not isinstance(built, nn.Module):
         raise XncostError(
-            f"{where}:{call} returned a {type(built).__name__}, not an nn.Module{hint}"
+            f"{where}:{call} returned {_article(type(built).__name__)}, not an nn.Module{hint}"
         )
     return _unwrapped(built), ref.label
+
+
+def _article(noun: str) -> str:
+    """`an int`, `a str`: `noun` after its indefinite article (by its first letter)."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
 
 
 def _signature(obj: Any) -> inspect.Signature | None:

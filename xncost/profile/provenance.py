@@ -39,6 +39,8 @@ from typing import Any
 
 import torch
 
+from xncost.conventions.ops import MOVEMENT, ZERO_COST
+
 SIGN, TERNARY, LEVELS, UNIT, PENDING, WRITTEN = (
     "sign",
     "ternary",
@@ -100,16 +102,25 @@ SIGN_OPS = frozenset({"aten::sign", "aten::sgn", "aten::sign_", "aten::sgn_"})
 COMPARISONS = frozenset(
     f"aten::{op}{s}" for op in ("gt", "ge", "lt", "le", "eq", "ne") for s in ("", "_")
 ) | {"aten::logical_not", "aten::bitwise_not"}
+# ops that only move elements: every output element is an input element, so the tag flows
+# (the data movement that conventions price at 0, `xncost.conventions.ops`, but what creates,
+# pads, masks or reads metadata)
+NOT_MOVES = frozenset(
+    "zeros zeros_like ones ones_like empty empty_like empty_strided full full_like fill_ zero_ "
+    "new_zeros new_ones new_empty new_empty_strided new_full scalar_tensor arange "
+    "_local_scalar_dense size sym_size stride sym_stride numel sym_numel dim storage_offset "
+    "sym_storage_offset is_contiguous is_same_size cat stack constant_pad_nd copy_ "
+    "_nested_tensor_size _nested_tensor_strides _nested_tensor_storage_offsets "
+    "_pad_packed_sequence".split()
+)
 MOVES = frozenset(
     "aten::" + op
     for op in (
-        "view reshape _unsafe_view _reshape_alias expand expand_as view_as as_strided permute "
-        "transpose t unsqueeze squeeze select slice narrow split split_with_sizes unbind chunk "
-        "flatten unflatten movedim clone contiguous _to_copy to detach alias lift_fresh "
-        "lift_fresh_copy repeat repeat_interleave flip roll index_select pixel_shuffle "
-        "pixel_unshuffle channel_shuffle max_pool2d_with_indices max_pool2d adaptive_max_pool2d "
-        "unfold im2col diagonal"
-    ).split()
+        *ZERO_COST,
+        *MOVEMENT,
+        *"to max_pool2d_with_indices max_pool2d adaptive_max_pool2d im2col".split(),
+    )
+    if op not in NOT_MOVES
 )
 ADDS = frozenset({"aten::add", "aten::add_"})
 SUBS = frozenset({"aten::sub", "aten::sub_"})
@@ -171,7 +182,12 @@ class Provenance:
                 static = None
                 break
             static |= s
-        tag = self._propagate(op, args, kwargs, keys) if any(tags) or _creates(op) else None
+        view_changed = op in MOVES and op.endswith("_")  # its tag is under its former key
+        tag = (
+            self._propagate(op, args, kwargs, keys)
+            if any(tags) or _creates(op) or view_changed
+            else None
+        )
         if (
             tag is not None
             and tag.kind == SIGN
@@ -220,6 +236,8 @@ class Provenance:
             return None if v is None else Tag(LEVELS, name, (v, v))  # every element v
         first = self._tag_of(args[0]) if args else None
         if op in MOVES:
+            if first is None and op.endswith("_") and args:  # transpose_: its key changed
+                return self._before_view_change(args[0])
             return first
         if op in FILL_INTO:  # x[mask] = v
             v = self._value(args[2]) if len(args) > 2 else None
@@ -251,6 +269,19 @@ class Provenance:
         if op in ROUNDS and first is not None and first.kind == UNIT:
             return Tag(LEVELS, first.origin + "+round", (0.0, 1.0))
         return None
+
+    def _before_view_change(self, t: Any) -> Tag | None:
+        """The tag `t` had before an in-place view change (`transpose_`, `squeeze_`) gave it a
+        new key: the one tag of as many elements of its dtype on its storage."""
+        k = key_of(t)
+        if k is None:
+            return None
+        found = {
+            self.tags[o]
+            for o in self._by_ptr.get(k[0], ())
+            if o in self.tags and o[4] == k[4] and math.prod(o[2]) == t.numel()
+        }
+        return found.pop() if len(found) == 1 else None
 
     def _tag_of(self, x: Any) -> Tag | None:
         if not isinstance(x, torch.Tensor):

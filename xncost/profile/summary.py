@@ -64,6 +64,7 @@ from xncost.profile.inputs import (
     parse_input_shape,
     parse_input_shapes,
 )
+from xncost.profile.memory_bound import ActivationBound
 from xncost.profile.results import SUM_KEYS, Detection, LayerSummary, Summary
 from xncost.profile.summary_render import (
     summary_csv,
@@ -113,11 +114,14 @@ def summary(
         xs = example_inputs(example, model)
         was_training = model.training
 
+        shown = ", ".join("x".join(map(str, x.shape)) for x in xs)
+
         def forward(cpu: bool) -> LayerCounter:
             counter = LayerCounter(model, conv.word_bits, patterns, detect)
+            bound = ActivationBound(f"the forward pass on input {shown}")
             model.eval()
             try:
-                with torch.no_grad(), compat.forward_pass(acc, cpu), counter:
+                with torch.no_grad(), compat.forward_pass(acc, cpu), counter, bound:
                     model(*xs)
             finally:
                 model.train(was_training)

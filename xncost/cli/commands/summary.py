@@ -3,15 +3,17 @@
 `summary` counts one forward pass of a registry model, or of the user's own model
 (`PATH.py:NAME`, `package.module:NAME`), per layer (what its products are, float MACs/FLOPs,
 binary MACs, BOPs, XNOR FLOPs, 1-bit parameters, memory, Eq. 9), built and run under a fixed
-seed. It prints; with `--out DIR` it also writes DIR/summary_MODEL.EXT. Its `--convention`
-takes the whole-model conventions of the registry, not `cost`'s: docs/conventions.md.
+seed. It prints; with `--out DIR` it also writes DIR/summary_MODEL.EXT (`file_stem`). Its
+`--convention` takes the whole-model conventions of the registry, not `cost`'s:
+docs/conventions.md.
 Tables 4 and 8: xncost/cli/commands/tables.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
+import re
+from pathlib import Path, PurePath
 
 import typer
 
@@ -34,7 +36,10 @@ CONVENTION_OPT = typer.Option(
     "--convention",
     help=convention_help(MODEL_CONVENTIONS) + " See docs/conventions.md.",
 )
-OUT_SUMMARY = out_option("summary_MODEL.EXT (EXT from --format: md, csv or json)")
+OUT_SUMMARY = out_option(
+    "summary_MODEL.EXT, for your own model summary_FILE_NAME.EXT (FILE the .py file's stem or "
+    "the module; EXT from --format: md for table and md, csv or json)"
+)
 EXAMPLES = examples(
     "xncost summary nin-xnor",
     "xncost summary mobilenet_xnidr --no-upsampling -f csv",
@@ -45,8 +50,21 @@ EXAMPLES = examples(
 
 
 def file_stem(model: str) -> str:
-    """`summary_MODEL` for a registry name; for `PATH.py:NAME[(ARGS)]` / `module:NAME`, NAME."""
-    return "summary_" + model.partition("(")[0].rpartition(":")[2].strip()
+    """`summary_MODEL` for a registry name; for your own model `summary_WHERE_NAME`, WHERE the
+    file's stem (`PATH.py`) or the module (`package.module`), NAME with its arguments (`ARGS`)
+    if called, so that two models named alike in two files write two files."""
+    if ":" not in model:
+        return f"summary_{model}"
+    head, _, call = model.partition("(")
+    where, _, attr = head.rpartition(":")
+    if where.endswith(".py") or "/" in where or "\\" in where:
+        where = PurePath(where.replace("\\", "/")).stem
+    return "summary_" + "_".join(filter(None, (_safe(where), _safe(attr), _safe(call))))
+
+
+def _safe(text: str) -> str:
+    """`text` as part of a file name: runs of anything but letters, digits, `.`, `-` as `_`."""
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", text).strip("_.")
 
 
 def register(app: typer.Typer) -> None:
@@ -98,8 +116,8 @@ def register(app: typer.Typer) -> None:
         timeout: float | None = typer.Option(
             None,
             "--timeout",
-            help="Your own model: seconds its code may run (loading and counting); "
-            "default no limit.",
+            help="Your own model (PATH.py:NAME or module:NAME): seconds its code may run "
+            "(loading and counting), more than 0; default no limit.",
         ),
     ) -> None:
         """Whole-network cost per layer: what each product is (1-bit, binary-weight, float,
@@ -111,7 +129,9 @@ def register(app: typer.Typer) -> None:
         from xncost.profile.loader import check_timeout, is_model_reference, user_code
 
         if timeout is not None and not is_model_reference(model):
-            raise XncostError("--timeout applies to your own model (PATH.py:NAME) only")
+            raise XncostError(
+                "--timeout applies to your own model (PATH.py:NAME or module:NAME) only"
+            )
         # every call into the user's model runs contained (xncost.profile.loader.user_code)
         guard = user_code(model, check_timeout(timeout)) if is_model_reference(model) else None
         with guard if guard is not None else contextlib.nullcontext():
