@@ -38,7 +38,7 @@ def main() -> None:
     except Exception:
         # a signal's KeyboardInterrupt the interpreter wrapped (a RuntimeError from a class
         # body's __set_name__ during an import) is still the signal
-        if not signals.signalled():
+        if not signals.received():
             raise
         code = signals.report()
     signals.finish()

@@ -67,11 +67,6 @@ def report() -> int:
     return INTERRUPTED
 
 
-def signalled() -> bool:
-    """Whether the command line received SIGINT or SIGTERM."""
-    return _State.first_at is not None
-
-
 def _exit_now() -> None:
     """End the process at once: what stdout holds is flushed, the line printed once."""
     try:
