@@ -305,6 +305,7 @@ def test_a_deleted_working_directory_is_one_error(tmp_path: Path, monkeypatch) -
         F.write_atomic("o/table5.md", "x")
 
 
+@pytest.mark.heavy
 def test_a_path_that_is_not_utf8_prints_its_own_bytes(tmp_path):
     """The error line names the path as the user typed it, byte for byte (docs/files.md)."""
     import os

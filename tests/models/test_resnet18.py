@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from xncost.models import parameter_count
 from xncost.profile.summary import summarize_model
 
@@ -11,6 +13,7 @@ def test_resnet18_parameters_as_torchvision():
     assert parameter_count("resnet18") == 11_689_512
 
 
+@pytest.mark.heavy
 def test_resnet18_macs_as_torchvision():
     # torchvision 0.2x, ResNet18_Weights.IMAGENET1K_V1.meta["_ops"] = 1.814 GFLOPS (GMACs)
     s = summarize_model("resnet18", convention="bnn")
